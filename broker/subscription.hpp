@@ -1,0 +1,34 @@
+// A subscription as the router stores it. Plain data: the session that made it
+// owns it; results handed out by the router keep it alive while a publisher
+// is still delivering to it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace courier::broker {
+
+class subscriber;  // broker/subscriber.hpp: whoever receives the messages
+
+/// One SUB (or an in-process subscribe). Immutable after insertion except for
+/// the atomics, which publishers on any thread update.
+struct subscription {
+  std::string subject;  ///< as given, validated before insertion
+  std::string queue;    ///< queue group; empty when not in one
+  std::string sid;      ///< the client's subscription id
+  /// Receiver of deliveries. Null only in routers used as plain subject sets
+  /// (permissions). A subscription keeps its subscriber alive; the session
+  /// breaks the cycle by removing its subscriptions when it closes.
+  std::shared_ptr<subscriber> owner;
+  /// Auto-unsubscribe after this many deliveries; 0 = no limit.
+  std::atomic<std::uint64_t> max_messages{0};
+  /// Deliveries so far (counted by the publishers).
+  std::atomic<std::uint64_t> delivered{0};
+  /// Set once the subscription is removed; publishers holding a stale match
+  /// result skip it.
+  std::atomic<bool> closed{false};
+};
+
+}  // namespace courier::broker

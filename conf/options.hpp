@@ -1,0 +1,54 @@
+// Server options: the settings of nats-server 2.9.10 that Courier accepts,
+// with its defaults. Filled from the config file (conf/config_loader) and the
+// command line (conf/command_line); the command line wins.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <picojson.h>
+
+namespace courier::conf {
+
+/// Everything the broker needs to start. Defaults are nats-server 2.9.10's
+/// (server/const.go), so an empty config behaves like `nats-server`.
+struct server_options {
+  std::string config_file;              ///< the file these came from, if any
+  std::string host = "0.0.0.0";         ///< listen address (`-a`, `host`, `net`, `listen`)
+  int port = 4222;                      ///< listen port; 0 = pick one; -1 = no listener
+  std::string server_name;              ///< `-n`, `server_name`; default: the server id
+
+  std::int64_t max_payload = 1024 * 1024;      ///< MAX_PAYLOAD_SIZE, 1 MiB
+  std::int64_t max_pending = 64 * 1024 * 1024; ///< MAX_PENDING_SIZE, 64 MiB per client
+  int max_connections = 64 * 1024;             ///< DEFAULT_MAX_CONNECTIONS
+  std::int64_t max_control_line = 4096;        ///< MAX_CONTROL_LINE_SIZE
+  int max_subscriptions = 0;                   ///< 0 = unlimited
+  std::chrono::milliseconds ping_interval{2 * 60 * 1000};  ///< DEFAULT_PING_INTERVAL, 2 min
+  int ping_max = 2;                                        ///< DEFAULT_PING_MAX_OUT
+  std::chrono::milliseconds write_deadline{10 * 1000};     ///< DEFAULT_FLUSH_DEADLINE, 10 s
+  std::chrono::milliseconds lame_duck_duration{2 * 60 * 1000};  ///< DEFAULT_LAME_DUCK_DURATION
+  std::chrono::milliseconds lame_duck_grace_period{10 * 1000};  ///< DEFAULT_LAME_DUCK_GRACE_PERIOD
+  std::int64_t http_port = 0;                  ///< `-m`: accepted, monitoring not built yet
+
+  bool debug = false;       ///< `-D`, `debug`
+  bool trace = false;       ///< `-V`, `trace`
+  bool logtime = true;      ///< `logtime`
+  std::string log_file;     ///< `-l`, `logfile`
+  std::string pid_file;     ///< `-P`, `pidfile`
+
+  /// Worker event loops; 0 = one per core. Not a nats-server option.
+  int threads = 0;
+
+  /// Blocks other parts of Courier read for themselves (authorization,
+  /// accounts, tls, mss...), kept as parsed. Null when absent.
+  picojson::value authorization;
+  picojson::value accounts;
+  picojson::value tls;
+  picojson::value mss;
+  /// The whole parsed file, for parts that need more.
+  picojson::value document;
+};
+
+}  // namespace courier::conf
