@@ -1,0 +1,258 @@
+// Checks the accepted/rejected tables of client_cases.hpp against a running
+// nats-server (the reference, 2.9.10 on PATH), so that what parser_test.cpp
+// expects of our parser is what nats-server really does. The server's
+// replies are read with our own server_parser, which checks that side too.
+// Skipped when nats-server is not installed.
+#include "protocol/parser.hpp"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "client_cases.hpp"
+#include "parser_test_support.hpp"
+
+namespace courier::protocol {
+namespace {
+
+using testing::escape;
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+int connect_to(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// In a forked child: send the server's log to /dev/null.
+void quiet_child() {
+  const int null_fd = ::open("/dev/null", O_WRONLY);
+  ::dup2(null_fd, STDOUT_FILENO);
+  ::dup2(null_fd, STDERR_FILENO);
+}
+
+/// What the server said on one connection, parsed by server_parser.
+struct session_result {
+  testing::server_recorder replies;
+  bool closed = false;
+  bool saw_pong = false;
+};
+
+class nats_server_conformance : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    if (std::system("command -v nats-server >/dev/null 2>&1") != 0) return;
+    port_ = free_port();
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      quiet_child();
+      const std::string port = std::to_string(port_);
+      ::execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", port.c_str(),
+               static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100; ++i) {
+      const int fd = connect_to(port_);
+      if (fd >= 0) {
+        ::close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  static void TearDownTestSuite() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+  void SetUp() override {
+    if (pid_ <= 0) GTEST_SKIP() << "nats-server not on PATH";
+  }
+
+  /// Sends CONNECT + SUB > + input + PING and reads until PONG, close or timeout.
+  static session_result run(const std::string& input) {
+    session_result result;
+    const int fd = connect_to(port_);
+    if (fd < 0) {
+      ADD_FAILURE() << "cannot connect";
+      return result;
+    }
+    server_parser<testing::server_recorder> parser({1 << 20, -1});
+    const std::string prologue =
+        "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}\r\n"
+        "SUB > 99999\r\n";
+    const std::string all = prologue + input + "PING\r\n";
+    // Write from a helper thread: a large input could otherwise fill both
+    // socket buffers while we are not reading.
+    std::thread writer([&] {
+      std::size_t at = 0;
+      while (at < all.size()) {
+        const ssize_t n = ::send(fd, all.data() + at, all.size() - at, MSG_NOSIGNAL);
+        if (n <= 0) break;
+        at += static_cast<std::size_t>(n);
+      }
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    char buffer[65536];
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) {
+        result.closed = true;
+        break;
+      }
+      parser.feed(buffer, static_cast<std::size_t>(n), result.replies);
+      const auto& ops = result.replies.ops;
+      if (!ops.empty() && ops.back() == "PONG") {
+        result.saw_pong = true;
+        break;
+      }
+    }
+    ::shutdown(fd, SHUT_RDWR);
+    writer.join();
+    ::close(fd);
+    return result;
+  }
+
+  static inline int port_ = 0;
+  static inline pid_t pid_ = -1;
+};
+
+/// The reply expected for a PUB/HPUB op our parser reported (sid 99999).
+std::string expected_delivery(const std::string& op) {
+  // op is "PUB|subject|reply|payload" or "HPUB|subject|reply|headers|payload"
+  std::vector<std::string> fields;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t bar = op.find('|', start);
+    fields.push_back(op.substr(start, bar == std::string::npos ? std::string::npos : bar - start));
+    if (bar == std::string::npos) break;
+    start = bar + 1;
+  }
+  if (fields[0] == "PUB") return "MSG|" + fields[1] + "|99999|" + fields[2] + "|" + fields[3];
+  // nats-server delivers an HPUB with an empty header block as a plain MSG.
+  if (fields[3].empty()) return "MSG|" + fields[1] + "|99999|" + fields[2] + "|" + fields[4];
+  return "HMSG|" + fields[1] + "|99999|" + fields[2] + "|" + fields[3] + "|" + fields[4];
+}
+
+TEST_F(nats_server_conformance, accepted_inputs_keep_the_connection_open) {
+  for (const auto& c : testing::accepted_client_cases()) {
+    const session_result result = run(c.input);
+    const std::string label = escape(c.input.substr(0, 60));
+    EXPECT_TRUE(result.saw_pong) << label;
+    EXPECT_FALSE(result.closed) << label;
+    // Every PUB/HPUB the parser reports is delivered by nats-server with the
+    // same subject, reply, headers and payload.
+    std::vector<std::string> expected;
+    for (const auto& op : c.ops) {
+      if (op.rfind("PUB|", 0) == 0 || op.rfind("HPUB|", 0) == 0) {
+        // A subject holding \r is split differently by a client reader.
+        if (op.find("\\r|") != std::string::npos && op.find("\\r|") < op.find('|', 4)) continue;
+        expected.push_back(expected_delivery(op));
+      }
+    }
+    std::vector<std::string> delivered;
+    for (const auto& op : result.replies.ops) {
+      if (op.rfind("MSG|", 0) == 0 || op.rfind("HMSG|", 0) == 0) delivered.push_back(op);
+      EXPECT_EQ(op.rfind("-ERR", 0), std::string::npos) << label << ": " << op;
+    }
+    if (c.input.find("foo\r ") == std::string::npos) {
+      EXPECT_EQ(delivered, expected) << label;
+    }
+  }
+}
+
+TEST_F(nats_server_conformance, rejected_inputs_close_with_the_documented_error) {
+  for (const auto& c : testing::rejected_client_cases()) {
+    const session_result result = run(c.input);
+    const std::string label = escape(c.input.substr(0, 60)) + " (" + std::string(to_string(c.error)) + ")";
+    EXPECT_TRUE(result.closed) << label;
+    EXPECT_FALSE(result.saw_pong) << label;
+    std::vector<std::string> errors;
+    for (const auto& op : result.replies.ops) {
+      if (op.rfind("-ERR|", 0) == 0) errors.push_back(op.substr(5));
+    }
+    const std::string_view text = nats_error_text(c.error);
+    if (text.empty()) {
+      EXPECT_TRUE(errors.empty()) << label << ": " << (errors.empty() ? "" : errors[0]);
+    } else {
+      EXPECT_EQ(errors, std::vector<std::string>{std::string(text)}) << label;
+    }
+  }
+}
+
+TEST_F(nats_server_conformance, auth_violation_before_connect) {
+  // Our auth_violation mapping: with auth on, a first op other than CONNECT.
+  if (std::system("command -v nats-server >/dev/null 2>&1") != 0) GTEST_SKIP();
+  const int port = free_port();
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    quiet_child();
+    const std::string p = std::to_string(port);
+    ::execlp("nats-server", "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "--user", "u",
+             "--pass", "p", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int fd = -1;
+  for (int i = 0; i < 100 && fd < 0; ++i) {
+    fd = connect_to(port);
+    if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_GE(fd, 0);
+  const std::string input = "PING\r\n";
+  ::send(fd, input.data(), input.size(), MSG_NOSIGNAL);
+  std::string received;
+  char buffer[4096];
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2000) <= 0) break;
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    received.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  EXPECT_NE(received.find("-ERR '" + std::string(nats_error_text(parse_error::auth_violation)) + "'"),
+            std::string::npos)
+      << escape(received);
+}
+
+}  // namespace
+}  // namespace courier::protocol
