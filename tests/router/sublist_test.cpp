@@ -1,0 +1,674 @@
+#include "broker/sublist.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace courier::broker {
+namespace {
+
+std::shared_ptr<subscription> make_sub(std::string subject, std::string queue = {}) {
+  auto sub = std::make_shared<subscription>();
+  sub->subject = std::move(subject);
+  sub->queue = std::move(queue);
+  return sub;
+}
+
+// ---------------------------------------------------------------------------
+// A brute-force reference: every subscription in a list, each checked
+// token by token. Written independently of the router's own matcher.
+
+std::vector<std::string> split(const std::string& subject) {
+  std::vector<std::string> tokens;
+  std::string token;
+  for (char c : subject) {
+    if (c == '.') {
+      tokens.push_back(token);
+      token.clear();
+    } else {
+      token += c;
+    }
+  }
+  tokens.push_back(token);
+  return tokens;
+}
+
+bool brute_matches(const std::string& pattern, const std::string& literal) {
+  const auto p = split(pattern);
+  const auto s = split(literal);
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == ">") return s.size() > i;
+    if (i >= s.size()) return false;
+    if (p[i] != "*" && p[i] != s[i]) return false;
+  }
+  return p.size() == s.size();
+}
+
+/// A result in comparable form: plain set, and queue name -> member set.
+struct canonical {
+  std::multiset<const subscription*> plain;
+  std::map<std::string, std::multiset<const subscription*>> queues;
+  bool operator==(const canonical&) const = default;
+};
+
+canonical canonicalize(const match_result& result) {
+  canonical out;
+  for (const auto& sub : result.plain) {
+    EXPECT_TRUE(sub->queue.empty());
+    out.plain.insert(sub.get());
+  }
+  for (const auto& group : result.queues) {
+    EXPECT_FALSE(group.empty());
+    const std::string& name = group.front()->queue;
+    // Each group appears once and holds only its own name.
+    EXPECT_EQ(out.queues.count(name), 0u) << "queue group " << name << " split";
+    for (const auto& sub : group) {
+      EXPECT_EQ(sub->queue, name);
+      out.queues[name].insert(sub.get());
+    }
+  }
+  return out;
+}
+
+canonical brute_match(const std::vector<std::shared_ptr<subscription>>& subs,
+                      const std::string& literal) {
+  canonical out;
+  for (const auto& sub : subs) {
+    if (!brute_matches(sub->subject, literal)) continue;
+    if (sub->queue.empty()) {
+      out.plain.insert(sub.get());
+    } else {
+      out.queues[sub->queue].insert(sub.get());
+    }
+  }
+  return out;
+}
+
+TEST(BruteForce, MatchesSelfCheck) {
+  EXPECT_TRUE(brute_matches("a.b", "a.b"));
+  EXPECT_FALSE(brute_matches("a.b", "a.b.c"));
+  EXPECT_FALSE(brute_matches("a.b.c", "a.b"));
+  EXPECT_TRUE(brute_matches("a.*", "a.x"));
+  EXPECT_FALSE(brute_matches("a.*", "a"));
+  EXPECT_TRUE(brute_matches("a.>", "a.x.y"));
+  EXPECT_FALSE(brute_matches("a.>", "a"));
+  EXPECT_TRUE(brute_matches(">", "a"));
+}
+
+// ---------------------------------------------------------------------------
+// Every behaviour with and without the cache.
+
+class SublistTest : public ::testing::TestWithParam<bool> {
+ protected:
+  sublist list_{GetParam()};
+
+  canonical match(const std::string& subject) {
+    auto result = list_.match(subject);
+    EXPECT_NE(result, nullptr);
+    return canonicalize(*result);
+  }
+};
+
+INSTANTIATE_TEST_SUITE_P(Cache, SublistTest, ::testing::Values(true, false),
+                         [](const auto& info) { return info.param ? "Cached" : "NoCache"; });
+
+TEST_P(SublistTest, Literal) {
+  auto sub = make_sub("foo.bar");
+  list_.insert(sub);
+  EXPECT_EQ(list_.count(), 1u);
+  auto result = list_.match("foo.bar");
+  ASSERT_EQ(result->plain.size(), 1u);
+  EXPECT_EQ(result->plain[0], sub);
+  EXPECT_TRUE(result->queues.empty());
+  EXPECT_TRUE(list_.match("foo")->empty());
+  EXPECT_TRUE(list_.match("foo.bar.baz")->empty());
+  EXPECT_TRUE(list_.match("foo.baz")->empty());
+  EXPECT_TRUE(list_.match("bar.foo")->empty());
+}
+
+TEST_P(SublistTest, SameSubjectManySubscriptions) {
+  std::vector<std::shared_ptr<subscription>> subs;
+  for (int i = 0; i < 100; ++i) {
+    subs.push_back(make_sub("foo"));
+    list_.insert(subs.back());
+  }
+  EXPECT_EQ(list_.count(), 100u);
+  EXPECT_EQ(list_.match("foo")->plain.size(), 100u);
+  // Remove every other one (exercises the identity index and swap-removal).
+  for (int i = 0; i < 100; i += 2) EXPECT_TRUE(list_.remove(subs[i]));
+  std::vector<std::shared_ptr<subscription>> left;
+  for (int i = 1; i < 100; i += 2) left.push_back(subs[i]);
+  EXPECT_EQ(match("foo"), brute_match(left, "foo"));
+  for (int i = 0; i < 100; i += 2) EXPECT_FALSE(list_.remove(subs[i]));
+  EXPECT_EQ(list_.count(), 50u);
+}
+
+TEST_P(SublistTest, StarMatchesExactlyOneToken) {
+  auto sub = make_sub("foo.*");
+  list_.insert(sub);
+  EXPECT_EQ(list_.match("foo.bar")->plain.size(), 1u);
+  EXPECT_EQ(list_.match("foo.baz")->plain.size(), 1u);
+  EXPECT_TRUE(list_.match("foo")->empty());
+  EXPECT_TRUE(list_.match("foo.bar.baz")->empty());
+  EXPECT_TRUE(list_.match("bar.foo")->empty());
+
+  auto middle = make_sub("a.*.c");
+  list_.insert(middle);
+  EXPECT_EQ(list_.match("a.b.c")->plain.size(), 1u);
+  EXPECT_TRUE(list_.match("a.b")->empty());
+  EXPECT_TRUE(list_.match("a.b.c.d")->empty());
+  EXPECT_TRUE(list_.match("a.b.d")->empty());
+
+  auto all = make_sub("*");
+  list_.insert(all);
+  EXPECT_EQ(list_.match("anything")->plain.size(), 1u);
+  EXPECT_TRUE(list_.match("two.tokens")->plain.size() == 0u);
+}
+
+TEST_P(SublistTest, FullWildcardMatchesOneOrMoreTokens) {
+  auto sub = make_sub("foo.>");
+  list_.insert(sub);
+  EXPECT_EQ(list_.match("foo.bar")->plain.size(), 1u);
+  EXPECT_EQ(list_.match("foo.bar.baz.qux")->plain.size(), 1u);
+  EXPECT_TRUE(list_.match("foo")->empty());
+  EXPECT_TRUE(list_.match("bar.foo")->empty());
+
+  auto root = make_sub(">");
+  list_.insert(root);
+  EXPECT_EQ(list_.match("x")->plain.size(), 1u);
+  EXPECT_EQ(list_.match("foo")->plain.size(), 1u);
+  EXPECT_EQ(list_.match("foo.bar")->plain.size(), 2u);
+}
+
+TEST_P(SublistTest, OverlappingWildcardsAllMatch) {
+  std::vector<std::shared_ptr<subscription>> subs = {
+      make_sub("a.b.c"), make_sub("a.*.c"), make_sub("a.>"), make_sub("*.b.*"),
+      make_sub(">"),     make_sub("*.*.*"), make_sub("a.b.>"), make_sub("a.b.c.>")};
+  for (const auto& sub : subs) list_.insert(sub);
+  EXPECT_EQ(list_.match("a.b.c")->plain.size(), 7u);
+  EXPECT_EQ(match("a.b.c"), brute_match(subs, "a.b.c"));
+  EXPECT_EQ(match("a.b.c.d"), brute_match(subs, "a.b.c.d"));
+  EXPECT_EQ(match("a"), brute_match(subs, "a"));
+}
+
+TEST_P(SublistTest, TokensThatLookLikeWildcardsAreLiteral) {
+  auto sub = make_sub("foo.*bar");
+  list_.insert(sub);
+  EXPECT_TRUE(list_.match("foo.xbar")->empty());
+  EXPECT_EQ(list_.match("foo.*bar")->plain.size(), 1u);
+  auto gt = make_sub("foo.>>");
+  list_.insert(gt);
+  EXPECT_TRUE(list_.match("foo.x.y")->empty());
+}
+
+TEST_P(SublistTest, QueuesAreGroupedByName) {
+  auto plain = make_sub("foo.bar");
+  auto q1a = make_sub("foo.bar", "q1");
+  auto q1b = make_sub("foo.bar", "q1");
+  auto q1wild = make_sub("foo.*", "q1");  // same group name on another node
+  auto q2 = make_sub("foo.>", "q2");
+  for (const auto& sub : {plain, q1a, q1b, q1wild, q2}) list_.insert(sub);
+
+  auto result = list_.match("foo.bar");
+  ASSERT_EQ(result->plain.size(), 1u);
+  EXPECT_EQ(result->plain[0], plain);
+  ASSERT_EQ(result->queues.size(), 2u);
+  canonical got = canonicalize(*result);
+  EXPECT_EQ(got.queues["q1"], (std::multiset<const subscription*>{q1a.get(), q1b.get(),
+                                                                   q1wild.get()}));
+  EXPECT_EQ(got.queues["q2"], (std::multiset<const subscription*>{q2.get()}));
+
+  auto other = list_.match("foo.baz");
+  EXPECT_TRUE(other->plain.empty());
+  EXPECT_EQ(other->queues.size(), 2u);
+
+  EXPECT_TRUE(list_.remove(q1a));
+  EXPECT_TRUE(list_.remove(q1b));
+  EXPECT_TRUE(list_.remove(q1wild));
+  result = list_.match("foo.bar");
+  ASSERT_EQ(result->queues.size(), 1u);
+  EXPECT_EQ(result->queues[0].front(), q2);
+}
+
+TEST_P(SublistTest, RemoveByIdentity) {
+  auto a = make_sub("foo");
+  auto b = make_sub("foo");
+  auto wrong_queue = make_sub("foo", "q");
+  list_.insert(a);
+  list_.insert(b);
+  EXPECT_FALSE(list_.remove(wrong_queue));
+  EXPECT_FALSE(list_.remove(make_sub("foo")));
+  EXPECT_FALSE(list_.remove(make_sub("bar")));
+  EXPECT_FALSE(list_.remove(nullptr));
+  EXPECT_FALSE(a->closed.load());
+  EXPECT_TRUE(list_.remove(a));
+  EXPECT_TRUE(a->closed.load());
+  EXPECT_FALSE(b->closed.load());
+  EXPECT_FALSE(list_.remove(a));
+  auto result = list_.match("foo");
+  ASSERT_EQ(result->plain.size(), 1u);
+  EXPECT_EQ(result->plain[0], b);
+  EXPECT_EQ(list_.count(), 1u);
+}
+
+TEST_P(SublistTest, DuplicateInsertIsNoOp) {
+  auto sub = make_sub("foo.bar", "q");
+  list_.insert(sub);
+  const auto generation = list_.generation();
+  list_.insert(sub);
+  EXPECT_EQ(list_.count(), 1u);
+  EXPECT_EQ(list_.generation(), generation);
+  auto result = list_.match("foo.bar");
+  ASSERT_EQ(result->queues.size(), 1u);
+  EXPECT_EQ(result->queues[0].size(), 1u);
+  EXPECT_TRUE(list_.remove(sub));
+  EXPECT_TRUE(list_.match("foo.bar")->empty());
+}
+
+TEST_P(SublistTest, PrunesEmptyNodes) {
+  EXPECT_EQ(list_.node_count(), 0u);
+  std::vector<std::shared_ptr<subscription>> subs = {
+      make_sub("a.b.c.d"), make_sub("a.b"), make_sub("a.*.c"), make_sub("a.>"),
+      make_sub("x.y.z", "q"), make_sub(">"), make_sub("*.*")};
+  for (const auto& sub : subs) list_.insert(sub);
+  EXPECT_GT(list_.node_count(), 0u);
+  // a.b.c.d builds a, b, c, d; removing only it must leave a.b and a.*.c intact.
+  ASSERT_TRUE(list_.remove(subs[0]));
+  EXPECT_EQ(list_.match("a.b")->plain.size(), 4u);  // a.b, a.>, >, *.*
+  EXPECT_TRUE(list_.match("a.b.c.d")->plain.size() == 2u);  // a.>, >
+  for (std::size_t i = 1; i < subs.size(); ++i) ASSERT_TRUE(list_.remove(subs[i]));
+  EXPECT_EQ(list_.node_count(), 0u);
+  EXPECT_EQ(list_.count(), 0u);
+  EXPECT_TRUE(list_.match("a.b")->empty());
+}
+
+TEST_P(SublistTest, NodeCountTracksStructure) {
+  list_.insert(make_sub("a.b.c"));
+  EXPECT_EQ(list_.node_count(), 3u);
+  auto d = make_sub("a.b.d");
+  list_.insert(d);
+  EXPECT_EQ(list_.node_count(), 4u);
+  list_.remove(d);
+  EXPECT_EQ(list_.node_count(), 3u);
+}
+
+TEST_P(SublistTest, RemoveBatch) {
+  std::vector<std::shared_ptr<subscription>> kept, dropped;
+  for (int i = 0; i < 50; ++i) {
+    auto sub = make_sub("s." + std::to_string(i % 7), i % 3 ? "" : "q");
+    list_.insert(sub);
+    (i % 2 ? kept : dropped).push_back(sub);
+  }
+  auto wild = make_sub("s.*");
+  list_.insert(wild);
+  dropped.push_back(wild);
+  for (int i = 0; i < 7; ++i) list_.match("s." + std::to_string(i));  // fill the cache
+  dropped.push_back(make_sub("never.inserted"));
+  dropped.push_back(nullptr);
+  list_.remove_batch(dropped);
+  EXPECT_EQ(list_.count(), kept.size());
+  for (int i = 0; i < 7; ++i) {
+    const std::string subject = "s." + std::to_string(i);
+    EXPECT_EQ(match(subject), brute_match(kept, subject)) << subject;
+  }
+  EXPECT_TRUE(wild->closed.load());
+  list_.remove_batch(kept);
+  EXPECT_EQ(list_.count(), 0u);
+  EXPECT_EQ(list_.node_count(), 0u);
+}
+
+TEST_P(SublistTest, SmallBatchKeepsUnrelatedCacheEntries) {
+  auto a = make_sub("a");
+  auto b = make_sub("b");
+  list_.insert(a);
+  list_.insert(b);
+  list_.match("a");
+  list_.match("b");
+  list_.remove_batch({a});
+  EXPECT_TRUE(list_.match("a")->empty());
+  EXPECT_EQ(list_.match("b")->plain.size(), 1u);
+  if (GetParam()) {
+    EXPECT_EQ(list_.cache_count(), 2u);
+  }
+}
+
+TEST_P(SublistTest, HasInterest) {
+  EXPECT_FALSE(list_.has_interest("foo.bar"));
+  auto sub = make_sub("foo.*", "q");
+  list_.insert(sub);
+  EXPECT_TRUE(list_.has_interest("foo.bar"));
+  EXPECT_FALSE(list_.has_interest("foo"));
+  EXPECT_FALSE(list_.has_interest("foo.bar.baz"));
+  list_.match("foo.bar");  // cached now, when enabled
+  EXPECT_TRUE(list_.has_interest("foo.bar"));
+  list_.remove(sub);
+  EXPECT_FALSE(list_.has_interest("foo.bar"));
+  // A node that exists only as a path to deeper subjects is no interest.
+  auto deep = make_sub("foo.bar.baz");
+  list_.insert(deep);
+  EXPECT_FALSE(list_.has_interest("foo.bar"));
+  EXPECT_TRUE(list_.has_interest("foo.bar.baz"));
+}
+
+TEST_P(SublistTest, GenerationMovesOnEveryChange) {
+  const auto g0 = list_.generation();
+  auto sub = make_sub("foo");
+  list_.insert(sub);
+  const auto g1 = list_.generation();
+  EXPECT_GT(g1, g0);
+  list_.match("foo");
+  EXPECT_EQ(list_.generation(), g1);
+  EXPECT_FALSE(list_.remove(make_sub("foo")));
+  EXPECT_EQ(list_.generation(), g1);
+  list_.remove(sub);
+  EXPECT_GT(list_.generation(), g1);
+}
+
+TEST_P(SublistTest, CachedResultsFollowInsertsAndRemoves) {
+  auto first = make_sub("foo.bar");
+  list_.insert(first);
+  auto before = list_.match("foo.bar");
+  ASSERT_EQ(before->plain.size(), 1u);
+  if (GetParam()) {
+    EXPECT_EQ(list_.cache_count(), 1u);
+    EXPECT_EQ(list_.match("foo.bar"), before) << "a hit returns the cached object";
+  } else {
+    EXPECT_EQ(list_.cache_count(), 0u);
+  }
+
+  // Literal, wildcard and queue inserts all reach the cached entry...
+  auto literal = make_sub("foo.bar");
+  auto star = make_sub("*.bar");
+  auto full = make_sub("foo.>", "q");
+  auto unrelated = make_sub("foo.baz");
+  for (const auto& sub : {literal, star, full, unrelated}) list_.insert(sub);
+  std::vector<std::shared_ptr<subscription>> all = {first, literal, star, full, unrelated};
+  EXPECT_EQ(match("foo.bar"), brute_match(all, "foo.bar"));
+  // ...while a result already handed out never changes.
+  EXPECT_EQ(before->plain.size(), 1u);
+  EXPECT_TRUE(before->queues.empty());
+
+  // Removes too, wildcard ones included.
+  list_.remove(star);
+  list_.remove(full);
+  all = {first, literal, unrelated};
+  EXPECT_EQ(match("foo.bar"), brute_match(all, "foo.bar"));
+  list_.remove(first);
+  list_.remove(literal);
+  EXPECT_TRUE(list_.match("foo.bar")->empty());
+  // An empty answer is cached too and must also learn of new interest.
+  list_.insert(star);
+  EXPECT_EQ(list_.match("foo.bar")->plain.size(), 1u);
+}
+
+TEST_P(SublistTest, CacheIsBounded) {
+  list_.insert(make_sub("foo.*"));
+  for (int i = 0; i < 5000; ++i) {
+    EXPECT_EQ(list_.match("foo." + std::to_string(i))->plain.size(), 1u);
+    ASSERT_LE(list_.cache_count(), sublist::cache_max);
+  }
+  if (GetParam()) {
+    EXPECT_GT(list_.cache_count(), 0u);
+  } else {
+    EXPECT_EQ(list_.cache_count(), 0u);
+  }
+}
+
+TEST_P(SublistTest, DeepSubjects) {
+  // Deeper than the tokenizer's inline capacity.
+  std::string subject = "t0";
+  for (int i = 1; i < 100; ++i) subject += ".t" + std::to_string(i);
+  auto sub = make_sub(subject);
+  auto wild = make_sub("t0.>");
+  list_.insert(sub);
+  list_.insert(wild);
+  EXPECT_EQ(list_.match(subject)->plain.size(), 2u);
+  EXPECT_EQ(list_.match(subject + ".x")->plain.size(), 1u);
+  EXPECT_TRUE(list_.remove(sub));
+  EXPECT_TRUE(list_.remove(wild));
+  EXPECT_EQ(list_.node_count(), 0u);
+}
+
+TEST_P(SublistTest, MissDoesNotAllocateAResult) {
+  auto first = list_.match("nobody.here");
+  auto second = list_.match("nobody.there");
+  EXPECT_TRUE(first->empty());
+  EXPECT_EQ(first, second) << "misses share one empty result";
+}
+
+// ---------------------------------------------------------------------------
+// Randomised comparison against the brute-force matcher.
+
+/// Subjects from a small alphabet, so that wildcards and literals collide.
+struct subject_source {
+  std::mt19937_64 rng;
+  explicit subject_source(std::uint64_t seed) : rng(seed) {}
+
+  std::string literal() {
+    static const char* const tokens[] = {"a", "b", "c", "d"};
+    const int depth = 1 + static_cast<int>(rng() % 4);
+    std::string out;
+    for (int i = 0; i < depth; ++i) {
+      if (i) out += '.';
+      out += tokens[rng() % 4];
+    }
+    return out;
+  }
+
+  std::string pattern() {
+    static const char* const tokens[] = {"a", "b", "c", "d", "*", "*"};
+    const int depth = 1 + static_cast<int>(rng() % 4);
+    std::string out;
+    for (int i = 0; i < depth; ++i) {
+      if (i) out += '.';
+      if (i + 1 == depth && rng() % 6 == 0) {
+        out += '>';
+      } else {
+        out += tokens[rng() % 6];
+      }
+    }
+    return out;
+  }
+
+  std::string queue() {
+    static const char* const names[] = {"", "", "", "q1", "q2"};
+    return names[rng() % 5];
+  }
+};
+
+void random_against_brute_force(bool cache_enabled, bool use_l1, std::uint64_t seed) {
+  sublist list(cache_enabled);
+  sublist_l1_cache l1(64);
+  subject_source source(seed);
+  std::vector<std::shared_ptr<subscription>> live;
+  for (int step = 0; step < 20000; ++step) {
+    // Grows to about 300 subscriptions, then hovers there.
+    const auto op = source.rng() % 10;
+    if ((op < 4 && live.size() < 300) || live.empty()) {
+      auto sub = make_sub(source.pattern(), source.queue());
+      list.insert(sub);
+      live.push_back(sub);
+    } else if (op < 5) {
+      const std::size_t at = source.rng() % live.size();
+      ASSERT_TRUE(list.remove(live[at]));
+      live.erase(live.begin() + at);
+    } else if (op == 5 && live.size() > 4) {
+      std::vector<std::shared_ptr<subscription>> batch;
+      const std::size_t n = 1 + source.rng() % 3;
+      for (std::size_t i = 0; i < n && !live.empty(); ++i) {
+        const std::size_t at = source.rng() % live.size();
+        batch.push_back(live[at]);
+        live.erase(live.begin() + at);
+      }
+      list.remove_batch(batch);
+    } else {
+      const std::string subject = source.literal();
+      const auto& result = use_l1 ? l1.match(list, subject) : list.match(subject);
+      const canonical expected = brute_match(live, subject);
+      ASSERT_EQ(canonicalize(*result), expected) << "step " << step << " subject " << subject;
+      ASSERT_EQ(list.has_interest(subject), !expected.plain.empty() || !expected.queues.empty());
+    }
+    ASSERT_EQ(list.count(), live.size());
+  }
+  list.remove_batch(live);
+  EXPECT_EQ(list.count(), 0u);
+  EXPECT_EQ(list.node_count(), 0u);
+}
+
+TEST(SublistRandom, AgainstBruteForceCached) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) random_against_brute_force(true, false, seed);
+}
+
+TEST(SublistRandom, AgainstBruteForceNoCache) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) random_against_brute_force(false, false, seed);
+}
+
+TEST(SublistRandom, AgainstBruteForceThroughL1) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) random_against_brute_force(true, true, seed);
+  random_against_brute_force(false, true, 4);
+}
+
+// ---------------------------------------------------------------------------
+// L1 cache
+
+TEST(SublistL1Cache, FollowsGeneration) {
+  sublist list;
+  sublist_l1_cache l1(4);
+  auto a = make_sub("foo");
+  list.insert(a);
+  const auto* first = &l1.match(list, "foo");
+  EXPECT_EQ((*first)->plain.size(), 1u);
+  EXPECT_EQ(&l1.match(list, "foo"), first) << "hit returns the same entry";
+  EXPECT_EQ(l1.size(), 1u);
+
+  auto b = make_sub("*");
+  list.insert(b);
+  EXPECT_EQ(l1.match(list, "foo")->plain.size(), 2u);
+  list.remove(a);
+  EXPECT_EQ(l1.match(list, "foo")->plain.size(), 1u);
+
+  for (int i = 0; i < 10; ++i) l1.match(list, "s" + std::to_string(i));
+  EXPECT_LE(l1.size(), 4u);
+
+  sublist other;
+  EXPECT_TRUE(l1.match(other, "foo")->empty()) << "switching routers starts over";
+  l1.clear();
+  EXPECT_EQ(l1.size(), 0u);
+}
+
+// ---------------------------------------------------------------------------
+// Concurrency: writers churn while matchers read; every result must be
+// internally consistent, and the final state must equal the brute force.
+
+void concurrent_churn(bool cache_enabled, bool use_l1) {
+  sublist list(cache_enabled);
+  constexpr int writers = 2;
+  constexpr int matchers = 3;
+  constexpr int writer_steps = 6000;
+  std::atomic<int> writers_left{writers};
+  // Everyone starts together, so that writes really overlap reads.
+  std::atomic<int> started{0};
+  auto start_together = [&started] {
+    started.fetch_add(1);
+    while (started.load() < writers + matchers) std::this_thread::yield();
+  };
+  std::vector<std::vector<std::shared_ptr<subscription>>> owned(writers);
+  std::vector<std::thread> threads;
+
+  for (int w = 0; w < writers; ++w) {
+    threads.emplace_back([&, w] {
+      subject_source source(100 + w);
+      auto& mine = owned[w];
+      start_together();
+      for (int step = 0; step < writer_steps; ++step) {
+        if (step % 64 == 0) std::this_thread::yield();  // let matchers in on 2 cores
+        const auto op = source.rng() % 10;
+        if (op < 5 || mine.empty()) {
+          auto sub = make_sub(source.pattern(), source.queue());
+          list.insert(sub);
+          mine.push_back(sub);
+        } else if (op < 9) {
+          const std::size_t at = source.rng() % mine.size();
+          EXPECT_TRUE(list.remove(mine[at]));
+          mine.erase(mine.begin() + at);
+        } else {
+          const std::size_t n = std::min<std::size_t>(mine.size(), 3);
+          std::vector<std::shared_ptr<subscription>> batch(mine.end() - n, mine.end());
+          mine.resize(mine.size() - n);
+          list.remove_batch(batch);
+        }
+      }
+      writers_left.fetch_sub(1);
+    });
+  }
+  std::atomic<long> checked{0};
+  for (int m = 0; m < matchers; ++m) {
+    threads.emplace_back([&, m] {
+      subject_source source(200 + m);
+      sublist_l1_cache l1(32);
+      start_together();
+      for (long mine = 0; writers_left.load() > 0 || mine < 1000; ++mine) {
+        const std::string subject = source.literal();
+        std::shared_ptr<const match_result> result =
+            use_l1 ? l1.match(list, subject) : list.match(subject);
+        // Whatever the interleaving, every member must match the subject and
+        // sit in the right group.
+        for (const auto& sub : result->plain) {
+          ASSERT_TRUE(brute_matches(sub->subject, subject));
+          ASSERT_TRUE(sub->queue.empty());
+        }
+        for (const auto& group : result->queues) {
+          ASSERT_FALSE(group.empty());
+          for (const auto& sub : group) {
+            ASSERT_TRUE(brute_matches(sub->subject, subject));
+            ASSERT_EQ(sub->queue, group.front()->queue);
+          }
+        }
+        list.has_interest(subject);
+        checked.fetch_add(1);
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_GE(checked.load(), matchers * 1000);
+
+  std::vector<std::shared_ptr<subscription>> live;
+  for (const auto& mine : owned) live.insert(live.end(), mine.begin(), mine.end());
+  EXPECT_EQ(list.count(), live.size());
+  // Every literal subject of the alphabet, depth 1 to 4.
+  std::vector<std::string> subjects = {""};
+  std::vector<std::string> all;
+  for (int depth = 1; depth <= 4; ++depth) {
+    std::vector<std::string> longer;
+    for (const auto& prefix : subjects) {
+      for (const char* token : {"a", "b", "c", "d"}) {
+        longer.push_back(prefix.empty() ? token : prefix + "." + token);
+      }
+    }
+    all.insert(all.end(), longer.begin(), longer.end());
+    subjects = std::move(longer);
+  }
+  sublist_l1_cache l1;
+  for (const auto& subject : all) {
+    const canonical expected = brute_match(live, subject);
+    ASSERT_EQ(canonicalize(*list.match(subject)), expected) << subject;
+    ASSERT_EQ(canonicalize(*l1.match(list, subject)), expected) << subject;
+  }
+  list.remove_batch(live);
+  EXPECT_EQ(list.node_count(), 0u);
+}
+
+TEST(SublistConcurrent, ChurnWithCache) { concurrent_churn(true, false); }
+TEST(SublistConcurrent, ChurnWithoutCache) { concurrent_churn(false, false); }
+TEST(SublistConcurrent, ChurnThroughL1) { concurrent_churn(true, true); }
+
+}  // namespace
+}  // namespace courier::broker
