@@ -1,0 +1,322 @@
+"""Scripted sessions replayed by difftest.py against both servers.
+
+A case is a dict: name, doc, optional config (nats-server config text; the
+placeholders {cert} and {key} are replaced by a generated self-signed pair),
+optional masks (list of (regex bytes, replacement bytes) applied to received
+data, for behaviour that is legitimately random such as queue member choice),
+and steps:
+
+    ("connect", "c1")           open a TCP connection named c1
+    ("send", "c1", b"...")      send raw bytes
+    ("wait", seconds)           keep collecting for at least that long
+    ("close", "c1")             close the client socket
+    ("signal", "TERM")          send a signal to the server process
+
+After each step the harness collects until every connection is quiet.
+"""
+
+
+def c(name="c1"):
+    return ("connect", name)
+
+
+def s(data, name="c1"):
+    if isinstance(data, str):
+        data = data.encode()
+    return ("send", name, data)
+
+
+def w(seconds):
+    return ("wait", seconds)
+
+
+def session(*ops, connect=b'CONNECT {"verbose":false,"pedantic":false}\r\n', name="c1"):
+    """Connect, optionally send CONNECT, then the given sends."""
+    steps = [c(name)]
+    if connect is not None:
+        steps.append(s(connect, name))
+    for op in ops:
+        steps.append(op if isinstance(op, tuple) else s(op, name))
+    return steps
+
+
+CASES = []
+
+
+def case(name, steps, doc="", config=None, masks=None, aliases=None):
+    CASES.append({"name": name, "doc": doc, "steps": steps, "config": config,
+                  "masks": masks or [], "aliases": aliases or {}})
+
+
+# nats-server treats absent "verbose" and "pedantic" as true, so every
+# session spells them out; CONNECT {} itself has its own cases.
+N = b'CONNECT {"verbose":false,"pedantic":false}\r\n'
+V = b'CONNECT {"verbose":true,"pedantic":false}\r\n'
+P = b'CONNECT {"verbose":false,"pedantic":true}\r\n'
+VP = b'CONNECT {"verbose":true,"pedantic":true}\r\n'
+H = b'CONNECT {"verbose":false,"pedantic":false,"headers":true}\r\n'
+HNR = b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n'
+
+# --- INFO ------------------------------------------------------------------
+case("info_default", [c()], "INFO sent on accept, default config")
+case("info_max_payload", [c()], "INFO with max_payload from config",
+     config="max_payload: 1024\n")
+case("info_auth_user", [c()], "INFO with user/password auth",
+     config='authorization { user: "a", password: "b" }\n')
+case("info_auth_token", [c()], "INFO with token auth",
+     config='authorization { token: "secret" }\n')
+case("info_tls", [c()], "INFO with TLS configured",
+     config='tls { cert_file: "{cert}", key_file: "{key}" }\n')
+case("info_server_name", [c()], "server_name from config",
+     config='server_name: "courier_test"\n')
+
+# --- CONNECT ---------------------------------------------------------------
+case("connect_empty_ping", session("PING\r\n", connect=b"CONNECT {}\r\n"),
+     "CONNECT {}: verbose and pedantic default to true")
+case("connect_empty_pedantic_default", session("PUB foo.* 0\r\n\r\n", "PING\r\n",
+                                               connect=b"CONNECT {}\r\n"),
+     "CONNECT {}: pedantic is on by default")
+case("connect_empty_sub_pub", session("SUB foo 1\r\n", "PUB foo 2\r\nhi\r\n", "UNSUB 1\r\n",
+                                      "PING\r\n", connect=b"CONNECT {}\r\n"))
+case("connect_no_space", session("PING\r\n", connect=b"CONNECT{}\r\n"),
+     "CONNECT without space before JSON")
+case("connect_no_args", session("PING\r\n", connect=b"CONNECT\r\n"),
+     "CONNECT with no JSON")
+case("connect_bad_json", session("PING\r\n", connect=b"CONNECT {bad\r\n"),
+     "CONNECT with malformed JSON")
+case("connect_unknown_fields", session("PING\r\n", connect=b'CONNECT {"foo":1,"bar":"x"}\r\n'),
+     "CONNECT with unknown fields")
+case("connect_protocol_0", session("PING\r\n", connect=b'CONNECT {"protocol":0}\r\n'))
+case("connect_protocol_1", session("PING\r\n", connect=b'CONNECT {"protocol":1}\r\n'))
+case("connect_protocol_2", session("PING\r\n", connect=b'CONNECT {"protocol":2}\r\n'),
+     "protocol > 1")
+case("connect_protocol_neg", session("PING\r\n", connect=b'CONNECT {"protocol":-1}\r\n'))
+case("connect_twice", session('CONNECT {"verbose":true}\r\n', "PING\r\n"),
+     "second CONNECT switches verbose on")
+case("connect_wrong_types", session("PING\r\n", connect=b'CONNECT {"verbose":"yes"}\r\n'))
+case("connect_full", session("PING\r\n", connect=(
+    b'CONNECT {"verbose":false,"pedantic":false,"tls_required":false,"name":"x",'
+    b'"lang":"python","version":"1.0","protocol":1,"echo":true,"headers":true,'
+    b'"no_responders":true}\r\n')), "typical client CONNECT")
+case("no_connect_ping", session("PING\r\n", connect=None), "PING before CONNECT")
+case("no_connect_sub_pub", session("SUB foo 1\r\n", "PUB foo 2\r\nhi\r\n", "PING\r\n",
+                                   connect=None), "SUB/PUB before CONNECT")
+case("no_connect_idle", [c(), w(2.5)], "client sends nothing for 2.5s (no auth)")
+case("connect_no_responders_without_headers",
+     session("PING\r\n", connect=b'CONNECT {"no_responders":true}\r\n'),
+     "no_responders without headers")
+case("connect_lowercase", session("PING\r\n", connect=b"connect {\"verbose\":false}\r\n"))
+case("connect_tls_required_plain", session("PING\r\n", connect=b'CONNECT {"tls_required":true}\r\n'),
+     "client claims tls_required on a plain server")
+
+# --- verbose ---------------------------------------------------------------
+case("verbose_ops", session("PING\r\n", "SUB foo 1\r\n", "PUB foo 2\r\nhi\r\n",
+                            "UNSUB 1\r\n", "PONG\r\n", "PUB bar 0\r\n\r\n", connect=V),
+     "which operations get +OK")
+case("verbose_unsub_unknown", session("UNSUB 99\r\n", connect=V))
+case("verbose_sub_queue", session("SUB foo q 1\r\n", connect=V))
+case("verbose_bad_op", session("FOO\r\n", connect=V))
+case("verbose_invalid_subject", session("SUB foo..bar 1\r\n", "PING\r\n", connect=V))
+case("verbose_hpub", session("HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+                             connect=b'CONNECT {"verbose":true,"headers":true}\r\n'))
+case("verbose_pedantic_pub_wildcard", session("PUB foo.* 0\r\n\r\n", "PING\r\n", connect=VP))
+
+# --- pedantic --------------------------------------------------------------
+case("pub_wildcard_pedantic", session("PUB foo.* 2\r\nhi\r\n", "PING\r\n", connect=P))
+case("pub_wildcard_plain", session("SUB foo.* 1\r\n", "PUB foo.* 2\r\nhi\r\n", "PING\r\n"),
+     "publish to a wildcard subject without pedantic")
+case("pub_gt_pedantic", session("PUB foo.> 2\r\nhi\r\n", "PING\r\n", connect=P))
+case("pub_bad_subject_pedantic", session("PUB foo..bar 2\r\nhi\r\n", "PING\r\n", connect=P))
+case("pub_bad_subject_plain", session("SUB > 1\r\n", "PUB foo..bar 2\r\nhi\r\n", "PING\r\n"))
+case("pub_bad_reply_pedantic", session("PUB foo bar.* 2\r\nhi\r\n", "PING\r\n", connect=P))
+case("sub_bad_subjects", session("SUB foo..bar 1\r\n", "SUB .foo 2\r\n", "SUB foo. 3\r\n",
+                                 "SUB foo.>.bar 4\r\n", "SUB foo*.bar 5\r\n", "PING\r\n"),
+     "invalid subjects on SUB")
+case("sub_bad_subjects_pedantic", session("SUB foo..bar 1\r\n", "SUB foo*.bar 2\r\n",
+                                          "SUB foo.>.bar 3\r\n", "PING\r\n", connect=P))
+
+# --- errors ----------------------------------------------------------------
+case("unknown_op", session("FOO\r\n", "PING\r\n"), "Unknown Protocol Operation")
+case("unknown_op_before_connect", session("FOO\r\n", connect=None))
+case("junk_after_ping", session("PINGX\r\n"))
+case("ping_trailing_space", session("PING \r\n"))
+case("ping_trailing_junk", session("PING foo\r\n"))
+case("ping_lowercase", session("ping\r\n", "pInG\r\n"))
+case("ping_leading_space", session(" PING\r\n"))
+case("ping_lf_only", session("PING\n"))
+case("empty_line", session("\r\n", "PING\r\n"))
+case("pong_unsolicited", session("PONG\r\n", "PING\r\n"))
+case("max_payload_violation", session("PUB foo 2000\r\n"), "PUB larger than max_payload",
+     config="max_payload: 1024\n")
+case("max_payload_exact", session("SUB foo 1\r\n", b"PUB foo 1024\r\n" + b"x" * 1024 + b"\r\n"),
+     config="max_payload: 1024\n")
+case("max_control_line", session(b"SUB " + b"a" * 200 + b" 1\r\n"),
+     config="max_control_line: 64\n")
+case("max_control_line_partial", session(b"PUB " + b"a" * 200),
+     "control line over the limit, no CRLF yet", config="max_control_line: 64\n")
+case("max_control_line_default", session(b"SUB " + b"a" * 5000 + b" 1\r\n"))
+case("max_subscriptions", session("SUB a 1\r\n", "SUB b 2\r\n", "SUB c 3\r\n", "PING\r\n"),
+     config="max_subscriptions: 2\n")
+case("max_subscriptions_verbose", session("SUB a 1\r\n", "SUB b 2\r\n", "SUB c 3\r\n",
+                                          "PING\r\n", connect=V),
+     config="max_subscriptions: 2\n")
+case("max_connections", [c("c1"), s(N + b"PING\r\n", "c1"), c("c2"),
+                         s(N + b"PING\r\n", "c2")],
+     "second connection with max_connections: 1", config="max_connections: 1\n")
+
+# --- PUB / HPUB argument handling -------------------------------------------
+case("pub_no_args", session("PUB\r\n"))
+case("pub_one_arg", session("PUB foo\r\n"))
+case("pub_too_many_args", session("PUB foo bar baz 2\r\nhi\r\n"))
+case("pub_negative_size", session("PUB foo -1\r\n"))
+case("pub_non_numeric_size", session("PUB foo abc\r\n"))
+case("pub_size_plus", session("PUB foo +2\r\nhi\r\n"))
+case("pub_reply", session("SUB foo 1\r\n", "PUB foo bar 2\r\nhi\r\n"))
+case("pub_zero", session("SUB foo 1\r\n", "PUB foo 0\r\n\r\n"))
+case("pub_no_crlf_after_payload", session("SUB foo 1\r\n", "PUB foo 3\r\nabcXY\r\n", "PING\r\n"))
+case("pub_payload_short", session("SUB foo 1\r\n", "PUB foo 5\r\nab\r\n", "PING\r\n"),
+     "payload shorter than declared: the PING is swallowed as payload")
+case("pub_payload_lf_only", session("SUB foo 1\r\n", "PUB foo 2\r\nhi\n", "PING\r\n"))
+case("pub_split_writes", session("SUB foo 1\r\n", "PU", "B foo 5\r\nhe", "llo", "\r", "\n"))
+case("pub_pipelined", session(b"SUB foo 1\r\nPUB foo 1\r\na\r\nPUB foo 1\r\nb\r\nPING\r\n"))
+case("hpub_without_headers", session("SUB foo 1\r\n", "HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
+     "HPUB when CONNECT did not enable headers")
+case("hpub_without_connect", session("HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", connect=None))
+case("hpub_header_gt_total", session("HPUB foo 14 12\r\nNATS/1.0\r\n\r\nhi\r\n", connect=H))
+case("hpub_bad_args", session("HPUB foo 12\r\n", connect=H))
+case("hpub_ok", session("SUB foo 1\r\n", "HPUB foo 18 20\r\nNATS/1.0\r\nA: B\r\n\r\nhi\r\n",
+                        connect=H))
+case("hpub_reply", session("SUB foo 1\r\n", "HPUB foo r 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+                           connect=H))
+case("hpub_headers_stripped", [
+    c("pub"), s(H, "pub"), c("sub"), s(N + b"SUB foo 1\r\nPING\r\n", "sub"),
+    s("HPUB foo 18 20\r\nNATS/1.0\r\nA: B\r\n\r\nhi\r\n", "pub")],
+    "subscriber without headers receives HPUB")
+case("hpub_headers_stripped_reply", [
+    c("pub"), s(H, "pub"), c("sub"), s(N + b"SUB foo 1\r\nPING\r\n", "sub"),
+    s("HPUB foo rep 18 20\r\nNATS/1.0\r\nA: B\r\n\r\nhi\r\n", "pub")])
+
+# --- whitespace --------------------------------------------------------------
+case("ws_tabs", session("SUB\tfoo\t1\r\n", "PUB\tfoo\t2\r\nhi\r\n"))
+case("ws_multiple_spaces", session("SUB  foo   1\r\n", "PUB   foo  2\r\nhi\r\n"))
+case("ws_trailing_spaces", session("SUB foo 1  \r\n", "PUB foo 2  \r\nhi\r\n"))
+case("ws_lowercase_verbs", session("sub foo 1\r\n", "pub foo 2\r\nhi\r\n", "unsub 1\r\n",
+                                   "pub foo 2\r\nhi\r\n", "PING\r\n"))
+case("ws_leading_space_sub", session(" SUB foo 1\r\n"))
+
+# --- SUB / UNSUB ---------------------------------------------------------------
+case("sub_no_args", session("SUB\r\n"))
+case("sub_one_arg", session("SUB foo\r\n"))
+case("sub_too_many_args", session("SUB foo q 1 x\r\n"))
+case("sub_wildcards", session("SUB foo.* 1\r\n", "SUB foo.> 2\r\n", "SUB > 3\r\n",
+                              "PUB foo.bar 1\r\nx\r\n", "PUB foo.bar.baz 1\r\ny\r\n"))
+case("sub_duplicate_sid", session("SUB foo 1\r\n", "SUB bar 1\r\n", "PUB foo 1\r\nx\r\n",
+                                  "PUB bar 1\r\ny\r\n"))
+case("sub_queue_self", session("SUB foo q 1\r\n", "PUB foo 1\r\nx\r\n"))
+case("sub_queue_and_plain", session("SUB foo q 1\r\n", "SUB foo 2\r\n", "PUB foo 1\r\nx\r\n"))
+case("sub_non_numeric_sid", session("SUB foo abc\r\n", "PUB foo 1\r\nx\r\n"))
+case("unsub_max", session("SUB foo 1\r\n", "UNSUB 1 2\r\n", "PUB foo 1\r\na\r\n",
+                          "PUB foo 1\r\nb\r\n", "PUB foo 1\r\nc\r\n"))
+case("unsub_max_reached", session("SUB foo 1\r\n", "PUB foo 1\r\na\r\n", "PUB foo 1\r\nb\r\n",
+                                  "UNSUB 1 1\r\n", "PUB foo 1\r\nc\r\n", "PING\r\n"))
+case("unsub_max_zero", session("SUB foo 1\r\n", "UNSUB 1 0\r\n", "PUB foo 1\r\na\r\n"))
+case("unsub_unknown_sid", session("UNSUB 5\r\n", "PING\r\n"))
+case("unsub_no_args", session("UNSUB\r\n"))
+case("unsub_bad_max", session("SUB foo 1\r\n", "UNSUB 1 x\r\n"))
+case("unsub_too_many_args", session("UNSUB 1 2 3\r\n"))
+
+# --- echo / multi-client --------------------------------------------------------
+case("echo_default", session("SUB foo 1\r\n", "PUB foo 2\r\nhi\r\n"))
+case("echo_false", session("SUB foo 1\r\n", "PUB foo 2\r\nhi\r\n", "PING\r\n",
+                           connect=b'CONNECT {"echo":false}\r\n'))
+case("echo_false_other_client", [
+    c("a"), s('CONNECT {"echo":false}\r\nSUB foo 1\r\nPING\r\n', "a"),
+    c("b"), s(N + b"SUB foo 1\r\nPING\r\n", "b"),
+    s("PUB foo 2\r\nhi\r\n", "a")])
+case("two_clients_pub_sub", [
+    c("sub"), s(N + b"SUB foo.* 7\r\nPING\r\n", "sub"),
+    c("pub"), s(N + b"PUB foo.bar reply.x 5\r\nhello\r\n", "pub"),
+    s("PUB foo.baz 0\r\n\r\n", "pub")])
+case("queue_group_two_clients", [
+    c("a"), s(N + b"SUB work q 1\r\nPING\r\n", "a"),
+    c("b"), s(N + b"SUB work q 1\r\nPING\r\n", "b"),
+    c("pub"), s(N + b"PUB work 1\r\nx\r\n", "pub")],
+    "one message to a queue group of two: exactly one member gets it",
+    aliases={"a": "a|b", "b": "a|b"})
+case("request_reply", [
+    c("svc"), s(N + b"SUB svc 1\r\nPING\r\n", "svc"),
+    c("req"), s(HNR + b"SUB _INBOX.r 2\r\nPUB svc _INBOX.r 3\r\nask\r\n", "req"),
+    s("PUB _INBOX.r 3\r\nans\r\n", "svc")])
+
+# --- no responders --------------------------------------------------------------
+case("no_responders", session("SUB _INBOX.x 1\r\n", "PUB foo _INBOX.x 0\r\n\r\n", connect=HNR))
+case("no_responders_with_payload", session("SUB _INBOX.x 1\r\n", "PUB foo _INBOX.x 2\r\nhi\r\n",
+                                           connect=HNR))
+case("no_responders_hpub", session("SUB _INBOX.x 1\r\n",
+                                   "HPUB foo _INBOX.x 12 14\r\nNATS/1.0\r\n\r\nhi\r\n",
+                                   connect=HNR))
+case("no_responders_no_reply", session("PUB foo 0\r\n\r\n", "PING\r\n", connect=HNR))
+case("no_responders_disabled", session("SUB _INBOX.x 1\r\n", "PUB foo _INBOX.x 0\r\n\r\n",
+                                       "PING\r\n", connect=H))
+case("no_responders_headers_off", session("SUB _INBOX.x 1\r\n", "PUB foo _INBOX.x 0\r\n\r\n",
+                                          "PING\r\n",
+                                          connect=b'CONNECT {"no_responders":true}\r\n'),
+     "requester asked for no_responders without headers")
+case("no_responders_other_inbox_sub", [
+    c("req"), s(HNR + b"PING\r\n", "req"),
+    c("inbox"), s(N + b"SUB _INBOX.y 1\r\nPING\r\n", "inbox"),
+    s("PUB foo _INBOX.y 0\r\n\r\n", "req")],
+    "reply subject subscribed by another client")
+case("no_responders_queue_only", [
+    c("req"), s(HNR + b"SUB _INBOX.z 1\r\nPING\r\n", "req"),
+    c("svc"), s(N + b"SUB svc q 1\r\nPING\r\n", "svc"),
+    s("PUB svc _INBOX.z 2\r\nhi\r\n", "req"),
+    s("UNSUB 1\r\nPING\r\n", "svc"),
+    s("PUB svc _INBOX.z 2\r\nhi\r\n", "req")])
+
+# --- auth -------------------------------------------------------------------------
+AUTH = 'authorization { user: "a", password: "b" }\n'
+case("auth_ok", session("PING\r\n", connect=b'CONNECT {"user":"a","pass":"b"}\r\n'), config=AUTH)
+case("auth_ok_verbose", session("PING\r\n", connect=b'CONNECT {"verbose":true,"user":"a","pass":"b"}\r\n'),
+     config=AUTH)
+case("auth_bad_pass", session("PING\r\n", connect=b'CONNECT {"user":"a","pass":"x"}\r\n'), config=AUTH)
+case("auth_missing", session("PING\r\n"), config=AUTH)
+case("auth_ping_first", session("PING\r\n", connect=None), config=AUTH,
+     doc="PING before CONNECT on an auth server")
+case("auth_pub_first", session("PUB foo 0\r\n\r\n", connect=None), config=AUTH)
+case("auth_timeout", [c(), w(1.6)], config='authorization { user: "a", password: "b", timeout: 1 }\n',
+     doc="no CONNECT within auth timeout")
+case("auth_token_ok", session("PING\r\n", connect=b'CONNECT {"auth_token":"secret"}\r\n'),
+     config='authorization { token: "secret" }\n')
+case("auth_token_bad", session("PING\r\n", connect=b'CONNECT {"auth_token":"nope"}\r\n'),
+     config='authorization { token: "secret" }\n')
+
+# --- ping / pong keepalive -------------------------------------------------------------
+case("ping_interval_answered", session(w(1.3), "PONG\r\n", w(1.0)),
+     config='ping_interval: "1s"\nping_max: 2\n')
+case("ping_interval_stale", session(w(4.5)), "client never answers PINGs",
+     config='ping_interval: "1s"\nping_max: 2\n')
+case("ping_interval_no_connect", [c(), w(2.5)], config='ping_interval: "1s"\nping_max: 1\n',
+     doc="no CONNECT: are PINGs sent?")
+
+# --- slow consumer ---------------------------------------------------------------
+case("slow_consumer", [
+    c("sub"), s(N + b"SUB foo 1\r\nPING\r\n", "sub"),
+    c("pub"), s(N + (b"PUB foo 1000\r\n" + b"x" * 1000 + b"\r\n") * 20 + b"PING\r\n", "pub"),
+    w(2.0)],
+    "a burst larger than max_pending for one subscriber",
+    config="max_pending: 2048\nmax_payload: 1024\n",
+    masks=[(rb"x{100,}", b"x...")])
+
+# --- shutdown / lame duck ------------------------------------------------------------
+case("shutdown_sigterm", session("PING\r\n", ("signal", "TERM"), w(1.0)))
+case("shutdown_sigint", session("PING\r\n", ("signal", "INT"), w(1.0)))
+case("lame_duck", session("PING\r\n", ("signal", "USR2"), w(4.0)),
+     config='lame_duck_duration: "30s"\nlame_duck_grace_period: "1s"\n')
+case("lame_duck_proto1", session("PING\r\n", ("signal", "USR2"), w(4.0),
+                                 connect=b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\n'),
+     "lame duck with a protocol 1 client (async INFO capable)",
+     config='lame_duck_duration: "30s"\nlame_duck_grace_period: "1s"\n')
+case("info_async_new_server_proto1", session("PING\r\n", w(1.0),
+                                             connect=b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\n'),
+     "protocol 1 client on a standalone server: no async INFO expected")
