@@ -4,6 +4,7 @@
 // replies are read with our own server_parser, which checks that side too.
 // Skipped when nats-server is not installed.
 #include "protocol/parser.hpp"
+#include "protocol/subject.hpp"
 
 #include <gtest/gtest.h>
 
@@ -17,6 +18,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <string>
@@ -105,7 +107,7 @@ class nats_server_conformance : public ::testing::Test {
   }
 
   /// Sends CONNECT + SUB > + input + PING and reads until PONG, close or timeout.
-  static session_result run(const std::string& input) {
+  static session_result run(const std::string& input, bool pedantic = false) {
     session_result result;
     const int fd = connect_to(port_);
     if (fd < 0) {
@@ -114,7 +116,8 @@ class nats_server_conformance : public ::testing::Test {
     }
     server_parser<testing::server_recorder> parser({1 << 20, -1});
     const std::string prologue =
-        "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,\"protocol\":1}\r\n"
+        std::string("CONNECT {\"verbose\":false,\"pedantic\":") + (pedantic ? "true" : "false") +
+        ",\"headers\":true,\"protocol\":1}\r\n"
         "SUB > 99999\r\n";
     const std::string all = prologue + input + "PING\r\n";
     // Write from a helper thread: a large input could otherwise fill both
@@ -214,6 +217,25 @@ TEST_F(nats_server_conformance, rejected_inputs_close_with_the_documented_error)
     } else {
       EXPECT_EQ(errors, std::vector<std::string>{std::string(text)}) << label;
     }
+  }
+}
+
+TEST_F(nats_server_conformance, subject_checks_match_sub_and_pedantic_pub) {
+  // Subjects without space/tab/CR/LF (those would split the arguments).
+  const char* subjects[] = {"foo",   "foo.bar", "foo.*", "foo.>",  ">",     "*",      "*.>",
+                            "foo*",  "a.>b",    ".",     "foo.",   ".foo",  "foo..bar", ">.a",
+                            "a.>.b", "a\fb",    "a.\f",  "\xc3\xa9", "a.*.>", "*.*.*"};
+  for (const std::string subject : subjects) {
+    const session_result sub = run("SUB " + subject + " 1\r\n");
+    const bool sub_rejected = std::find(sub.replies.ops.begin(), sub.replies.ops.end(),
+                                        "-ERR|Invalid Subject") != sub.replies.ops.end();
+    EXPECT_EQ(sub_rejected, !is_valid_subscribe_subject(subject)) << escape(subject);
+    EXPECT_TRUE(sub.saw_pong) << escape(subject);
+    const session_result pub = run("PUB " + subject + " 1\r\nx\r\n", /*pedantic=*/true);
+    const bool pub_rejected = std::find(pub.replies.ops.begin(), pub.replies.ops.end(),
+                                        "-ERR|Invalid Publish Subject") != pub.replies.ops.end();
+    EXPECT_EQ(pub_rejected, !is_valid_literal_subject(subject)) << escape(subject);
+    EXPECT_TRUE(pub.saw_pong) << escape(subject);
   }
 }
 

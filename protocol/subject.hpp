@@ -1,0 +1,124 @@
+// NATS subject rules, exactly as nats-server 2.9.10 applies them
+// (server/sublist.go), plus token iteration and a brute-force matcher.
+//
+// A subject is a sequence of tokens separated by '.'. A token equal to "*"
+// matches any one token; a token equal to ">" matches one or more trailing
+// tokens and must be last. '*' or '>' inside a longer token ("foo*") is an
+// ordinary character. Which check applies where:
+//
+// | where                             | check                          | on failure (nats-server)            |
+// |-----------------------------------|--------------------------------|-------------------------------------|
+// | SUB subject                       | is_valid_subscribe_subject     | -ERR 'Invalid Subject', stays open  |
+// | PUB/HPUB subject, pedantic only   | is_valid_literal_subject       | -ERR 'Invalid Publish Subject', the |
+// |                                   |                                | message is still routed             |
+// | config, imports/exports, perms    | is_valid_subject               | config error                        |
+// | "literal publish" (no wildcards)  | is_valid_publish_subject       |                                     |
+//
+// The SUB check does not reject whitespace (nats-server's Sublist.Insert only
+// checks token structure; "SUB a\fb 1" is accepted), while is_valid_subject
+// rejects tokens holding ' ', '\t', '\n', '\r' or '\f'.
+#pragma once
+
+#include <cstddef>
+#include <iterator>
+#include <string_view>
+
+namespace courier::protocol {
+
+/// nats-server IsValidSubject: non-empty, no empty token, no whitespace
+/// (space, \t, \n, \r, \f) in any token, and ">" only as the last token.
+bool is_valid_subject(std::string_view subject) noexcept;
+
+/// nats-server IsValidLiteralSubject (the pedantic PUB check): no empty token and
+/// no "*" or ">" token. Whitespace is not checked.
+bool is_valid_literal_subject(std::string_view subject) noexcept;
+
+/// nats-server IsValidPublishSubject: is_valid_subject and subject_is_literal.
+bool is_valid_publish_subject(std::string_view subject) noexcept;
+
+/// The check nats-server's Sublist.Insert makes on a SUB subject: no empty
+/// token, nothing after a ">" token. Empty subject is invalid (one empty token).
+bool is_valid_subscribe_subject(std::string_view subject) noexcept;
+
+/// nats-server subjectIsLiteral: true unless some token is exactly "*" or ">".
+/// Does not check validity.
+bool subject_is_literal(std::string_view subject) noexcept;
+
+/// Brute-force match of a subscription pattern against a literal (published)
+/// subject, token by token: "*" matches one token, ">" one or more trailing
+/// tokens, anything else must be equal. Empty tokens compare as empty strings
+/// (an invalid literal like "a..b" matches only a pattern that has the same
+/// empty token or a wildcard there). For tests and small cases, not routing.
+bool subject_matches(std::string_view pattern, std::string_view literal) noexcept;
+
+/// Number of tokens ("" has one empty token, as in nats-server's split).
+std::size_t token_count(std::string_view subject) noexcept;
+
+/// Forward range over the tokens of a subject, split on '.', no allocation.
+/// `for (std::string_view token : subject_tokens("a.b.c"))` yields a, b, c;
+/// "a..b" yields a, "", b; "" yields one empty token.
+class subject_tokens {
+ public:
+  /// Iterates tokens; each is a view into the subject.
+  class iterator {
+   public:
+    using iterator_category = std::forward_iterator_tag;
+    using value_type = std::string_view;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const std::string_view*;
+    using reference = std::string_view;
+
+    iterator() = default;
+    std::string_view operator*() const noexcept { return token_; }
+    iterator& operator++() noexcept {
+      if (last_) {
+        done_ = true;
+      } else {
+        advance(rest_);
+      }
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator copy = *this;
+      ++*this;
+      return copy;
+    }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept {
+      return a.done_ == b.done_ && (a.done_ || a.token_.data() == b.token_.data());
+    }
+
+   private:
+    friend class subject_tokens;
+    explicit iterator(std::string_view subject) noexcept { advance(subject); }
+    void advance(std::string_view from) noexcept {
+      const std::size_t dot = from.find('.');
+      if (dot == std::string_view::npos) {
+        token_ = from;
+        rest_ = {};
+        last_ = true;
+      } else {
+        token_ = from.substr(0, dot);
+        rest_ = from.substr(dot + 1);
+        last_ = false;
+      }
+    }
+    std::string_view token_;
+    std::string_view rest_;
+    bool last_ = true;
+    bool done_ = true;
+  };
+
+  /// Tokens of `subject` (which must outlive the range).
+  explicit subject_tokens(std::string_view subject) noexcept : subject_(subject) {}
+  iterator begin() const noexcept {
+    iterator it(subject_);
+    it.done_ = false;
+    return it;
+  }
+  iterator end() const noexcept { return iterator(); }
+
+ private:
+  std::string_view subject_;
+};
+
+}  // namespace courier::protocol

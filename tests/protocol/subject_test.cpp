@@ -1,0 +1,133 @@
+#include "protocol/subject.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace courier::protocol {
+namespace {
+
+std::vector<std::string> split(std::string_view subject) {
+  std::vector<std::string> out;
+  for (std::string_view token : subject_tokens(subject)) out.emplace_back(token);
+  return out;
+}
+
+TEST(subject_tokens, splits_on_dots) {
+  EXPECT_EQ(split("a.b.c"), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(split("a"), (std::vector<std::string>{"a"}));
+  EXPECT_EQ(split(""), (std::vector<std::string>{""}));
+  EXPECT_EQ(split("a..b"), (std::vector<std::string>{"a", "", "b"}));
+  EXPECT_EQ(split(".a."), (std::vector<std::string>{"", "a", ""}));
+  EXPECT_EQ(split("."), (std::vector<std::string>{"", ""}));
+  EXPECT_EQ(token_count("a.b.c"), 3u);
+  EXPECT_EQ(token_count(""), 1u);
+  EXPECT_EQ(token_count("a..b"), 3u);
+}
+
+TEST(subject_tokens, views_into_subject) {
+  const std::string subject = "foo.bar";
+  for (std::string_view token : subject_tokens(subject)) {
+    EXPECT_GE(token.data(), subject.data());
+    EXPECT_LE(token.data() + token.size(), subject.data() + subject.size());
+  }
+}
+
+// Expectations from nats-server 2.9.10's sublist.go behaviour (and, for the
+// subscribe/pedantic columns, checked against the running server with raw
+// SUB/PUB: see tests/protocol/nats_server_conformance_test.cpp for the wire).
+struct subject_case {
+  std::string subject;
+  bool valid;        // IsValidSubject
+  bool literal;      // IsValidLiteralSubject
+  bool publish;      // IsValidPublishSubject
+  bool subscribe;    // Sublist.Insert
+};
+
+TEST(subject_validation, table) {
+  const std::vector<subject_case> cases = {
+      {"foo", true, true, true, true},
+      {"foo.bar", true, true, true, true},
+      {"foo.*", true, false, false, true},
+      {"foo.>", true, false, false, true},
+      {">", true, false, false, true},
+      {"*", true, false, false, true},
+      {"*.>", true, false, false, true},
+      {"foo.*.bar", true, false, false, true},
+      {"foo*", true, true, true, true},          // wildcard chars inside a token are literal
+      {"foo>.bar", true, true, true, true},
+      {"a.>b", true, true, true, true},
+      {"", false, false, false, false},
+      {".", false, false, false, false},
+      {"foo.", false, false, false, false},
+      {".foo", false, false, false, false},
+      {"foo..bar", false, false, false, false},
+      {">.a", false, false, false, false},       // > must be last
+      {"a.>.b", false, false, false, false},
+      {"a.>.>", false, false, false, false},
+      {"foo bar", false, true, false, true},     // whitespace: only IsValidSubject cares
+      {"foo\tbar", false, true, false, true},
+      {"a.\f", false, true, false, true},
+      {"a\fb", false, true, false, true},
+      {" ", false, true, false, true},
+      {"a.\r", false, true, false, true},
+      {"\xc3\xa9t\xc3\xa9", true, true, true, true},  // UTF-8 is fine
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(is_valid_subject(c.subject), c.valid) << "valid: '" << c.subject << "'";
+    EXPECT_EQ(is_valid_literal_subject(c.subject), c.literal) << "literal: '" << c.subject << "'";
+    EXPECT_EQ(is_valid_publish_subject(c.subject), c.publish) << "publish: '" << c.subject << "'";
+    EXPECT_EQ(is_valid_subscribe_subject(c.subject), c.subscribe) << "subscribe: '" << c.subject << "'";
+  }
+}
+
+TEST(subject_validation, is_literal) {
+  EXPECT_TRUE(subject_is_literal("foo.bar"));
+  EXPECT_TRUE(subject_is_literal("foo*.bar>"));
+  EXPECT_TRUE(subject_is_literal(""));
+  EXPECT_FALSE(subject_is_literal("*"));
+  EXPECT_FALSE(subject_is_literal("a.*"));
+  EXPECT_FALSE(subject_is_literal("a.>"));
+  EXPECT_FALSE(subject_is_literal("*.a"));
+}
+
+TEST(subject_matches, table) {
+  struct match_case {
+    const char* pattern;
+    const char* literal;
+    bool matches;
+  };
+  const match_case cases[] = {
+      {"foo", "foo", true},
+      {"foo", "bar", false},
+      {"foo", "foo.bar", false},
+      {"foo.bar", "foo", false},
+      {"foo.*", "foo.bar", true},
+      {"foo.*", "foo", false},
+      {"foo.*", "foo.bar.baz", false},
+      {"foo.>", "foo.bar", true},
+      {"foo.>", "foo.bar.baz", true},
+      {"foo.>", "foo", false},
+      {">", "foo", true},
+      {">", "foo.bar", true},
+      {"*", "foo", true},
+      {"*", "foo.bar", false},
+      {"*.*", "foo.bar", true},
+      {"*.bar", "foo.bar", true},
+      {"*.bar", "foo.baz", false},
+      {"foo.*.baz", "foo.bar.baz", true},
+      {"foo.*.baz", "foo.bar.bar", false},
+      {"foo.*.>", "foo.bar.baz.qux", true},
+      {"foo.*.>", "foo.bar", false},
+      {"foo*", "foo.bar", false},       // not a wildcard
+      {"foo*", "foo*", true},
+      {"foo.bar", "foo.bar.", false},
+  };
+  for (const auto& c : cases) {
+    EXPECT_EQ(subject_matches(c.pattern, c.literal), c.matches) << c.pattern << " vs " << c.literal;
+  }
+}
+
+}  // namespace
+}  // namespace courier::protocol
