@@ -5,12 +5,27 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include <picojson.h>
 
 namespace courier::conf {
+
+struct config_document;  // conf/config_parser.hpp
+
+/// TLS settings given as flags (--tls, --tlsverify, --tlscert, --tlskey,
+/// --tlscacert). As in nats-server, they override the config file's `tls`
+/// block when any of them is given.
+struct tls_flag_settings {
+  bool given = false;        ///< some --tls* flag appeared
+  bool enabled = false;      ///< --tls (or --tlsverify); --tls=false turns TLS off
+  bool verify = false;       ///< --tlsverify: require and verify client certificates
+  std::string cert_file;     ///< --tlscert
+  std::string key_file;      ///< --tlskey
+  std::string ca_file;       ///< --tlscacert
+};
 
 /// Everything the broker needs to start. Defaults are nats-server 2.9.10's
 /// (server/const.go), so an empty config behaves like `nats-server`.
@@ -49,6 +64,28 @@ struct server_options {
   picojson::value mss;
   /// The whole parsed file, for parts that need more.
   picojson::value document;
+
+  // --- added by conf/ (config loader and command line) ---
+
+  /// `no_auth_user`: the user a connection without credentials becomes.
+  std::string no_auth_user;
+  /// `--user`, `--pass`, `--auth` flags (nats-server lets them override the
+  /// authorization block's user/password/token). Empty when not given.
+  std::string username;
+  std::string password;
+  std::string authorization_token;
+  /// `--tls*` flags.
+  tls_flag_settings tls_flags;
+  /// `--mss-only <url>`. Not a nats-server option.
+  std::string mss_only_url;
+  /// Non-fatal remarks about the file, formatted "file:line:col: ...", e.g.
+  /// a duration written as bare seconds. nats-server prints them and starts
+  /// (and `-t` fails on them).
+  std::vector<std::string> config_warnings;
+  /// The parsed file with the position of every key, so that the parts that
+  /// read `authorization`, `accounts`, `tls` and `mss` can report errors as
+  /// "file:line:col: ...". Null when no file was read.
+  std::shared_ptr<const config_document> config_source;
 };
 
 }  // namespace courier::conf

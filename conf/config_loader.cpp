@@ -1,0 +1,315 @@
+#include "conf/config_loader.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <optional>
+#include <tuple>
+
+#include "conf/config_error.hpp"
+#include "conf/duration.hpp"
+
+namespace courier::conf {
+
+namespace {
+
+// nats-server 2.9.10's top-level options (server/opts.go,
+// processConfigFileLine) that Courier does not implement. Accepting them
+// silently would let a config that relies on them (clustering, JetStream,
+// TLS-only listeners, operators...) start without the behaviour it asks
+// for, so they are refused by name.
+const std::vector<std::string_view> unsupported_option_names = {
+    "client_advertise", "trace_verbose", "mappings", "maps", "disable_sublist_cache", "no_sublist_cache",
+    "http", "https", "https_port", "http_base_path", "cluster", "gateway", "leaf", "leafnodes",
+    "store_dir", "storedir", "jetstream", "logfile_size_limit", "log_size_limit", "syslog", "remote_syslog",
+    "ports_file_dir", "prof_port", "max_traced_msg_len", "max_sub_tokens", "max_subscription_tokens", "ocsp",
+    "allow_non_tls", "operator", "operators", "roots", "root", "root_operators", "root_operator", "resolver",
+    "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts",
+    "system_account", "system", "no_system_account", "no_system", "no_sys_acc", "no_header_support", "trusted",
+    "trusted_keys", "connect_error_reports", "reconnect_error_reports", "websocket", "ws", "mqtt",
+    "server_tags", "default_js_domain",
+};
+
+/// nats-server's minimum lame_duck_duration (server/opts.go).
+constexpr std::chrono::seconds min_lame_duck_duration{30};
+/// nats-server keeps max_payload and max_control_line in an int32.
+constexpr std::int64_t max_int32 = std::numeric_limits<std::int32_t>::max();
+
+std::string to_lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+/// Collects problems while mapping, so that all are reported together.
+class loader {
+ public:
+  loader(const config_document& document, server_options& out) : document_(document), out_(out) {}
+
+  void run() {
+    for (const auto& [key, value] : document_.root.get<picojson::object>()) apply(key, value);
+    if (!problems_.empty()) {
+      std::stable_sort(problems_.begin(), problems_.end(), [](const config_problem& a, const config_problem& b) {
+        return std::tie(a.where.file, a.where.line, a.where.column) <
+               std::tie(b.where.file, b.where.line, b.where.column);
+      });
+      throw config_error(std::move(problems_));
+    }
+  }
+
+ private:
+  void apply(const std::string& key, const picojson::value& value) {
+    const std::string path = config_path("", key);
+    const std::string name = to_lower(key);
+    current_key_ = key;
+    current_where_ = document_.nearest_position(path);
+
+    if (name == "listen") {
+      apply_listen(value);
+    } else if (name == "port") {
+      if (auto port = integer(value)) set_port(*port);
+    } else if (name == "host" || name == "net") {
+      if (auto text = string(value)) out_.host = *text;
+    } else if (name == "server_name") {
+      if (auto text = string(value)) out_.server_name = *text;
+    } else if (name == "debug") {
+      if (auto flag = boolean(value)) out_.debug = *flag;
+    } else if (name == "trace") {
+      if (auto flag = boolean(value)) out_.trace = *flag;
+    } else if (name == "logtime") {
+      if (auto flag = boolean(value)) out_.logtime = *flag;
+    } else if (name == "logfile" || name == "log_file") {
+      if (auto text = string(value)) out_.log_file = *text;
+    } else if (name == "pidfile" || name == "pid_file") {
+      if (auto text = string(value)) out_.pid_file = *text;
+    } else if (name == "max_payload") {
+      if (auto number = integer(value)) {
+        if (*number > max_int32) return error(key + " value is too big");
+        out_.max_payload = *number;
+      }
+    } else if (name == "max_control_line") {
+      if (auto number = integer(value)) {
+        if (*number > max_int32) return error(key + " value is too big");
+        out_.max_control_line = *number;
+      }
+    } else if (name == "max_pending") {
+      if (auto number = integer(value)) out_.max_pending = *number;
+    } else if (name == "max_connections" || name == "max_conn") {
+      if (auto number = int_value(value)) out_.max_connections = *number;
+    } else if (name == "max_subscriptions" || name == "max_subs") {
+      if (auto number = int_value(value)) out_.max_subscriptions = *number;
+    } else if (name == "ping_max") {
+      if (auto number = int_value(value)) out_.ping_max = *number;
+    } else if (name == "ping_interval") {
+      if (auto duration = old_style_duration(name, value)) out_.ping_interval = *duration;
+    } else if (name == "write_deadline") {
+      if (auto duration = old_style_duration(name, value)) out_.write_deadline = *duration;
+    } else if (name == "lame_duck_duration") {
+      if (auto duration = duration_string(name, value)) {
+        if (*duration < min_lame_duck_duration) {
+          return error("invalid lame_duck_duration of " + format_go_duration(*duration) +
+                       ", minimum is 30 seconds");
+        }
+        out_.lame_duck_duration = std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+      }
+    } else if (name == "lame_duck_grace_period") {
+      if (auto duration = duration_string(name, value)) {
+        if (duration->count() < 0) return error("invalid lame_duck_grace_period, needs to be positive");
+        out_.lame_duck_grace_period = std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+      }
+    } else if (name == "http_port" || name == "monitor_port") {
+      if (auto number = integer(value)) out_.http_port = *number;
+    } else if (name == "no_auth_user") {
+      if (auto text = string(value)) out_.no_auth_user = *text;
+    } else if (name == "authorization") {
+      out_.authorization = value;
+    } else if (name == "accounts") {
+      out_.accounts = value;
+    } else if (name == "tls") {
+      out_.tls = value;
+    } else if (name == "mss") {
+      out_.mss = value;
+    } else if (std::find(unsupported_option_names.begin(), unsupported_option_names.end(), name) !=
+               unsupported_option_names.end()) {
+      error("unsupported option \"" + key + "\": nats-server has it, Courier does not implement it");
+    } else if (!document_.is_used_variable(path)) {
+      // A key some $variable referenced is a variable definition.
+      error("unknown field \"" + key + "\"");
+    }
+  }
+
+  void error(const std::string& message) { problems_.push_back({current_where_, message}); }
+
+  void type_error(const char* expected, const picojson::value& value) {
+    error("invalid value for \"" + current_key_ + "\": expected " + expected + ", got " +
+          config_type_name(value));
+  }
+
+  std::optional<std::int64_t> integer(const picojson::value& value) {
+    if (!value.is<std::int64_t>()) {
+      type_error("an integer", value);
+      return std::nullopt;
+    }
+    return value.get<std::int64_t>();
+  }
+
+  std::optional<int> int_value(const picojson::value& value) {
+    auto number = integer(value);
+    if (!number) return std::nullopt;
+    if (*number > std::numeric_limits<int>::max() || *number < std::numeric_limits<int>::min()) {
+      error(current_key_ + " value is too big");
+      return std::nullopt;
+    }
+    return static_cast<int>(*number);
+  }
+
+  std::optional<std::string> string(const picojson::value& value) {
+    if (!value.is<std::string>()) {
+      type_error("a string", value);
+      return std::nullopt;
+    }
+    return value.get<std::string>();
+  }
+
+  std::optional<bool> boolean(const picojson::value& value) {
+    if (!value.is<bool>()) {
+      type_error("a boolean", value);
+      return std::nullopt;
+    }
+    return value.get<bool>();
+  }
+
+  /// nats-server's port numbers: 0 means the default (4222) and -1 a random
+  /// port, which server_options spells 0.
+  void set_port(std::int64_t port) {
+    if (port == -1) {
+      out_.port = 0;
+    } else if (port == 0) {
+      out_.port = 4222;
+    } else if (port < 0 || port > 65535) {
+      error("invalid port " + std::to_string(port) + ", expected 1-65535, 0 (default) or -1 (random)");
+    } else {
+      out_.port = static_cast<int>(port);
+    }
+  }
+
+  /// listen: a port, or "host:port" ("[::1]:4222" for IPv6).
+  void apply_listen(const picojson::value& value) {
+    if (value.is<std::int64_t>()) return set_port(value.get<std::int64_t>());
+    if (!value.is<std::string>()) {
+      return error("expected port or host:port, got " + config_type_name(value));
+    }
+    const std::string& text = value.get<std::string>();
+    std::string host, port;
+    // The shape Go's net.SplitHostPort accepts.
+    if (!text.empty() && text[0] == '[') {
+      const auto close = text.find(']');
+      if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+        return error("could not parse address string \"" + text + "\"");
+      }
+      host = text.substr(1, close - 1);
+      port = text.substr(close + 2);
+    } else {
+      const auto colon = text.find(':');
+      if (colon == std::string::npos || text.find(':', colon + 1) != std::string::npos) {
+        return error("could not parse address string \"" + text + "\"");
+      }
+      host = text.substr(0, colon);
+      port = text.substr(colon + 1);
+    }
+    if (port.empty() || port.size() > 9 ||
+        !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      return error("could not parse port \"" + port + "\"");
+    }
+    out_.host = host.empty() ? "0.0.0.0" : host;
+    set_port(std::stoll(port));
+  }
+
+  /// ping_interval and write_deadline: a duration string, or (the old form)
+  /// a number of seconds, which works but draws a warning.
+  std::optional<std::chrono::milliseconds> old_style_duration(const std::string& name,
+                                                             const picojson::value& value) {
+    if (value.is<std::int64_t>()) {
+      const std::int64_t seconds = value.get<std::int64_t>();
+      out_.config_warnings.push_back(config_problem{current_where_, "invalid use of field \"" + name + "\": " +
+                                                                         name + " should be converted to a duration"}
+                                         .to_string());
+      if (seconds > std::numeric_limits<std::int64_t>::max() / 1000 ||
+          seconds < std::numeric_limits<std::int64_t>::min() / 1000) {
+        error(name + " value is too big");
+        return std::nullopt;
+      }
+      return std::chrono::seconds(seconds);
+    }
+    auto duration = duration_string(name, value);
+    if (!duration) return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+  }
+
+  std::optional<std::chrono::nanoseconds> duration_string(const std::string& name, const picojson::value& value) {
+    if (!value.is<std::string>()) {
+      type_error("a duration string such as \"2m\"", value);
+      return std::nullopt;
+    }
+    std::string problem;
+    auto duration = parse_go_duration(value.get<std::string>(), problem);
+    if (!duration) error("error parsing " + name + ": " + problem);
+    return duration;
+  }
+
+  const config_document& document_;
+  server_options& out_;
+  std::vector<config_problem> problems_;
+  std::string current_key_;
+  source_position current_where_;
+};
+
+void finish(std::shared_ptr<config_document> document, server_options& out) {
+  out.config_warnings.clear();
+  apply_config(*document, out);
+  out.document = document->root;
+  out.config_source = std::move(document);
+  validate_options(out);
+}
+
+}  // namespace
+
+void apply_config(const config_document& document, server_options& out) { loader(document, out).run(); }
+
+void load_config_file(const std::string& path, server_options& out) {
+  auto document = std::make_shared<config_document>(parse_config_file(path));
+  out.config_file = path;
+  finish(std::move(document), out);
+}
+
+void load_config_string(std::string_view text, server_options& out, const std::string& source_name,
+                        const std::string& base_dir) {
+  auto document = std::make_shared<config_document>(parse_config_string(text, source_name, base_dir));
+  finish(std::move(document), out);
+}
+
+void validate_options(const server_options& options) {
+  auto where = [&](const char* key) {
+    if (options.config_source) {
+      if (const auto* position = options.config_source->position_of(key)) return *position;
+    }
+    return source_position{};
+  };
+  if (options.lame_duck_duration.count() > 0 && options.lame_duck_grace_period >= options.lame_duck_duration) {
+    throw config_error(where("lame_duck_grace_period"),
+                       "lame duck grace period (" + format_go_duration(options.lame_duck_grace_period) +
+                           ") should be strictly lower than lame duck duration (" +
+                           format_go_duration(options.lame_duck_duration) + ")");
+  }
+  if (options.max_payload > options.max_pending) {
+    throw config_error(where("max_payload"), "max_payload (" + std::to_string(options.max_payload) +
+                                                 ") cannot be higher than max_pending (" +
+                                                 std::to_string(options.max_pending) + ")");
+  }
+}
+
+const std::vector<std::string_view>& unsupported_options() { return unsupported_option_names; }
+
+}  // namespace courier::conf
