@@ -93,6 +93,8 @@ def main():
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
 
+    # The default listen backlog (5) drops SYNs under parallel tests.
+    http.server.ThreadingHTTPServer.request_queue_size = 128
     server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     if args.cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
