@@ -1,0 +1,97 @@
+// libnats reconnecting after the server restarts on the same port: the
+// subscription is replayed and keeps receiving.
+#include "nats_helpers.hpp"
+
+namespace courier::test {
+namespace {
+
+/// Counts libnats connection events.
+struct events {
+  std::atomic<int> disconnected{0};
+  std::atomic<int> reconnected{0};
+
+  static void on_disconnected(natsConnection*, void* closure) { ++static_cast<events*>(closure)->disconnected; }
+  static void on_reconnected(natsConnection*, void* closure) { ++static_cast<events*>(closure)->reconnected; }
+};
+
+/// A connection that reconnects quickly and reports its events.
+connection_ptr reconnecting(const std::string& url, events& ev) {
+  auto opts = make_options(url);
+  if (!opts) return nullptr;
+  natsOptions_SetAllowReconnect(opts.get(), true);
+  natsOptions_SetMaxReconnect(opts.get(), 400);
+  natsOptions_SetReconnectWait(opts.get(), 25);
+  natsOptions_SetReconnectJitter(opts.get(), 0, 0);
+  natsOptions_SetDisconnectedCB(opts.get(), &events::on_disconnected, &ev);
+  natsOptions_SetReconnectedCB(opts.get(), &events::on_reconnected, &ev);
+  return connect_with(opts.get());
+}
+
+void restart_and_check(bool abrupt) {
+  server_process server;
+  ASSERT_TRUE(server.start());
+  events sub_events, pub_events;
+  auto sub_conn = reconnecting(server.url(), sub_events);
+  auto pub_conn = reconnecting(server.url(), pub_events);
+  ASSERT_TRUE(sub_conn && pub_conn);
+  auto sub = subscribe_sync(sub_conn.get(), "rc.>");
+  ASSERT_TRUE(sub);
+  ASSERT_EQ(NATS_OK, flush(sub_conn.get()));
+  ASSERT_EQ(NATS_OK, natsConnection_PublishString(pub_conn.get(), "rc.before", "1"));
+  auto first = next_message(sub.get());
+  ASSERT_TRUE(first);
+  EXPECT_EQ("1", payload(first.get()));
+
+  const int port = server.port();
+  if (abrupt) {
+    server.kill();
+  } else {
+    server.stop();
+  }
+  ASSERT_TRUE(wait_until([&] { return sub_events.disconnected > 0 && pub_events.disconnected > 0; }))
+      << "clients did not notice the server going away";
+  ASSERT_TRUE(server.start());
+  ASSERT_EQ(port, server.port());
+  ASSERT_TRUE(wait_until([&] { return sub_events.reconnected > 0 && pub_events.reconnected > 0; }, 10s))
+      << "clients did not reconnect";
+
+  // The subscription was replayed on the new server before this round trip.
+  ASSERT_EQ(NATS_OK, flush(sub_conn.get()));
+  for (int i = 0; i < 10; ++i) {
+    std::string body = "after" + std::to_string(i);
+    ASSERT_EQ(NATS_OK, natsConnection_PublishString(pub_conn.get(), "rc.after", body.c_str()));
+  }
+  ASSERT_EQ(NATS_OK, flush(pub_conn.get()));
+  for (int i = 0; i < 10; ++i) {
+    auto m = next_message(sub.get());
+    ASSERT_TRUE(m) << "message " << i << " after reconnect";
+    EXPECT_STREQ("rc.after", natsMsg_GetSubject(m.get()));
+    EXPECT_EQ("after" + std::to_string(i), payload(m.get()));
+  }
+}
+
+TEST(reconnect_test, subscription_survives_graceful_restart_on_same_port) { restart_and_check(false); }
+
+TEST(reconnect_test, subscription_survives_kill_and_restart_on_same_port) { restart_and_check(true); }
+
+TEST(reconnect_test, queue_subscription_and_request_work_after_restart) {
+  server_process server;
+  ASSERT_TRUE(server.start());
+  events ev;
+  auto nc = reconnecting(server.url(), ev);
+  ASSERT_TRUE(nc);
+  auto member = subscribe_sync(nc.get(), "rcq.x", "grp");
+  ASSERT_TRUE(member);
+  ASSERT_EQ(NATS_OK, flush(nc.get()));
+  ASSERT_TRUE(server.restart());
+  ASSERT_TRUE(wait_until([&] { return ev.reconnected > 0; }, 10s));
+  ASSERT_EQ(NATS_OK, flush(nc.get()));
+  ASSERT_EQ(NATS_OK, natsConnection_PublishRequestString(nc.get(), "rcq.x", "reply.to", "q"));
+  auto m = next_message(member.get());
+  ASSERT_TRUE(m);
+  EXPECT_EQ("q", payload(m.get()));
+  EXPECT_STREQ("reply.to", natsMsg_GetReply(m.get()));
+}
+
+}  // namespace
+}  // namespace courier::test

@@ -1,0 +1,248 @@
+// A broker running as a child process on a free loopback port, for the
+// stock-client tests. Header-only: only *_test.cpp files are compiled into
+// test_clients, so the fixture lives here.
+//
+// The binary is $COURIER_TEST_SERVER when set (so the very same suite can be
+// pointed at /usr/sbin/nats-server to validate the tests themselves), else
+// the build's courier executable (COURIER_BINARY).
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace courier::test {
+
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+/// Path of the server under test: $COURIER_TEST_SERVER or the build's courier.
+inline std::string server_binary() {
+  if (const char* env = std::getenv("COURIER_TEST_SERVER"); env != nullptr && *env != '\0') {
+    return env;
+  }
+  return COURIER_BINARY;
+}
+
+/// True when the suite runs against the reference nats-server rather than
+/// Courier (used only to label diagnostics, never to change expectations).
+inline bool against_reference() {
+  return server_binary().find("nats-server") != std::string::npos;
+}
+
+/// Asks the kernel for a loopback port nobody is bound to right now. Another
+/// process could take it before the server binds; start() reports that as a
+/// failure to come up rather than hanging.
+inline int pick_free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  int port = -1;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    socklen_t len = sizeof addr;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+/// Connects a blocking TCP socket to 127.0.0.1:port; -1 on failure.
+/// receive_buffer > 0 shrinks SO_RCVBUF before connecting (it must be set
+/// before the handshake to shrink the advertised window).
+inline int connect_loopback(int port, int receive_buffer = 0) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  if (receive_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/// One server child process. Owns a scratch directory holding the generated
+/// config file and the server's combined stdout/stderr log.
+class server_process {
+ public:
+  /// config_text, when not empty, is written to a file passed with -c.
+  explicit server_process(std::string config_text = {}) : config_text_(std::move(config_text)) {
+    char dir_template[] = "/tmp/courier_clients_XXXXXX";
+    if (char* dir = ::mkdtemp(dir_template)) dir_ = dir;
+    if (!config_text_.empty()) {
+      std::ofstream(config_path()) << config_text_ << '\n';
+    }
+  }
+
+  server_process(const server_process&) = delete;
+  server_process& operator=(const server_process&) = delete;
+
+  ~server_process() {
+    stop();
+    if (!dir_.empty()) {
+      ::unlink(config_path().c_str());
+      ::unlink(log_path().c_str());
+      ::rmdir(dir_.c_str());
+    }
+  }
+
+  /// Spawns the server (on the previous port after a stop, so that clients
+  /// can reconnect) and waits until it accepts and sends its INFO line.
+  testing::AssertionResult start(std::chrono::milliseconds timeout = 10s) {
+    if (pid_ > 0) return testing::AssertionFailure() << "server already running";
+    if (dir_.empty()) return testing::AssertionFailure() << "mkdtemp failed";
+    if (port_ <= 0) port_ = pick_free_port();
+    if (port_ <= 0) return testing::AssertionFailure() << "no free port";
+
+    const std::string binary = server_binary();
+    const std::string port_text = std::to_string(port_);
+    std::vector<std::string> args{binary, "-a", "127.0.0.1", "-p", port_text};
+    if (!config_text_.empty()) {
+      args.push_back("-c");
+      args.push_back(config_path());
+    }
+    // Everything the child touches is prepared before fork: after fork in a
+    // multi-threaded process only async-signal-safe calls are allowed.
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    const std::string log = log_path();
+    const pid_t parent = ::getpid();
+
+    pid_t pid = ::fork();
+    if (pid < 0) return testing::AssertionFailure() << "fork: " << std::strerror(errno);
+    if (pid == 0) {
+      // Die with the test binary, so a crashed test leaves no broker behind.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (out >= 0) {
+        ::dup2(out, STDOUT_FILENO);
+        ::dup2(out, STDERR_FILENO);
+        ::close(out);
+      }
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    pid_ = pid;
+
+    const auto deadline = steady::now() + timeout;
+    while (steady::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return testing::AssertionFailure() << binary << " exited during startup (status " << status
+                                           << "); log:\n" << log_text();
+      }
+      if (greets_with_info()) return testing::AssertionSuccess();
+      std::this_thread::sleep_for(10ms);
+    }
+    kill();
+    return testing::AssertionFailure() << binary << " did not accept on port " << port_ << " within "
+                                       << timeout.count() << " ms; log:\n" << log_text();
+  }
+
+  /// Graceful stop: SIGTERM, then SIGKILL if it lingers. Returns the
+  /// wait status, or -1 when nothing was running.
+  int stop(std::chrono::milliseconds grace = 5s) { return terminate(SIGTERM, grace); }
+
+  /// Abrupt stop, as after a crash.
+  int kill() { return terminate(SIGKILL, 5s); }
+
+  /// Stops gracefully and starts again on the same port.
+  testing::AssertionResult restart() {
+    stop();
+    return start();
+  }
+
+  /// True while the child has not been reaped.
+  bool running() const { return pid_ > 0; }
+
+  /// The TCP port the server listens on.
+  int port() const { return port_; }
+
+  /// nats://127.0.0.1:PORT, for libnats.
+  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+
+  /// The server's stdout and stderr so far.
+  std::string log_text() const {
+    std::ifstream in(log_path());
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+ private:
+  std::string config_path() const { return dir_ + "/server.conf"; }
+  std::string log_path() const { return dir_ + "/server.log"; }
+
+  /// One probe: connect and see whether the first bytes are "INFO ".
+  bool greets_with_info() const {
+    int fd = connect_loopback(port_);
+    if (fd < 0) return false;
+    std::string got;
+    const auto deadline = steady::now() + 1s;
+    while (got.size() < 5 && steady::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0) continue;
+      char buf[256];
+      ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+      if (n <= 0) break;
+      got.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return got.rfind("INFO ", 0) == 0;
+  }
+
+  int terminate(int signal_number, std::chrono::milliseconds grace) {
+    if (pid_ <= 0) return -1;
+    ::kill(pid_, signal_number);
+    int status = 0;
+    const auto deadline = steady::now() + grace;
+    while (steady::now() < deadline) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return status;
+      }
+      std::this_thread::sleep_for(5ms);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return status;
+  }
+
+  std::string config_text_;
+  std::string dir_;
+  int port_ = -1;
+  pid_t pid_ = -1;
+};
+
+}  // namespace courier::test
