@@ -2,7 +2,7 @@
 
 A case is a dict: name, doc, optional config (nats-server config text; the
 placeholders {cert} and {key} are replaced by a generated self-signed pair),
-optional masks (list of (regex bytes, replacement bytes) applied to received
+optional masks (list of (regex bytes, replacement bytes or function) applied to received
 data, for behaviour that is legitimately random such as queue member choice),
 and steps:
 
@@ -41,6 +41,13 @@ def session(*ops, connect=b'CONNECT {"verbose":false,"pedantic":false}\r\n', nam
 
 
 CASES = []
+
+
+def digest_payload(m):
+    """Mask replacement: keep group 1, replace group 2 by its SHA-256, so a
+    big payload is still compared exactly but printed short."""
+    import hashlib
+    return m.group(1) + b"<sha256 %s>\r\n" % hashlib.sha256(m.group(2)).hexdigest()[:16].encode()
 
 
 def case(name, steps, doc="", config=None, masks=None, aliases=None, unordered=False):
@@ -331,3 +338,28 @@ case("lame_duck_proto1", session("PING\r\n", ("signal", "USR2"), w(4.0),
 case("info_async_new_server_proto1", session("PING\r\n", w(1.0),
                                              connect=b'CONNECT {"verbose":false,"pedantic":false,"protocol":1}\r\n'),
      "protocol 1 client on a standalone server: no async INFO expected")
+
+# --- more limits and framing ------------------------------------------------------
+case("max_connections_after_close", [
+    c("c1"), s(N + b"PING\r\n", "c1"), ("close", "c1"), w(0.3),
+    c("c2"), s(N + b"PING\r\n", "c2")],
+    "a slot freed by a closed client can be reused", config="max_connections: 1\n")
+case("hpub_max_payload", session("HPUB foo 12 2000\r\n", connect=H),
+     "HPUB total size over max_payload", config="max_payload: 1024\n")
+case("pub_max_payload_plus_one", session(b"PUB foo 1025\r\n" + b"x" * 1025 + b"\r\n"),
+     config="max_payload: 1024\n")
+case("pub_large_payload", session("SUB big 1\r\n", b"PUB big 100000\r\n" + bytes(range(256)) * 390
+                                  + b"x" * 160 + b"\r\nPING\r\n"),
+     "100 kB payload with every byte value, written in one go",
+     masks=[(rb"(?s)(MSG big 1 100000\r\n)(.{100000})\r\n", digest_payload)])
+case("pub_many_pipelined", session("SUB m 1\r\n", b"".join(b"PUB m %d\r\n%s\r\n" % (len(str(i)), str(i).encode())
+                                                         for i in range(200)) + b"PING\r\n"),
+     "200 PUBs in one write arrive in order")
+case("sub_queue_wildcard_name", session("SUB foo q.* 1\r\n", "SUB foo q> 2\r\n", "PUB foo 1\r\nx\r\n",
+                                        "PING\r\n"), unordered=True)
+case("auth_verbose_no_creds", session("PING\r\n", connect=b'CONNECT {"verbose":true}\r\n'), config=AUTH)
+case("connect_then_bad_second_connect", session('CONNECT {bad\r\n', "PING\r\n"),
+     "a second CONNECT with bad JSON")
+case("connect_name_lang_version", session("PING\r\n", connect=(
+    b'CONNECT {"verbose":false,"pedantic":false,"name":"n","lang":"go","version":"1.2.3",'
+    b'"user":"ignored","pass":"ignored"}\r\n')), "credentials sent to a server without auth")

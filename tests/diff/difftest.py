@@ -36,6 +36,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -378,9 +379,34 @@ def diff_case(reference, candidate, case, retries=1):
     return problems, notes
 
 
+def run_both(reference, candidate, case):
+    """Run the case against both servers at the same time (each has its own
+    process and port), so both see the same machine load and a case costs
+    the time of one run."""
+    results = {}
+
+    def work(key, binary):
+        try:
+            results[key] = run_case(binary, case)
+        except BaseException as e:  # re-raised in the caller's thread
+            results[key] = e
+
+    threads = [threading.Thread(target=work, args=("ref", reference)),
+               threading.Thread(target=work, args=("cand", candidate))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for key in ("ref", "cand"):
+        if isinstance(results[key], BaseException):
+            raise results[key]
+    return results["ref"], results["cand"]
+
+
 def diff_case_once(reference, candidate, case):
-    ref_text, ref_infos = normalise(run_case(reference, case), case)
-    cand_text, cand_infos = normalise(run_case(candidate, case), case)
+    ref_lines, cand_lines = run_both(reference, candidate, case)
+    ref_text, ref_infos = normalise(ref_lines, case)
+    cand_text, cand_infos = normalise(cand_lines, case)
     problems = []
     if ref_text != cand_text:
         problems.append("transcript differs")

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Self-test of the differential harness: it must notice differences.
+
+Unit checks of the normalisation and INFO comparison, plus one live check:
+nats-server compared with itself run under auth (a wrapper script adds
+--user/--pass) must be reported as a mismatch, and compared with itself
+unchanged must match.  Needs /usr/sbin/nats-server (or --reference).
+"""
+
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import difftest  # noqa: E402
+
+REFERENCE = os.environ.get("COURIER_DIFF_REFERENCE", difftest.REFERENCE_DEFAULT)
+
+
+class NormaliseTest(unittest.TestCase):
+    def test_info_is_replaced_and_parsed(self):
+        raw = b'INFO {"server_id":"X","port":1,"max_payload":5} \r\nPONG\r\n'
+        text, infos = difftest.normalise([("recv", "c1", raw)], {})
+        self.assertEqual(text, ["c1 <- b'INFO {#0} \\r\\nPONG\\r\\n'"])
+        self.assertEqual(infos, [("c1", {"server_id": "X", "port": 1, "max_payload": 5})])
+
+    def test_info_without_space_before_crlf_is_not_normalised(self):
+        raw = b'INFO {"server_id":"X"}\r\n'
+        text, infos = difftest.normalise([("recv", "c1", raw)], {})
+        self.assertEqual(infos, [])
+        self.assertIn("server_id", text[0])
+
+    def test_masked_keys_compare_equal_other_values_do_not(self):
+        ref = [("c1", {"server_id": "A", "port": 1, "max_payload": 10})]
+        same = [("c1", {"server_id": "B", "port": 2, "max_payload": 10})]
+        other = [("c1", {"server_id": "B", "port": 2, "max_payload": 11})]
+        self.assertEqual(difftest.compare_infos(ref, same)[0], [])
+        problems = difftest.compare_infos(ref, other)[0]
+        self.assertEqual(len(problems), 1)
+        self.assertIn("max_payload", problems[0])
+
+    def test_only_courier_version_may_be_added(self):
+        ref = [("c1", {"version": "2.9.10"})]
+        ok = [("c1", {"version": "2.9.10", "courier_version": "0.1"})]
+        bad = [("c1", {"version": "2.9.10", "extra": 1})]
+        missing = [("c1", {})]
+        self.assertEqual(difftest.compare_infos(ref, ok)[0], [])
+        self.assertIn("extra", difftest.compare_infos(ref, bad)[0][0])
+        self.assertIn("missing", difftest.compare_infos(ref, missing)[0][0])
+
+    def test_key_order_is_a_note(self):
+        problems, notes = difftest.compare_infos([("c", {"a": 1, "b": 2})], [("c", {"b": 2, "a": 1})])
+        self.assertEqual(problems, [])
+        self.assertEqual(len(notes), 1)
+
+    def test_split_frames_respects_payload_sizes(self):
+        data = b"MSG a 1 4\r\nx\r\ny\r\nPONG\r\nHMSG b 2 12 14\r\nNATS/1.0\r\n\r\nhi\r\n+OK\r\n"
+        self.assertEqual(difftest.split_frames(data), [
+            b"MSG a 1 4\r\nx\r\ny\r\n", b"PONG\r\n",
+            b"HMSG b 2 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", b"+OK\r\n"])
+
+    def test_sort_msg_runs_only_within_runs(self):
+        data = b"MSG a 3 1\r\nx\r\nMSG a 1 1\r\nx\r\n+OK\r\nMSG a 2 1\r\nx\r\n"
+        self.assertEqual(difftest.sort_msg_runs(data),
+                         b"MSG a 1 1\r\nx\r\nMSG a 3 1\r\nx\r\n+OK\r\nMSG a 2 1\r\nx\r\n")
+
+
+@unittest.skipUnless(os.access(REFERENCE, os.X_OK), "reference nats-server not installed")
+class LiveTest(unittest.TestCase):
+    def run_difftest(self, candidate, case):
+        return subprocess.run(
+            [sys.executable, os.path.join(HERE, "difftest.py"), "--reference", REFERENCE,
+             "--candidate", candidate, "--case", case, "--retries", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=120)
+
+    def test_identical_servers_match(self):
+        r = self.run_difftest(REFERENCE, "connect_empty_ping")
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertIn("1 passed, 0 failed", r.stdout)
+
+    def test_a_different_server_is_reported(self):
+        with tempfile.TemporaryDirectory() as d:
+            wrapper = os.path.join(d, "authed-nats-server")
+            with open(wrapper, "w") as f:
+                f.write('#!/bin/sh\nexec %s "$@" --user a --pass b\n' % REFERENCE)
+            os.chmod(wrapper, stat.S_IRWXU)
+            r = self.run_difftest(wrapper, "connect_empty_ping")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("auth_required", r.stdout)
+        self.assertIn("Authorization Violation", r.stdout)
+        self.assertIn("0 passed, 1 failed", r.stdout)
+
+    def test_missing_candidate_is_an_error_not_a_pass(self):
+        r = self.run_difftest("/nonexistent/courier", "connect_empty_ping")
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("not found", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
