@@ -4,6 +4,7 @@
 // replies are read with our own server_parser, which checks that side too.
 // Skipped when nats-server is not installed.
 #include "protocol/parser.hpp"
+#include "protocol/encoder.hpp"
 #include "protocol/subject.hpp"
 
 #include <gtest/gtest.h>
@@ -71,6 +72,7 @@ struct session_result {
   testing::server_recorder replies;
   bool closed = false;
   bool saw_pong = false;
+  std::string raw;  ///< every byte received, INFO included
 };
 
 class nats_server_conformance : public ::testing::Test {
@@ -140,6 +142,7 @@ class nats_server_conformance : public ::testing::Test {
         result.closed = true;
         break;
       }
+      result.raw.append(buffer, static_cast<std::size_t>(n));
       parser.feed(buffer, static_cast<std::size_t>(n), result.replies);
       const auto& ops = result.replies.ops;
       if (!ops.empty() && ops.back() == "PONG") {
@@ -237,6 +240,43 @@ TEST_F(nats_server_conformance, subject_checks_match_sub_and_pedantic_pub) {
     EXPECT_EQ(pub_rejected, !is_valid_literal_subject(subject)) << escape(subject);
     EXPECT_TRUE(pub.saw_pong) << escape(subject);
   }
+}
+
+TEST_F(nats_server_conformance, encoder_output_is_byte_identical_to_nats_server) {
+  // Publish with the client-side encoders; nats-server's deliveries must be
+  // exactly what append_msg/append_hmsg write for the same message.
+  std::string input;
+  std::string expected;
+  const std::string binary("\0\r\n\xff MSG x 1\r\n", 14);
+  struct message {
+    std::string subject, reply, headers, payload;
+  };
+  const std::vector<message> messages = {
+      {"foo", "", "", "hello"},
+      {"foo.bar", "_INBOX.abc", "", ""},
+      {"a.b.c.d", "r", "", binary},
+      {"h", "", "NATS/1.0\r\nA: 1\r\nA: 2\r\n\r\n", "body"},
+      {"h.r", "reply.to", "NATS/1.0 503\r\n\r\n", ""},
+      {"big", "", "", std::string(70000, 'b')},
+  };
+  for (const auto& m : messages) {
+    if (m.headers.empty()) {
+      append_pub(input, m.subject, m.reply, m.payload);
+      append_msg(expected, m.subject, "99999", m.reply, m.payload);
+    } else {
+      append_hpub(input, m.subject, m.reply, m.headers, m.payload);
+      append_hmsg(expected, m.subject, "99999", m.reply, m.headers, m.payload);
+    }
+  }
+  append_pong(expected);
+  const session_result result = run(input);
+  ASSERT_TRUE(result.saw_pong);
+  const std::size_t info_end = result.raw.find("\r\n");
+  ASSERT_NE(info_end, std::string::npos);
+  // nats-server's INFO line ends with " \r\n", as append_info writes it.
+  EXPECT_EQ(result.raw.substr(0, 5), "INFO ");
+  EXPECT_EQ(result.raw[info_end - 1], ' ');
+  EXPECT_EQ(escape(result.raw.substr(info_end + 2)), escape(expected));
 }
 
 TEST_F(nats_server_conformance, auth_violation_before_connect) {
