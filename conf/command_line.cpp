@@ -293,9 +293,7 @@ command_line parse_command_line(const std::vector<std::string>& args) {
   if (!config_file.empty()) {
     load_config_file(config_file, result.options);
     if (result.test_config && !result.options.config_warnings.empty()) {
-      std::vector<config_problem> problems;
-      for (const auto& warning : result.options.config_warnings) problems.push_back({{}, warning});
-      throw config_error(std::move(problems));
+      throw config_error(result.options.config_warnings);
     }
   } else if (result.test_config) {
     throw config_error("must specify [-c, --config] option to check configuration file syntax");

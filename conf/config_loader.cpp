@@ -233,9 +233,8 @@ class loader {
                                                              const picojson::value& value) {
     if (value.is<std::int64_t>()) {
       const std::int64_t seconds = value.get<std::int64_t>();
-      out_.config_warnings.push_back(config_problem{current_where_, "invalid use of field \"" + name + "\": " +
-                                                                         name + " should be converted to a duration"}
-                                         .to_string());
+      out_.config_warnings.push_back(
+          {current_where_, "invalid use of field \"" + name + "\": " + name + " should be converted to a duration"});
       if (seconds > std::numeric_limits<std::int64_t>::max() / 1000 ||
           seconds < std::numeric_limits<std::int64_t>::min() / 1000) {
         error(name + " value is too big");

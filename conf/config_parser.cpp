@@ -154,12 +154,14 @@ class parser {
       skip_comment();
     }
   }
-  /// Before a top-level key: also skips '{' and '}', so that a JSON document
-  /// (one big map) reads as a config file, as it does for nats-server.
+  /// Before a top-level key: also skips '{', so that a JSON document (one
+  /// big map) reads as a config file, as it does for nats-server. Its final
+  /// '}' ends the last value, or is a key with no value at the end of the
+  /// input (dropped, see parse_entry).
   void skip_top_level_filler() {
     for (;;) {
       skip_spaces_and_comments();
-      if (peek() == '{' || peek() == '}') {
+      if (peek() == '{') {
         get();
         continue;
       }

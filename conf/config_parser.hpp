@@ -29,7 +29,8 @@
 //     integers; nats-server reads "2]" as a string and then fails);
 //   - an unknown size suffix ("1kbb") and an integer that overflows after
 //     its suffix are errors (nats-server drops the key, or wraps around);
-//   - a key with no value before '}' is an error;
+//   - a key with no value before '}' is an error, and so is a quote opened
+//     at the very end of the input (nats-server drops the key silently);
 //   - an absolute include path is used as is (nats-server prefixes it with
 //     the including file's directory);
 //   - includes and environment variables may nest 16 deep (nats-server

@@ -11,6 +11,8 @@
 
 #include <picojson.h>
 
+#include "conf/config_error.hpp"
+
 namespace courier::conf {
 
 struct config_document;  // conf/config_parser.hpp
@@ -78,10 +80,10 @@ struct server_options {
   tls_flag_settings tls_flags;
   /// `--mss-only <url>`. Not a nats-server option.
   std::string mss_only_url;
-  /// Non-fatal remarks about the file, formatted "file:line:col: ...", e.g.
-  /// a duration written as bare seconds. nats-server prints them and starts
-  /// (and `-t` fails on them).
-  std::vector<std::string> config_warnings;
+  /// Non-fatal remarks about the file (print with to_string(): "file:line:col:
+  /// ..."), e.g. a duration written as bare seconds. nats-server prints them
+  /// and starts; `-t` fails on them.
+  std::vector<config_problem> config_warnings;
   /// The parsed file with the position of every key, so that the parts that
   /// read `authorization`, `accounts`, `tls` and `mss` can report errors as
   /// "file:line:col: ...". Null when no file was read.

@@ -225,9 +225,9 @@ TEST(config_loader, seconds_as_integers_work_with_a_warning) {
   EXPECT_EQ(options.write_deadline, 3s);
   ASSERT_EQ(options.config_warnings.size(), 2u);
   const bool found = std::any_of(options.config_warnings.begin(), options.config_warnings.end(), [](const auto& w) {
-    return w == "test.conf:1:1: invalid use of field \"ping_interval\": ping_interval should be converted to a duration";
+    return w.to_string() == "test.conf:1:1: invalid use of field \"ping_interval\": ping_interval should be converted to a duration";
   });
-  EXPECT_TRUE(found) << options.config_warnings[0];
+  EXPECT_TRUE(found) << options.config_warnings[0].to_string();
 }
 
 TEST(config_loader, all_errors_reported_together_in_file_order) {
