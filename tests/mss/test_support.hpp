@@ -22,6 +22,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 
@@ -99,6 +100,30 @@ class child_process {
       out_ = -1;
     }
   }
+
+  /// SIGKILLs the child, reaps it, and returns everything it had written
+  /// to stdout that was not consumed yet (the pipe keeps it after death).
+  std::string kill_and_drain() {
+    std::string rest = pending_;
+    pending_.clear();
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+      pid_ = -1;
+    }
+    if (out_ >= 0) {
+      char buffer[4096];
+      ssize_t n;
+      while ((n = ::read(out_, buffer, sizeof buffer)) > 0) rest.append(buffer, static_cast<std::size_t>(n));
+      ::close(out_);
+      out_ = -1;
+    }
+    return rest;
+  }
+
+  /// Text read from stdout but not yet returned by wait_for_line.
+  std::string& pending() { return pending_; }
 
   pid_t pid() const { return pid_; }
   int stdout_fd() const { return out_; }
