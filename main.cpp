@@ -1,1 +1,74 @@
-int main() { return 0; }
+// The courier executable: nats-server's command line over the embeddable
+// broker. Everything of substance lives in the library.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "broker/logger.hpp"
+#include "broker/server.hpp"
+#include "broker/signal_command.hpp"
+#include "conf/command_line.hpp"
+
+int main(int argc, char** argv) {
+  using namespace courier;
+  conf::command_line command;
+  try {
+    command = conf::parse_command_line(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "nats-server: %s\n", error.what());
+    return 1;
+  }
+  if (command.show_help) {
+    std::fputs(conf::usage_text().c_str(), stdout);
+    return 0;
+  }
+  if (command.show_version) {
+    std::printf("nats-server: v%s (courier %s)\n", broker::compatible_nats_version, broker::courier_version);
+    return 0;
+  }
+  if (!command.signal.empty()) return broker::send_signal_command(command.signal, command.options.pid_file);
+  if (command.test_config) {
+    std::printf("nats-server: configuration file %s is valid\n", command.options.config_file.c_str());
+    return 0;
+  }
+
+  auto& log = broker::log();
+  try {
+    log.open(command.options.log_file);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "nats-server: %s\n", error.what());
+    return 1;
+  }
+  log.set_debug(command.options.debug);
+  log.set_trace(command.options.trace);
+  log.set_logtime(command.options.logtime);
+
+  // Block the signals the server handles before any thread starts, so that
+  // only the server's signal_set sees them.
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int signal_number : {SIGINT, SIGTERM, SIGHUP, SIGUSR2}) sigaddset(&handled, signal_number);
+  pthread_sigmask(SIG_BLOCK, &handled, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  try {
+    broker::server server(command.options);
+    server.set_command_line_logging(command.options.debug, command.options.trace);
+    server.handle_signals();
+    server.start();
+    pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
+    if (!command.options.pid_file.empty()) {
+      std::ofstream(command.options.pid_file) << ::getpid();
+    }
+    server.wait();
+    server.shutdown();
+    if (!command.options.pid_file.empty()) ::unlink(command.options.pid_file.c_str());
+  } catch (const std::exception& error) {
+    log.write(broker::log_level::fatal, error.what());
+    return 1;
+  }
+  return 0;
+}

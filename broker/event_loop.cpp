@@ -1,0 +1,46 @@
+#include "broker/event_loop.hpp"
+
+#include <boost/asio/post.hpp>
+
+namespace courier::broker {
+
+thread_local event_loop* event_loop::current_ = nullptr;
+
+event_loop::event_loop(std::size_t index)
+    : index_(index),
+      work_(boost::asio::make_work_guard(context_)),
+      tick_timer_(context_),
+      read_buffer_(new char[read_buffer_size]) {}
+
+event_loop::~event_loop() {
+  if (thread_.joinable()) stop();
+}
+
+void event_loop::start(std::chrono::milliseconds period, std::function<void()> tick) {
+  tick_period_ = period;
+  tick_ = std::move(tick);
+  thread_ = std::thread([this] {
+    current_ = this;
+    schedule_tick();
+    context_.run();
+    current_ = nullptr;
+  });
+}
+
+void event_loop::schedule_tick() {
+  tick_timer_.expires_after(tick_period_);
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    if (tick_) tick_();
+    schedule_tick();
+  });
+}
+
+void event_loop::stop() {
+  boost::asio::post(context_, [this] { tick_timer_.cancel(); });
+  work_.reset();
+  context_.stop();
+  if (thread_.joinable() && std::this_thread::get_id() != thread_.get_id()) thread_.join();
+}
+
+}  // namespace courier::broker

@@ -1,0 +1,275 @@
+#include "broker/in_process.hpp"
+
+#include <random>
+#include <stdexcept>
+
+#include "broker/event_loop.hpp"
+#include "broker/server.hpp"
+#include "protocol/subject.hpp"
+
+namespace courier::broker {
+
+int message::status() const {
+  // "NATS/1.0 503..." -> 503
+  constexpr std::string_view prefix = "NATS/1.0 ";
+  if (headers.size() < prefix.size() + 3 || headers.compare(0, prefix.size(), prefix) != 0) return 0;
+  int code = 0;
+  for (std::size_t i = prefix.size(); i < prefix.size() + 3; ++i) {
+    char c = headers[i];
+    if (c < '0' || c > '9') return 0;
+    code = code * 10 + (c - '0');
+  }
+  return code;
+}
+
+const char* to_string(request_status status) {
+  switch (status) {
+    case request_status::ok: return "ok";
+    case request_status::timeout: return "timeout";
+    case request_status::no_responders: return "no responders";
+    case request_status::closed: return "connection closed";
+  }
+  return "unknown";
+}
+
+namespace {
+/// Publishes from a thread that is not an event loop use a batch of their
+/// own, flushed at the end of each call.
+flush_batch& calling_thread_batch() {
+  if (auto* loop = event_loop::current()) return loop->batch();
+  thread_local flush_batch batch;
+  return batch;
+}
+
+/// Flushes the batch unless it belongs to a loop (which flushes after its read batch).
+void flush_if_foreign(flush_batch& batch) {
+  if (event_loop::current() == nullptr) batch.flush();
+}
+}  // namespace
+
+std::shared_ptr<connection> connection::create(server& owner, const connection_options& options) {
+  return std::shared_ptr<connection>(new connection(owner, options));
+}
+
+connection::connection(server& owner, const connection_options& options) : server_(owner), options_(options) {}
+
+connection::~connection() {
+  close();
+}
+
+bool connection::publish(std::string_view subject, std::string_view payload, std::string_view reply,
+                         std::string_view headers) {
+  if (closed_) throw std::logic_error("connection closed");
+  if (!protocol::is_valid_literal_subject(subject)) throw std::invalid_argument("invalid publish subject");
+  auto& batch = calling_thread_batch();
+  bool matched = server_.publish(this, message_view{subject, reply, headers, payload}, batch);
+  flush_if_foreign(batch);
+  return matched;
+}
+
+std::uint64_t connection::subscribe(std::string_view subject, message_handler handler, std::string_view queue) {
+  if (closed_) throw std::logic_error("connection closed");
+  if (!protocol::is_valid_subject(subject)) throw std::invalid_argument("invalid subject");
+  if (queue.find_first_of(" \t\r\n") != std::string_view::npos) throw std::invalid_argument("invalid queue group");
+  ensure_dispatcher();
+  auto sid = next_sid_.fetch_add(1);
+  auto sub = std::make_shared<subscription>();
+  sub->subject = subject;
+  sub->queue = queue;
+  sub->sid = std::to_string(sid);
+  sub->owner = shared_from_this();
+  {
+    std::lock_guard lock(subs_mutex_);
+    subs_.emplace(sid, entry{sub, std::make_shared<message_handler>(std::move(handler))});
+  }
+  server_.router().insert(sub);
+  return sid;
+}
+
+void connection::unsubscribe(std::uint64_t sid, std::uint64_t max) {
+  std::shared_ptr<subscription> sub;
+  {
+    std::lock_guard lock(subs_mutex_);
+    auto it = subs_.find(sid);
+    if (it == subs_.end()) return;
+    sub = it->second.sub;
+    if (max > 0 && sub->delivered.load() < max) {
+      sub->max_messages.store(max);
+      return;
+    }
+    subs_.erase(it);
+  }
+  sub->closed.store(true);
+  server_.router().remove(sub);
+}
+
+void connection::subscription_done(const std::shared_ptr<subscription>& sub) {
+  std::lock_guard lock(subs_mutex_);
+  auto it = subs_.find(std::stoull(sub->sid));
+  if (it != subs_.end() && it->second.sub == sub) subs_.erase(it);
+}
+
+void connection::deliver(const subscription& sub, const message_view& view, flush_batch& batch) {
+  if (closed_) return;
+  if (&sub == inbox_.load(std::memory_order_acquire)) {
+    // A reply to one of our requests: complete it right here.
+    std::string_view token = view.subject.substr(std::min(view.subject.size(), inbox_prefix_.size()));
+    std::lock_guard lock(requests_mutex_);
+    auto it = requests_.find(std::string(token));
+    if (it == requests_.end()) return;  // late reply to a request that timed out
+    it->second.set_value(message{std::string(view.subject), std::string(view.reply), std::string(view.headers),
+                                 std::string(view.payload)});
+    requests_.erase(it);
+    return;
+  }
+  bool was_empty;
+  {
+    std::lock_guard lock(queue_mutex_);
+    if (stop_dispatch_) return;
+    was_empty = queue_.empty();
+    queue_.push_back(queued{std::stoull(sub.sid), message{std::string(view.subject), std::string(view.reply),
+                                                         std::string(view.headers), std::string(view.payload)}});
+  }
+  // Wake the dispatcher once per batch, not once per message.
+  if (was_empty) batch.add(shared_from_this());
+}
+
+void connection::flush() { queue_changed_.notify_all(); }
+
+void connection::ensure_dispatcher() {
+  std::call_once(dispatcher_started_, [this] { dispatcher_ = std::thread([this] { dispatch_loop(); }); });
+}
+
+void connection::dispatch_loop() {
+  std::unique_lock lock(queue_mutex_);
+  for (;;) {
+    queue_changed_.wait(lock, [this] { return stop_dispatch_ || !queue_.empty(); });
+    if (queue_.empty() && stop_dispatch_) return;
+    std::deque<queued> work;
+    work.swap(queue_);
+    dispatching_ = true;
+    lock.unlock();
+    for (auto& item : work) {
+      std::shared_ptr<message_handler> handler;
+      {
+        std::lock_guard subs_lock(subs_mutex_);
+        auto it = subs_.find(item.sid);
+        if (it != subs_.end()) handler = it->second.handler;
+      }
+      // Messages for a subscription removed meanwhile are dropped, like a
+      // stock client does after unsubscribe.
+      if (handler && *handler) (*handler)(item.msg);
+    }
+    lock.lock();
+    dispatching_ = false;
+    queue_changed_.notify_all();
+  }
+}
+
+void connection::ensure_reply_inbox() {
+  std::call_once(inbox_started_, [this] {
+    static constexpr char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    std::random_device device;
+    std::mt19937_64 generator(device());
+    inbox_prefix_ = "_INBOX.";
+    for (int i = 0; i < 22; ++i) inbox_prefix_ += alphabet[generator() % 62];
+    inbox_prefix_ += '.';
+    auto sid = next_sid_.fetch_add(1);
+    auto sub = std::make_shared<subscription>();
+    sub->subject = inbox_prefix_ + "*";
+    sub->sid = std::to_string(sid);
+    sub->owner = shared_from_this();
+    {
+      std::lock_guard lock(subs_mutex_);
+      subs_.emplace(sid, entry{sub, nullptr});
+    }
+    inbox_.store(sub.get(), std::memory_order_release);
+    server_.router().insert(sub);
+  });
+}
+
+request_result connection::request(std::string_view subject, std::string_view payload,
+                                   std::chrono::milliseconds timeout, std::string_view headers) {
+  if (closed_) return request_result{request_status::closed, {}};
+  ensure_reply_inbox();
+  std::string token = std::to_string(next_request_.fetch_add(1));
+  std::future<message> reply;
+  {
+    std::lock_guard lock(requests_mutex_);
+    reply = requests_[token].get_future();
+  }
+  std::string reply_subject = inbox_prefix_ + token;
+  bool matched = publish(subject, payload, reply_subject, headers);
+  if (!matched) {
+    std::lock_guard lock(requests_mutex_);
+    requests_.erase(token);
+    return request_result{request_status::no_responders, {}};
+  }
+  if (reply.wait_for(timeout) != std::future_status::ready) {
+    std::lock_guard lock(requests_mutex_);
+    requests_.erase(token);
+    // The reply may have raced in just now.
+    if (reply.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+      return request_result{closed_ ? request_status::closed : request_status::timeout, {}};
+    }
+  }
+  message answer = reply.get();
+  if (answer.status() == 503) return request_result{request_status::no_responders, std::move(answer)};
+  return request_result{request_status::ok, std::move(answer)};
+}
+
+bool connection::flush(std::chrono::milliseconds timeout) {
+  // Routing is synchronous, so everything published has been routed; wait
+  // for what was queued to us to reach the callbacks.
+  if (std::this_thread::get_id() == dispatcher_.get_id()) return true;
+  std::unique_lock lock(queue_mutex_);
+  return queue_changed_.wait_for(lock, timeout, [this] { return queue_.empty() && !dispatching_; });
+}
+
+void connection::remove_all_subscriptions() {
+  std::vector<std::shared_ptr<subscription>> subs;
+  {
+    std::lock_guard lock(subs_mutex_);
+    for (auto& [sid, item] : subs_) {
+      item.sub->closed.store(true);
+      subs.push_back(item.sub);
+    }
+  }
+  server_.router().remove_batch(subs);
+}
+
+bool connection::drain(std::chrono::milliseconds timeout) {
+  if (closed_) return true;
+  remove_all_subscriptions();
+  bool emptied = flush(timeout);
+  close();
+  return emptied;
+}
+
+void connection::close() {
+  if (closed_.exchange(true)) return;
+  remove_all_subscriptions();
+  {
+    std::lock_guard lock(subs_mutex_);
+    subs_.clear();  // breaks the connection <-> subscription cycle
+  }
+  {
+    std::lock_guard lock(requests_mutex_);
+    requests_.clear();  // waiting requesters see a broken promise -> closed
+  }
+  {
+    std::lock_guard lock(queue_mutex_);
+    stop_dispatch_ = true;
+    queue_.clear();
+  }
+  queue_changed_.notify_all();
+  if (dispatcher_.joinable()) {
+    if (std::this_thread::get_id() == dispatcher_.get_id()) {
+      dispatcher_.detach();
+    } else {
+      dispatcher_.join();
+    }
+  }
+}
+
+}  // namespace courier::broker

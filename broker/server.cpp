@@ -1,0 +1,436 @@
+#include "broker/server.hpp"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <random>
+#include <stdexcept>
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "broker/event_loop.hpp"
+#include "broker/in_process.hpp"
+#include "broker/logger.hpp"
+#include "broker/session.hpp"
+#include "conf/config_loader.hpp"
+
+namespace courier::broker {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+namespace {
+
+/// A server id shaped like nats-server's: 'N' and 55 base32 characters (the
+/// public nkey of a server key pair).
+std::string make_server_id() {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::random_device device;
+  std::mt19937_64 generator(device());
+  std::string id = "N";
+  for (int i = 0; i < 55; ++i) id += alphabet[generator() % 32];
+  return id;
+}
+
+/// A cheap per-thread generator for picking queue members.
+std::uint64_t next_random() {
+  thread_local std::uint64_t state = [] {
+    std::random_device device;
+    return (static_cast<std::uint64_t>(device()) << 32) | device() | 1;
+  }();
+  state ^= state << 13;
+  state ^= state >> 7;
+  state ^= state << 17;
+  return state;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  out += '"';
+  for (char c : text) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (static_cast<unsigned char>(c) < 0x20) {
+      char escaped[8];
+      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
+      out += escaped;
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+/// How often each loop checks its connections' timers.
+std::chrono::milliseconds tick_period(const conf::server_options& options) {
+  auto period = std::chrono::milliseconds(1000);
+  if (options.ping_interval.count() > 0) period = std::min(period, options.ping_interval / 4);
+  return std::max(period, std::chrono::milliseconds(20));
+}
+
+}  // namespace
+
+server::server(conf::server_options options)
+    : options_(std::move(options)), server_id_(make_server_id()) {
+  server_name_ = options_.server_name.empty() ? server_id_ : options_.server_name;
+  std::size_t threads = options_.threads > 0 ? static_cast<std::size_t>(options_.threads)
+                                             : std::max(1u, std::thread::hardware_concurrency());
+  for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<event_loop>(i));
+  loop_sessions_.resize(threads);
+}
+
+server::~server() { shutdown(); }
+
+void server::start() {
+  {
+    std::lock_guard lock(state_mutex_);
+    if (started_) return;
+    started_ = true;
+  }
+  log().notice("Starting nats-server");
+  log().notice("  Version:  ", compatible_nats_version, " (Courier ", courier_version, ")");
+  log().notice("  Name:     ", server_name_);
+  log().notice("  ID:       ", server_id_);
+  if (!options_.config_file.empty()) log().notice("Using configuration file: ", options_.config_file);
+
+  if (options_.port >= 0) {
+    auto& loop = *loops_.front();
+    error_code ec;
+    auto address = asio::ip::make_address(options_.host == "localhost" ? "127.0.0.1" : options_.host, ec);
+    if (ec) throw std::runtime_error("Error parsing listen address " + options_.host + ": " + ec.message());
+    asio::ip::tcp::endpoint endpoint(address, static_cast<std::uint16_t>(options_.port));
+    acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(loop.context());
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && address.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      throw std::runtime_error("Error listening on port: " + options_.host + ":" +
+                               std::to_string(options_.port) + ", \"" + ec.message() + "\"");
+    }
+    port_ = acceptor_->local_endpoint().port();
+    log().notice("Listening for client connections on ", options_.host, ":", port_);
+  }
+  auto period = tick_period(options_);
+  for (auto& loop : loops_) {
+    event_loop* raw = loop.get();
+    loop->start(period, [this, raw] { tick(*raw); });
+  }
+  if (acceptor_) asio::post(loops_.front()->context(), [this] { do_accept(); });
+  log().notice("Server is ready");
+}
+
+event_loop& server::next_loop() {
+  return *loops_[next_loop_.fetch_add(1, std::memory_order_relaxed) % loops_.size()];
+}
+
+void server::do_accept() {
+  if (!acceptor_ || !acceptor_->is_open()) return;
+  event_loop& target = next_loop();
+  acceptor_->async_accept(target.context(), [this, &target](const error_code& ec, asio::ip::tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted || shutting_down_) return;
+      log().error("Error accepting client connection: ", ec.message());
+      do_accept();
+      return;
+    }
+    auto id = ++next_client_id_;
+    stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
+    auto client = std::make_shared<session>(*this, target, std::move(socket), id);
+    bool over_limit = false;
+    {
+      std::lock_guard lock(sessions_mutex_);
+      if (options_.max_connections > 0 && sessions_.size() >= static_cast<std::size_t>(options_.max_connections)) {
+        over_limit = true;
+      } else {
+        sessions_.emplace(id, client);
+      }
+    }
+    asio::post(target.context(), [this, client, over_limit, &target] {
+      if (over_limit) {
+        log().error("Maximum connections exceeded (", options_.max_connections, ")");
+        client->reject_max_connections();
+        return;
+      }
+      loop_sessions_[target.index()].emplace(client->id(), client.get());
+      client->start();
+    });
+    if (!lame_duck_) do_accept();
+  });
+}
+
+void server::session_closed(std::uint64_t client_id) {
+  if (auto* loop = event_loop::current()) loop_sessions_[loop->index()].erase(client_id);
+  std::shared_ptr<session> last;  // released outside the lock
+  std::lock_guard lock(sessions_mutex_);
+  auto it = sessions_.find(client_id);
+  if (it != sessions_.end()) {
+    last = std::move(it->second);
+    sessions_.erase(it);
+  }
+}
+
+void server::tick(event_loop& loop) {
+  auto now = session::clock::now();
+  // Copy first: tick() may close a session, which erases it from the map.
+  std::vector<session*> local;
+  local.reserve(loop_sessions_[loop.index()].size());
+  for (auto& [id, client] : loop_sessions_[loop.index()]) local.push_back(client);
+  for (auto* client : local) {
+    auto keep = std::static_pointer_cast<session>(client->shared_from_this());
+    client->tick(now);
+  }
+}
+
+std::string server::info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck) const {
+  // Field order as nats-server's Info struct; "courier_version" stands where
+  // nats-server puts its Go version.
+  std::string out = "INFO {\"server_id\":";
+  append_json_string(out, server_id_);
+  out += ",\"server_name\":";
+  append_json_string(out, server_name_);
+  out += ",\"version\":\"";
+  out += compatible_nats_version;
+  out += "\",\"proto\":1,\"courier_version\":\"";
+  out += courier_version;
+  out += "\",\"host\":";
+  append_json_string(out, options_.host);
+  out += ",\"port\":";
+  out += std::to_string(port_);
+  out += ",\"headers\":true,\"max_payload\":";
+  out += std::to_string(options_.max_payload);
+  if (client_id != 0) {
+    out += ",\"client_id\":";
+    out += std::to_string(client_id);
+  }
+  if (!client_ip.empty()) {
+    out += ",\"client_ip\":";
+    append_json_string(out, client_ip);
+  }
+  if (lame_duck) out += ",\"ldm\":true";
+  out += "} \r\n";
+  return out;
+}
+
+// ---- routing ----
+
+namespace {
+/// Delivers to one subscription, honouring auto-unsubscribe. Returns whether
+/// the message went out.
+bool deliver_one(sublist& router, const std::shared_ptr<subscription>& sub, const message_view& message,
+                 flush_batch& batch) {
+  if (sub->closed.load(std::memory_order_relaxed)) return false;
+  auto delivered = sub->delivered.fetch_add(1, std::memory_order_relaxed) + 1;
+  auto max = sub->max_messages.load(std::memory_order_relaxed);
+  if (max != 0 && delivered > max) return false;
+  sub->owner->deliver(*sub, message, batch);
+  if (max != 0 && delivered == max && !sub->closed.exchange(true)) {
+    router.remove(sub);
+    sub->owner->subscription_done(sub);
+  }
+  return true;
+}
+}  // namespace
+
+bool server::publish(const subscriber* from, const message_view& message, flush_batch& batch) {
+  auto result = router_.match(message.subject);
+  if (result->plain.empty() && result->queues.empty()) return false;
+  const bool skip_own = from != nullptr && !from->echo();
+  for (const auto& sub : result->plain) {
+    if (skip_own && sub->owner.get() == from) continue;
+    deliver_one(router_, sub, message, batch);
+  }
+  for (const auto& group : result->queues) {
+    // One member at random; if it is gone (or is the publisher without
+    // echo), try the next ones.
+    const std::size_t size = group.size();
+    const std::size_t start = static_cast<std::size_t>(next_random() % size);
+    for (std::size_t i = 0; i < size; ++i) {
+      const auto& sub = group[(start + i) % size];
+      if (skip_own && sub->owner.get() == from) continue;
+      if (deliver_one(router_, sub, message, batch)) break;
+    }
+  }
+  return true;
+}
+
+void server::send_no_responders(subscriber& publisher, std::string_view reply, flush_batch& batch) {
+  // nats-server answers on the requester's own subscription for the reply
+  // subject: HMSG <reply> <sid> 16 16 with a 503 status and no payload.
+  static constexpr std::string_view status = "NATS/1.0 503\r\n\r\n";
+  auto result = router_.match(reply);
+  message_view message{reply, {}, status, {}};
+  for (const auto& sub : result->plain) {
+    if (sub->owner.get() == &publisher) deliver_one(router_, sub, message, batch);
+  }
+  for (const auto& group : result->queues) {
+    for (const auto& sub : group) {
+      if (sub->owner.get() == &publisher && deliver_one(router_, sub, message, batch)) break;
+    }
+  }
+}
+
+// ---- in-process connections ----
+
+std::shared_ptr<connection> server::connect(const connection_options& options) {
+  return connection::create(*this, options);
+}
+
+std::shared_ptr<connection> server::connect() { return connect(connection_options{}); }
+
+// ---- lifecycle ----
+
+void server::request_shutdown() {
+  std::lock_guard lock(state_mutex_);
+  shutdown_requested_ = true;
+  state_changed_.notify_all();
+}
+
+void server::wait() {
+  std::unique_lock lock(state_mutex_);
+  state_changed_.wait(lock, [this] { return shutdown_requested_ || stopped_; });
+}
+
+void server::shutdown() {
+  {
+    std::lock_guard lock(state_mutex_);
+    if (!started_ || stopped_) {
+      stopped_ = true;
+      state_changed_.notify_all();
+      return;
+    }
+  }
+  if (shutting_down_.exchange(true)) return;
+  log().notice("Initiating Shutdown...");
+  if (acceptor_) {
+    std::promise<void> closed;
+    asio::post(loops_.front()->context(), [this, &closed] {
+      error_code ec;
+      acceptor_->close(ec);
+      if (signals_) signals_->cancel(ec);
+      if (lame_duck_timer_) lame_duck_timer_->cancel();
+      closed.set_value();
+    });
+    closed.get_future().wait();
+  }
+  std::vector<std::shared_ptr<session>> clients;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (auto& [id, client] : sessions_) clients.push_back(client);
+  }
+  for (auto& client : clients) client->close(close_reason::server_shutdown);
+  // Each loop runs the closes posted above before this barrier.
+  for (auto& loop : loops_) {
+    std::promise<void> done;
+    asio::post(loop->context(), [&done] { done.set_value(); });
+    done.get_future().wait();
+  }
+  for (auto& loop : loops_) loop->stop();
+  {
+    std::lock_guard lock(sessions_mutex_);
+    sessions_.clear();
+  }
+  acceptor_.reset();
+  signals_.reset();
+  lame_duck_timer_.reset();
+  log().notice("Server Exiting..");
+  std::lock_guard lock(state_mutex_);
+  stopped_ = true;
+  state_changed_.notify_all();
+}
+
+void server::handle_signals() {
+  signals_ = std::make_unique<asio::signal_set>(loops_.front()->context(), SIGINT, SIGTERM, SIGUSR2);
+  signals_->add(SIGHUP);
+  do_wait_signal();
+}
+
+void server::do_wait_signal() {
+  signals_->async_wait([this](const error_code& ec, int signal_number) {
+    if (ec) return;
+    switch (signal_number) {
+      case SIGINT:
+      case SIGTERM:
+        log().notice("Trapped \"", signal_number == SIGINT ? "interrupt" : "terminated", "\" signal");
+        request_shutdown();
+        return;
+      case SIGUSR2:
+        enter_lame_duck_mode();
+        break;
+      case SIGHUP:
+        reload();
+        break;
+    }
+    do_wait_signal();
+  });
+}
+
+void server::reload() {
+  if (options_.config_file.empty()) {
+    log().error("Failed to reload server configuration: no configuration file");
+    return;
+  }
+  try {
+    conf::server_options fresh;
+    conf::load_config_file(options_.config_file, fresh);
+    // Only what can change safely at run time; the rest needs a restart.
+    log().set_debug(fresh.debug || cli_debug_);
+    log().set_trace(fresh.trace || cli_trace_);
+    log().set_logtime(fresh.logtime);
+    log().notice("Reloaded server configuration");
+  } catch (const std::exception& error) {
+    log().error("Failed to reload server configuration: ", error.what());
+  }
+}
+
+void server::enter_lame_duck_mode() {
+  if (lame_duck_.exchange(true)) return;
+  log().notice("Entering lame duck mode, stop accepting new clients");
+  asio::post(loops_.front()->context(), [this] {
+    error_code ec;
+    if (acceptor_) acceptor_->close(ec);
+    std::vector<std::shared_ptr<session>> clients;
+    {
+      std::lock_guard lock(sessions_mutex_);
+      for (auto& [id, client] : sessions_) clients.push_back(client);
+    }
+    const std::string info = info_line(0, {}, true);
+    for (auto& client : clients) client->send_raw(info);
+    // Wait the grace period, then close clients spread over the rest of
+    // the lame duck duration, then shut down.
+    auto grace = options_.lame_duck_grace_period;
+    auto spread = options_.lame_duck_duration > grace ? options_.lame_duck_duration - grace
+                                                      : std::chrono::milliseconds(0);
+    lame_duck_timer_ = std::make_unique<asio::steady_timer>(loops_.front()->context());
+    lame_duck_timer_->expires_after(grace);
+    lame_duck_timer_->async_wait([this, clients = std::move(clients), spread](const error_code& ec) mutable {
+      if (ec) return;
+      log().notice("Closing existing clients");
+      close_lame_duck_clients(std::move(clients), 0, spread);
+    });
+  });
+}
+
+void server::close_lame_duck_clients(std::vector<std::shared_ptr<session>> clients, std::size_t next,
+                                     std::chrono::milliseconds spread) {
+  if (next >= clients.size()) {
+    request_shutdown();
+    return;
+  }
+  // Close in up to ~100 steps over the spread, as nats-server paces them.
+  std::size_t per_step = std::max<std::size_t>(1, clients.size() / 100);
+  std::size_t steps = (clients.size() + per_step - 1) / per_step;
+  for (std::size_t i = next; i < clients.size() && i < next + per_step; ++i) {
+    clients[i]->close(close_reason::lame_duck);
+  }
+  lame_duck_timer_->expires_after(spread / static_cast<int>(steps));
+  lame_duck_timer_->async_wait([this, clients = std::move(clients), next, per_step, spread](const error_code& ec) mutable {
+    if (ec) return;
+    close_lame_duck_clients(std::move(clients), next + per_step, spread);
+  });
+}
+
+}  // namespace courier::broker

@@ -1,0 +1,140 @@
+// The broker: event loops, the listener, the router, the registry of
+// connections, signals. Embeddable: construct with options, start(), and
+// connect in-process clients with connect(); or let main() run it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <future>
+
+#include "broker/sublist.hpp"
+#include "broker/subscriber.hpp"
+#include "conf/options.hpp"
+
+namespace courier::broker {
+
+class event_loop;
+class session;
+class connection;
+struct connection_options;
+
+/// The nats-server release whose client-visible behaviour Courier matches;
+/// sent as INFO "version" because clients gate features on it.
+inline constexpr const char* compatible_nats_version = "2.9.10";
+/// Courier's own version, sent as INFO "courier_version".
+inline constexpr const char* courier_version = "0.1.0";
+
+/// Counters a client could see in nats-server's monitoring.
+struct server_stats {
+  std::atomic<std::uint64_t> slow_consumers{0};
+  std::atomic<std::uint64_t> total_connections{0};
+};
+
+/// A Courier broker. Thread-safe public methods.
+class server {
+ public:
+  explicit server(conf::server_options options);
+  ~server();
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Starts the event loops and, unless options.port < 0, the listener.
+  /// Throws std::runtime_error when the address cannot be bound.
+  void start();
+  /// Flushes and closes every connection, stops the loops. Idempotent.
+  void shutdown();
+  /// Blocks until a shutdown is requested (signal, lame duck end,
+  /// request_shutdown()) or shutdown() has run. The caller then calls shutdown().
+  void wait();
+  /// Wakes wait(); safe from any thread, including the server's own loops.
+  void request_shutdown();
+  /// Installs SIGINT/SIGTERM (shutdown), SIGUSR2 (lame duck), SIGHUP (reload).
+  void handle_signals();
+  /// Re-reads the config file and applies what can change at run time.
+  void reload();
+  /// Enters lame duck mode: stop accepting, tell clients (INFO ldm), close
+  /// them over lame_duck_duration, then shut down.
+  void enter_lame_duck_mode();
+
+  /// The port actually listened on (after start()), or 0.
+  std::uint16_t port() const { return port_; }
+  const std::string& id() const { return server_id_; }
+  const std::string& name() const { return server_name_; }
+  const conf::server_options& options() const { return options_; }
+  server_stats& stats() { return stats_; }
+  sublist& router() { return router_; }
+  /// -D/-V given on the command line survive a reload that turns them off in the file.
+  void set_command_line_logging(bool debug, bool trace) {
+    cli_debug_ = debug;
+    cli_trace_ = trace;
+  }
+
+  /// A new in-process client connection (no socket, no text protocol).
+  std::shared_ptr<connection> connect(const connection_options& options);
+  std::shared_ptr<connection> connect();
+
+  // ---- used by sessions and in-process connections ----
+
+  /// Routes one message to every matching subscription (one member per
+  /// queue group, chosen at random). `from` is the publisher, for echo.
+  /// Returns whether any subscription matched.
+  bool publish(const subscriber* from, const message_view& message, flush_batch& batch);
+  /// Delivers nats-server's no-responders status (NATS/1.0 503) to the
+  /// publisher's own subscriptions matching `reply`.
+  void send_no_responders(subscriber& publisher, std::string_view reply, flush_batch& batch);
+
+  /// The INFO line for a new client (with its id and address), CRLF included.
+  std::string info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck) const;
+  /// Unregisters a closed session (called from its loop).
+  void session_closed(std::uint64_t client_id);
+  bool lame_duck() const { return lame_duck_.load(); }
+
+ private:
+  void do_accept();
+  void do_wait_signal();
+  void close_lame_duck_clients(std::vector<std::shared_ptr<session>> clients, std::size_t next,
+                               std::chrono::milliseconds spread);
+  void tick(event_loop& loop);
+  event_loop& next_loop();
+
+  conf::server_options options_;
+  std::string server_id_;
+  std::string server_name_;
+  std::vector<std::unique_ptr<event_loop>> loops_;
+  std::atomic<std::size_t> next_loop_{0};
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<boost::asio::signal_set> signals_;
+  std::uint16_t port_ = 0;
+  sublist router_;
+  server_stats stats_;
+  std::atomic<std::uint64_t> next_client_id_{0};
+
+  mutable std::mutex sessions_mutex_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<session>> sessions_;  // lock: sessions_mutex_
+  /// Per loop (by index): its sessions, touched only on that loop's thread.
+  std::vector<std::unordered_map<std::uint64_t, session*>> loop_sessions_;
+  std::unique_ptr<boost::asio::steady_timer> lame_duck_timer_;  // loop 0 only
+
+  std::mutex state_mutex_;
+  std::condition_variable state_changed_;
+  bool started_ = false;   // lock: state_mutex_
+  bool stopped_ = false;   // lock: state_mutex_
+  bool shutdown_requested_ = false;  // lock: state_mutex_
+  std::atomic<bool> shutting_down_{false};
+  std::atomic<bool> lame_duck_{false};
+  bool cli_debug_ = false;
+  bool cli_trace_ = false;
+};
+
+}  // namespace courier::broker

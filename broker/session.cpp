@@ -1,0 +1,494 @@
+#include "broker/session.hpp"
+
+#include <boost/asio/post.hpp>
+#include <picojson.h>
+
+#include "broker/event_loop.hpp"
+#include "broker/logger.hpp"
+#include "broker/server.hpp"
+#include "protocol/encoder.hpp"
+#include "protocol/subject.hpp"
+
+namespace courier::broker {
+
+namespace asio = boost::asio;
+using boost::system::error_code;
+
+const char* to_string(close_reason reason) {
+  switch (reason) {
+    case close_reason::client_closed: return "Client Closed";
+    case close_reason::read_error: return "Read Error";
+    case close_reason::write_error: return "Write Error";
+    case close_reason::protocol_violation: return "Protocol Violation";
+    case close_reason::parse_error: return "Parse Error";
+    case close_reason::max_payload: return "Maximum Message Payload Exceeded";
+    case close_reason::max_control_line: return "Maximum Control Line Exceeded";
+    case close_reason::slow_consumer_pending_bytes: return "Slow Consumer (Pending Bytes)";
+    case close_reason::slow_consumer_write_deadline: return "Slow Consumer (Write Deadline)";
+    case close_reason::stale_connection: return "Stale Connection";
+    case close_reason::max_connections: return "Maximum Connections Exceeded";
+    case close_reason::authentication_timeout: return "Authentication Timeout";
+    case close_reason::authentication_violation: return "Authentication Failure";
+    case close_reason::bad_client_protocol: return "Bad Client Protocol Version";
+    case close_reason::server_shutdown: return "Server Shutdown";
+    case close_reason::lame_duck: return "Lame Duck Mode";
+  }
+  return "Unknown";
+}
+
+session::session(server& owner, event_loop& loop, asio::ip::tcp::socket socket, std::uint64_t id)
+    : server_(owner),
+      loop_(loop),
+      socket_(std::move(socket)),
+      id_(id),
+      parser_(protocol::parser_limits{static_cast<std::size_t>(owner.options().max_control_line),
+                                      owner.options().max_payload}) {
+  error_code ec;
+  auto endpoint = socket_.remote_endpoint(ec);
+  if (!ec) {
+    remote_ip_ = endpoint.address().to_string();
+    remote_port_ = endpoint.port();
+  }
+  parser_.set_headers_supported(false);  // until CONNECT asks for them
+  socket_.non_blocking(true, ec);
+  socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+  created_ = last_ping_ = last_activity_ = clock::now();
+}
+
+session::~session() = default;
+
+std::string session::log_prefix() const {
+  return concat(remote_ip_, ":", remote_port_, " - cid:", id_, " - ");
+}
+
+void session::start() {
+  log().debug(log_prefix(), "Client connection created");
+  queue_own(server_.info_line(id_, remote_ip_, server_.lame_duck()));
+  flush();
+  do_read();
+}
+
+void session::reject_max_connections() {
+  fail("maximum connections exceeded", close_reason::max_connections);
+}
+
+// ---- reading ----
+
+void session::do_read() {
+  if (closed_ || reading_) return;
+  reading_ = true;
+  socket_.async_wait(asio::ip::tcp::socket::wait_read,
+                     [self = std::static_pointer_cast<session>(shared_from_this())](const error_code& ec) {
+                       self->reading_ = false;
+                       self->on_readable(ec);
+                     });
+}
+
+void session::on_readable(const error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    if (ec != asio::error::operation_aborted) do_close(close_reason::read_error);
+    return;
+  }
+  // Read what is there (bounded, so that one busy client cannot starve the
+  // rest of the loop), parse it straight out of the loop's shared buffer.
+  char* buffer = loop_.read_buffer();
+  for (int round = 0; round < 4; ++round) {
+    error_code read_ec;
+    std::size_t n = socket_.read_some(asio::buffer(buffer, event_loop::read_buffer_size), read_ec);
+    if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) break;
+    if (read_ec) {
+      loop_.batch().flush();
+      do_close(read_ec == asio::error::eof ? close_reason::client_closed : close_reason::read_error);
+      return;
+    }
+    last_activity_ = clock::now();
+    parser_.feed(buffer, n, *this);
+    if (parser_.failed() || closed_) break;
+    if (n < event_loop::read_buffer_size) break;
+  }
+  if (parser_.idle()) parser_.release_memory();
+  // One flush per read batch, for this session and everyone it delivered to.
+  loop_.batch().flush();
+  bool closing;
+  {
+    std::lock_guard lock(out_mutex_);
+    closing = closing_;
+  }
+  if (!closing && !closed_) do_read();
+}
+
+// ---- protocol operations ----
+
+bool session::on_connect(std::string_view json) {
+  log().trace(log_prefix(), "<<- [CONNECT ", log_snippet(json, 256), "]");
+  picojson::value value;
+  std::string error;
+  picojson::parse(value, json.begin(), json.end(), &error);
+  if (!error.empty() || !value.is<picojson::object>()) {
+    // nats-server: a CONNECT that does not unmarshal closes the connection, no -ERR.
+    log().error(log_prefix(), "Error reading CONNECT: ", error);
+    do_close(close_reason::parse_error);
+    return false;
+  }
+  const auto& object = value.get<picojson::object>();
+  bool bad_type = false;
+  auto flag = [&](const char* key, bool current) {
+    auto it = object.find(key);
+    if (it == object.end() || it->second.is<picojson::null>()) return current;
+    if (!it->second.is<bool>()) {
+      bad_type = true;
+      return current;
+    }
+    return it->second.get<bool>();
+  };
+  verbose_ = flag("verbose", verbose_);
+  pedantic_ = flag("pedantic", pedantic_);
+  echo_ = flag("echo", echo_.load());
+  bool headers = flag("headers", headers_);
+  no_responders_ = flag("no_responders", no_responders_);
+  std::int64_t protocol_version = 0;
+  if (auto it = object.find("protocol"); it != object.end() && !it->second.is<picojson::null>()) {
+    if (it->second.is<std::int64_t>()) {
+      protocol_version = it->second.get<std::int64_t>();
+    } else {
+      bad_type = true;
+    }
+  }
+  if (auto it = object.find("name"); it != object.end() && it->second.is<std::string>()) {
+    name_ = it->second.get<std::string>();
+  }
+  if (bad_type) {
+    log().error(log_prefix(), "Error reading CONNECT: wrong field type");
+    do_close(close_reason::parse_error);
+    return false;
+  }
+  {
+    std::lock_guard lock(out_mutex_);
+    headers_ = headers;
+  }
+  parser_.set_headers_supported(headers);
+  connect_received_ = true;
+  // Protocol 0 is the original, 1 adds async INFO; anything else is refused.
+  if (protocol_version < 0 || protocol_version > 1) {
+    fail("invalid client protocol", close_reason::bad_client_protocol);
+    return false;
+  }
+  if (no_responders_ && !headers) {
+    fail("no responders requires headers support", close_reason::protocol_violation);
+    return false;
+  }
+  ok();
+  return true;
+}
+
+bool session::on_pub(std::string_view subject, std::string_view reply, std::string_view payload) {
+  log().trace(log_prefix(), "<<- [PUB ", subject, reply.empty() ? "" : " ", reply, " ", payload.size(), "]");
+  return publish(subject, reply, {}, payload);
+}
+
+bool session::on_hpub(std::string_view subject, std::string_view reply, std::string_view headers,
+                      std::string_view payload) {
+  log().trace(log_prefix(), "<<- [HPUB ", subject, reply.empty() ? "" : " ", reply, " ", headers.size(), " ",
+              headers.size() + payload.size(), "]");
+  return publish(subject, reply, headers, payload);
+}
+
+bool session::publish(std::string_view subject, std::string_view reply, std::string_view headers,
+                      std::string_view payload) {
+  // nats-server checks the subject only in pedantic mode, and even then
+  // still delivers the message after the -ERR.
+  if (pedantic_ && !protocol::is_valid_literal_subject(subject)) send_error("Invalid Publish Subject");
+  ok();
+  message_view message{subject, reply, headers, payload};
+  bool matched = server_.publish(this, message, loop_.batch());
+  if (!matched && !reply.empty() && no_responders_) {
+    server_.send_no_responders(*this, reply, loop_.batch());
+  }
+  return !closed_;
+}
+
+bool session::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
+  log().trace(log_prefix(), "<<- [SUB ", subject, queue.empty() ? "" : " ", queue, " ", sid, "]");
+  // Order as nats-server's processSub: permissions, the subscription
+  // limit, then the subject (checked when inserting).
+  auto max_subscriptions = server_.options().max_subscriptions;
+  if (max_subscriptions > 0 && subscriptions_.size() >= static_cast<std::size_t>(max_subscriptions)) {
+    log().error(log_prefix(), "Maximum Subscriptions Exceeded (", max_subscriptions, ")");
+    send_error("Maximum Subscriptions Exceeded");
+    return true;
+  }
+  if (!protocol::is_valid_subscribe_subject(subject)) {
+    send_error("Invalid Subject");
+    return true;
+  }
+  // nats-server ignores a SUB that reuses a live sid.
+  if (subscriptions_.find(std::string(sid)) == subscriptions_.end()) {
+    auto sub = std::make_shared<subscription>();
+    sub->subject = subject;
+    sub->queue = queue;
+    sub->sid = sid;
+    sub->owner = shared_from_this();
+    server_.router().insert(sub);
+    subscriptions_.emplace(sub->sid, std::move(sub));
+  }
+  ok();
+  return true;
+}
+
+bool session::on_unsub(std::string_view sid, std::optional<std::uint64_t> max) {
+  log().trace(log_prefix(), "<<- [UNSUB ", sid, max ? " " : "", max ? std::to_string(*max) : "", "]");
+  auto it = subscriptions_.find(std::string(sid));
+  if (it != subscriptions_.end()) {
+    auto& sub = it->second;
+    if (max && *max > 0 && sub->delivered.load() < *max) {
+      sub->max_messages.store(*max);
+    } else {
+      sub->closed.store(true);
+      server_.router().remove(sub);
+      subscriptions_.erase(it);
+    }
+  }
+  ok();
+  return true;
+}
+
+bool session::on_ping() {
+  log().trace(log_prefix(), "<<- [PING]");
+  queue_own("PONG\r\n");
+  return true;
+}
+
+bool session::on_pong() {
+  log().trace(log_prefix(), "<<- [PONG]");
+  pings_out_ = 0;
+  return true;
+}
+
+void session::on_error(protocol::parse_error error, std::string_view snippet) {
+  using protocol::parse_error;
+  log().error(log_prefix(), "Client parser ERROR, proto='", log_snippet(snippet), "'");
+  close_reason reason = close_reason::parse_error;
+  if (error == parse_error::max_payload) reason = close_reason::max_payload;
+  if (error == parse_error::max_control_line) reason = close_reason::max_control_line;
+  if (error == parse_error::headers_not_supported || error == parse_error::bad_pub_arguments ||
+      error == parse_error::bad_sub_arguments) {
+    reason = close_reason::protocol_violation;
+  }
+  // Some errors get an -ERR first, others close silently, as in nats-server.
+  auto text = protocol::nats_error_text(error);
+  if (!text.empty()) {
+    fail(text, reason);
+  } else {
+    do_close(reason);
+  }
+}
+
+// ---- delivery and writing ----
+
+void session::deliver(const subscription& sub, const message_view& message, flush_batch& batch) {
+  bool register_flush = false;
+  bool slow = false;
+  {
+    std::lock_guard lock(out_mutex_);
+    if (closing_) return;
+    if (headers_ && !message.headers.empty()) {
+      protocol::append_hmsg(pending_, message.subject, sub.sid, message.reply, message.headers, message.payload);
+    } else {
+      protocol::append_msg(pending_, message.subject, sub.sid, message.reply, message.payload);
+    }
+    if (static_cast<std::int64_t>(pending_.size()) > server_.options().max_pending) {
+      slow = true;
+      closing_ = true;
+    } else if (!flush_requested_) {
+      flush_requested_ = true;
+      register_flush = true;
+    }
+  }
+  if (slow) {
+    server_.stats().slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    log().notice(log_prefix(), "Slow Consumer Detected: MaxPending of ", server_.options().max_pending,
+                 " Exceeded");
+    close(close_reason::slow_consumer_pending_bytes);
+    return;
+  }
+  if (register_flush) batch.add(shared_from_this());
+}
+
+void session::queue_own(std::string_view bytes) {
+  bool register_flush = false;
+  {
+    std::lock_guard lock(out_mutex_);
+    if (closing_) return;
+    pending_.append(bytes);
+    if (!flush_requested_) {
+      flush_requested_ = true;
+      register_flush = true;
+    }
+  }
+  if (register_flush) loop_.batch().add(shared_from_this());
+}
+
+void session::send_raw(std::string bytes) {
+  asio::post(loop_.context(), [self = std::static_pointer_cast<session>(shared_from_this()),
+                               bytes = std::move(bytes)] {
+    if (self->closed_) return;
+    self->queue_own(bytes);
+    self->loop_.batch().flush();
+  });
+}
+
+void session::send_error(std::string_view text) {
+  log().error(log_prefix(), text);
+  std::string line = "-ERR '";
+  line += text;
+  line += "'\r\n";
+  queue_own(line);
+}
+
+void session::fail(std::string_view text, close_reason reason) {
+  send_error(text);
+  do_close(reason);
+}
+
+void session::flush() {
+  if (loop_.in_this_thread()) {
+    write_pending();
+  } else {
+    asio::post(loop_.context(),
+               [self = std::static_pointer_cast<session>(shared_from_this())] { self->write_pending(); });
+  }
+}
+
+void session::write_pending() {
+  if (closed_ || write_in_flight_) return;
+  {
+    std::lock_guard lock(out_mutex_);
+    flush_requested_ = false;
+    if (pending_.empty()) return;
+    writing_.swap(pending_);
+  }
+  written_ = 0;
+  error_code ec;
+  std::size_t n = socket_.write_some(asio::buffer(writing_), ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
+    do_close(close_reason::write_error);
+    return;
+  }
+  written_ = ec ? 0 : n;
+  if (written_ == writing_.size()) {
+    writing_.clear();
+    // Keep a small buffer for the next burst; give big ones back.
+    if (writing_.capacity() > 64 * 1024) std::string().swap(writing_);
+    return;
+  }
+  write_in_flight_ = true;
+  write_started_ = clock::now();
+  socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                     [self = std::static_pointer_cast<session>(shared_from_this())](const error_code& ec) {
+                       self->on_writable(ec);
+                     });
+}
+
+void session::on_writable(const error_code& ec) {
+  if (closed_) return;
+  if (ec) {
+    if (ec != asio::error::operation_aborted) do_close(close_reason::write_error);
+    return;
+  }
+  error_code write_ec;
+  std::size_t n = socket_.write_some(asio::buffer(writing_.data() + written_, writing_.size() - written_), write_ec);
+  if (write_ec && write_ec != asio::error::would_block && write_ec != asio::error::try_again) {
+    do_close(close_reason::write_error);
+    return;
+  }
+  if (!write_ec) written_ += n;
+  if (written_ < writing_.size()) {
+    socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                       [self = std::static_pointer_cast<session>(shared_from_this())](const error_code& ec) {
+                         self->on_writable(ec);
+                       });
+    return;
+  }
+  write_in_flight_ = false;
+  writing_.clear();
+  if (writing_.capacity() > 64 * 1024) std::string().swap(writing_);
+  // Deliveries that arrived meanwhile left flush_requested_ set; write them now.
+  write_pending();
+}
+
+void session::subscription_done(const std::shared_ptr<subscription>& sub) {
+  asio::post(loop_.context(), [self = std::static_pointer_cast<session>(shared_from_this()), sub] {
+    auto it = self->subscriptions_.find(sub->sid);
+    if (it != self->subscriptions_.end() && it->second == sub) {
+      self->subscriptions_.erase(it);
+    }
+  });
+}
+
+// ---- timers and closing ----
+
+void session::tick(clock::time_point now) {
+  if (closed_) return;
+  const auto& options = server_.options();
+  if (write_in_flight_ && options.write_deadline.count() > 0 && now - write_started_ > options.write_deadline) {
+    server_.stats().slow_consumers.fetch_add(1, std::memory_order_relaxed);
+    log().notice(log_prefix(), "Slow Consumer Detected: WriteDeadline of ", options.write_deadline.count(),
+                 "ms exceeded");
+    do_close(close_reason::slow_consumer_write_deadline);
+    return;
+  }
+  if (options.ping_interval.count() > 0 && now - last_ping_ >= options.ping_interval) {
+    last_ping_ = now;
+    if (pings_out_ + 1 > options.ping_max) {
+      log().debug(log_prefix(), "Stale Client Connection - Closing");
+      fail("Stale Connection", close_reason::stale_connection);
+      write_pending();
+      return;
+    }
+    ++pings_out_;
+    log().trace(log_prefix(), "->> [PING]");
+    queue_own("PING\r\n");
+    write_pending();
+  }
+}
+
+void session::close(close_reason reason) {
+  {
+    std::lock_guard lock(out_mutex_);
+    closing_ = true;
+  }
+  asio::post(loop_.context(),
+             [self = std::static_pointer_cast<session>(shared_from_this()), reason] { self->do_close(reason); });
+}
+
+void session::do_close(close_reason reason) {
+  if (closed_) return;
+  std::string last;
+  {
+    std::lock_guard lock(out_mutex_);
+    closing_ = true;
+    last.swap(pending_);
+  }
+  // Best effort: what was queued before the close (an -ERR, the last
+  // messages) goes out if the socket takes it without waiting.
+  error_code ec;
+  if (!write_in_flight_ && !last.empty()) socket_.write_some(asio::buffer(last), ec);
+  closed_ = true;
+  std::vector<std::shared_ptr<subscription>> subs;
+  subs.reserve(subscriptions_.size());
+  for (auto& [sid, sub] : subscriptions_) {
+    sub->closed.store(true);
+    subs.push_back(sub);
+  }
+  server_.router().remove_batch(subs);
+  // Dropping the map breaks the session <-> subscription cycle; the
+  // subscriptions die when the last in-flight match result lets go of them.
+  subscriptions_.clear();
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+  socket_.close(ec);
+  log().debug(log_prefix(), "Client connection closed: ", to_string(reason));
+  server_.session_closed(id_);
+}
+
+}  // namespace courier::broker

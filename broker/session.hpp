@@ -1,0 +1,145 @@
+// A client connected over TCP: reads and parses its operations, applies them,
+// and writes what is delivered to it. Owned by one event loop; every member
+// without a lock note is touched only on that loop's thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "broker/subscriber.hpp"
+#include "protocol/parser.hpp"
+
+namespace courier::broker {
+
+class server;
+class event_loop;
+
+/// Why a connection closed (nats-server's ClosedState, the ones we produce).
+enum class close_reason {
+  client_closed,
+  read_error,
+  write_error,
+  protocol_violation,
+  parse_error,
+  max_payload,
+  max_control_line,
+  slow_consumer_pending_bytes,
+  slow_consumer_write_deadline,
+  stale_connection,
+  max_connections,
+  authentication_timeout,
+  authentication_violation,
+  bad_client_protocol,
+  server_shutdown,
+  lame_duck,
+};
+
+/// Text for logs ("Client Closed", "Slow Consumer (Pending Bytes)", ...).
+const char* to_string(close_reason reason);
+
+/// One TCP client.
+class session final : public subscriber {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  session(server& owner, event_loop& loop, boost::asio::ip::tcp::socket socket, std::uint64_t id);
+  ~session() override;
+
+  /// Sends INFO and starts reading. Loop thread.
+  void start();
+  /// Closes the connection after writing what is queued. Any thread.
+  void close(close_reason reason);
+  /// Queues raw protocol bytes (INFO, -ERR) and flushes them. Any thread.
+  void send_raw(std::string bytes);
+  /// Over max_connections: nats-server's -ERR, then close. Loop thread.
+  void reject_max_connections();
+  /// Timers: pings, write deadline, auth timeout. Loop thread.
+  void tick(clock::time_point now);
+
+  std::uint64_t id() const { return id_; }
+  event_loop& loop() { return loop_; }
+
+  // subscriber
+  void deliver(const subscription& sub, const message_view& message, flush_batch& batch) override;
+  void flush() override;
+  void subscription_done(const std::shared_ptr<subscription>& sub) override;
+  bool echo() const override { return echo_; }
+
+  // client_parser handler (loop thread)
+  bool on_connect(std::string_view json);
+  bool on_pub(std::string_view subject, std::string_view reply, std::string_view payload);
+  bool on_hpub(std::string_view subject, std::string_view reply, std::string_view headers,
+               std::string_view payload);
+  bool on_sub(std::string_view subject, std::string_view queue, std::string_view sid);
+  bool on_unsub(std::string_view sid, std::optional<std::uint64_t> max);
+  bool on_ping();
+  bool on_pong();
+  void on_error(protocol::parse_error error, std::string_view snippet);
+
+ private:
+  void do_read();
+  void on_readable(const boost::system::error_code& ec);
+  void write_pending();
+  void on_writable(const boost::system::error_code& ec);
+  void do_close(close_reason reason);
+  bool publish(std::string_view subject, std::string_view reply, std::string_view headers,
+               std::string_view payload);
+  /// Queues bytes from this session's own loop (replies to its own ops); they
+  /// go out with the read batch's flush.
+  void queue_own(std::string_view bytes);
+  /// -ERR '<text>' (connection stays open).
+  void send_error(std::string_view text);
+  /// -ERR '<text>' then close.
+  void fail(std::string_view text, close_reason reason);
+  void ok() {
+    if (verbose_) queue_own("+OK\r\n");
+  }
+  std::string log_prefix() const;
+
+  server& server_;
+  event_loop& loop_;
+  boost::asio::ip::tcp::socket socket_;
+  const std::uint64_t id_;
+  std::string remote_ip_;
+  std::uint16_t remote_port_ = 0;
+  protocol::client_parser<session> parser_;
+
+  // CONNECT options; nats-server's defaults before CONNECT: verbose, pedantic, echo on.
+  bool connect_received_ = false;
+  bool verbose_ = true;
+  bool pedantic_ = true;
+  std::atomic<bool> echo_{true};
+  bool headers_ = false;  // read by publishers only through deliver(), under out_mutex_
+  bool no_responders_ = false;
+  std::string name_;
+
+  std::unordered_map<std::string, std::shared_ptr<subscription>> subscriptions_;  // by sid
+
+  // Outbound. pending_ is appended to by publishers on any loop.
+  std::mutex out_mutex_;
+  std::string pending_;            // lock: out_mutex_
+  bool flush_requested_ = false;   // lock: out_mutex_; a flush is registered or running
+  bool closing_ = false;           // lock: out_mutex_; no more deliveries
+  std::string writing_;            // loop thread: the buffer being written
+  std::size_t written_ = 0;        // loop thread: bytes of writing_ already written
+  bool write_in_flight_ = false;   // loop thread
+  clock::time_point write_started_{};
+  bool closed_ = false;            // loop thread: do_close ran
+  bool reading_ = false;
+
+  // Pings.
+  clock::time_point last_ping_{};
+  clock::time_point last_activity_{};
+  int pings_out_ = 0;
+  clock::time_point created_{};
+};
+
+}  // namespace courier::broker

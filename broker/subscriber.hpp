@@ -1,0 +1,66 @@
+// The receiving side of a subscription: a TCP session or an in-process
+// connection. Publishers call deliver() on their own thread; the receiver
+// queues the message and, if it needs a flush, registers in the publisher's
+// flush_batch, which is flushed once per read batch (not once per message).
+#pragma once
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "broker/subscription.hpp"
+
+namespace courier::broker {
+
+class subscriber;
+
+/// Receivers touched while processing one read batch (or one in-process
+/// publish). Owned by the publishing thread; never shared.
+class flush_batch {
+ public:
+  /// Called by a receiver the first time it has unflushed data in this batch.
+  void add(std::shared_ptr<subscriber> receiver) { receivers_.push_back(std::move(receiver)); }
+  /// Asks every registered receiver to flush, then forgets them.
+  void flush();
+  bool empty() const { return receivers_.empty(); }
+
+ private:
+  std::vector<std::shared_ptr<subscriber>> receivers_;
+};
+
+/// One message as the router hands it to a receiver. Views into the
+/// publisher's buffer: valid only during deliver().
+struct message_view {
+  std::string_view subject;
+  std::string_view reply;
+  std::string_view headers;  ///< the header block (NATS/1.0...CRLFCRLF), or empty
+  std::string_view payload;
+};
+
+/// Anything that can hold subscriptions and receive messages.
+class subscriber : public std::enable_shared_from_this<subscriber> {
+ public:
+  virtual ~subscriber() = default;
+
+  /// Queues `message` for `sub`. Called on the publisher's thread; must not
+  /// block on I/O. Registers in `batch` when a flush is needed.
+  virtual void deliver(const subscription& sub, const message_view& message, flush_batch& batch) = 0;
+
+  /// Writes out (or dispatches) what deliver() queued. Called once per batch;
+  /// may be called from any thread, so implementations hop to their own.
+  virtual void flush() = 0;
+
+  /// The router removed `sub` after it reached its auto-unsubscribe count;
+  /// the owner forgets it (called on the publisher's thread).
+  virtual void subscription_done(const std::shared_ptr<subscription>& sub) = 0;
+
+  /// Whether this receiver wants messages it published itself (CONNECT echo).
+  virtual bool echo() const { return true; }
+};
+
+inline void flush_batch::flush() {
+  for (auto& receiver : receivers_) receiver->flush();
+  receivers_.clear();
+}
+
+}  // namespace courier::broker

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds and runs every test:
+#  1. the whole suite (unit, stock-client, differential against nats-server,
+#     message services against real SMTP/HTTP servers) built with
+#     AddressSanitizer + UndefinedBehaviorSanitizer;
+#  2. the threaded parts (router, broker) again under ThreadSanitizer.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+jobs=$(nproc)
+"$root/tools/install-deps.sh"
+
+cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCOURIER_SANITIZE=address,undefined -DCOURIER_BENCH=OFF >/dev/null
+cmake --build "$root/build-asan" -j"$jobs"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+(cd "$root/build-asan" && ctest --output-on-failure -j"$jobs" --timeout 300)
+
+cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCOURIER_SANITIZE=thread -DCOURIER_BENCH=OFF >/dev/null
+cmake --build "$root/build-tsan" --target test_router test_broker -j"$jobs"
+export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+(cd "$root/build-tsan" && ctest --output-on-failure -j"$jobs" --timeout 300 -R '^(router|broker)\.')
+echo "all tests passed"
