@@ -207,6 +207,7 @@ void parse_signal(command_line& result) {
 
 command_line parse_command_line(const std::vector<std::string>& args) {
   command_line result;
+  result.arguments = args;
   std::vector<parsed_flag> flags;
   std::string config_file;
 
@@ -326,6 +327,10 @@ command_line parse_command_line(int argc, const char* const* argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) args.emplace_back(argv[i]);
   return parse_command_line(args);
+}
+
+server_options reload_options(const command_line& original) {
+  return parse_command_line(original.arguments).options;
 }
 
 std::string usage_text(std::string_view program) {

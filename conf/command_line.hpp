@@ -36,6 +36,8 @@ struct command_line {
   std::string signal;
   std::string signal_command;  ///< ldm, stop, quit, term, reopen or reload
   std::string signal_pid;      ///< a pid, a pid file's path, or empty (find the process)
+  /// The arguments parsed, kept for reload_options().
+  std::vector<std::string> arguments;
 };
 
 /// Parses args (without the program name). When help or version is asked
@@ -48,6 +50,11 @@ command_line parse_command_line(const std::vector<std::string>& args);
 
 /// Same, from main()'s arguments (argv[0] is skipped).
 command_line parse_command_line(int argc, const char* const* argv);
+
+/// Options for a reload (SIGHUP, `--signal reload`): the config file read
+/// again, then the same flags applied on top, as nats-server does. Throws
+/// config_error when the file is now broken (keep the running options).
+server_options reload_options(const command_line& original);
 
 /// The usage text for -h, naming the program as given.
 std::string usage_text(std::string_view program = "courier");

@@ -294,6 +294,12 @@ class parser {
     std::filesystem::path file(name);
     if (file.is_relative()) file = std::filesystem::path(base_dir_) / file;
     std::string error;
+    std::error_code status_error;
+    const auto status = std::filesystem::status(file, status_error);
+    // A device or a pipe (/dev/zero) could be read forever.
+    if (std::filesystem::exists(status) && !std::filesystem::is_regular_file(status)) {
+      fail(value_mark, "error parsing include file '" + name + "', " + file.string() + " is not a regular file");
+    }
     const std::string text = read_whole_file(file.string(), error);
     if (!error.empty()) fail(value_mark, "error parsing include file '" + name + "', " + error);
 

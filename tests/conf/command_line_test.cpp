@@ -172,6 +172,19 @@ TEST(command_line, flags_override_the_config_file) {
   EXPECT_TRUE(plain.options.debug);
 }
 
+TEST(command_line, reload_reads_the_file_again_under_the_same_flags) {
+  temp_config file("port: 4444\nserver_name: before\ndebug: false\n");
+  const auto cl = parse_command_line(args{"-c", file.path(), "-D"});
+  EXPECT_EQ(cl.options.server_name, "before");
+  std::ofstream(file.path()) << "port: 4445\nserver_name: after\ndebug: false\n";
+  const auto reloaded = reload_options(cl);
+  EXPECT_EQ(reloaded.port, 4445);
+  EXPECT_EQ(reloaded.server_name, "after");
+  EXPECT_TRUE(reloaded.debug);  // the flag still wins
+  std::ofstream(file.path()) << "port: 4445\nbogus: 1\n";
+  EXPECT_THROW(reload_options(cl), config_error);
+}
+
 TEST(command_line, test_config_mode) {
   temp_config good("port: 4444\n");
   const auto cl = parse_command_line(args{"-t", "-c", good.path()});

@@ -424,6 +424,9 @@ TEST(config_parser, include_errors) {
   dir.write("usesvar.conf", "a = $FROM_MAIN_COURIER\n");
   const std::string scoped = dir.write("scoped.conf", "FROM_MAIN_COURIER = 1\ninclude usesvar.conf\n");
   EXPECT_THROW(parse_config_file(scoped), config_error);
+  // Only regular files: a device could be read forever.
+  EXPECT_THROW(parse_config_string("include /dev/zero\n"), config_error);
+  EXPECT_THROW(parse_config_file(dir.write("dir.conf", "include " + dir.path().string() + "\n")), config_error);
   // A missing top-level file.
   try {
     parse_config_file((dir.path() / "absent.conf").string());
