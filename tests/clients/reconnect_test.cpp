@@ -93,5 +93,34 @@ TEST(reconnect_test, queue_subscription_and_request_work_after_restart) {
   EXPECT_STREQ("reply.to", natsMsg_GetReply(m.get()));
 }
 
+TEST(reconnect_test, publishes_made_while_disconnected_are_delivered_after_reconnect) {
+  server_process server;
+  ASSERT_TRUE(server.start());
+  events ev;
+  // One connection for both roles: libnats replays its subscriptions before
+  // the publishes it buffered while disconnected, so all must arrive.
+  auto nc = reconnecting(server.url(), ev);
+  ASSERT_TRUE(nc);
+  auto sub = subscribe_sync(nc.get(), "rcb.x");
+  ASSERT_TRUE(sub);
+  ASSERT_EQ(NATS_OK, flush(nc.get()));
+
+  server.stop();
+  ASSERT_TRUE(wait_until([&] { return ev.disconnected > 0; }));
+  for (int i = 0; i < 5; ++i) {
+    std::string body = "buffered" + std::to_string(i);
+    ASSERT_EQ(NATS_OK, natsConnection_PublishString(nc.get(), "rcb.x", body.c_str()));
+  }
+  ASSERT_TRUE(server.start());
+  ASSERT_TRUE(wait_until([&] { return ev.reconnected > 0; }, 10s));
+  for (int i = 0; i < 5; ++i) {
+    auto m = next_message(sub.get());
+    ASSERT_TRUE(m) << "buffered publish " << i << " lost";
+    EXPECT_EQ("buffered" + std::to_string(i), payload(m.get()));
+  }
+  ASSERT_EQ(NATS_OK, flush(nc.get()));
+  EXPECT_EQ(0u, queued(sub.get()));
+}
+
 }  // namespace
 }  // namespace courier::test
