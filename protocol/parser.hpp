@@ -122,6 +122,14 @@ constexpr std::string_view to_string(parse_error error) noexcept {
 ///  * PING, PONG and +OK ignore everything up to the next \n, without limit;
 ///  * the control line limit applies to the arguments (after the verb and its
 ///    spaces, without the line end) of every op that has arguments.
+///
+/// Where nats-server's own result depends on how TCP cut the stream, this
+/// parser always gives the result nats-server gives for an unsplit read, so
+/// that the ops never depend on read boundaries. Two such corners exist: a \r
+/// in the middle of a control line that is split across reads (nats-server
+/// then drops every \r of the buffered part), and "HMSG ...\n\r\n" from a
+/// client with the read ending right after the line (nats-server then fails
+/// with Unknown Protocol Operation instead of ignoring it).
 struct client_ops_handler_archetype {
   bool on_connect(std::string_view json);
   bool on_pub(std::string_view subject, std::string_view reply, std::string_view payload);
@@ -602,42 +610,39 @@ bool basic_parser<Handler, Dir>::process_line(std::string_view arg, Handler& han
     }
     case op::sub:  // SUB <subject> [queue] <sid>
       if constexpr (client_side) {
-      std::string_view tokens[3];
-      const std::size_t n = split_args<separators::space_tab_cr_lf>(arg, tokens, 3);
-      if (n != 2 && n != 3) {
-        fail(parse_error::bad_sub_arguments, detail::snippet(arg, proto_snippet_size), handler);
-        return false;
-      }
-      line_done();
-      return finish(handler.on_sub(tokens[0], n == 3 ? tokens[1] : std::string_view(), tokens[n - 1]));
+        std::string_view tokens[3];
+        const std::size_t n = split_args<separators::space_tab_cr_lf>(arg, tokens, 3);
+        if (n != 2 && n != 3) {
+          fail(parse_error::bad_sub_arguments, detail::snippet(arg, proto_snippet_size), handler);
+          return false;
+        }
+        line_done();
+        return finish(handler.on_sub(tokens[0], n == 3 ? tokens[1] : std::string_view(), tokens[n - 1]));
       }
       break;
     case op::unsub:  // UNSUB <sid> [max]
       if constexpr (client_side) {
-      std::string_view tokens[2];
-      const std::size_t n = split_args<separators::space_tab_cr_lf>(arg, tokens, 2);
-      if (n != 1 && n != 2) {
-        fail(parse_error::bad_unsub_arguments, detail::snippet(arg, proto_snippet_size), handler);
-        return false;
-      }
-      std::optional<std::uint64_t> max;
-      if (n == 2) {
-        const std::int64_t value = parse_size(tokens[1]);
-        if (value >= 0) max = static_cast<std::uint64_t>(value);
-      }
-      line_done();
-      return finish(handler.on_unsub(tokens[0], max));
+        std::string_view tokens[2];
+        const std::size_t n = split_args<separators::space_tab_cr_lf>(arg, tokens, 2);
+        if (n != 1 && n != 2) {
+          fail(parse_error::bad_unsub_arguments, detail::snippet(arg, proto_snippet_size), handler);
+          return false;
+        }
+        std::optional<std::uint64_t> max;
+        if (n == 2) {
+          const std::int64_t value = parse_size(tokens[1]);
+          if (value >= 0) max = static_cast<std::uint64_t>(value);
+        }
+        line_done();
+        return finish(handler.on_unsub(tokens[0], max));
       }
       break;
     case op::hmsg:
       if constexpr (client_side) {
         // nats-server quirk: from a client, HMSG's arguments are not parsed and
         // the parser then expects an empty payload ("\r\n") which it ignores.
-        if (!arg_in_scratch_) {
-          arg_in_scratch_ = true;
-          scratch_.clear();
-        }
-        scratch_.resize(0);
+        arg_in_scratch_ = true;
+        scratch_.clear();
         arg_size_ = 0;
         payload_size_ = 0;
         payload_have_ = 0;
@@ -704,7 +709,9 @@ bool basic_parser<Handler, Dir>::start_payload(const message_args& args, std::st
   }
   arg_size_ = arg.size();
   payload_size_ = size;
-  scratch_.reserve(arg_size_ + size);
+  // Reserve up to 1 MiB now; a bigger (unlimited max_payload) message grows
+  // as its bytes arrive, so a huge declared size alone cannot claim memory.
+  scratch_.reserve(arg_size_ + std::min<std::size_t>(size, std::size_t{1} << 20));
   const std::size_t take = std::min(size, available);
   scratch_.insert(scratch_.end(), p, p + take);
   p += take;
