@@ -82,7 +82,7 @@ TEST_F(connection_test, abrupt_close_with_open_subscriptions_cleans_up_interest)
   // the server notices the closed socket asynchronously.
   ASSERT_TRUE(wait_until([&] {
     natsMsg* raw = nullptr;
-    natsStatus s = natsConnection_RequestString(&raw, pub.get(), "vanish.x", "?", 500);
+    natsStatus s = natsConnection_RequestString(&raw, pub.get(), "vanish.x", "?", 100);
     if (raw) natsMsg_Destroy(raw);
     return s == NATS_NO_RESPONDERS;
   }, 5s)) << "interest of a closed connection was not removed";
