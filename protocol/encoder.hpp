@@ -138,6 +138,42 @@ inline char* format_msg_prefix(char* dest, std::string_view subject, std::string
   return put(p, std::string_view("\r\n"));
 }
 
+/// Like msg_prefix_size but with the sizes given as text (header_size_text
+/// empty: MSG, else HMSG).
+constexpr std::size_t msg_prefix_size_text(std::string_view subject, std::string_view sid,
+                                           std::string_view reply, std::string_view header_size_text,
+                                           std::string_view total_size_text) noexcept {
+  std::size_t size = (header_size_text.empty() ? 4 : 5) + subject.size() + 1 + sid.size() + 1;
+  if (!reply.empty()) size += reply.size() + 1;
+  if (!header_size_text.empty()) size += header_size_text.size() + 1;
+  return size + total_size_text.size() + 2;
+}
+
+/// Writes a MSG/HMSG line with the sizes copied as text, for echoing a
+/// publisher's size arguments verbatim as nats-server does ("PUB a 002" is
+/// delivered as "MSG a <sid> 002"; see basic_parser::size_text()). `dest`
+/// must hold msg_prefix_size_text(...) bytes. Returns the end.
+inline char* format_msg_prefix_text(char* dest, std::string_view subject, std::string_view sid,
+                                    std::string_view reply, std::string_view header_size_text,
+                                    std::string_view total_size_text) noexcept {
+  using namespace encoder_detail;
+  char* p = put(dest, header_size_text.empty() ? std::string_view("MSG ") : std::string_view("HMSG "));
+  p = put(p, subject);
+  p = put(p, ' ');
+  p = put(p, sid);
+  p = put(p, ' ');
+  if (!reply.empty()) {
+    p = put(p, reply);
+    p = put(p, ' ');
+  }
+  if (!header_size_text.empty()) {
+    p = put(p, header_size_text);
+    p = put(p, ' ');
+  }
+  p = put(p, total_size_text);
+  return put(p, std::string_view("\r\n"));
+}
+
 /// Appends "MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n".
 template <byte_buffer Buffer>
 void append_msg(Buffer& out, std::string_view subject, std::string_view sid,

@@ -212,6 +212,13 @@ class basic_parser {
       arg_in_scratch_ = false;
     }
   }
+  /// During on_pub/on_hpub/on_msg/on_hmsg only: the total size argument exactly
+  /// as sent. nats-server echoes it verbatim in the MSG/HMSG it delivers, so
+  /// "PUB a 002" reaches subscribers as "MSG a <sid> 002". Empty otherwise.
+  std::string_view size_text() const noexcept { return size_text_; }
+  /// Like size_text(), for the header size of HPUB/HMSG.
+  std::string_view header_size_text() const noexcept { return header_size_text_; }
+
   /// Bytes of scratch capacity held (for tests and memory accounting).
   std::size_t scratch_capacity() const noexcept { return scratch_.capacity(); }
 
@@ -239,6 +246,8 @@ class basic_parser {
     std::string_view sid;
     std::int64_t header_size = -1;  ///< -1: no headers (PUB/MSG)
     std::int64_t total_size = 0;
+    std::string_view header_size_text;  ///< the header size argument as sent
+    std::string_view total_size_text;   ///< the total size argument as sent
   };
 
   static constexpr bool client_side = Dir == direction::client_to_server;
@@ -295,6 +304,8 @@ class basic_parser {
   std::size_t payload_size_ = 0;     ///< declared total size of the payload being copied
   std::size_t payload_have_ = 0;     ///< bytes of it copied so far
   std::vector<char> scratch_;
+  std::string_view size_text_;         ///< set only while a message callback runs
+  std::string_view header_size_text_;  ///< likewise
 };
 
 template <class Handler, direction Dir>
@@ -521,6 +532,7 @@ std::optional<parse_error> basic_parser<Handler, Dir>::split_message_args(
       if (n != 2 && n != 3) return parse_error::bad_pub_arguments;
       out.subject = tokens[0];
       out.reply = n == 3 ? tokens[1] : std::string_view();
+      out.total_size_text = tokens[n - 1];
       out.total_size = parse_size(tokens[n - 1]);
       if (out.total_size < 0) return parse_error::bad_pub_arguments;
       return std::nullopt;
@@ -530,6 +542,8 @@ std::optional<parse_error> basic_parser<Handler, Dir>::split_message_args(
       if (n != 3 && n != 4) return parse_error::bad_pub_arguments;
       out.subject = tokens[0];
       out.reply = n == 4 ? tokens[1] : std::string_view();
+      out.header_size_text = tokens[n - 2];
+      out.total_size_text = tokens[n - 1];
       out.header_size = parse_size(tokens[n - 2]);
       out.total_size = parse_size(tokens[n - 1]);
       // nats-server's order: header size, then total size, then their relation.
@@ -544,6 +558,7 @@ std::optional<parse_error> basic_parser<Handler, Dir>::split_message_args(
       out.subject = tokens[0];
       out.sid = tokens[1];
       out.reply = n == 4 ? tokens[2] : std::string_view();
+      out.total_size_text = tokens[n - 1];
       out.total_size = parse_long_size(tokens[n - 1]);
       if (out.total_size < 0) return parse_error::bad_pub_arguments;
       return std::nullopt;
@@ -554,6 +569,8 @@ std::optional<parse_error> basic_parser<Handler, Dir>::split_message_args(
       out.subject = tokens[0];
       out.sid = tokens[1];
       out.reply = n == 5 ? tokens[2] : std::string_view();
+      out.header_size_text = tokens[n - 2];
+      out.total_size_text = tokens[n - 1];
       out.header_size = parse_long_size(tokens[n - 2]);
       out.total_size = parse_long_size(tokens[n - 1]);
       if (out.header_size < 0) return parse_error::bad_header_size;
@@ -725,19 +742,27 @@ bool basic_parser<Handler, Dir>::deliver(const message_args& args, std::string_v
                                          Handler& handler) {
   const bool has_headers = args.header_size >= 0;
   const auto header_size = has_headers ? static_cast<std::size_t>(args.header_size) : 0;
+  size_text_ = args.total_size_text;
+  header_size_text_ = args.header_size_text;
+  bool keep_going;
   if constexpr (client_side) {
     if (has_headers) {
-      return handler.on_hpub(args.subject, args.reply, payload.substr(0, header_size),
-                             payload.substr(header_size));
+      keep_going = handler.on_hpub(args.subject, args.reply, payload.substr(0, header_size),
+                                   payload.substr(header_size));
+    } else {
+      keep_going = handler.on_pub(args.subject, args.reply, payload);
     }
-    return handler.on_pub(args.subject, args.reply, payload);
   } else {
     if (has_headers) {
-      return handler.on_hmsg(args.subject, args.sid, args.reply, payload.substr(0, header_size),
-                             payload.substr(header_size));
+      keep_going = handler.on_hmsg(args.subject, args.sid, args.reply, payload.substr(0, header_size),
+                                   payload.substr(header_size));
+    } else {
+      keep_going = handler.on_msg(args.subject, args.sid, args.reply, payload);
     }
-    return handler.on_msg(args.subject, args.sid, args.reply, payload);
   }
+  size_text_ = {};
+  header_size_text_ = {};
+  return keep_going;
 }
 
 }  // namespace detail

@@ -102,6 +102,16 @@ TEST(encoder, msg_prefix_into_stack_buffer) {
   EXPECT_EQ(std::string(line, end), "HMSG foo 22 16 26\r\n");
 }
 
+TEST(encoder, msg_prefix_with_size_text) {
+  char line[128];
+  char* end = format_msg_prefix_text(line, "foo", "9", "r", "", "002");
+  EXPECT_EQ(static_cast<std::size_t>(end - line), msg_prefix_size_text("foo", "9", "r", "", "002"));
+  EXPECT_EQ(std::string(line, end), "MSG foo 9 r 002\r\n");
+  end = format_msg_prefix_text(line, "foo", "9", "", "0012", "014");
+  EXPECT_EQ(static_cast<std::size_t>(end - line), msg_prefix_size_text("foo", "9", "", "0012", "014"));
+  EXPECT_EQ(std::string(line, end), "HMSG foo 9 0012 014\r\n");
+}
+
 TEST(encoder, no_allocation_with_capacity) {
   std::string out;
   out.reserve(4096);

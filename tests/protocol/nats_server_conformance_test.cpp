@@ -279,6 +279,19 @@ TEST_F(nats_server_conformance, encoder_output_is_byte_identical_to_nats_server)
   EXPECT_EQ(escape(result.raw.substr(info_end + 2)), escape(expected));
 }
 
+TEST_F(nats_server_conformance, size_arguments_are_echoed_verbatim) {
+  // nats-server copies the publisher's size tokens into MSG/HMSG; size_text()
+  // and format_msg_prefix_text exist to reproduce that.
+  const session_result result = run("PUB foo 002\r\nhi\r\nHPUB foo r 0012 014\r\nNATS/1.0\r\n\r\nhi\r\n");
+  ASSERT_TRUE(result.saw_pong);
+  char line[64];
+  std::string expected(line, format_msg_prefix_text(line, "foo", "99999", "", "", "002"));
+  expected += "hi\r\n";
+  expected.append(line, format_msg_prefix_text(line, "foo", "99999", "r", "0012", "014"));
+  expected += "NATS/1.0\r\n\r\nhi\r\nPONG\r\n";
+  EXPECT_EQ(escape(result.raw.substr(result.raw.find("\r\n") + 2)), escape(expected));
+}
+
 TEST_F(nats_server_conformance, auth_violation_before_connect) {
   // Our auth_violation mapping: with auth on, a first op other than CONNECT.
   if (std::system("command -v nats-server >/dev/null 2>&1") != 0) GTEST_SKIP();

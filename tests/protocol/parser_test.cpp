@@ -223,6 +223,31 @@ TEST(client_parser, views_point_into_fed_buffer_when_not_split) {
   EXPECT_EQ(parser.scratch_capacity(), 0u);  // nothing was copied
 }
 
+TEST(client_parser, size_text_as_sent_during_callback) {
+  struct handler : testing::minimal_client_handler {
+    client_parser<handler>* parser = nullptr;
+    std::vector<std::string> seen;
+    bool on_pub(std::string_view, std::string_view, std::string_view) {
+      seen.push_back(std::string(parser->size_text()) + "/" + std::string(parser->header_size_text()));
+      return true;
+    }
+    bool on_hpub(std::string_view, std::string_view, std::string_view, std::string_view) {
+      seen.push_back(std::string(parser->size_text()) + "/" + std::string(parser->header_size_text()));
+      return true;
+    }
+  };
+  const std::string input = "PUB a 002\r\nhi\r\nHPUB a 0012 014\r\nNATS/1.0\r\n\r\nhi\r\nPUB b 1\r\nx\r\n";
+  for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+    client_parser<handler> parser;
+    handler h;
+    h.parser = &parser;
+    parser.feed(input.data(), cut, h);
+    parser.feed(input.data() + cut, input.size() - cut, h);
+    ASSERT_EQ(h.seen, (std::vector<std::string>{"002/", "014/0012", "1/"})) << cut;
+    EXPECT_TRUE(parser.size_text().empty());
+  }
+}
+
 TEST(client_parser, optional_callbacks_may_be_absent) {
   client_parser<testing::minimal_client_handler> parser;
   testing::minimal_client_handler h;
