@@ -271,5 +271,24 @@ TEST(config_loader, shipped_default_config_loads) {
   EXPECT_EQ(options.port, 4222);
 }
 
+TEST(config_loader, example_config_loads) {
+  server_options options;
+  load_config_file(std::string(COURIER_SOURCE_DIR) + "/conf/examples/full.conf", options);
+  EXPECT_EQ(options.host, "127.0.0.1");
+  EXPECT_EQ(options.port, 4333);
+  EXPECT_EQ(options.server_name, "courier-example");
+  EXPECT_EQ(options.max_payload, 2 * 1024 * 1024);
+  EXPECT_EQ(options.max_connections, 1000);
+  EXPECT_EQ(options.ping_interval, 30s);
+  EXPECT_EQ(options.http_port, 8222);
+  const auto& users = options.authorization.get("users").get<picojson::array>();
+  ASSERT_EQ(users.size(), 2u);
+  EXPECT_EQ(users[1].get("password").get<std::string>().rfind("$2a$11$", 0), 0u);
+  const auto* bob = options.config_source->position_of("authorization/users/1/user");
+  ASSERT_NE(bob, nullptr);
+  EXPECT_NE(bob->file.find("users.conf"), std::string::npos);
+  EXPECT_EQ(bob->line, 6);
+}
+
 }  // namespace
 }  // namespace courier::conf

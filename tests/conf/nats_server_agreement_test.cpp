@@ -115,5 +115,18 @@ TEST(nats_server_agreement, same_verdict_and_line_as_nats_server) {
   std::filesystem::remove(file);
 }
 
+TEST(nats_server_agreement, shipped_configs_are_valid_for_both) {
+  if (!have_nats_server()) GTEST_SKIP() << "nats-server is not on PATH";
+  for (const char* relative : {"/conf/courier.conf", "/conf/examples/full.conf"}) {
+    const std::string file = std::string(COURIER_SOURCE_DIR) + relative;
+    SCOPED_TRACE(file);
+    const auto nats = run_nats_server(file);
+    ASSERT_TRUE(nats);
+    EXPECT_TRUE(nats->valid) << nats->text;
+    const auto ours = run_courier(file);
+    EXPECT_TRUE(ours.valid) << ours.text;
+  }
+}
+
 }  // namespace
 }  // namespace courier::conf
