@@ -51,6 +51,9 @@ MASKED_INFO_KEYS = {"server_id", "server_name", "client_id", "nonce", "port",
                     "client_ip"}
 # The one key a candidate may add to INFO.
 ALLOWED_EXTRA_KEYS = {"courier_version"}
+# Keys describing the Go build of nats-server; a candidate not written in Go
+# may leave them out (reported as a note, not a failure).
+OPTIONAL_KEYS = {"go", "git_commit"}
 
 INFO_RE = re.compile(rb"INFO (\{[^\r\n]*\}) \r\n")
 
@@ -245,6 +248,7 @@ class Session:
                 raise HarnessError("unknown step %r" % (step,))
             if len(step) > 3 and isinstance(step[-1], dict):
                 quiet = step[-1].get("quiet", quiet)
+                minimum = step[-1].get("min", minimum)
             self.collect(quiet, minimum)
         for s in self.clients.values():
             s.close()
@@ -330,7 +334,10 @@ def compare_infos(ref_infos, cand_infos):
     notes = []
     for i, ((rn, r), (cn, c)) in enumerate(zip(ref_infos, cand_infos)):
         rm, cm = mask_info(r), mask_info(c)
-        missing = sorted(set(rm) - set(cm))
+        missing = sorted(set(rm) - set(cm) - OPTIONAL_KEYS)
+        optional_missing = sorted((set(rm) - set(cm)) & OPTIONAL_KEYS)
+        if optional_missing:
+            notes.append("INFO #%d (%s): candidate omits %s" % (i, rn, optional_missing))
         extra = sorted(set(cm) - set(rm) - ALLOWED_EXTRA_KEYS)
         if missing:
             problems.append("INFO #%d (%s): keys missing in candidate: %s" % (i, rn, missing))
