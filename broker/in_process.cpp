@@ -73,21 +73,23 @@ std::uint64_t connection::subscribe(std::string_view subject, message_handler ha
   if (queue.find_first_of(" \t\r\n") != std::string_view::npos) throw std::invalid_argument("invalid queue group");
   ensure_dispatcher();
   auto sid = next_sid_.fetch_add(1);
-  auto sub = std::make_shared<subscription>();
+  auto sub = std::make_shared<local_subscription>();
   sub->subject = subject;
   sub->queue = queue;
   sub->sid = std::to_string(sid);
   sub->owner = shared_from_this();
+  sub->state = std::make_shared<handler_state>();
+  sub->state->handler = std::move(handler);
   {
     std::lock_guard lock(subs_mutex_);
-    subs_.emplace(sid, entry{sub, std::make_shared<message_handler>(std::move(handler))});
+    subs_.emplace(sid, entry{sub});
   }
   server_.router().insert(sub);
   return sid;
 }
 
 void connection::unsubscribe(std::uint64_t sid, std::uint64_t max) {
-  std::shared_ptr<subscription> sub;
+  std::shared_ptr<local_subscription> sub;
   {
     std::lock_guard lock(subs_mutex_);
     auto it = subs_.find(sid);
@@ -99,6 +101,7 @@ void connection::unsubscribe(std::uint64_t sid, std::uint64_t max) {
     }
     subs_.erase(it);
   }
+  if (sub->state) sub->state->cancelled.store(true);
   sub->closed.store(true);
   server_.router().remove(sub);
 }
@@ -122,19 +125,22 @@ void connection::deliver(const subscription& sub, const message_view& view, flus
     requests_.erase(it);
     return;
   }
+  // Every subscription in the router that names this connection as owner is
+  // a local_subscription (made by subscribe() or ensure_reply_inbox()).
+  const auto& local = static_cast<const local_subscription&>(sub);
   bool was_empty;
   {
     std::lock_guard lock(queue_mutex_);
     if (stop_dispatch_) return;
     was_empty = queue_.empty();
-    queue_.push_back(queued{std::stoull(sub.sid), message{std::string(view.subject), std::string(view.reply),
-                                                         std::string(view.headers), std::string(view.payload)}});
+    queue_.push_back(queued{local.state, message{std::string(view.subject), std::string(view.reply),
+                                                 std::string(view.headers), std::string(view.payload)}});
   }
   // Wake the dispatcher once per batch, not once per message.
   if (was_empty) batch.add(shared_from_this());
 }
 
-void connection::flush() { queue_changed_.notify_all(); }
+void connection::flush_deliveries() { queue_changed_.notify_all(); }
 
 void connection::ensure_dispatcher() {
   std::call_once(dispatcher_started_, [this] { dispatcher_ = std::thread([this] { dispatch_loop(); }); });
@@ -150,15 +156,9 @@ void connection::dispatch_loop() {
     dispatching_ = true;
     lock.unlock();
     for (auto& item : work) {
-      std::shared_ptr<message_handler> handler;
-      {
-        std::lock_guard subs_lock(subs_mutex_);
-        auto it = subs_.find(item.sid);
-        if (it != subs_.end()) handler = it->second.handler;
-      }
-      // Messages for a subscription removed meanwhile are dropped, like a
-      // stock client does after unsubscribe.
-      if (handler && *handler) (*handler)(item.msg);
+      // Messages for a subscription unsubscribed meanwhile are dropped, like a
+      // stock client does; those before an auto-unsubscribe limit are not.
+      if (item.state && !item.state->cancelled.load() && item.state->handler) item.state->handler(item.msg);
     }
     lock.lock();
     dispatching_ = false;
@@ -175,13 +175,13 @@ void connection::ensure_reply_inbox() {
     for (int i = 0; i < 22; ++i) inbox_prefix_ += alphabet[generator() % 62];
     inbox_prefix_ += '.';
     auto sid = next_sid_.fetch_add(1);
-    auto sub = std::make_shared<subscription>();
+    auto sub = std::make_shared<local_subscription>();
     sub->subject = inbox_prefix_ + "*";
     sub->sid = std::to_string(sid);
     sub->owner = shared_from_this();
     {
       std::lock_guard lock(subs_mutex_);
-      subs_.emplace(sid, entry{sub, nullptr});
+      subs_.emplace(sid, entry{sub});
     }
     inbox_.store(sub.get(), std::memory_order_release);
     server_.router().insert(sub);
@@ -207,13 +207,17 @@ request_result connection::request(std::string_view subject, std::string_view pa
   }
   if (reply.wait_for(timeout) != std::future_status::ready) {
     std::lock_guard lock(requests_mutex_);
-    requests_.erase(token);
-    // The reply may have raced in just now.
-    if (reply.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
+    // Still registered: no reply came. Gone: deliver() answered just now.
+    if (requests_.erase(token) > 0) {
       return request_result{closed_ ? request_status::closed : request_status::timeout, {}};
     }
   }
-  message answer = reply.get();
+  message answer;
+  try {
+    answer = reply.get();
+  } catch (const std::future_error&) {
+    return request_result{request_status::closed, {}};  // close() dropped the request
+  }
   if (answer.status() == 503) return request_result{request_status::no_responders, std::move(answer)};
   return request_result{request_status::ok, std::move(answer)};
 }
@@ -226,12 +230,13 @@ bool connection::flush(std::chrono::milliseconds timeout) {
   return queue_changed_.wait_for(lock, timeout, [this] { return queue_.empty() && !dispatching_; });
 }
 
-void connection::remove_all_subscriptions() {
+void connection::remove_all_subscriptions(bool drop_queued) {
   std::vector<std::shared_ptr<subscription>> subs;
   {
     std::lock_guard lock(subs_mutex_);
     for (auto& [sid, item] : subs_) {
       item.sub->closed.store(true);
+      if (drop_queued && item.sub->state) item.sub->state->cancelled.store(true);
       subs.push_back(item.sub);
     }
   }
@@ -240,7 +245,7 @@ void connection::remove_all_subscriptions() {
 
 bool connection::drain(std::chrono::milliseconds timeout) {
   if (closed_) return true;
-  remove_all_subscriptions();
+  remove_all_subscriptions(false);
   bool emptied = flush(timeout);
   close();
   return emptied;
@@ -248,7 +253,7 @@ bool connection::drain(std::chrono::milliseconds timeout) {
 
 void connection::close() {
   if (closed_.exchange(true)) return;
-  remove_all_subscriptions();
+  remove_all_subscriptions(true);
   {
     std::lock_guard lock(subs_mutex_);
     subs_.clear();  // breaks the connection <-> subscription cycle

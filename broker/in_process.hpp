@@ -86,7 +86,7 @@ class connection final : public subscriber {
 
   // subscriber
   void deliver(const subscription& sub, const message_view& message, flush_batch& batch) override;
-  void flush() override;
+  void flush_deliveries() override;
   void subscription_done(const std::shared_ptr<subscription>& sub) override;
   bool echo() const override { return options_.echo; }
 
@@ -95,15 +95,26 @@ class connection final : public subscriber {
   void dispatch_loop();
   void ensure_dispatcher();
   void ensure_reply_inbox();
-  void remove_all_subscriptions();
+  /// Takes every subscription out of the router; `drop_queued` also discards
+  /// messages already queued for them (close), drain keeps them.
+  void remove_all_subscriptions(bool drop_queued);
 
+  /// A subscription's callback, shared with the messages queued for it, so
+  /// that messages already delivered before an auto-unsubscribe still reach it.
+  struct handler_state {
+    message_handler handler;
+    std::atomic<bool> cancelled{false};  ///< explicit unsubscribe/close: drop queued messages
+  };
+  /// What the router stores for an in-process subscribe.
+  struct local_subscription : subscription {
+    std::shared_ptr<handler_state> state;
+  };
   struct queued {
-    std::uint64_t sid;
+    std::shared_ptr<handler_state> state;
     message msg;
   };
   struct entry {
-    std::shared_ptr<subscription> sub;
-    std::shared_ptr<message_handler> handler;
+    std::shared_ptr<local_subscription> sub;
   };
 
   server& server_;

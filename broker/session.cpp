@@ -64,7 +64,7 @@ std::string session::log_prefix() const {
 void session::start() {
   log().debug(log_prefix(), "Client connection created");
   queue_own(server_.info_line(id_, remote_ip_, server_.lame_duck()));
-  flush();
+  flush_deliveries();
   do_read();
 }
 
@@ -351,7 +351,7 @@ void session::fail(std::string_view text, close_reason reason) {
   do_close(reason);
 }
 
-void session::flush() {
+void session::flush_deliveries() {
   if (loop_.in_this_thread()) {
     write_pending();
   } else {

@@ -69,7 +69,7 @@ class session final : public subscriber {
 
   // subscriber
   void deliver(const subscription& sub, const message_view& message, flush_batch& batch) override;
-  void flush() override;
+  void flush_deliveries() override;
   void subscription_done(const std::shared_ptr<subscription>& sub) override;
   bool echo() const override { return echo_; }
 

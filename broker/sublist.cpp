@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <mutex>
+#include <span>
 #include <utility>
 
 namespace courier::broker {
@@ -150,56 +151,66 @@ const std::shared_ptr<const match_result>& empty_result() {
   return empty;
 }
 
-/// Adds one subscription to a result (used when updating cached copies).
-void add_to_result(match_result& result, const std::shared_ptr<subscription>& sub) {
-  if (sub->queue.empty()) {
-    result.plain.push_back(sub);
-    return;
-  }
-  for (auto& group : result.queues) {
-    if (group.front()->queue == sub->queue) {
-      group.push_back(sub);
-      return;
-    }
-  }
-  result.queues.emplace_back(1, sub);
-}
-
-/// A set of subscriptions kept in one contiguous vector (so results copy it in
-/// one go), with an identity index once it is big enough that a linear search
-/// would cost more than the hash lookup.
+/// A set of subscriptions kept contiguous (so results copy it in one go): one
+/// member inline, as most subjects have, more in a vector, with an identity
+/// index once a linear search would cost more than a hash lookup.
 class subscription_set {
  public:
-  const std::vector<std::shared_ptr<subscription>>& items() const noexcept { return items_; }
-  bool empty() const noexcept { return items_.empty(); }
+  using span = std::span<const std::shared_ptr<subscription>>;
+
+  span items() const noexcept {
+    if (!spill_.empty()) return span(spill_);
+    return span(&single_, single_ ? 1 : 0);
+  }
+  bool empty() const noexcept { return !single_ && spill_.empty(); }
 
   /// Adds sub; false if it is already there.
   bool add(const std::shared_ptr<subscription>& sub) {
+    if (spill_.empty()) {
+      if (!single_) {
+        single_ = sub;
+        return true;
+      }
+      if (single_ == sub) return false;
+      spill_.reserve(4);
+      spill_.push_back(std::move(single_));
+      single_.reset();
+      spill_.push_back(sub);
+      return true;
+    }
     if (find(sub.get()) != npos) return false;
-    items_.push_back(sub);
+    spill_.push_back(sub);
     if (index_) {
-      index_->emplace(sub.get(), items_.size() - 1);
-    } else if (items_.size() > index_threshold) {
+      index_->emplace(sub.get(), spill_.size() - 1);
+    } else if (spill_.size() > index_threshold) {
       index_ = std::make_unique<std::unordered_map<const subscription*, std::size_t>>();
-      index_->reserve(items_.size() * 2);
-      for (std::size_t i = 0; i < items_.size(); ++i) index_->emplace(items_[i].get(), i);
+      index_->reserve(spill_.size() * 2);
+      for (std::size_t i = 0; i < spill_.size(); ++i) index_->emplace(spill_[i].get(), i);
     }
     return true;
   }
 
   /// Removes sub (swapping the last one into its place); false if absent.
   bool erase(const subscription* sub) {
+    if (spill_.empty()) {
+      if (!single_ || single_.get() != sub) return false;
+      single_.reset();
+      return true;
+    }
     const std::size_t at = find(sub);
     if (at == npos) return false;
     if (index_) index_->erase(sub);
-    const std::size_t last = items_.size() - 1;
+    const std::size_t last = spill_.size() - 1;
     if (at != last) {
-      items_[at] = std::move(items_[last]);
-      if (index_) (*index_)[items_[at].get()] = at;
+      spill_[at] = std::move(spill_[last]);
+      if (index_) (*index_)[spill_[at].get()] = at;
     }
-    items_.pop_back();
-    if (index_ && items_.size() < index_threshold / 2) index_.reset();
-    if (items_.empty()) items_.shrink_to_fit();
+    spill_.pop_back();
+    if (index_ && spill_.size() < index_threshold / 2) index_.reset();
+    if (spill_.size() == 1) {
+      single_ = std::move(spill_.front());
+      spill_ = {};
+    }
     return true;
   }
 
@@ -208,19 +219,118 @@ class subscription_set {
   /// Below this many members a linear scan of pointers beats hashing.
   static constexpr std::size_t index_threshold = 16;
 
+  /// Position in spill_ (used only when spill_ holds the members).
   std::size_t find(const subscription* sub) const {
     if (index_) {
       auto it = index_->find(sub);
       return it == index_->end() ? npos : it->second;
     }
-    for (std::size_t i = 0; i < items_.size(); ++i) {
-      if (items_[i].get() == sub) return i;
+    for (std::size_t i = 0; i < spill_.size(); ++i) {
+      if (spill_[i].get() == sub) return i;
     }
     return npos;
   }
 
-  std::vector<std::shared_ptr<subscription>> items_;
+  /// The only member when spill_ is empty; null when spill_ is in use.
+  std::shared_ptr<subscription> single_;
+  std::vector<std::shared_ptr<subscription>> spill_;
   std::unique_ptr<std::unordered_map<const subscription*, std::size_t>> index_;
+};
+
+/// Children of a trie level by literal token: open addressing over (hash,
+/// node) pairs, 16 bytes a slot. The token itself lives in the node, which a
+/// walk reads next anyway. Same probing and erasing as detail::string_table.
+template <typename Node>
+class node_table {
+ public:
+  bool empty() const noexcept { return size_ == 0; }
+
+  Node* find(std::string_view token) const noexcept {
+    if (size_ == 0) return nullptr;
+    const std::uint64_t hash = hash_of(token);
+    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      const slot& entry = slots_[i];
+      if (entry.hash == 0) return nullptr;
+      if (entry.hash == hash && entry.node->token == token) return entry.node.get();
+    }
+  }
+
+  /// Adds a new child for token, which must be absent.
+  Node* add(std::string_view token) {
+    if (!slots_ || (size_ + 1) * 2 > mask_ + 1) grow();
+    auto created = std::make_unique<Node>();
+    created->token.assign(token);
+    Node* added = created.get();
+    place(slot{hash_of(token), std::move(created)});
+    return added;
+  }
+
+  /// Removes (and destroys) the child for token, if any.
+  void erase(std::string_view token) noexcept {
+    if (size_ == 0) return;
+    const std::uint64_t hash = hash_of(token);
+    for (std::size_t hole = hash & mask_;; hole = (hole + 1) & mask_) {
+      if (slots_[hole].hash == 0) return;
+      if (slots_[hole].hash != hash || slots_[hole].node->token != token) continue;
+      for (std::size_t next = (hole + 1) & mask_; slots_[next].hash != 0;
+           next = (next + 1) & mask_) {
+        const std::size_t home = slots_[next].hash & mask_;
+        const bool stays = hole <= next ? (hole < home && home <= next)
+                                        : (hole < home || home <= next);
+        if (stays) continue;
+        slots_[hole] = std::move(slots_[next]);
+        hole = next;
+      }
+      slots_[hole] = slot{};
+      --size_;
+      if (size_ == 0) {
+        slots_.reset();
+        mask_ = 0;
+      }
+      return;
+    }
+  }
+
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    if (size_ == 0) return;
+    for (std::size_t i = 0; i <= mask_; ++i) {
+      if (slots_[i].hash != 0) visit(*slots_[i].node);
+    }
+  }
+
+ private:
+  struct slot {
+    std::uint64_t hash = 0;  ///< 0: empty
+    std::unique_ptr<Node> node;
+  };
+
+  static std::uint64_t hash_of(std::string_view token) noexcept {
+    return detail::string_table<int>::hash_of(token);
+  }
+
+  void grow() {
+    const std::size_t capacity = slots_ ? (mask_ + 1) * 2 : 8;
+    auto old = std::move(slots_);
+    const std::size_t old_capacity = old ? mask_ + 1 : 0;
+    slots_ = std::make_unique<slot[]>(capacity);
+    mask_ = capacity - 1;
+    size_ = 0;
+    for (std::size_t i = 0; i < old_capacity; ++i) {
+      if (old[i].hash != 0) place(std::move(old[i]));
+    }
+  }
+
+  void place(slot&& entry) {
+    std::size_t i = entry.hash & mask_;
+    while (slots_[i].hash != 0) i = (i + 1) & mask_;
+    slots_[i] = std::move(entry);
+    ++size_;
+  }
+
+  std::unique_ptr<slot[]> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
 };
 
 /// The members of one queue group on one node.
@@ -234,25 +344,37 @@ struct queue_group {
 // ---------------------------------------------------------------------------
 // Trie
 
-/// One token position: literal tokens by value, wildcards in their own slots
-/// so that matching never has to search for them.
+/// One token position: literal tokens in a flat table, wildcards in their own
+/// slots so that matching never has to search for them.
 struct sublist::level {
-  detail::string_map<std::unique_ptr<node>> literals;
+  node_table<node> literals;
   std::unique_ptr<node> star;  ///< `*`: any one token
   std::unique_ptr<node> full;  ///< `>`: one or more tokens, always a leaf
 
   bool empty() const noexcept { return literals.empty() && !star && !full; }
 };
 
-/// Where a subject ends: its subscriptions, and the level of longer subjects.
+/// Where a subject ends: its subscriptions, and the level of longer subjects
+/// (held inline: one pointer less to chase per token).
 struct sublist::node {
-  std::unique_ptr<level> next;
+  std::string token;  ///< the literal token leading here; empty under `*`/`>`
+  level children;
   subscription_set plain;
   std::vector<queue_group> queues;  ///< never holds an empty group
+  /// This node's subscriptions as a ready result, built by the first match
+  /// that finds only this node and dropped on every change here (under the
+  /// exclusive trie lock). Readers under the shared lock race only to build
+  /// identical copies. Saves rebuilding big fan-out lists on every uncached
+  /// match (nats-server keeps a similar per-node list, plist).
+  mutable std::atomic<std::shared_ptr<const match_result>> prebuilt;
 
   bool has_subscriptions() const noexcept { return !plain.empty() || !queues.empty(); }
   /// Nothing left here or below: the node can go.
-  bool prunable() const noexcept { return !has_subscriptions() && (!next || next->empty()); }
+  bool prunable() const noexcept { return !has_subscriptions() && children.empty(); }
+  /// Called on every change of this node's subscriptions.
+  void changed() noexcept {
+    if (prebuilt.load(std::memory_order_relaxed)) prebuilt.store(nullptr, std::memory_order_relaxed);
+  }
 };
 
 namespace {
@@ -269,16 +391,15 @@ bool walk_level(const Level* l, const std::string_view* tokens, std::size_t coun
       const auto* star = l->star.get();
       if (i + 1 == count) {
         if (visit(*star)) return true;
-      } else if (star->next && walk_level(star->next.get(), tokens, count, i + 1, visit)) {
+      } else if (!star->children.empty() &&
+                 walk_level(&star->children, tokens, count, i + 1, visit)) {
         return true;
       }
     }
-    auto it = l->literals.find(tokens[i]);
-    if (it == l->literals.end()) return false;
-    const auto* next = it->second.get();
+    const auto* next = l->literals.find(tokens[i]);
+    if (!next) return false;
     if (i + 1 == count) return visit(*next);
-    if (!next->next) return false;
-    l = next->next.get();
+    l = &next->children;
     ++i;
   }
 }
@@ -287,36 +408,75 @@ template <typename Level>
 std::size_t count_nodes(const Level& l) {
   std::size_t total = 0;
   auto add = [&total](const auto& n) {
-    total += 1;
-    if (n.next) total += count_nodes(*n.next);
+    total += 1 + count_nodes(n.children);
   };
-  for (const auto& [token, n] : l.literals) add(*n);
+  l.literals.for_each(add);
   if (l.star) add(*l.star);
   if (l.full) add(*l.full);
   return total;
 }
 
+/// Appends a node's subscriptions to a result, merging queue groups of the
+/// same name found on different nodes.
+template <typename Node>
+void append_node(match_result& result, const Node& n) {
+  const auto& plain = n.plain.items();
+  result.plain.insert(result.plain.end(), plain.begin(), plain.end());
+  for (const auto& group : n.queues) {
+    const auto& members = group.members.items();
+    auto same = std::find_if(result.queues.begin(), result.queues.end(),
+                             [&](const auto& g) { return g.front()->queue == group.name; });
+    if (same == result.queues.end()) {
+      result.queues.emplace_back(members.begin(), members.end());
+    } else {
+      same->insert(same->end(), members.begin(), members.end());
+    }
+  }
+}
+
 }  // namespace
 
-/// Accumulates the subscriptions of the nodes a walk visits, merging queue
-/// groups of the same name found on different nodes.
+/// Collects the nodes with subscriptions that a walk visits (few: one per
+/// matching pattern shape), then turns them into one result.
 struct sublist::builder {
-  match_result result;
+  /// Enough for every realistic mix of wildcards; more spill to the heap.
+  static constexpr std::size_t inline_nodes = 16;
+  const node* inline_[inline_nodes];
+  std::vector<const node*> overflow_;
+  std::size_t count_ = 0;
 
   bool operator()(const node& n) {
-    const auto& plain = n.plain.items();
-    result.plain.insert(result.plain.end(), plain.begin(), plain.end());
-    for (const auto& group : n.queues) {
-      const auto& members = group.members.items();
-      auto same = std::find_if(result.queues.begin(), result.queues.end(),
-                               [&](const auto& g) { return g.front()->queue == group.name; });
-      if (same == result.queues.end()) {
-        result.queues.emplace_back(members.begin(), members.end());
-      } else {
-        same->insert(same->end(), members.begin(), members.end());
-      }
+    if (!n.has_subscriptions()) return false;
+    if (count_ < inline_nodes) {
+      inline_[count_++] = &n;
+    } else {
+      if (overflow_.empty()) overflow_.assign(inline_, inline_ + inline_nodes);
+      overflow_.push_back(&n);
+      ++count_;
     }
     return false;  // keep walking
+  }
+
+  /// The result for the nodes collected. Trie lock (shared) held.
+  std::shared_ptr<const match_result> finish() const {
+    if (count_ == 0) return empty_result();
+    const node* const* nodes = overflow_.empty() ? inline_ : overflow_.data();
+    if (count_ == 1) {
+      const node& only = *nodes[0];
+      auto ready = only.prebuilt.load(std::memory_order_acquire);
+      if (ready) return ready;
+      auto built = std::make_shared<match_result>();
+      append_node(*built, only);
+      ready = std::move(built);
+      only.prebuilt.store(ready, std::memory_order_release);
+      return ready;
+    }
+    auto merged = std::make_shared<match_result>();
+    std::size_t plain = 0;
+    for (std::size_t i = 0; i < count_; ++i) plain += nodes[i]->plain.items().size();
+    merged->plain.reserve(plain);
+    for (std::size_t i = 0; i < count_; ++i) append_node(*merged, *nodes[i]);
+    return merged;
   }
 };
 
@@ -331,29 +491,30 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
   node* n = nullptr;
   for (std::size_t i = 0; i < tokens.size(); ++i) {
     const std::string_view token = tokens[i];
-    std::unique_ptr<node>* slot;
-    if (token == star_token) {
-      slot = &l->star;
-    } else if (token == full_token) {
-      slot = &l->full;
+    if (token == star_token || token == full_token) {
+      auto& slot = token == star_token ? l->star : l->full;
+      if (!slot) slot = std::make_unique<node>();
+      n = slot.get();
     } else {
-      auto it = l->literals.find(token);
-      if (it == l->literals.end()) it = l->literals.emplace(std::string(token), nullptr).first;
-      slot = &it->second;
+      n = l->literals.find(token);
+      if (!n) n = l->literals.add(token);
     }
-    if (!*slot) *slot = std::make_unique<node>();
-    n = slot->get();
-    if (i + 1 < tokens.size()) {
-      if (!n->next) n->next = std::make_unique<level>();
-      l = n->next.get();
+    l = &n->children;
+  }
+  bool added = false;
+  if (sub->queue.empty()) {
+    added = n->plain.add(sub);
+  } else {
+    auto group = std::find_if(n->queues.begin(), n->queues.end(),
+                              [&](const queue_group& g) { return g.name == sub->queue; });
+    if (group == n->queues.end()) {
+      n->queues.push_back(queue_group{sub->queue, {}});
+      group = n->queues.end() - 1;
     }
+    added = group->members.add(sub);
   }
-  if (sub->queue.empty()) return n->plain.add(sub);
-  for (auto& group : n->queues) {
-    if (group.name == sub->queue) return group.members.add(sub);
-  }
-  n->queues.push_back(queue_group{sub->queue, {}});
-  return n->queues.back().members.add(sub);
+  if (added) n->changed();
+  return added;
 }
 
 namespace {
@@ -362,18 +523,10 @@ namespace {
 template <typename Level>
 bool remove_below(Level& l, const token_list& tokens, std::size_t i, const subscription& sub) {
   const std::string_view token = tokens[i];
-  decltype(l.literals.begin()) literal;
-  decltype(&l.star) slot;
-  if (token == star_token) {
-    slot = &l.star;
-  } else if (token == full_token) {
-    slot = &l.full;
-  } else {
-    literal = l.literals.find(token);
-    if (literal == l.literals.end()) return false;
-    slot = &literal->second;
-  }
-  auto* n = slot->get();
+  const bool literal = token != star_token && token != full_token;
+  auto* n = token == star_token ? l.star.get()
+            : token == full_token ? l.full.get()
+                                  : l.literals.find(token);
   if (!n) return false;
 
   bool removed = false;
@@ -388,15 +541,15 @@ bool remove_below(Level& l, const token_list& tokens, std::size_t i, const subsc
         break;
       }
     }
-  } else if (n->next) {
-    removed = remove_below(*n->next, tokens, i + 1, sub);
-    if (removed && n->next->empty()) n->next.reset();
+    if (removed) n->changed();
+  } else {
+    removed = remove_below(n->children, tokens, i + 1, sub);
   }
   if (removed && n->prunable()) {
-    if (token == star_token || token == full_token) {
-      slot->reset();
+    if (literal) {
+      l.literals.erase(token);
     } else {
-      l.literals.erase(literal);
+      (token == star_token ? l.star : l.full).reset();
     }
   }
   return removed;
@@ -409,61 +562,64 @@ bool sublist::remove_locked(const std::shared_ptr<subscription>& sub) {
   return remove_below(*root_, tokens, 0, *sub);
 }
 
-void sublist::cache_add_locked(const std::shared_ptr<subscription>& sub) {
-  auto update = [&sub](std::shared_ptr<const match_result>& entry) {
-    auto copy = std::make_shared<match_result>(*entry);
-    add_to_result(*copy, sub);
-    entry = std::move(copy);
-  };
-  if (is_literal(sub->subject)) {
-    auto it = cache_.find(std::string_view(sub->subject));
-    if (it != cache_.end()) update(it->second);
-    return;
-  }
-  for (auto& [subject, entry] : cache_) {
-    if (pattern_matches(sub->subject, subject)) update(entry);
-  }
-}
-
 void sublist::cache_drop_locked(const subscription& sub) {
   if (is_literal(sub.subject)) {
-    auto it = cache_.find(std::string_view(sub.subject));
-    if (it != cache_.end()) cache_.erase(it);
+    cache_.erase(sub.subject);
     return;
   }
-  for (auto it = cache_.begin(); it != cache_.end();) {
-    if (pattern_matches(sub.subject, it->first)) {
-      it = cache_.erase(it);
-    } else {
-      ++it;
-    }
-  }
+  cache_.erase_if([&](const std::string& subject, const auto&) {
+    return pattern_matches(sub.subject, subject);
+  });
 }
 
 void sublist::cache_sweep_locked() const {
-  // Which entries go is arbitrary (hash order), as in nats-server; results in
-  // use elsewhere stay alive through their shared_ptr.
-  while (cache_.size() > cache_sweep_to) cache_.erase(cache_.begin());
+  // Which entries go is arbitrary (slot order), as in nats-server (map
+  // order); results in use elsewhere stay alive through their shared_ptr.
+  cache_.retain(cache_sweep_to);
 }
 
+// Every change runs in two phases that never hold both locks: the trie
+// changes under the exclusive trie lock, which also bumps the generation (so a
+// matcher that walked the old trie will not store its result); then the cache
+// entries the change affects are dropped under the cache lock, and the
+// generation moves again (so an L1 cache that copied a not-yet-dropped entry
+// in between starts over). A cached entry can thus be stale only while the
+// change that makes it stale is still in progress.
+
 void sublist::insert(std::shared_ptr<subscription> sub) {
-  std::unique_lock trie_lock(trie_mutex_);
-  if (!insert_locked(sub)) return;
-  count_.fetch_add(1, std::memory_order_relaxed);
-  std::unique_lock cache_lock(cache_mutex_);
+  {
+    std::unique_lock trie_lock(trie_mutex_);
+    if (!insert_locked(sub)) return;
+    count_.fetch_add(1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  if (auto hook = detail::sublist_test_hooks::between_phases.load(std::memory_order_relaxed)) {
+    hook();
+  }
+  if (cache_enabled_) {
+    std::unique_lock cache_lock(cache_mutex_);
+    cache_drop_locked(*sub);
+  }
   generation_.fetch_add(1, std::memory_order_release);
-  if (cache_enabled_) cache_add_locked(sub);
 }
 
 bool sublist::remove(const std::shared_ptr<subscription>& sub) {
   if (!sub) return false;
-  std::unique_lock trie_lock(trie_mutex_);
-  if (!remove_locked(sub)) return false;
-  sub->closed.store(true, std::memory_order_release);
-  count_.fetch_sub(1, std::memory_order_relaxed);
-  std::unique_lock cache_lock(cache_mutex_);
+  {
+    std::unique_lock trie_lock(trie_mutex_);
+    if (!remove_locked(sub)) return false;
+    sub->closed.store(true, std::memory_order_release);
+    count_.fetch_sub(1, std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
+  }
+  if (auto hook = detail::sublist_test_hooks::between_phases.load(std::memory_order_relaxed)) {
+    hook();
+  }
+  if (cache_enabled_) {
+    std::unique_lock cache_lock(cache_mutex_);
+    cache_drop_locked(*sub);
+  }
   generation_.fetch_add(1, std::memory_order_release);
-  if (cache_enabled_) cache_drop_locked(*sub);
   return true;
 }
 
@@ -471,29 +627,36 @@ void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& sub
   // Past this many removals, emptying the cache beats scanning it per removal.
   constexpr std::size_t scan_limit = 16;
   std::vector<const subscription*> removed;
-  std::unique_lock trie_lock(trie_mutex_);
-  for (const auto& sub : subs) {
-    if (!sub || !remove_locked(sub)) continue;
-    sub->closed.store(true, std::memory_order_release);
-    removed.push_back(sub.get());
+  {
+    std::unique_lock trie_lock(trie_mutex_);
+    for (const auto& sub : subs) {
+      if (!sub || !remove_locked(sub)) continue;
+      sub->closed.store(true, std::memory_order_release);
+      removed.push_back(sub.get());
+    }
+    if (removed.empty()) return;
+    count_.fetch_sub(removed.size(), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
-  if (removed.empty()) return;
-  count_.fetch_sub(removed.size(), std::memory_order_relaxed);
-  std::unique_lock cache_lock(cache_mutex_);
+  if (auto hook = detail::sublist_test_hooks::between_phases.load(std::memory_order_relaxed)) {
+    hook();
+  }
+  if (cache_enabled_) {
+    std::unique_lock cache_lock(cache_mutex_);
+    if (removed.size() > scan_limit) {
+      cache_.clear();
+    } else {
+      for (const subscription* sub : removed) cache_drop_locked(*sub);
+    }
+  }
   generation_.fetch_add(1, std::memory_order_release);
-  if (!cache_enabled_) return;
-  if (removed.size() > scan_limit) {
-    cache_.clear();
-  } else {
-    for (const subscription* sub : removed) cache_drop_locked(*sub);
-  }
 }
 
 std::shared_ptr<const match_result> sublist::match(std::string_view literal_subject) const {
+  const std::uint64_t hash = decltype(cache_)::hash_of(literal_subject);
   if (cache_enabled_) {
     std::shared_lock cache_lock(cache_mutex_);
-    auto it = cache_.find(literal_subject);
-    if (it != cache_.end()) return it->second;
+    if (const auto* hit = cache_.find(literal_subject, hash)) return *hit;
   }
   const token_list tokens(literal_subject);
   std::shared_ptr<const match_result> result;
@@ -503,19 +666,18 @@ std::shared_ptr<const match_result> sublist::match(std::string_view literal_subj
     seen_generation = generation_.load(std::memory_order_relaxed);
     builder collect;
     walk_level(root_.get(), tokens.data(), tokens.size(), 0, collect);
-    if (collect.result.empty()) {
-      result = empty_result();
-    } else {
-      result = std::make_shared<const match_result>(std::move(collect.result));
-    }
+    result = collect.finish();
   }
+  if (auto hook = detail::sublist_test_hooks::after_walk.load(std::memory_order_relaxed)) hook();
   if (cache_enabled_) {
-    std::unique_lock cache_lock(cache_mutex_);
+    // Storing is optional: under contention, skip it rather than wait.
+    std::unique_lock cache_lock(cache_mutex_, std::try_to_lock);
     // Store only if no insert/remove happened since the walk: otherwise the
     // result may already be stale for the cache (it is still a correct answer
     // for this call, which overlapped the change).
-    if (generation_.load(std::memory_order_relaxed) == seen_generation) {
-      cache_.try_emplace(std::string(literal_subject), result);
+    if (cache_lock.owns_lock() &&
+        generation_.load(std::memory_order_relaxed) == seen_generation) {
+      cache_.try_emplace(literal_subject, result);
       if (cache_.size() > cache_max) cache_sweep_locked();
     }
   }
@@ -525,8 +687,7 @@ std::shared_ptr<const match_result> sublist::match(std::string_view literal_subj
 bool sublist::has_interest(std::string_view literal_subject) const {
   if (cache_enabled_) {
     std::shared_lock cache_lock(cache_mutex_);
-    auto it = cache_.find(literal_subject);
-    if (it != cache_.end()) return !it->second->empty();
+    if (const auto* hit = cache_.find(literal_subject)) return !(*hit)->empty();
   }
   const token_list tokens(literal_subject);
   auto found = [](const node& n) { return n.has_subscriptions(); };
@@ -556,14 +717,13 @@ const std::shared_ptr<const match_result>& sublist_l1_cache::match(const sublist
     entries_.clear();
     list_ = &list;
     generation_ = generation;
-  } else {
-    auto it = entries_.find(subject);
-    if (it != entries_.end()) return it->second;
+  } else if (const auto* hit = entries_.find(subject)) {
+    return *hit;
   }
   if (entries_.size() >= max_entries_) entries_.clear();
   // The router's answer reflects its state at or after `generation`; if it
   // moved meanwhile, the next call sees the new generation and starts over.
-  return entries_.emplace(std::string(subject), list.match(subject)).first->second;
+  return *entries_.try_emplace(subject, list.match(subject)).first;
 }
 
 void sublist_l1_cache::clear() noexcept {

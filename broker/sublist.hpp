@@ -7,16 +7,20 @@
 //    in one flat vector and queue subscriptions grouped by queue name;
 //  * empty nodes are pruned on remove, so the trie never outgrows its contents;
 //  * a bounded cache of immutable match results (1024 entries, as nats-server's
-//    slCacheMax) is kept correct across inserts and removes: an insert updates
-//    the affected entries by copying them, a remove drops them;
-//  * every insert and remove bumps a generation counter, which lets each event
+//    slCacheMax), kept correct across inserts and removes: each change drops
+//    the cached entries it affects (one lookup for a literal subject, a scan
+//    for a wildcard one), and the next match rebuilds them;
+//  * a node also keeps its own subscriptions as a ready result, so an uncached
+//    match that finds a single node (the common case) copies nothing;
+//  * every insert and remove moves a generation counter, which lets each event
 //    loop keep a lock-free L1 cache of its own (sublist_l1_cache below).
 //
-// Locking: one shared_mutex guards the trie, another the cache; lock order is
-// trie then cache. A cache hit takes only the cache lock, shared. A miss walks
-// the trie under the shared trie lock and stores its result only if nothing
+// Locking: one shared_mutex guards the trie, another the cache, and no thread
+// holds both. A cache hit takes only the cache lock, shared. A miss walks the
+// trie under the shared trie lock and stores its result only if nothing
 // changed meanwhile (generation check), so a slow matcher never stores a stale
-// result.
+// result. A change updates the trie, then drops the affected cache entries; see
+// sublist.cpp for why that order is safe.
 #pragma once
 
 #include <atomic>
@@ -28,6 +32,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "broker/subscription.hpp"
@@ -63,9 +68,182 @@ struct string_hash {
   }
 };
 
-/// A string-keyed map searchable by string_view.
+/// Open-addressing hash table from strings to Value, searched by string_view:
+/// one flat slot array probed linearly, so a lookup touches one or two cache
+/// lines and never allocates. Capacity is a power of two, at most half full;
+/// erase shifts later entries back instead of leaving tombstones. Not
+/// thread-safe: the router guards it with its locks.
 template <typename Value>
-using string_map = std::unordered_map<std::string, Value, string_hash, std::equal_to<>>;
+class string_table {
+ public:
+  struct slot {
+    std::uint64_t hash = 0;  ///< 0 marks an empty slot; real hashes are never 0
+    std::string key;
+    Value value{};
+  };
+
+  string_table() = default;
+  string_table(string_table&&) noexcept = default;
+  string_table& operator=(string_table&&) noexcept = default;
+
+  /// The hash this table files key under.
+  static std::uint64_t hash_of(std::string_view key) noexcept {
+    const std::uint64_t hash = string_hash{}(key);
+    return hash ? hash : 1;
+  }
+
+  std::size_t size() const noexcept { return size_; }
+  bool empty() const noexcept { return size_ == 0; }
+
+  /// The value under key, or null.
+  Value* find(std::string_view key) noexcept { return find(key, hash_of(key)); }
+  const Value* find(std::string_view key) const noexcept {
+    return const_cast<string_table*>(this)->find(key, hash_of(key));
+  }
+  /// As find(key), with hash == hash_of(key) already computed.
+  Value* find(std::string_view key, std::uint64_t hash) noexcept {
+    if (size_ == 0) return nullptr;
+    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      slot& entry = slots_[i];
+      if (entry.hash == 0) return nullptr;
+      if (entry.hash == hash && entry.key == key) return &entry.value;
+    }
+  }
+
+  /// Inserts key -> value unless key is present; returns the stored value and
+  /// whether it was inserted.
+  std::pair<Value*, bool> try_emplace(std::string_view key, Value value) {
+    const std::uint64_t hash = hash_of(key);
+    if ((size_ + 1) * 2 > mask_ + 1 || !slots_) grow();
+    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      slot& entry = slots_[i];
+      if (entry.hash == 0) {
+        entry.hash = hash;
+        entry.key.assign(key);
+        entry.value = std::move(value);
+        ++size_;
+        return {&entry.value, true};
+      }
+      if (entry.hash == hash && entry.key == key) return {&entry.value, false};
+    }
+  }
+
+  /// Removes key; false if absent.
+  bool erase(std::string_view key) noexcept {
+    if (size_ == 0) return false;
+    const std::uint64_t hash = hash_of(key);
+    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
+      slot& entry = slots_[i];
+      if (entry.hash == 0) return false;
+      if (entry.hash == hash && entry.key == key) {
+        erase_at(i);
+        return true;
+      }
+    }
+  }
+
+  /// Calls visit(key, value) for every entry.
+  template <typename Visit>
+  void for_each(Visit&& visit) {
+    if (size_ == 0) return;
+    for (std::size_t i = 0; i <= mask_; ++i) {
+      if (slots_[i].hash != 0) visit(std::as_const(slots_[i].key), slots_[i].value);
+    }
+  }
+  template <typename Visit>
+  void for_each(Visit&& visit) const {
+    const_cast<string_table*>(this)->for_each(
+        [&visit](const std::string& key, const Value& value) { visit(key, value); });
+  }
+
+  /// Removes every entry for which doomed(key, value) is true.
+  template <typename Doomed>
+  void erase_if(Doomed&& doomed) {
+    if (size_ == 0) return;
+    // Erasing shifts later entries back: recheck the slot just erased. An
+    // entry that wraps around into slots already passed was checked there.
+    for (std::size_t i = 0; i <= mask_;) {
+      if (slots_[i].hash != 0 && doomed(std::as_const(slots_[i].key), slots_[i].value)) {
+        erase_at(i);
+      } else {
+        ++i;
+      }
+    }
+  }
+
+  /// Keeps only the first `keep` entries in slot order (an arbitrary choice,
+  /// as a sweep wants), dropping the rest.
+  void retain(std::size_t keep) {
+    if (size_ <= keep) return;
+    string_table kept;
+    for (std::size_t i = 0; i <= mask_ && kept.size_ < keep; ++i) {
+      if (slots_[i].hash != 0) kept.insert_new(std::move(slots_[i]));
+    }
+    *this = std::move(kept);
+  }
+
+  /// Removes every entry, keeping the slot array.
+  void clear() noexcept {
+    if (size_ == 0) return;
+    for (std::size_t i = 0; i <= mask_; ++i) {
+      if (slots_[i].hash != 0) slots_[i] = slot{};
+    }
+    size_ = 0;
+  }
+
+ private:
+  void grow() {
+    const std::size_t capacity = slots_ ? (mask_ + 1) * 2 : 8;
+    string_table bigger;
+    bigger.slots_ = std::make_unique<slot[]>(capacity);
+    bigger.mask_ = capacity - 1;
+    if (slots_) {
+      for (std::size_t i = 0; i <= mask_; ++i) {
+        if (slots_[i].hash != 0) bigger.insert_new(std::move(slots_[i]));
+      }
+    }
+    *this = std::move(bigger);
+  }
+
+  /// Files an entry known to be absent, in a table with room for it.
+  void insert_new(slot&& entry) {
+    if (!slots_ || (size_ + 1) * 2 > mask_ + 1) grow();
+    std::size_t i = entry.hash & mask_;
+    while (slots_[i].hash != 0) i = (i + 1) & mask_;
+    slots_[i] = std::move(entry);
+    ++size_;
+  }
+
+  /// Empties slot `hole`, shifting back later entries of its probe run that
+  /// would otherwise become unreachable.
+  void erase_at(std::size_t hole) noexcept {
+    for (std::size_t next = (hole + 1) & mask_; slots_[next].hash != 0;
+         next = (next + 1) & mask_) {
+      const std::size_t home = slots_[next].hash & mask_;
+      // The entry at `next` may stay if its home lies cyclically in (hole, next].
+      const bool stays = hole <= next ? (hole < home && home <= next)
+                                      : (hole < home || home <= next);
+      if (stays) continue;
+      slots_[hole] = std::move(slots_[next]);
+      hole = next;
+    }
+    slots_[hole] = slot{};
+    --size_;
+  }
+
+  std::unique_ptr<slot[]> slots_;
+  std::size_t mask_ = 0;
+  std::size_t size_ = 0;
+};
+
+/// Test seams, null in production: called at the two points where a
+/// concurrent change matters, so that tests can force those interleavings.
+struct sublist_test_hooks {
+  /// On the match miss path, between the trie walk and the cache store.
+  static inline std::atomic<void (*)()> after_walk{nullptr};
+  /// In every insert and remove, between the trie change and the cache drop.
+  static inline std::atomic<void (*)()> between_phases{nullptr};
+};
 
 }  // namespace detail
 
@@ -130,7 +308,6 @@ class sublist {
 
   bool insert_locked(const std::shared_ptr<subscription>& sub);
   bool remove_locked(const std::shared_ptr<subscription>& sub);
-  void cache_add_locked(const std::shared_ptr<subscription>& sub);
   void cache_drop_locked(const subscription& sub);
   void cache_sweep_locked() const;
 
@@ -138,10 +315,11 @@ class sublist {
   /// Guards root_ and the trie below it.
   mutable std::shared_mutex trie_mutex_;
   std::unique_ptr<level> root_;
-  /// Guards cache_. Taken after trie_mutex_ when both are needed.
+  /// Guards cache_. Never held together with trie_mutex_.
   mutable std::shared_mutex cache_mutex_;
-  mutable detail::string_map<std::shared_ptr<const match_result>> cache_;
-  /// Written with both locks held exclusively; read freely.
+  mutable detail::string_table<std::shared_ptr<const match_result>> cache_;
+  /// Moves twice per change: under the trie lock when the trie changes, and
+  /// after the affected cache entries are gone. Read freely.
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::size_t> count_{0};
 };
@@ -170,7 +348,7 @@ class sublist_l1_cache {
   const sublist* list_ = nullptr;
   std::uint64_t generation_ = 0;
   std::size_t max_entries_;
-  detail::string_map<std::shared_ptr<const match_result>> entries_;
+  detail::string_table<std::shared_ptr<const match_result>> entries_;
 };
 
 }  // namespace courier::broker

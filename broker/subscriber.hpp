@@ -48,7 +48,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
 
   /// Writes out (or dispatches) what deliver() queued. Called once per batch;
   /// may be called from any thread, so implementations hop to their own.
-  virtual void flush() = 0;
+  virtual void flush_deliveries() = 0;
 
   /// The router removed `sub` after it reached its auto-unsubscribe count;
   /// the owner forgets it (called on the publisher's thread).
@@ -59,7 +59,7 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
 };
 
 inline void flush_batch::flush() {
-  for (auto& receiver : receivers_) receiver->flush();
+  for (auto& receiver : receivers_) receiver->flush_deliveries();
   receivers_.clear();
 }
 

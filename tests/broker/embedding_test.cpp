@@ -15,6 +15,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
@@ -235,8 +236,8 @@ TEST_F(embedding, tcp_to_in_process_and_back) {
   EXPECT_EQ(tcp.read_payload(5), "world");
 
   app->publish("to.tcp", "with headers", "", "NATS/1.0\r\nA: b\r\n\r\n");
-  EXPECT_EQ(tcp.read_line(), "HMSG to.tcp 7 19 31\r\n");
-  EXPECT_EQ(tcp.read_payload(31), "NATS/1.0\r\nA: b\r\n\r\nwith headers");
+  EXPECT_EQ(tcp.read_line(), "HMSG to.tcp 7 18 30\r\n");
+  EXPECT_EQ(tcp.read_payload(30), "NATS/1.0\r\nA: b\r\n\r\nwith headers");
 }
 
 TEST_F(embedding, tcp_client_requests_in_process_service) {
