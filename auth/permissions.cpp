@@ -412,6 +412,20 @@ std::string subscribe_violation_log(std::string_view auth_user, std::string_view
   return text;
 }
 
+bool keeps_subscription_on_reload(const permissions* perms, std::string_view subject, std::string_view queue) {
+  if (perms == nullptr) return true;
+  return perms->can_subscribe(subject) || (!queue.empty() && perms->can_subscribe(subject, queue));
+}
+
+std::string reload_subscription_violation(std::string_view subject, std::string_view sid) {
+  return "Permissions Violation for Subscription to " + go_quote(subject) + " (sid " + go_quote(sid) + ")";
+}
+
+std::string reload_subscription_removed_log(std::string_view subject, std::string_view sid, std::string_view auth_user) {
+  return "Removed sub " + go_quote(subject) + " (sid " + go_quote(sid) + ") for " + std::string(auth_user) +
+         " - not authorized";
+}
+
 std::string err_line(std::string_view text) { return "-ERR '" + std::string(text) + "'\r\n"; }
 
 }  // namespace courier::auth

@@ -201,6 +201,16 @@ std::string publish_violation_log(std::string_view auth_user, std::string_view s
 std::string subscribe_violation_log(std::string_view auth_user, std::string_view subject, std::string_view queue,
                                     std::string_view sid);
 
+/// Config reload (client.go processSubsOnConfigReload): a subscription
+/// survives if its subject may be subscribed plainly, or with its queue.
+/// `perms` null = unrestricted.
+bool keeps_subscription_on_reload(const permissions* perms, std::string_view subject, std::string_view queue);
+/// -ERR text for a subscription removed by a reload:
+/// Permissions Violation for Subscription to "<subject>" (sid "<sid>")
+std::string reload_subscription_violation(std::string_view subject, std::string_view sid);
+/// Notice logged for it: Removed sub "<subject>" (sid "<sid>") for <auth_user> - not authorized
+std::string reload_subscription_removed_log(std::string_view subject, std::string_view sid, std::string_view auth_user);
+
 /// The wire form: -ERR '<text>'\r\n
 std::string err_line(std::string_view text);
 

@@ -475,4 +475,28 @@ auth_result authenticate(const auth_config& config, const client_credentials& cr
   return failure(user_label(name), "no credentials matched");
 }
 
+reload_outcome reauthenticate(const auth_config& config, const client_credentials& credentials,
+                              const auth_result& current) {
+  reload_outcome out;
+  // nats-server first closes clients whose user now lives in another
+  // account (clientHasMovedToDifferentAccount), before re-checking the rest.
+  const user_entry* entry = nullptr;
+  if (auto it = config.nkey_users().find(current.user); it != config.nkey_users().end()) {
+    entry = &it->second;
+  } else if (auto it2 = config.users().find(current.user); it2 != config.users().end()) {
+    entry = &it2->second;
+  }
+  if (entry != nullptr && entry->account != current.account) {
+    out.what = reload_outcome::action::close;
+    return out;
+  }
+  out.result = authenticate(config, credentials);
+  if (!out.result.ok) {
+    out.what = reload_outcome::action::authorization_violation;
+  } else if (out.result.account != current.account) {
+    out.what = reload_outcome::action::close;
+  }
+  return out;
+}
+
 }  // namespace courier::auth

@@ -139,4 +139,23 @@ struct auth_result {
 /// bcrypt passwords are configured, if latency of other clients matters.
 auth_result authenticate(const auth_config& config, const client_credentials& credentials);
 
+/// What a config reload means for one live connection (reload.go
+/// reloadAuthorization).
+struct reload_outcome {
+  enum class action {
+    keep,                     ///< still authorized: apply `result.perms` (permission_cache::reset), then
+                              ///< drop subscriptions failing keeps_subscription_on_reload
+    close,                    ///< its user moved to another account: close without an error; it reconnects
+    authorization_violation,  ///< no longer authorized: -ERR 'Authorization Violation' and close
+  };
+  action what = action::keep;
+  auth_result result;  ///< the new authentication (ok when `keep`)
+};
+
+/// Re-checks a connection against a reloaded config. `credentials` are the
+/// ones it connected with (the session keeps them, including the INFO
+/// nonce); `current` is its earlier auth_result.
+reload_outcome reauthenticate(const auth_config& config, const client_credentials& credentials,
+                              const auth_result& current);
+
 }  // namespace courier::auth

@@ -358,3 +358,34 @@ TEST(auth_config, tls_map_users_from_certificate) {
   cred.pass = "x";
   EXPECT_FALSE(auth::authenticate(*c, cred).ok);
 }
+
+TEST(auth_config, reload_reauthenticates_live_connections) {
+  auto before = build(R"({"users": [{"user": "a", "password": "p", "permissions": {"subscribe": ">"}},
+                                    {"user": "b", "password": "p"}, {"user": "c", "password": "p"}]})");
+  auth::client_credentials a{"a", "p"}, b{"b", "p"}, c{"c", "p"};
+  auto ra = auth::authenticate(*before, a);
+  auto rb = auth::authenticate(*before, b);
+  auto rc = auth::authenticate(*before, c);
+  ASSERT_TRUE(ra.ok && rb.ok && rc.ok);
+
+  // a's permissions shrink, b's password changes, c moves to account X.
+  auto after = build(R"({"users": [{"user": "a", "password": "p", "permissions": {"subscribe": "only.>"}},
+                                   {"user": "b", "password": "new"}]})",
+                     R"({"X": {"users": [{"user": "c", "password": "p"}]}})");
+  auto oa = auth::reauthenticate(*after, a, ra);
+  EXPECT_EQ(oa.what, auth::reload_outcome::action::keep);
+  ASSERT_NE(oa.result.perms, nullptr);
+  EXPECT_TRUE(auth::keeps_subscription_on_reload(oa.result.perms.get(), "only.x", ""));
+  EXPECT_FALSE(auth::keeps_subscription_on_reload(oa.result.perms.get(), "other", "q"));
+  EXPECT_EQ(auth::reauthenticate(*after, b, rb).what, auth::reload_outcome::action::authorization_violation);
+  EXPECT_EQ(auth::reauthenticate(*after, c, rc).what, auth::reload_outcome::action::close);
+  EXPECT_EQ(auth::reload_subscription_violation("other", "7"),
+            R"(Permissions Violation for Subscription to "other" (sid "7"))");
+  EXPECT_EQ(auth::reload_subscription_removed_log("other", "7", "User \"a\""),
+            R"(Removed sub "other" (sid "7") for User "a" - not authorized)");
+  // Queue subscriptions survive when the queue is allowed even if plain is not.
+  auto queue_only = std::make_shared<const auth::permissions>(
+      auth::parse_permissions(json(R"({"subscribe": ["jobs workers"]})")));
+  EXPECT_TRUE(auth::keeps_subscription_on_reload(queue_only.get(), "jobs", "workers"));
+  EXPECT_FALSE(auth::keeps_subscription_on_reload(queue_only.get(), "jobs", ""));
+}
