@@ -11,6 +11,7 @@ and steps:
     ("wait", seconds)           keep collecting for at least that long
     ("close", "c1")             close the client socket
     ("signal", "TERM")          send a signal to the server process
+    ("tls", "c1")               TLS handshake on c1 (certificate not verified)
 
 After each step the harness collects until every connection is quiet.
 """
@@ -367,3 +368,49 @@ case("connect_then_bad_second_connect", session('CONNECT {bad\r\n', "PING\r\n"),
 case("connect_name_lang_version", session("PING\r\n", connect=(
     b'CONNECT {"verbose":false,"pedantic":false,"name":"n","lang":"go","version":"1.2.3",'
     b'"user":"ignored","pass":"ignored"}\r\n')), "credentials sent to a server without auth")
+
+# --- permissions and accounts ----------------------------------------------------------
+PERMS = '''authorization {
+  users = [
+    { user: "p", password: "p", permissions: { publish: { allow: ["pub.>", "_INBOX.>"] }, subscribe: { allow: ["sub.>", "_INBOX.>"] } } }
+    { user: "d", password: "d", permissions: { publish: { deny: ["secret.>"] }, subscribe: { deny: ["secret.>"] } } }
+    { user: "r", password: "r", permissions: { publish: "req.>", subscribe: "_INBOX.>", allow_responses: true } }
+  ]
+}
+'''
+PC = b'CONNECT {"verbose":false,"pedantic":false,"user":"p","pass":"p"}\r\n'
+DC = b'CONNECT {"verbose":false,"pedantic":false,"user":"d","pass":"d"}\r\n'
+case("perm_pub_denied", session("PUB other 1\r\nx\r\n", "PING\r\n", connect=PC), config=PERMS)
+case("perm_sub_denied", session("SUB other 1\r\n", "PING\r\n", connect=PC), config=PERMS)
+case("perm_sub_denied_queue", session("SUB other q 1\r\n", "PING\r\n", connect=PC), config=PERMS)
+case("perm_allowed", session("SUB sub.a 1\r\n", "PUB pub.a 1\r\nx\r\n", "PING\r\n", connect=PC), config=PERMS)
+case("perm_deny_list", session("SUB secret.x 1\r\n", "PUB secret.x 1\r\nx\r\n", "SUB open 2\r\n",
+                               "PUB open 1\r\ny\r\n", connect=DC), config=PERMS)
+case("perm_sub_wildcard_overlapping_deny", session("SUB > 1\r\n", "PUB secret.x 1\r\nx\r\n",
+                                                   "PUB open 1\r\ny\r\n", connect=DC),
+     "a wildcard SUB is allowed but messages on denied subjects are not delivered", config=PERMS)
+case("perm_verbose_pub_denied", session("PUB other 1\r\nx\r\n", "PING\r\n",
+                                        connect=b'CONNECT {"verbose":true,"pedantic":false,"user":"p","pass":"p"}\r\n'),
+     config=PERMS)
+case("accounts_isolated", [
+    c("a"), s(b'CONNECT {"verbose":false,"pedantic":false,"user":"a","pass":"a"}\r\nSUB foo 1\r\nPING\r\n', "a"),
+    c("b"), s(b'CONNECT {"verbose":false,"pedantic":false,"user":"b","pass":"b"}\r\nSUB foo 1\r\nPING\r\n', "b"),
+    c("a2"), s(b'CONNECT {"verbose":false,"pedantic":false,"user":"a2","pass":"a2"}\r\nPUB foo 2\r\nhi\r\nPING\r\n', "a2")],
+    "users in different accounts do not see each other's messages",
+    config='accounts { A: { users: [ {user: a, password: a}, {user: a2, password: a2} ] }, '
+           'B: { users: [ {user: b, password: b} ] } }\n')
+case("no_auth_user", session("SUB foo 1\r\n", "PUB foo 1\r\nx\r\n", "PING\r\n"),
+     "no_auth_user: a CONNECT without credentials is mapped to that user",
+     config='accounts { A: { users: [ {user: a, password: a} ] } }\nno_auth_user: a\n')
+
+# --- TLS ---------------------------------------------------------------------------
+TLS = 'tls { cert_file: "{cert}", key_file: "{key}" }\n'
+case("tls_connect_ping", [c(), ("tls", "c1"), s(N + b"PING\r\n")], config=TLS,
+     doc="INFO in clear, then TLS handshake, then CONNECT/PING inside TLS")
+case("tls_pub_sub", [c(), ("tls", "c1"), s(N + b"SUB foo 1\r\nPUB foo 2\r\nhi\r\nPING\r\n")],
+     config=TLS)
+case("tls_plain_connect", session("PING\r\n"), config=TLS,
+     doc="a client that ignores tls_required and sends CONNECT in clear")
+case("tls_on_plain_server", [c(), ("tls", "c1")], doc="client starts TLS on a server without TLS")
+case("tls_wait_no_handshake", [c(), w(1.5), w(1.0)], config=TLS,
+     doc="TLS server, client never starts the handshake: closed after the 2 s TLS timeout, no bytes")
