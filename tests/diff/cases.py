@@ -414,3 +414,5 @@ case("tls_plain_connect", session("PING\r\n"), config=TLS,
 case("tls_on_plain_server", [c(), ("tls", "c1")], doc="client starts TLS on a server without TLS")
 case("tls_wait_no_handshake", [c(), w(1.5), w(1.0)], config=TLS,
      doc="TLS server, client never starts the handshake: closed after the 2 s TLS timeout, no bytes")
+case("tls_clienthello_raw_on_plain", session(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", connect=None),
+     "the first bytes of a TLS ClientHello sent to a plain server")
