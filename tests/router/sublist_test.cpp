@@ -537,6 +537,82 @@ TEST(SublistRandom, AgainstBruteForceThroughL1) {
 }
 
 // ---------------------------------------------------------------------------
+// The flat hash table under the trie levels and the caches, against std::map.
+
+TEST(StringTable, RandomOperationsAgainstStdMap) {
+  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+    std::mt19937_64 rng(seed);
+    detail::string_table<int> table;
+    std::map<std::string, int> reference;
+    // Few distinct keys, so that probe runs collide, wrap and get erased from.
+    const std::size_t key_space = seed == 1 ? 12 : 300;
+    for (int step = 0; step < 40000; ++step) {
+      const std::string key = "k" + std::to_string(rng() % key_space);
+      switch (rng() % 5) {
+        case 0:
+        case 1: {
+          const int value = static_cast<int>(rng() % 1000);
+          const auto [stored, inserted] = table.try_emplace(key, value);
+          const auto [it, ref_inserted] = reference.try_emplace(key, value);
+          ASSERT_EQ(inserted, ref_inserted);
+          ASSERT_EQ(*stored, it->second);
+          break;
+        }
+        case 2:
+          ASSERT_EQ(table.erase(key), reference.erase(key) == 1);
+          break;
+        case 3: {
+          const int* found = table.find(key);
+          auto it = reference.find(key);
+          ASSERT_EQ(found != nullptr, it != reference.end());
+          if (found) {
+            ASSERT_EQ(*found, it->second);
+          }
+          break;
+        }
+        default:
+          if (rng() % 200 == 0) {
+            // Drop every key ending in an odd digit.
+            auto odd = [](const std::string& k) { return (k.back() - '0') % 2 == 1; };
+            table.erase_if([&](const std::string& k, int) { return odd(k); });
+            std::erase_if(reference, [&](const auto& entry) { return odd(entry.first); });
+          } else if (rng() % 300 == 0) {
+            table.retain(5);
+            ASSERT_EQ(table.size(), std::min<std::size_t>(5, reference.size()));
+            // Rebuild the reference from what was kept.
+            std::map<std::string, int> kept;
+            table.for_each([&](const std::string& k, int v) { kept[k] = v; });
+            for (const auto& [k, v] : kept) ASSERT_EQ(reference.at(k), v);
+            reference = std::move(kept);
+          }
+      }
+      ASSERT_EQ(table.size(), reference.size());
+    }
+    std::size_t visited = 0;
+    table.for_each([&](const std::string& k, int v) {
+      ++visited;
+      EXPECT_EQ(reference.at(k), v);
+    });
+    EXPECT_EQ(visited, reference.size());
+    table.clear();
+    EXPECT_EQ(table.size(), 0u);
+    EXPECT_EQ(table.find("k1"), nullptr);
+  }
+}
+
+TEST(StringTable, LooksUpByStringViewIntoLongerText) {
+  detail::string_table<int> table;
+  table.try_emplace("foo", 1);
+  table.try_emplace("foo.bar", 2);
+  const std::string text = "foo.bar.baz";
+  ASSERT_NE(table.find(std::string_view(text).substr(0, 3)), nullptr);
+  EXPECT_EQ(*table.find(std::string_view(text).substr(0, 3)), 1);
+  EXPECT_EQ(*table.find(std::string_view(text).substr(0, 7)), 2);
+  EXPECT_EQ(table.find(std::string_view(text)), nullptr);
+  EXPECT_EQ(table.find(""), nullptr);
+}
+
+// ---------------------------------------------------------------------------
 // L1 cache
 
 TEST(SublistL1Cache, FollowsGeneration) {
@@ -664,6 +740,120 @@ void concurrent_churn(bool cache_enabled, bool use_l1) {
   }
   list.remove_batch(live);
   EXPECT_EQ(list.node_count(), 0u);
+}
+
+// The writer's own view: once insert/remove returns, every later match (and
+// every L1 cache) must reflect it, however busy other threads keep the cache
+// with results computed before the change.
+TEST(SublistConcurrent, ChangesAreVisibleOnReturn) {
+  sublist list(true);
+  auto background = make_sub("a.*");
+  list.insert(background);
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> matchers;
+  for (int m = 0; m < 2; ++m) {
+    matchers.emplace_back([&] {
+      sublist_l1_cache l1(8);
+      while (!stop.load()) {
+        list.match("a.b");
+        l1.match(list, "a.b");
+        list.has_interest("a.b");
+      }
+    });
+  }
+  sublist_l1_cache writer_l1(8);
+  for (int round = 0; round < 3000; ++round) {
+    auto literal = make_sub("a.b", round % 2 ? "q" : "");
+    auto wild = make_sub(round % 3 ? "a.>" : "*.b");
+    list.insert(literal);
+    list.insert(wild);
+    ASSERT_EQ(canonicalize(*list.match("a.b")), brute_match({background, literal, wild}, "a.b"))
+        << "round " << round;
+    ASSERT_EQ(canonicalize(*writer_l1.match(list, "a.b")),
+              brute_match({background, literal, wild}, "a.b"));
+    list.remove(round % 2 ? literal : wild);
+    const auto remaining = round % 2 ? wild : literal;
+    ASSERT_EQ(canonicalize(*list.match("a.b")), brute_match({background, remaining}, "a.b"));
+    ASSERT_EQ(canonicalize(*writer_l1.match(list, "a.b")),
+              brute_match({background, remaining}, "a.b"));
+    list.remove_batch({remaining});
+    ASSERT_EQ(canonicalize(*list.match("a.b")), brute_match({background}, "a.b"));
+    ASSERT_EQ(canonicalize(*writer_l1.match(list, "a.b")), brute_match({background}, "a.b"));
+    ASSERT_TRUE(list.has_interest("a.b"));
+  }
+  stop.store(true);
+  for (auto& thread : matchers) thread.join();
+}
+
+// Forced interleavings, through the router's test hooks.
+
+std::atomic<int> race_stage{0};
+
+/// The first call while race_stage is 1 announces itself (2) and waits for the
+/// test to finish its step (3).
+void pause_once() {
+  int armed = 1;
+  if (!race_stage.compare_exchange_strong(armed, 2)) return;
+  while (race_stage.load() != 3) std::this_thread::yield();
+}
+
+void wait_for_pause() {
+  while (race_stage.load() != 2) std::this_thread::yield();
+}
+
+TEST(SublistRace, MissThatOverlapsAChangeIsNotCached) {
+  for (bool remove : {false, true}) {
+    sublist list(true);
+    auto sub = make_sub("a.*");
+    if (remove) list.insert(sub);
+    race_stage = 1;
+    detail::sublist_test_hooks::after_walk = &pause_once;
+    // The matcher walks the trie before the change and stores after it.
+    std::thread matcher([&] { list.match("a.b"); });
+    wait_for_pause();
+    if (remove) {
+      list.remove(sub);
+    } else {
+      list.insert(sub);
+    }
+    race_stage = 3;
+    matcher.join();
+    detail::sublist_test_hooks::after_walk = nullptr;
+    EXPECT_EQ(list.match("a.b")->plain.size(), remove ? 0u : 1u) << "remove " << remove;
+    EXPECT_EQ(list.has_interest("a.b"), !remove);
+  }
+}
+
+TEST(SublistRace, L1CopyTakenMidChangeIsDropped) {
+  for (int kind = 0; kind < 3; ++kind) {  // insert, remove, remove_batch
+    sublist list(true);
+    auto base = make_sub("a.b");
+    auto sub = make_sub("a.*");
+    list.insert(base);
+    if (kind != 0) list.insert(sub);
+    list.match("a.b");  // cached
+    sublist_l1_cache l1;
+    race_stage = 1;
+    detail::sublist_test_hooks::between_phases = &pause_once;
+    std::thread writer([&] {
+      if (kind == 0) {
+        list.insert(sub);
+      } else if (kind == 1) {
+        list.remove(sub);
+      } else {
+        list.remove_batch({sub});
+      }
+    });
+    wait_for_pause();
+    // Mid-change: the trie has changed, the cached entry not yet.
+    l1.match(list, "a.b");
+    race_stage = 3;
+    writer.join();
+    detail::sublist_test_hooks::between_phases = nullptr;
+    const std::size_t expected = kind == 0 ? 2 : 1;
+    EXPECT_EQ(l1.match(list, "a.b")->plain.size(), expected) << "kind " << kind;
+    EXPECT_EQ(list.match("a.b")->plain.size(), expected) << "kind " << kind;
+  }
 }
 
 TEST(SublistConcurrent, ChurnWithCache) { concurrent_churn(true, false); }
