@@ -23,6 +23,10 @@ TEST_F(connection_test, info_gives_server_id_and_distinct_client_ids) {
   char url[256] = {};
   ASSERT_EQ(NATS_OK, natsConnection_GetConnectedUrl(a.get(), url, sizeof url));
   EXPECT_EQ(server_.url(), url);
+  char* ip = nullptr;
+  ASSERT_EQ(NATS_OK, natsConnection_GetClientIP(a.get(), &ip)) << "INFO lacks client_ip";
+  EXPECT_STREQ("127.0.0.1", ip);
+  free(ip);
 }
 
 TEST_F(connection_test, no_echo_suppresses_own_messages_only) {
