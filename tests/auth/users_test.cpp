@@ -362,7 +362,13 @@ TEST(auth_config, tls_map_users_from_certificate) {
 TEST(auth_config, reload_reauthenticates_live_connections) {
   auto before = build(R"({"users": [{"user": "a", "password": "p", "permissions": {"subscribe": ">"}},
                                     {"user": "b", "password": "p"}, {"user": "c", "password": "p"}]})");
-  auth::client_credentials a{"a", "p"}, b{"b", "p"}, c{"c", "p"};
+  auto credentials = [](std::string_view user) {
+    auth::client_credentials cred;
+    cred.user = user;
+    cred.pass = "p";
+    return cred;
+  };
+  auto a = credentials("a"), b = credentials("b"), c = credentials("c");
   auto ra = auth::authenticate(*before, a);
   auto rb = auth::authenticate(*before, b);
   auto rc = auth::authenticate(*before, c);
