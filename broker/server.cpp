@@ -235,7 +235,17 @@ bool deliver_one(sublist& router, const std::shared_ptr<subscription>& sub, cons
 }
 }  // namespace
 
+namespace {
+/// nats-server's router finds nothing for a subject with an empty token
+/// ("a..b", ".a", "a."), whether or not the publisher is pedantic.
+bool has_empty_token(std::string_view subject) {
+  return subject.empty() || subject.front() == '.' || subject.back() == '.' ||
+         subject.find("..") != std::string_view::npos;
+}
+}  // namespace
+
 bool server::publish(const subscriber* from, const message_view& message, flush_batch& batch) {
+  if (has_empty_token(message.subject)) return false;
   auto result = router_.match(message.subject);
   if (result->plain.empty() && result->queues.empty()) return false;
   const bool skip_own = from != nullptr && !from->echo();
@@ -397,8 +407,7 @@ void server::enter_lame_duck_mode() {
       std::lock_guard lock(sessions_mutex_);
       for (auto& [id, client] : sessions_) clients.push_back(client);
     }
-    const std::string info = info_line(0, {}, true);
-    for (auto& client : clients) client->send_raw(info);
+    for (auto& client : clients) client->send_lame_duck_info();
     // Wait the grace period, then close clients spread over the rest of
     // the lame duck duration, then shut down.
     auto grace = options_.lame_duck_grace_period;

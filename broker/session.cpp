@@ -52,7 +52,8 @@ session::session(server& owner, event_loop& loop, asio::ip::tcp::socket socket, 
   parser_.set_headers_supported(false);  // until CONNECT asks for them
   socket_.non_blocking(true, ec);
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
-  created_ = last_ping_ = last_activity_ = clock::now();
+  created_ = last_activity_ = clock::now();
+  next_ping_ = created_ + owner.options().ping_interval;
 }
 
 session::~session() = default;
@@ -69,7 +70,18 @@ void session::start() {
 }
 
 void session::reject_max_connections() {
+  // nats-server sends its INFO first, then the -ERR, then closes.
+  queue_own(server_.info_line(id_, remote_ip_, false));
   fail("maximum connections exceeded", close_reason::max_connections);
+}
+
+void session::send_lame_duck_info() {
+  asio::post(loop_.context(), [self = std::static_pointer_cast<session>(shared_from_this())] {
+    // Only clients that announced protocol 1 (async INFO) are told.
+    if (self->closed_ || self->protocol_ < 1) return;
+    self->queue_own(self->server_.info_line(self->id_, self->remote_ip_, true));
+    self->loop_.batch().flush();
+  });
 }
 
 // ---- reading ----
@@ -168,6 +180,15 @@ bool session::on_connect(std::string_view json) {
     headers_ = headers;
   }
   parser_.set_headers_supported(headers);
+  protocol_ = static_cast<int>(protocol_version);
+  if (!connect_received_) {
+    // nats-server's first PING comes 2 s after CONNECT (to measure RTT), or
+    // after ping_interval if that is shorter; then every ping_interval.
+    auto interval = server_.options().ping_interval;
+    auto first = std::chrono::milliseconds(2000);
+    if (interval.count() > 0 && interval < first) first = interval;
+    next_ping_ = clock::now() + first;
+  }
   connect_received_ = true;
   // Protocol 0 is the original, 1 adds async INFO; anything else is refused.
   if (protocol_version < 0 || protocol_version > 1) {
@@ -215,7 +236,7 @@ bool session::on_sub(std::string_view subject, std::string_view queue, std::stri
   auto max_subscriptions = server_.options().max_subscriptions;
   if (max_subscriptions > 0 && subscriptions_.size() >= static_cast<std::size_t>(max_subscriptions)) {
     log().error(log_prefix(), "Maximum Subscriptions Exceeded (", max_subscriptions, ")");
-    send_error("Maximum Subscriptions Exceeded");
+    send_error("maximum subscriptions exceeded");
     return true;
   }
   if (!protocol::is_valid_subscribe_subject(subject)) {
@@ -329,15 +350,6 @@ void session::queue_own(std::string_view bytes) {
   if (register_flush) loop_.batch().add(shared_from_this());
 }
 
-void session::send_raw(std::string bytes) {
-  asio::post(loop_.context(), [self = std::static_pointer_cast<session>(shared_from_this()),
-                               bytes = std::move(bytes)] {
-    if (self->closed_) return;
-    self->queue_own(bytes);
-    self->loop_.batch().flush();
-  });
-}
-
 void session::send_error(std::string_view text) {
   log().error(log_prefix(), text);
   std::string line = "-ERR '";
@@ -438,8 +450,8 @@ void session::tick(clock::time_point now) {
     do_close(close_reason::slow_consumer_write_deadline);
     return;
   }
-  if (options.ping_interval.count() > 0 && now - last_ping_ >= options.ping_interval) {
-    last_ping_ = now;
+  if (options.ping_interval.count() > 0 && now >= next_ping_) {
+    next_ping_ = now + options.ping_interval;
     if (pings_out_ + 1 > options.ping_max) {
       log().debug(log_prefix(), "Stale Client Connection - Closing");
       fail("Stale Connection", close_reason::stale_connection);

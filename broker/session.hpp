@@ -57,10 +57,10 @@ class session final : public subscriber {
   void start();
   /// Closes the connection after writing what is queued. Any thread.
   void close(close_reason reason);
-  /// Queues raw protocol bytes (INFO, -ERR) and flushes them. Any thread.
-  void send_raw(std::string bytes);
   /// Over max_connections: nats-server's -ERR, then close. Loop thread.
   void reject_max_connections();
+  /// Lame duck mode: the INFO with "ldm":true, to protocol-1 clients. Any thread.
+  void send_lame_duck_info();
   /// Timers: pings, write deadline, auth timeout. Loop thread.
   void tick(clock::time_point now);
 
@@ -119,6 +119,7 @@ class session final : public subscriber {
   std::atomic<bool> echo_{true};
   bool headers_ = false;  // read by publishers only through deliver(), under out_mutex_
   bool no_responders_ = false;
+  int protocol_ = 0;
   std::string name_;
 
   std::unordered_map<std::string, std::shared_ptr<subscription>> subscriptions_;  // by sid
@@ -136,7 +137,7 @@ class session final : public subscriber {
   bool reading_ = false;
 
   // Pings.
-  clock::time_point last_ping_{};
+  clock::time_point next_ping_{};
   clock::time_point last_activity_{};
   int pings_out_ = 0;
   clock::time_point created_{};
