@@ -91,6 +91,9 @@ class audit_log {
   /// Drains the queue and stops the writer thread; later appends fail.
   void close();
 
+  /// The live file's path.
+  const std::string& path() const { return options_.path; }
+
   /// Snapshot of the counters.
   audit_log_stats stats() const;
 
