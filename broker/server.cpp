@@ -13,6 +13,7 @@
 #include "broker/event_loop.hpp"
 #include "broker/in_process.hpp"
 #include "broker/logger.hpp"
+#include "auth/password.hpp"
 #include "broker/session.hpp"
 #include "conf/config_loader.hpp"
 
@@ -75,6 +76,15 @@ std::chrono::milliseconds tick_period(const conf::server_options& options) {
 server::server(conf::server_options options)
     : options_(std::move(options)), server_id_(make_server_id()) {
   server_name_ = options_.server_name.empty() ? server_id_ : options_.server_name;
+  auth_ = auth::auth_config::load(options_, auth::auth_flags{options_.username, options_.password,
+                                                             options_.authorization_token});
+  auth_required_ = auth_->auth_required();
+  auto global = std::make_unique<account>(std::string(auth::global_account));
+  global_account_ = global.get();
+  accounts_.emplace(global->name, std::move(global));
+  for (const auto& name : auth_->accounts()) {
+    if (!accounts_.count(name)) accounts_.emplace(name, std::make_unique<account>(name));
+  }
   std::size_t threads = options_.threads > 0 ? static_cast<std::size_t>(options_.threads)
                                              : std::max(1u, std::thread::hardware_concurrency());
   for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<event_loop>(i));
@@ -94,6 +104,8 @@ void server::start() {
   log().notice("  Name:     ", server_name_);
   log().notice("  ID:       ", server_id_);
   if (!options_.config_file.empty()) log().notice("Using configuration file: ", options_.config_file);
+  for (const auto& warning : auth_->warnings()) log().warning(warning);
+  if (auth_->warn_plaintext_passwords()) log().warning(auth::plaintext_password_warning);
 
   if (options_.port >= 0) {
     auto& loop = *loops_.front();
@@ -185,7 +197,8 @@ void server::tick(event_loop& loop) {
   }
 }
 
-std::string server::info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck) const {
+std::string server::info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck,
+                              std::string_view nonce) const {
   // Field order as nats-server's Info struct; "courier_version" stands where
   // nats-server puts its Go version.
   std::string out = "INFO {\"server_id\":";
@@ -200,7 +213,10 @@ std::string server::info_line(std::uint64_t client_id, const std::string& client
   append_json_string(out, options_.host);
   out += ",\"port\":";
   out += std::to_string(port_);
-  out += ",\"headers\":true,\"max_payload\":";
+  out += ",\"headers\":true";
+  if (auth_required_) out += ",\"auth_required\":true";
+  out += tls_info_json_;
+  out += ",\"max_payload\":";
   out += std::to_string(options_.max_payload);
   if (client_id != 0) {
     out += ",\"client_id\":";
@@ -210,9 +226,23 @@ std::string server::info_line(std::uint64_t client_id, const std::string& client
     out += ",\"client_ip\":";
     append_json_string(out, client_ip);
   }
+  if (!nonce.empty()) {
+    out += ",\"nonce\":";
+    append_json_string(out, nonce);
+  }
   if (lame_duck) out += ",\"ldm\":true";
   out += "} \r\n";
   return out;
+}
+
+account& server::find_account(std::string_view name) {
+  auto it = accounts_.find(name);
+  return it == accounts_.end() ? *global_account_ : *it->second;
+}
+
+std::shared_ptr<const auth::auth_config> server::auth_settings() const {
+  std::lock_guard lock(auth_mutex_);
+  return auth_;
 }
 
 // ---- routing ----
@@ -244,14 +274,14 @@ bool has_empty_token(std::string_view subject) {
 }
 }  // namespace
 
-bool server::publish(const subscriber* from, const message_view& message, flush_batch& batch) {
+bool server::publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch) {
   if (has_empty_token(message.subject)) return false;
-  auto result = router_.match(message.subject);
+  auto result = router.match(message.subject);
   if (result->plain.empty() && result->queues.empty()) return false;
   const bool skip_own = from != nullptr && !from->echo();
   for (const auto& sub : result->plain) {
     if (skip_own && sub->owner.get() == from) continue;
-    deliver_one(router_, sub, message, batch);
+    deliver_one(router, sub, message, batch);
   }
   for (const auto& group : result->queues) {
     // One member at random; if it is gone (or is the publisher without
@@ -261,24 +291,25 @@ bool server::publish(const subscriber* from, const message_view& message, flush_
     for (std::size_t i = 0; i < size; ++i) {
       const auto& sub = group[(start + i) % size];
       if (skip_own && sub->owner.get() == from) continue;
-      if (deliver_one(router_, sub, message, batch)) break;
+      if (deliver_one(router, sub, message, batch)) break;
     }
   }
   return true;
 }
 
-void server::send_no_responders(subscriber& publisher, std::string_view reply, flush_batch& batch) {
+void server::send_no_responders(sublist& router, subscriber& publisher, std::string_view reply,
+                                flush_batch& batch) {
   // nats-server answers on the requester's own subscription for the reply
   // subject: HMSG <reply> <sid> 16 16 with a 503 status and no payload.
   static constexpr std::string_view status = "NATS/1.0 503\r\n\r\n";
-  auto result = router_.match(reply);
+  auto result = router.match(reply);
   message_view message{reply, {}, status, {}};
   for (const auto& sub : result->plain) {
-    if (sub->owner.get() == &publisher) deliver_one(router_, sub, message, batch);
+    if (sub->owner.get() == &publisher) deliver_one(router, sub, message, batch);
   }
   for (const auto& group : result->queues) {
     for (const auto& sub : group) {
-      if (sub->owner.get() == &publisher && deliver_one(router_, sub, message, batch)) break;
+      if (sub->owner.get() == &publisher && deliver_one(router, sub, message, batch)) break;
     }
   }
 }

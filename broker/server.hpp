@@ -17,7 +17,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <future>
+#include <map>
 
+#include "auth/users.hpp"
 #include "broker/sublist.hpp"
 #include "broker/subscriber.hpp"
 #include "conf/options.hpp"
@@ -39,6 +41,14 @@ inline constexpr const char* courier_version = "0.1.0";
 struct server_stats {
   std::atomic<std::uint64_t> slow_consumers{0};
   std::atomic<std::uint64_t> total_connections{0};
+};
+
+/// An account: its own subject space. A message published in one account is
+/// never delivered in another.
+struct account {
+  explicit account(std::string account_name) : name(std::move(account_name)) {}
+  const std::string name;
+  sublist router;
 };
 
 /// A Courier broker. Thread-safe public methods.
@@ -73,7 +83,12 @@ class server {
   const std::string& name() const { return server_name_; }
   const conf::server_options& options() const { return options_; }
   server_stats& stats() { return stats_; }
-  sublist& router() { return router_; }
+  /// The global account's router ($G: clients when no accounts are configured).
+  sublist& router() { return global_account_->router; }
+  /// The account named `name`, or the global one if there is none by that name.
+  account& find_account(std::string_view name);
+  /// The authentication settings in force (swapped on reload).
+  std::shared_ptr<const auth::auth_config> auth_settings() const;
   /// -D/-V given on the command line survive a reload that turns them off in the file.
   void set_command_line_logging(bool debug, bool trace) {
     cli_debug_ = debug;
@@ -89,13 +104,15 @@ class server {
   /// Routes one message to every matching subscription (one member per
   /// queue group, chosen at random). `from` is the publisher, for echo.
   /// Returns whether any subscription matched.
-  bool publish(const subscriber* from, const message_view& message, flush_batch& batch);
+  bool publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch);
   /// Delivers nats-server's no-responders status (NATS/1.0 503) to the
   /// publisher's own subscriptions matching `reply`.
-  void send_no_responders(subscriber& publisher, std::string_view reply, flush_batch& batch);
+  void send_no_responders(sublist& router, subscriber& publisher, std::string_view reply, flush_batch& batch);
 
   /// The INFO line for a new client (with its id and address), CRLF included.
-  std::string info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck) const;
+  /// `nonce`: the per-connection nonce when nkey users are configured.
+  std::string info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck,
+                        std::string_view nonce = {}) const;
   /// Unregisters a closed session (called from its loop).
   void session_closed(std::uint64_t client_id);
   bool lame_duck() const { return lame_duck_.load(); }
@@ -116,7 +133,12 @@ class server {
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<boost::asio::signal_set> signals_;
   std::uint16_t port_ = 0;
-  sublist router_;
+  std::map<std::string, std::unique_ptr<account>, std::less<>> accounts_;  // fixed after construction
+  account* global_account_ = nullptr;
+  mutable std::mutex auth_mutex_;
+  std::shared_ptr<const auth::auth_config> auth_;  // lock: auth_mutex_
+  std::atomic<bool> auth_required_{false};         // INFO auth_required
+  std::string tls_info_json_;                      // INFO tls_* fields, fixed at start
   server_stats stats_;
   std::atomic<std::uint64_t> next_client_id_{0};
 

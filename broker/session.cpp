@@ -3,6 +3,8 @@
 #include <boost/asio/post.hpp>
 #include <picojson.h>
 
+#include "auth/nkeys.hpp"
+#include "auth/users.hpp"
 #include "broker/event_loop.hpp"
 #include "broker/logger.hpp"
 #include "broker/server.hpp"
@@ -41,6 +43,7 @@ session::session(server& owner, event_loop& loop, asio::ip::tcp::socket socket, 
       loop_(loop),
       socket_(std::move(socket)),
       id_(id),
+      account_(&owner.find_account(auth::global_account)),
       parser_(protocol::parser_limits{static_cast<std::size_t>(owner.options().max_control_line),
                                       owner.options().max_payload}) {
   error_code ec;
@@ -64,7 +67,15 @@ std::string session::log_prefix() const {
 
 void session::start() {
   log().debug(log_prefix(), "Client connection created");
-  queue_own(server_.info_line(id_, remote_ip_, server_.lame_duck()));
+  auto settings = server_.auth_settings();
+  if (settings->auth_required()) {
+    // Nothing but CONNECT is accepted until it authenticates, within the timeout.
+    awaiting_auth_ = true;
+    parser_.set_awaiting_connect(true);
+    auth_deadline_ = clock::now() + settings->timeout();
+    if (settings->nonce_required()) nonce_ = auth::nkeys::generate_nonce();
+  }
+  queue_own(server_.info_line(id_, remote_ip_, server_.lame_duck(), nonce_));
   flush_deliveries();
   do_read();
 }
@@ -175,6 +186,7 @@ bool session::on_connect(std::string_view json) {
     do_close(close_reason::parse_error);
     return false;
   }
+  if (awaiting_auth_ && !authenticate(object)) return false;
   {
     std::lock_guard lock(out_mutex_);
     headers_ = headers;
@@ -220,11 +232,17 @@ bool session::publish(std::string_view subject, std::string_view reply, std::str
   // nats-server checks the subject only in pedantic mode, and even then
   // still delivers the message after the -ERR.
   if (pedantic_ && !protocol::is_valid_literal_subject(subject)) send_error("Invalid Publish Subject");
+  if (permissions_ && !permissions_->can_publish(subject)) {
+    // nats-server: -ERR, no +OK, not routed; the connection stays open.
+    log().error(log_prefix(), auth::publish_violation_log(auth_label_, subject));
+    queue_own(auth::err_line(auth::publish_violation(subject)));
+    return true;
+  }
   ok();
   message_view message{subject, reply, headers, payload};
-  bool matched = server_.publish(this, message, loop_.batch());
+  bool matched = server_.publish(account_->router, this, message, loop_.batch());
   if (!matched && !reply.empty() && no_responders_) {
-    server_.send_no_responders(*this, reply, loop_.batch());
+    server_.send_no_responders(account_->router, *this, reply, loop_.batch());
   }
   return !closed_;
 }
@@ -233,6 +251,11 @@ bool session::on_sub(std::string_view subject, std::string_view queue, std::stri
   log().trace(log_prefix(), "<<- [SUB ", subject, queue.empty() ? "" : " ", queue, " ", sid, "]");
   // Order as nats-server's processSub: permissions, the subscription
   // limit, then the subject (checked when inserting).
+  if (permissions_ && !permissions_->can_subscribe(subject, queue)) {
+    log().error(log_prefix(), auth::subscribe_violation_log(auth_label_, subject, queue, sid));
+    queue_own(auth::err_line(auth::subscribe_violation(subject, queue)));
+    return true;
+  }
   auto max_subscriptions = server_.options().max_subscriptions;
   if (max_subscriptions > 0 && subscriptions_.size() >= static_cast<std::size_t>(max_subscriptions)) {
     log().error(log_prefix(), "Maximum Subscriptions Exceeded (", max_subscriptions, ")");
@@ -250,7 +273,7 @@ bool session::on_sub(std::string_view subject, std::string_view queue, std::stri
     sub->queue = queue;
     sub->sid = sid;
     sub->owner = shared_from_this();
-    server_.router().insert(sub);
+    account_->router.insert(sub);
     subscriptions_.emplace(sub->sid, std::move(sub));
   }
   ok();
@@ -266,7 +289,7 @@ bool session::on_unsub(std::string_view sid, std::optional<std::uint64_t> max) {
       sub->max_messages.store(*max);
     } else {
       sub->closed.store(true);
-      server_.router().remove(sub);
+      account_->router.remove(sub);
       subscriptions_.erase(it);
     }
   }
@@ -305,9 +328,45 @@ void session::on_error(protocol::parse_error error, std::string_view snippet) {
   }
 }
 
+bool session::authenticate(const picojson::object& connect) {
+  auto text = [&connect](const char* key) -> std::string_view {
+    auto it = connect.find(key);
+    if (it == connect.end() || !it->second.is<std::string>()) return {};
+    return it->second.get<std::string>();
+  };
+  auth::client_credentials credentials;
+  credentials.user = text("user");
+  credentials.pass = text("pass");
+  credentials.auth_token = text("auth_token");
+  credentials.nkey = text("nkey");
+  credentials.sig = text("sig");
+  credentials.nonce = nonce_;
+  auto result = auth::authenticate(*server_.auth_settings(), credentials);
+  if (!result.ok) {
+    // The reason never carries a secret (see auth::authenticate).
+    log().error(log_prefix(), result.label, " - authentication error: ", result.reason);
+    fail(auth::authorization_violation, close_reason::authentication_violation);
+    return false;
+  }
+  awaiting_auth_ = false;
+  parser_.set_awaiting_connect(false);
+  auth_label_ = result.label;
+  account_ = &server_.find_account(result.account);
+  if (result.perms) permissions_ = std::make_unique<auth::permission_cache>(result.perms);
+  return true;
+}
+
 // ---- delivery and writing ----
 
 void session::deliver(const subscription& sub, const message_view& message, flush_batch& batch) {
+  if (permissions_) {
+    // A wildcard subscription may overlap a deny (or reach past an allow):
+    // such messages are filtered here.
+    if (permissions_->filters_delivery() && !permissions_->deliver_allowed(message.subject, sub.subject, sub.queue)) {
+      return;
+    }
+    if (permissions_->tracks_replies() && !message.reply.empty()) permissions_->on_delivered_reply(message.reply);
+  }
   bool register_flush = false;
   bool slow = false;
   {
@@ -443,6 +502,11 @@ void session::subscription_done(const std::shared_ptr<subscription>& sub) {
 void session::tick(clock::time_point now) {
   if (closed_) return;
   const auto& options = server_.options();
+  if (awaiting_auth_ && now >= auth_deadline_) {
+    log().debug(log_prefix(), "Authentication Timeout");
+    fail(auth::authentication_timeout, close_reason::authentication_timeout);
+    return;
+  }
   if (write_in_flight_ && options.write_deadline.count() > 0 && now - write_started_ > options.write_deadline) {
     server_.stats().slow_consumers.fetch_add(1, std::memory_order_relaxed);
     log().notice(log_prefix(), "Slow Consumer Detected: WriteDeadline of ", options.write_deadline.count(),
@@ -493,7 +557,7 @@ void session::do_close(close_reason reason) {
     sub->closed.store(true);
     subs.push_back(sub);
   }
-  server_.router().remove_batch(subs);
+  account_->router.remove_batch(subs);
   // Dropping the map breaks the session <-> subscription cycle; the
   // subscriptions die when the last in-flight match result lets go of them.
   subscriptions_.clear();

@@ -12,8 +12,11 @@
 #include <string_view>
 #include <unordered_map>
 
+#include <picojson.h>
+
 #include <boost/asio/ip/tcp.hpp>
 
+#include "auth/permissions.hpp"
 #include "broker/subscriber.hpp"
 #include "protocol/parser.hpp"
 
@@ -21,6 +24,7 @@ namespace courier::broker {
 
 class server;
 class event_loop;
+struct account;
 
 /// Why a connection closed (nats-server's ClosedState, the ones we produce).
 enum class close_reason {
@@ -123,6 +127,17 @@ class session final : public subscriber {
   std::string name_;
 
   std::unordered_map<std::string, std::shared_ptr<subscription>> subscriptions_;  // by sid
+
+  // Authentication and permissions.
+  account* account_;                // the subject space this client lives in
+  bool awaiting_auth_ = false;      // auth required and CONNECT not yet accepted
+  clock::time_point auth_deadline_{};
+  std::string nonce_;               // sent in INFO when nkey users exist
+  std::string auth_label_;          // who this is, for logs (never a secret)
+  /// Set once at CONNECT, before any subscription exists, so publishers
+  /// delivering to us read it without a lock.
+  std::unique_ptr<auth::permission_cache> permissions_;
+  bool authenticate(const picojson::object& connect);
 
   // Outbound. pending_ is appended to by publishers on any loop.
   std::mutex out_mutex_;
