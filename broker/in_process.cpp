@@ -62,7 +62,7 @@ bool connection::publish(std::string_view subject, std::string_view payload, std
   if (closed_) throw std::logic_error("connection closed");
   if (!protocol::is_valid_literal_subject(subject)) throw std::invalid_argument("invalid publish subject");
   auto& batch = calling_thread_batch();
-  bool matched = server_.publish(this, message_view{subject, reply, headers, payload}, batch);
+  bool matched = server_.publish(server_.router(), this, message_view{subject, reply, headers, payload}, batch);
   flush_if_foreign(batch);
   return matched;
 }
