@@ -63,6 +63,14 @@ class NormaliseTest(unittest.TestCase):
             b"MSG a 1 4\r\nx\r\ny\r\n", b"PONG\r\n",
             b"HMSG b 2 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", b"+OK\r\n"])
 
+    def test_server_pings_dropped_but_not_inside_payloads(self):
+        data = b"PING\r\nMSG a 1 6\r\nPING\r\n\r\nPONG\r\nPING\r\n"
+        self.assertEqual(difftest.drop_server_pings(data), b"MSG a 1 6\r\nPING\r\n\r\nPONG\r\n")
+        text, _ = difftest.normalise([("recv", "c1", b"PING\r\n")], {})
+        self.assertEqual(text, [])
+        text, _ = difftest.normalise([("recv", "c1", b"PING\r\n")], {"keep_pings": True})
+        self.assertEqual(text, ["c1 <- b'PING\\r\\n'"])
+
     def test_sort_msg_runs_only_within_runs(self):
         data = b"MSG a 3 1\r\nx\r\nMSG a 1 1\r\nx\r\n+OK\r\nMSG a 2 1\r\nx\r\n"
         self.assertEqual(difftest.sort_msg_runs(data),
