@@ -66,7 +66,7 @@ void append_json_string(std::string& out, std::string_view text) {
 
 /// How often each loop checks its connections' timers.
 std::chrono::milliseconds tick_period(const conf::server_options& options) {
-  auto period = std::chrono::milliseconds(1000);
+  auto period = std::chrono::milliseconds(250);
   if (options.ping_interval.count() > 0) period = std::min(period, options.ping_interval / 4);
   return std::max(period, std::chrono::milliseconds(20));
 }
@@ -76,8 +76,27 @@ std::chrono::milliseconds tick_period(const conf::server_options& options) {
 server::server(conf::server_options options)
     : options_(std::move(options)), server_id_(make_server_id()) {
   server_name_ = options_.server_name.empty() ? server_id_ : options_.server_name;
-  auth_ = auth::auth_config::load(options_, auth::auth_flags{options_.username, options_.password,
-                                                             options_.authorization_token});
+  if (!options_.tls.is<picojson::null>() || options_.tls_flags.given) {
+    auth::tls_flags flags;
+    flags.tls = options_.tls_flags.enabled;
+    flags.cert = options_.tls_flags.cert_file;
+    flags.key = options_.tls_flags.key_file;
+    flags.ca_cert = options_.tls_flags.ca_file;
+    flags.verify = options_.tls_flags.verify;
+    tls_settings_ = auth::apply_tls_flags(auth::parse_tls(options_.tls), flags);
+  }
+  std::optional<std::chrono::milliseconds> tls_timeout;
+  if (tls_settings_.enabled()) {
+    tls_context_ = auth::make_server_context(tls_settings_);
+    tls_timeout = tls_settings_.timeout;
+    auto fields = auth::tls_info(tls_settings_, options_.allow_non_tls);
+    if (fields.tls_required) tls_info_json_ += ",\"tls_required\":true";
+    if (fields.tls_verify) tls_info_json_ += ",\"tls_verify\":true";
+    if (fields.tls_available) tls_info_json_ += ",\"tls_available\":true";
+  }
+  auth_ = auth::auth_config::load(options_,
+                                  auth::auth_flags{options_.username, options_.password, options_.authorization_token},
+                                  tls_settings_.map, tls_timeout);
   auth_required_ = auth_->auth_required();
   auto global = std::make_unique<account>(std::string(auth::global_account));
   global_account_ = global.get();

@@ -19,6 +19,7 @@
 #include <future>
 #include <map>
 
+#include "auth/tls_config.hpp"
 #include "auth/users.hpp"
 #include "broker/sublist.hpp"
 #include "broker/subscriber.hpp"
@@ -87,6 +88,10 @@ class server {
   sublist& router() { return global_account_->router; }
   /// The account named `name`, or the global one if there is none by that name.
   account& find_account(std::string_view name);
+  /// TLS: configured by a tls block or --tls flags.
+  bool tls_enabled() const { return tls_context_ != nullptr; }
+  const auth::tls_settings& tls_settings() const { return tls_settings_; }
+  SSL_CTX* tls_context() const { return tls_context_ ? tls_context_->native_handle() : nullptr; }
   /// The authentication settings in force (swapped on reload).
   std::shared_ptr<const auth::auth_config> auth_settings() const;
   /// -D/-V given on the command line survive a reload that turns them off in the file.
@@ -139,6 +144,8 @@ class server {
   std::shared_ptr<const auth::auth_config> auth_;  // lock: auth_mutex_
   std::atomic<bool> auth_required_{false};         // INFO auth_required
   std::string tls_info_json_;                      // INFO tls_* fields, fixed at start
+  auth::tls_settings tls_settings_;
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;
   server_stats stats_;
   std::atomic<std::uint64_t> next_client_id_{0};
 

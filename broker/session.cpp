@@ -1,9 +1,16 @@
 #include "broker/session.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <boost/asio/post.hpp>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <picojson.h>
 
 #include "auth/nkeys.hpp"
+#include "auth/tls_config.hpp"
 #include "auth/users.hpp"
 #include "broker/event_loop.hpp"
 #include "broker/logger.hpp"
@@ -34,6 +41,7 @@ const char* to_string(close_reason reason) {
     case close_reason::bad_client_protocol: return "Bad Client Protocol Version";
     case close_reason::server_shutdown: return "Server Shutdown";
     case close_reason::lame_duck: return "Lame Duck Mode";
+    case close_reason::tls_handshake_error: return "TLS Handshake Failure";
   }
   return "Unknown";
 }
@@ -59,7 +67,9 @@ session::session(server& owner, event_loop& loop, asio::ip::tcp::socket socket, 
   next_ping_ = created_ + owner.options().ping_interval;
 }
 
-session::~session() = default;
+session::~session() {
+  if (ssl_) SSL_free(ssl_);
+}
 
 std::string session::log_prefix() const {
   return concat(remote_ip_, ":", remote_port_, " - cid:", id_, " - ");
@@ -75,8 +85,25 @@ void session::start() {
     auth_deadline_ = clock::now() + settings->timeout();
     if (settings->nonce_required()) nonce_ = auth::nkeys::generate_nonce();
   }
+  if (server_.tls_enabled()) {
+    tls_deadline_ = clock::now() + server_.tls_settings().timeout;
+    if (server_.tls_settings().handshake_first) {
+      begin_tls_handshake();  // the INFO follows the handshake
+      return;
+    }
+  }
   queue_own(server_.info_line(id_, remote_ip_, server_.lame_duck(), nonce_));
   flush_deliveries();
+  if (server_.tls_enabled()) {
+    // The client upgrades after the plain INFO; with allow_non_tls it may not.
+    if (server_.options().allow_non_tls) {
+      tls_state_ = tls_state::waiting_first_byte;
+      do_read();
+    } else {
+      begin_tls_handshake();
+    }
+    return;
+  }
   do_read();
 }
 
@@ -113,13 +140,40 @@ void session::on_readable(const error_code& ec) {
     if (ec != asio::error::operation_aborted) do_close(close_reason::read_error);
     return;
   }
-  // Read what is there (bounded, so that one busy client cannot starve the
-  // rest of the loop), parse it straight out of the loop's shared buffer.
+  if (tls_state_ == tls_state::waiting_first_byte) {
+    // allow_non_tls: a TLS record (0x16) starts a handshake, anything else is plain text.
+    unsigned char first = 0;
+    ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      do_read();
+      return;
+    }
+    if (n <= 0) {
+      do_close(n == 0 ? close_reason::client_closed : close_reason::read_error);
+      return;
+    }
+    if (auth::looks_like_tls_client_hello(first)) {
+      begin_tls_handshake();
+      return;
+    }
+    tls_state_ = tls_state::none;
+  }
+  if (tls_state_ == tls_state::handshaking) {
+    continue_tls_handshake();
+    return;
+  }
+  // Read until the socket is drained (the reactor is edge-triggered), parsing
+  // straight out of the loop's shared buffer. After a bounded number of
+  // rounds, yield to the other connections and come back.
   char* buffer = loop_.read_buffer();
-  for (int round = 0; round < 4; ++round) {
+  bool drained = false;
+  for (int round = 0; round < 16; ++round) {
     error_code read_ec;
-    std::size_t n = socket_.read_some(asio::buffer(buffer, event_loop::read_buffer_size), read_ec);
-    if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) break;
+    std::size_t n = transport_read(buffer, event_loop::read_buffer_size, read_ec);
+    if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {
+      drained = true;
+      break;
+    }
     if (read_ec) {
       loop_.batch().flush();
       do_close(read_ec == asio::error::eof ? close_reason::client_closed : close_reason::read_error);
@@ -128,7 +182,11 @@ void session::on_readable(const error_code& ec) {
     last_activity_ = clock::now();
     parser_.feed(buffer, n, *this);
     if (parser_.failed() || closed_) break;
-    if (n < event_loop::read_buffer_size) break;
+    // A short plain read emptied the kernel buffer; new data makes a new edge.
+    if (!ssl_ && n < event_loop::read_buffer_size) {
+      drained = true;
+      break;
+    }
   }
   if (parser_.idle()) parser_.release_memory();
   // One flush per read batch, for this session and everyone it delivered to.
@@ -138,7 +196,112 @@ void session::on_readable(const error_code& ec) {
     std::lock_guard lock(out_mutex_);
     closing = closing_;
   }
-  if (!closing && !closed_) do_read();
+  if (closing || closed_) return;
+  if (drained) {
+    do_read();
+  } else {
+    asio::post(loop_.context(), [self = std::static_pointer_cast<session>(shared_from_this())] {
+      self->on_readable(error_code{});
+    });
+  }
+}
+
+// ---- transport: plain TCP or TLS on the same non-blocking socket ----
+
+std::size_t session::transport_read(char* buffer, std::size_t size, error_code& ec) {
+  if (!ssl_) return socket_.read_some(asio::buffer(buffer, size), ec);
+  int n = SSL_read(ssl_, buffer, static_cast<int>(std::min<std::size_t>(size, INT32_MAX)));
+  if (n > 0) return static_cast<std::size_t>(n);
+  switch (SSL_get_error(ssl_, n)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      ec = asio::error::would_block;
+      break;
+    case SSL_ERROR_ZERO_RETURN:
+      ec = asio::error::eof;
+      break;
+    default:
+      ERR_clear_error();
+      ec = asio::error::connection_reset;
+  }
+  return 0;
+}
+
+std::size_t session::transport_write(const char* data, std::size_t size, error_code& ec) {
+  if (!ssl_) return socket_.write_some(asio::buffer(data, size), ec);
+  int n = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(size, INT32_MAX)));
+  if (n > 0) return static_cast<std::size_t>(n);
+  switch (SSL_get_error(ssl_, n)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      ec = asio::error::would_block;
+      break;
+    default:
+      ERR_clear_error();
+      ec = asio::error::broken_pipe;
+  }
+  return 0;
+}
+
+void session::begin_tls_handshake() {
+  ssl_ = SSL_new(server_.tls_context());
+  if (!ssl_ || SSL_set_fd(ssl_, socket_.native_handle()) != 1) {
+    log().error(log_prefix(), "TLS setup error");
+    do_close(close_reason::tls_handshake_error);
+    return;
+  }
+  // Writes resume from an offset into a buffer that may have moved.
+  SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  tls_state_ = tls_state::handshaking;
+  continue_tls_handshake();
+}
+
+void session::continue_tls_handshake() {
+  if (closed_) return;
+  int result = SSL_accept(ssl_);
+  if (result == 1) {
+    tls_state_ = tls_state::established;
+    if (X509* certificate = SSL_get1_peer_certificate(ssl_)) {
+      peer_certificate_ = auth::describe_peer_certificate(certificate);
+      X509_free(certificate);
+    }
+    log().debug(log_prefix(), "TLS handshake complete");
+    if (server_.tls_settings().handshake_first) {
+      // TLS came first: the INFO goes out now, encrypted.
+      queue_own(server_.info_line(id_, remote_ip_, server_.lame_duck(), nonce_));
+      loop_.batch().flush();
+    }
+    do_read();
+    return;
+  }
+  auto self = std::static_pointer_cast<session>(shared_from_this());
+  switch (SSL_get_error(ssl_, result)) {
+    case SSL_ERROR_WANT_READ:
+      socket_.async_wait(asio::ip::tcp::socket::wait_read, [self](const error_code& ec) {
+        if (ec) {
+          if (ec != asio::error::operation_aborted) self->do_close(close_reason::tls_handshake_error);
+          return;
+        }
+        self->continue_tls_handshake();
+      });
+      break;
+    case SSL_ERROR_WANT_WRITE:
+      socket_.async_wait(asio::ip::tcp::socket::wait_write, [self](const error_code& ec) {
+        if (ec) {
+          if (ec != asio::error::operation_aborted) self->do_close(close_reason::tls_handshake_error);
+          return;
+        }
+        self->continue_tls_handshake();
+      });
+      break;
+    default: {
+      char reason[256] = "connection closed";
+      if (unsigned long code = ERR_get_error()) ERR_error_string_n(code, reason, sizeof reason);
+      ERR_clear_error();
+      log().error(log_prefix(), "TLS handshake error: ", reason);
+      do_close(close_reason::tls_handshake_error);
+    }
+  }
 }
 
 // ---- protocol operations ----
@@ -341,6 +504,7 @@ bool session::authenticate(const picojson::object& connect) {
   credentials.nkey = text("nkey");
   credentials.sig = text("sig");
   credentials.nonce = nonce_;
+  credentials.certificate = peer_certificate_ ? &*peer_certificate_ : nullptr;
   auto result = auth::authenticate(*server_.auth_settings(), credentials);
   if (!result.ok) {
     // The reason never carries a secret (see auth::authenticate).
@@ -441,7 +605,7 @@ void session::write_pending() {
   }
   written_ = 0;
   error_code ec;
-  std::size_t n = socket_.write_some(asio::buffer(writing_), ec);
+  std::size_t n = transport_write(writing_.data(), writing_.size(), ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
     do_close(close_reason::write_error);
     return;
@@ -468,7 +632,7 @@ void session::on_writable(const error_code& ec) {
     return;
   }
   error_code write_ec;
-  std::size_t n = socket_.write_some(asio::buffer(writing_.data() + written_, writing_.size() - written_), write_ec);
+  std::size_t n = transport_write(writing_.data() + written_, writing_.size() - written_, write_ec);
   if (write_ec && write_ec != asio::error::would_block && write_ec != asio::error::try_again) {
     do_close(close_reason::write_error);
     return;
@@ -502,6 +666,12 @@ void session::subscription_done(const std::shared_ptr<subscription>& sub) {
 void session::tick(clock::time_point now) {
   if (closed_) return;
   const auto& options = server_.options();
+  if ((tls_state_ == tls_state::handshaking || tls_state_ == tls_state::waiting_first_byte) &&
+      now >= tls_deadline_) {
+    log().error(log_prefix(), "TLS handshake timeout");
+    do_close(close_reason::tls_handshake_error);
+    return;
+  }
   if (awaiting_auth_ && now >= auth_deadline_) {
     log().debug(log_prefix(), "Authentication Timeout");
     fail(auth::authentication_timeout, close_reason::authentication_timeout);
@@ -549,7 +719,9 @@ void session::do_close(close_reason reason) {
   // Best effort: what was queued before the close (an -ERR, the last
   // messages) goes out if the socket takes it without waiting.
   error_code ec;
-  if (!write_in_flight_ && !last.empty()) socket_.write_some(asio::buffer(last), ec);
+  if (!write_in_flight_ && !last.empty() && tls_state_ != tls_state::handshaking) {
+    transport_write(last.data(), last.size(), ec);
+  }
   closed_ = true;
   std::vector<std::shared_ptr<subscription>> subs;
   subs.reserve(subscriptions_.size());

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -16,6 +17,9 @@
 
 #include <boost/asio/ip/tcp.hpp>
 
+#include <openssl/ssl.h>
+
+#include "auth/peer_certificate.hpp"
 #include "auth/permissions.hpp"
 #include "broker/subscriber.hpp"
 #include "protocol/parser.hpp"
@@ -44,6 +48,7 @@ enum class close_reason {
   bad_client_protocol,
   server_shutdown,
   lame_duck,
+  tls_handshake_error,
 };
 
 /// Text for logs ("Client Closed", "Slow Consumer (Pending Bytes)", ...).
@@ -92,6 +97,10 @@ class session final : public subscriber {
   void do_read();
   void on_readable(const boost::system::error_code& ec);
   void write_pending();
+  std::size_t transport_read(char* buffer, std::size_t size, boost::system::error_code& ec);
+  std::size_t transport_write(const char* data, std::size_t size, boost::system::error_code& ec);
+  void begin_tls_handshake();
+  void continue_tls_handshake();
   void on_writable(const boost::system::error_code& ec);
   void do_close(close_reason reason);
   bool publish(std::string_view subject, std::string_view reply, std::string_view headers,
@@ -127,6 +136,14 @@ class session final : public subscriber {
   std::string name_;
 
   std::unordered_map<std::string, std::shared_ptr<subscription>> subscriptions_;  // by sid
+
+  // TLS, on the same non-blocking socket (OpenSSL directly, so reads and
+  // writes keep the wait-then-read shape of plain connections).
+  enum class tls_state { none, waiting_first_byte, handshaking, established };
+  tls_state tls_state_ = tls_state::none;
+  SSL* ssl_ = nullptr;
+  clock::time_point tls_deadline_{};
+  std::optional<auth::peer_certificate> peer_certificate_;
 
   // Authentication and permissions.
   account* account_;                // the subject space this client lives in

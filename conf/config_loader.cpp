@@ -25,7 +25,7 @@ const std::vector<std::string_view> unsupported_option_names = {
     "http", "https", "https_port", "http_base_path", "cluster", "gateway", "leaf", "leafnodes",
     "store_dir", "storedir", "jetstream", "logfile_size_limit", "log_size_limit", "syslog", "remote_syslog",
     "ports_file_dir", "prof_port", "max_traced_msg_len", "max_sub_tokens", "max_subscription_tokens", "ocsp",
-    "allow_non_tls", "operator", "operators", "roots", "root", "root_operators", "root_operator", "resolver",
+    "operator", "operators", "roots", "root", "root_operators", "root_operator", "resolver",
     "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts",
     "system_account", "system", "no_system_account", "no_system", "no_sys_acc", "no_header_support", "trusted",
     "trusted_keys", "connect_error_reports", "reconnect_error_reports", "websocket", "ws", "mqtt",
@@ -129,6 +129,8 @@ class loader {
       out_.accounts = value;
     } else if (name == "tls") {
       out_.tls = value;
+    } else if (name == "allow_non_tls") {
+      if (auto flag = boolean(value)) out_.allow_non_tls = *flag;
     } else if (name == "mss") {
       out_.mss = value;
     } else if (std::find(unsupported_option_names.begin(), unsupported_option_names.end(), name) !=

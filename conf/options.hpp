@@ -78,6 +78,8 @@ struct server_options {
   std::string authorization_token;
   /// `--tls*` flags.
   tls_flag_settings tls_flags;
+  /// `allow_non_tls`: with a tls block, plain clients are accepted too.
+  bool allow_non_tls = false;
   /// `--mss-only <url>`. Not a nats-server option.
   std::string mss_only_url;
   /// Non-fatal remarks about the file (print with to_string(): "file:line:col:
