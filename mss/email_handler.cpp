@@ -69,11 +69,11 @@ void email_handler::run(std::shared_ptr<const handler_input> input, handler_done
   mail_message mail;
   std::string error;
   if (!input->message.is_json || !input->message.message.is<picojson::object>()) {
-    done({false, "email handler '" + name() + "' needs a JSON object message", {}});
+    done({false, "email handler '" + name() + "' needs a JSON object message", {}, false});
     return;
   }
   if (!render(input->message.message, mail, error)) {
-    done({false, "email handler '" + name() + "': " + error, {}});
+    done({false, "email handler '" + name() + "': " + error, {}, false});
     return;
   }
   async_send_mail(executor_, config_.smtp, std::move(mail), [done = std::move(done), name = name()](smtp_result r) {
@@ -81,6 +81,9 @@ void email_handler::run(std::shared_ptr<const handler_input> input, handler_done
     result.ok = r.ok();
     result.details["smtp_code"] = picojson::value(static_cast<std::int64_t>(r.reply_code));
     if (!r.ok()) {
+      // A permanent (5xx) refusal or a locally refused message will fail
+      // the same way again.
+      result.retryable = r.error != smtp_error::invalid_message && !(r.reply_code >= 500 && r.reply_code < 600);
       result.details["smtp_error"] = picojson::value(std::string(to_string(r.error)));
       result.error = "email handler '" + name + "': " + r.message;
     }

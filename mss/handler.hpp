@@ -42,6 +42,7 @@ struct handler_result {
   bool ok = false;          ///< the effect happened
   std::string error;        ///< why not (empty when ok)
   picojson::object details; ///< handler-specific facts (smtp_code, status, attempts...)
+  bool retryable = true;    ///< false when retrying cannot help (bad input, template error)
 };
 
 /// Completion callback; called exactly once, from any thread.

@@ -72,7 +72,7 @@ void http_handler::run(std::shared_ptr<const handler_input> input, handler_done 
   std::string body;
   std::string error;
   if (!render(*input, target, body, error)) {
-    done({false, type_ + " handler '" + name() + "': " + error, {}});
+    done({false, type_ + " handler '" + name() + "': " + error, {}, false});
     return;
   }
   async_send_webhook(executor_, target, std::move(body),
@@ -81,7 +81,10 @@ void http_handler::run(std::shared_ptr<const handler_input> input, handler_done 
                        result.ok = r.ok;
                        result.details["status"] = picojson::value(static_cast<std::int64_t>(r.last.status));
                        result.details["attempts"] = picojson::value(static_cast<std::int64_t>(r.attempts));
-                       if (!r.ok) result.error = label + ": " + r.error;
+                       if (!r.ok) {
+                         result.error = label + ": " + r.error;
+                         result.retryable = webhook_should_retry(r.last);
+                       }
                        done(std::move(result));
                      });
 }

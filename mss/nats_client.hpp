@@ -1,0 +1,143 @@
+// One TCP connection to a NATS server, as a client: resolve and connect,
+// read INFO, send CONNECT (with headers and no_responders) plus whatever the
+// owner wants re-established (its SUBs), PING, and count the connection as
+// ready on the PONG. Then it reads MSG/HMSG/PING/PONG/-ERR with
+// protocol::server_parser and writes what the owner hands it, one write in
+// flight, later writes gathered.
+//
+// It does not reconnect and keeps no subscriptions: tcp_bus owns those and
+// makes a new nats_client for each connection attempt.
+//
+// Threading: every method and every callback runs on the io_context the
+// client was made with (call from its thread, or post there). Callbacks are
+// never called from inside start()/close() directly, so the owner may hold
+// no lock assumptions about re-entry.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/parser.hpp"
+
+namespace courier::mss {
+
+/// The INFO fields a client needs.
+struct nats_server_info {
+  std::string server_id;
+  std::string version;
+  std::int64_t max_payload = 1024 * 1024;  ///< nats-server's default when INFO lacks it
+  bool headers = false;                    ///< the server supports HPUB/HMSG
+  bool auth_required = false;
+  bool tls_required = false;
+};
+
+/// Reads an INFO JSON object. False when it is not a JSON object.
+bool parse_server_info(std::string_view json, nats_server_info& out);
+
+/// Where to connect and as whom.
+struct nats_endpoint {
+  std::string host;
+  std::uint16_t port = 4222;
+  std::string user;      ///< from "nats://user:pass@host"
+  std::string password;
+  std::string token;     ///< from "nats://token@host"
+  /// "nats://host:port", without credentials (for logs).
+  std::string text() const;
+};
+
+/// Parses a comma-separated list of "nats://[user:pass@|token@]host[:port]"
+/// URLs ("nats://" may be left out; IPv6 hosts in brackets). False with
+/// `error` on a malformed URL, another scheme (tls:// is not supported), or
+/// an empty list.
+bool parse_nats_urls(std::string_view text, std::vector<nats_endpoint>& out, std::string& error);
+
+/// The CONNECT JSON for `endpoint`'s credentials: verbose and pedantic off,
+/// headers and no_responders on (requests learn at once that nobody listens).
+std::string make_connect_json(const nats_endpoint& endpoint, const std::string& client_name);
+
+/// One client connection; see the file comment.
+class nats_client : public std::enable_shared_from_this<nats_client> {
+ public:
+  /// Callbacks, all run on the io_context's thread.
+  struct callbacks {
+    /// Called once with the server's INFO; returns what to send after
+    /// CONNECT and before the handshake PING (the owner's SUB lines).
+    std::function<std::string(const nats_server_info&)> greeting;
+    /// The handshake PONG arrived: the connection is usable.
+    std::function<void(const nats_server_info&)> on_ready;
+    /// MSG (headers empty) or HMSG.
+    std::function<void(std::string_view subject, std::string_view sid, std::string_view reply,
+                       std::string_view headers, std::string_view payload)>
+        on_message;
+    /// A PONG after the handshake.
+    std::function<void()> on_pong;
+    /// An -ERR after the handshake that did not close the connection
+    /// ('Permissions Violation for Subscription to ...').
+    std::function<void(std::string_view text)> on_server_error;
+    /// The connection ended (called exactly once, unless never started).
+    std::function<void(const std::string& reason)> on_closed;
+  };
+
+  /// A client on `io`; `handshake_timeout` bounds connect + INFO + PONG.
+  nats_client(boost::asio::io_context& io, callbacks handlers, std::string client_name,
+              std::chrono::milliseconds handshake_timeout);
+
+  /// Starts connecting to `endpoint`.
+  void start(const nats_endpoint& endpoint);
+  /// Queues bytes for the socket (ignored once closed).
+  void write(std::string bytes);
+  /// Closes now; on_closed(reason) follows (posted).
+  void close(const std::string& reason);
+  /// Closes once everything queued has been written, or after `limit`.
+  void close_after_writes(std::chrono::milliseconds limit);
+  /// True between the handshake PONG and the close.
+  bool ready() const { return state_ == state::ready; }
+  bool closed() const { return state_ == state::closed; }
+
+  // server_parser handler (public because the parser calls it).
+  bool on_info(std::string_view json);
+  bool on_msg(std::string_view subject, std::string_view sid, std::string_view reply, std::string_view payload);
+  bool on_hmsg(std::string_view subject, std::string_view sid, std::string_view reply, std::string_view headers,
+               std::string_view payload);
+  bool on_ok() { return true; }
+  bool on_err(std::string_view text);
+  bool on_ping();
+  bool on_pong();
+  void on_error(protocol::parse_error error, std::string_view snippet);
+
+ private:
+  enum class state { idle, connecting, awaiting_info, awaiting_pong, ready, closed };
+
+  void do_read();
+  void on_read(boost::system::error_code ec, std::size_t bytes);
+  void do_write();
+  void on_write(boost::system::error_code ec, std::size_t bytes);
+
+  boost::asio::io_context& io_;
+  callbacks callbacks_;
+  std::string client_name_;
+  std::chrono::milliseconds handshake_timeout_;
+  nats_endpoint endpoint_;
+  nats_server_info info_;
+  boost::asio::ip::tcp::resolver resolver_;
+  boost::asio::ip::tcp::socket socket_;
+  boost::asio::steady_timer timer_;  ///< handshake deadline, then the close_after_writes limit
+  protocol::server_parser<nats_client> parser_;
+  std::vector<char> read_buffer_;
+  std::string pending_;  ///< bytes waiting for the next write
+  std::string writing_;  ///< bytes of the write in flight
+  bool write_in_flight_ = false;
+  bool close_when_written_ = false;
+  state state_ = state::idle;
+};
+
+}  // namespace courier::mss

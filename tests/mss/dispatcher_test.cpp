@@ -1,0 +1,317 @@
+// Dispatcher: actions, events and audit messages routed to real handlers
+// (email to aiosmtpd, webhook to the HTTP recorder, audit to a file):
+// reply only after the effect, idempotent repeats, expiry, retries then
+// dead letter, audit acknowledgement after durability.
+#include "mss/dispatcher.hpp"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "conf/config_parser.hpp"
+#include "mss/idempotency_cache.hpp"
+#include "test_support.hpp"
+
+namespace courier::mss {
+namespace {
+
+using namespace std::chrono_literals;
+using test::child_process;
+using test::temp_dir;
+
+picojson::value parse_json(const std::string& text) {
+  picojson::value v;
+  const std::string error = picojson::parse(v, text);
+  EXPECT_TRUE(error.empty()) << error << ": " << text;
+  return v;
+}
+
+std::string get(const picojson::value& v, const std::string& path) {
+  const picojson::value* current = &v;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = path.find('.', start);
+    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+    if (!current->is<picojson::object>() || !current->get<picojson::object>().count(key)) return "<absent>";
+    current = &current->get<picojson::object>().at(key);
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  return current->is<std::string>() ? current->get<std::string>() : current->serialize();
+}
+
+route_table rules(const std::string& json) {
+  route_table table;
+  std::string error;
+  EXPECT_TRUE(table.load(parse_json(json), error)) << error;
+  return table;
+}
+
+class DispatcherTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    smtp_port_ = test::start_server(smtp_, "smtp_server.py", {"--dir", mail_dir_.path()});
+    ASSERT_GT(smtp_port_, 0);
+    http_port_ = test::start_server(http_, "http_recorder.py", {"--log", work_.file("http.jsonl"), "--fail-first", "1000"});
+    ASSERT_GT(http_port_, 0);
+    const std::string config = R"(
+      mss {
+        smtp { host: 127.0.0.1, port: )" + std::to_string(smtp_port_) + R"(, tls: none, timeout: "3s" }
+        handlers {
+          email_user { type: email, from: "mss@courier.test", to: "{{to}}", subject: "{{subject}}", body: "{{body}}" }
+          hook { type: webhook, url: "http://127.0.0.1:)" + std::to_string(http_port_) + R"(/h",
+                 retry { attempts: 2, initial_delay: "20ms" } }
+          templated { type: sms, url: "http://127.0.0.1:)" + std::to_string(http_port_) + R"(/s", body: "{{missing.field}}" }
+          audit { type: audit, file: ")" + work_.file("audit.jsonl") + R"(" }
+          log { type: log }
+        }
+      }
+    )";
+    const auto document = conf::parse_config_string(config);
+    std::string error;
+    ASSERT_TRUE(build_handlers(document.root.get<picojson::object>().at("mss"), io_.executor(), handlers_, error,
+                               [this](const std::string& line) { remember(line); }))
+        << error;
+    dispatcher_options options;
+    options.prefix = "kiam";
+    options.event_retry.max_attempts = 3;
+    options.event_retry.initial_delay = 20ms;
+    dispatcher_ = std::make_unique<dispatcher>(
+        io_.executor(), options,
+        rules(R"([{"action":"send_email","handlers":"email_user"},
+                  {"action":"mail.*","when":{"order":"deliver"},"handlers":"email_user"}])"),
+        rules(R"([{"event":"login.abnormal","handlers":["hook","log"]},
+                  {"event":"bad.template","handlers":"templated"},
+                  {"event":"login.*","handlers":"log"}])"),
+        route_table{}, handlers_,
+        [this](const std::string& subject, const std::string& payload) {
+          std::lock_guard lock(mutex_);
+          published_.emplace_back(subject, payload);
+        },
+        [this](const std::string& line) { remember(line); });
+  }
+
+  void remember(const std::string& line) {
+    std::lock_guard lock(mutex_);
+    log_.push_back(line);
+  }
+
+  /// Sends a message and waits for its reply.
+  picojson::value request(const std::string& subject, const std::string& payload, const std::string& msg_id = {}) {
+    auto promise = std::make_shared<std::promise<std::string>>();
+    auto future = promise->get_future();
+    dispatcher_->on_message(subject, payload, [promise](const std::string& r) { promise->set_value(r); }, msg_id);
+    if (future.wait_for(30s) != std::future_status::ready) {
+      ADD_FAILURE() << "no reply";
+      return {};
+    }
+    return parse_json(future.get());
+  }
+
+  std::size_t mail_count() const {
+    std::size_t n = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(mail_dir_.path()))
+      n += entry.path().extension() == ".json";
+    return n;
+  }
+
+  std::size_t http_count() const { return test::read_lines(work_.file("http.jsonl")).size(); }
+
+  temp_dir mail_dir_;
+  temp_dir work_;
+  child_process smtp_;
+  child_process http_;
+  int smtp_port_ = -1;
+  int http_port_ = -1;
+  test::io_thread io_;
+  handler_set handlers_;
+  std::unique_ptr<dispatcher> dispatcher_;
+  std::mutex mutex_;
+  std::vector<std::string> log_;
+  std::vector<std::pair<std::string, std::string>> published_;
+};
+
+const char* mail_payload = R"({"correlationId":"m-1","to":"alice@example.com","subject":"Hi","body":"Body"})";
+
+TEST_F(DispatcherTest, ClassifyAndSubscriptions) {
+  EXPECT_EQ(dispatcher_->classify("kiam.action.send_email"), std::make_pair(message_kind::action, std::string("send_email")));
+  EXPECT_EQ(dispatcher_->classify("kiam.event.a.b"), std::make_pair(message_kind::event, std::string("a.b")));
+  EXPECT_EQ(dispatcher_->classify("kiam.audit.x"), std::make_pair(message_kind::audit, std::string("x")));
+  EXPECT_FALSE(dispatcher_->classify("kiam.action"));
+  EXPECT_FALSE(dispatcher_->classify("kiam.action."));
+  EXPECT_FALSE(dispatcher_->classify("other.action.x"));
+  EXPECT_FALSE(dispatcher_->classify("kiamx.action.x"));
+  std::vector<std::string> subjects;
+  for (const auto& s : dispatcher_->subscriptions()) {
+    subjects.push_back(s.subject);
+    EXPECT_EQ(s.queue, "mss");
+  }
+  EXPECT_EQ(subjects, (std::vector<std::string>{"kiam.action.send_email", "kiam.action.mail.*",
+                                                "kiam.event.login.abnormal", "kiam.event.bad.template",
+                                                "kiam.event.login.*", "kiam.audit.>"}));
+}
+
+TEST_F(DispatcherTest, ActionRepliesAfterTheMailIsDelivered) {
+  std::size_t mails_at_reply = 0;
+  auto promise = std::make_shared<std::promise<std::string>>();
+  dispatcher_->on_message("kiam.action.send_email", mail_payload, [&, promise](const std::string& r) {
+    mails_at_reply = mail_count();
+    promise->set_value(r);
+  });
+  auto future = promise->get_future();
+  ASSERT_EQ(future.wait_for(30s), std::future_status::ready);
+  const auto reply = parse_json(future.get());
+  EXPECT_EQ(get(reply, "ok"), "true");
+  EXPECT_EQ(get(reply, "correlationId"), "m-1");
+  EXPECT_EQ(get(reply, "results.email_user.smtp_code"), "250");
+  EXPECT_EQ(mails_at_reply, 1u);
+  // Order-style routing: mail.* only when order == deliver.
+  EXPECT_EQ(get(request("kiam.action.mail.out", R"({"order":"deliver","to":"b@example.com","subject":"s","body":"b"})"), "ok"),
+            "true");
+  const auto refused = request("kiam.action.mail.out", R"({"order":"cancel","to":"b@example.com"})");
+  EXPECT_EQ(get(refused, "ok"), "false");
+  EXPECT_NE(get(refused, "error").find("no handler"), std::string::npos);
+  EXPECT_EQ(mail_count(), 2u);
+}
+
+TEST_F(DispatcherTest, RepeatedActionIsAnsweredFromTheFirstRun) {
+  const auto first = request("kiam.action.send_email", mail_payload);
+  const auto second = request("kiam.action.send_email", mail_payload);
+  EXPECT_EQ(first.serialize(), second.serialize());
+  // Concurrent repeats with a Nats-Msg-Id header: still one execution.
+  std::vector<std::future<std::string>> replies;
+  for (int i = 0; i < 5; ++i) {
+    auto promise = std::make_shared<std::promise<std::string>>();
+    replies.push_back(promise->get_future());
+    dispatcher_->on_message("kiam.action.send_email",
+                            R"({"to":"c@example.com","subject":"concurrent","body":"x"})",
+                            [promise](const std::string& r) { promise->set_value(r); }, "msg-id-9");
+  }
+  for (auto& r : replies) {
+    ASSERT_EQ(r.wait_for(30s), std::future_status::ready);
+    EXPECT_EQ(get(parse_json(r.get()), "ok"), "true");
+  }
+  EXPECT_EQ(mail_count(), 2u);
+  EXPECT_EQ(dispatcher_->stats().duplicates, 5u);
+}
+
+TEST_F(DispatcherTest, ExpiredActionIsNotExecuted) {
+  const auto reply = request("kiam.action.send_email",
+                             R"({"correlationId":"old","timestamp":1000,"timeout":5000,"to":"a@b.c","subject":"s","body":"b"})");
+  EXPECT_EQ(get(reply, "ok"), "false");
+  EXPECT_EQ(get(reply, "expired"), "true");
+  EXPECT_EQ(get(reply, "correlationId"), "old");
+  EXPECT_EQ(dispatcher_->stats().expired, 1u);
+  EXPECT_EQ(mail_count(), 0u);
+  std::lock_guard lock(mutex_);
+  ASSERT_FALSE(log_.empty());
+  EXPECT_NE(log_.back().find("correlationId=old"), std::string::npos) << log_.back();
+  EXPECT_NE(log_.back().find("expired"), std::string::npos) << log_.back();
+}
+
+TEST_F(DispatcherTest, FailedActionIsAClearErrorAndIsNotCached) {
+  smtp_.stop();
+  const auto start = std::chrono::steady_clock::now();
+  const auto reply = request("kiam.action.send_email", mail_payload);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+  EXPECT_EQ(get(reply, "ok"), "false");
+  EXPECT_NE(get(reply, "error").find("cannot connect"), std::string::npos) << reply.serialize();
+  EXPECT_EQ(get(reply, "results.email_user.smtp_error"), "connect_failed");
+  // A retry with the same key runs again (failures are not remembered).
+  request("kiam.action.send_email", mail_payload);
+  EXPECT_EQ(dispatcher_->stats().duplicates, 0u);
+  EXPECT_EQ(dispatcher_->stats().handler_runs, 2u);
+}
+
+TEST_F(DispatcherTest, EventHandlerFailureIsRetriedThenDeadLettered) {
+  const std::string payload = R"({"correlationId":"ev-1","user":"alice"})";
+  const auto reply = request("kiam.event.login.abnormal", payload);  // reply waits for all handlers
+  EXPECT_EQ(get(reply, "ok"), "false");
+  // hook: 3 event attempts x 2 webhook attempts, all answered 500.
+  EXPECT_EQ(http_count(), 6u);
+  std::lock_guard lock(mutex_);
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].first, "kiam.deadletter.hook");
+  const auto letter = parse_json(published_[0].second);
+  EXPECT_EQ(get(letter, "handler"), "hook");
+  EXPECT_EQ(get(letter, "subject"), "kiam.event.login.abnormal");
+  EXPECT_EQ(get(letter, "attempts"), "3");
+  EXPECT_EQ(get(letter, "correlationId"), "ev-1");
+  EXPECT_EQ(get(letter, "message.user"), "alice");
+  EXPECT_NE(get(letter, "error").find("HTTP 500"), std::string::npos);
+  // The log handler matched twice (login.abnormal and login.*) but ran once.
+  std::size_t log_runs = 0;
+  for (const auto& line : log_) log_runs += line.rfind("[mss log]", 0) == 0;
+  EXPECT_EQ(log_runs, 1u);
+  bool logged_with_correlation = false;
+  for (const auto& line : log_)
+    logged_with_correlation |= line.find("handler=hook correlationId=ev-1 attempt=3 failed") != std::string::npos;
+  EXPECT_TRUE(logged_with_correlation);
+}
+
+TEST_F(DispatcherTest, BadInputIsDeadLetteredWithoutRetries) {
+  dispatcher_->on_message("kiam.event.bad.template", "not even json");
+  ASSERT_TRUE(test::wait_until([&] {
+    std::lock_guard lock(mutex_);
+    return !published_.empty();
+  }));
+  std::lock_guard lock(mutex_);
+  const auto letter = parse_json(published_[0].second);
+  EXPECT_EQ(get(letter, "attempts"), "1");
+  EXPECT_EQ(get(letter, "message"), "not even json");
+  EXPECT_NE(get(letter, "error").find("not JSON"), std::string::npos) << get(letter, "error");
+  EXPECT_EQ(http_count(), 0u);
+}
+
+TEST_F(DispatcherTest, AuditIsAcknowledgedAfterTheRecordIsWritten) {
+  std::size_t lines_at_reply = 0;
+  auto promise = std::make_shared<std::promise<std::string>>();
+  dispatcher_->on_message("kiam.audit.user.deleted", R"({"correlationId":"a-1","user":"bob"})",
+                          [&, promise](const std::string& r) {
+                            lines_at_reply = test::read_lines(work_.file("audit.jsonl")).size();
+                            promise->set_value(r);
+                          });
+  auto future = promise->get_future();
+  ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(get(parse_json(future.get()), "ok"), "true");
+  EXPECT_EQ(lines_at_reply, 1u);
+  const auto record = parse_json(test::read_lines(work_.file("audit.jsonl"))[0]);
+  EXPECT_EQ(get(record, "subject"), "kiam.audit.user.deleted");
+  EXPECT_EQ(get(record, "correlationId"), "a-1");
+}
+
+TEST_F(DispatcherTest, UnknownHandlerInRulesIsAConfigError) {
+  EXPECT_THROW(dispatcher(io_.executor(), {}, rules(R"([{"action":"x","handlers":"nope"}])"), {}, {}, handlers_, {},
+                          {}),
+               std::invalid_argument);
+}
+
+TEST(IdempotencyCache, WindowAndBound) {
+  idempotency_cache cache(100ms, 2);
+  std::string reply;
+  EXPECT_EQ(cache.begin("a", {}, reply), idempotency_cache::state::started);
+  std::string waited;
+  EXPECT_EQ(cache.begin("a", [&](const std::string& r) { waited = r; }, reply), idempotency_cache::state::waiting);
+  cache.complete("a", "R1", true);
+  EXPECT_EQ(waited, "R1");
+  EXPECT_EQ(cache.begin("a", {}, reply), idempotency_cache::state::completed);
+  EXPECT_EQ(reply, "R1");
+  // Failures are forgotten.
+  EXPECT_EQ(cache.begin("f", {}, reply), idempotency_cache::state::started);
+  cache.complete("f", "E", false);
+  EXPECT_EQ(cache.begin("f", {}, reply), idempotency_cache::state::started);
+  cache.complete("f", "ok", true);
+  // Bound: a third completed key evicts the oldest completed one.
+  EXPECT_EQ(cache.begin("c", {}, reply), idempotency_cache::state::started);
+  cache.complete("c", "R3", true);
+  EXPECT_LE(cache.size(), 2u);
+  EXPECT_EQ(cache.begin("a", {}, reply), idempotency_cache::state::started);  // evicted
+  cache.complete("a", "R1b", true);
+  // Window: after it passes, keys are forgotten.
+  std::this_thread::sleep_for(150ms);
+  EXPECT_EQ(cache.begin("c", {}, reply), idempotency_cache::state::started);
+}
+
+}  // namespace
+}  // namespace courier::mss
