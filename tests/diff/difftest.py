@@ -536,9 +536,17 @@ def main():
             if not os.path.isfile(b) or not os.access(b, os.X_OK):
                 raise HarnessError("server binary not found or not executable: %s" % b)
         failed = []
+        errors = []
         for case in chosen:
             t0 = time.time()
-            problems, notes = diff_case(args.reference, args.candidate, case, args.retries)
+            try:
+                problems, notes = diff_case(args.reference, args.candidate, case, args.retries)
+            except HarnessError as e:
+                # e.g. the candidate is being rebuilt right now: report this
+                # case as an error and go on with the others.
+                print("ERR  %-40s %s" % (case["name"], e), flush=True)
+                errors.append(case["name"])
+                continue
             status = "FAIL" if problems else "ok"
             print("%-4s %-40s %.1fs" % (status, case["name"], time.time() - t0), flush=True)
             for n in notes:
@@ -548,12 +556,14 @@ def main():
                 for p in problems:
                     print("     " + p)
             sys.stdout.flush()
-        passed = len(chosen) - len(failed)
+        passed = len(chosen) - len(failed) - len(errors)
         print()
         if failed:
             print("mismatching cases: " + " ".join(failed))
-        print("%d passed, %d failed" % (passed, len(failed)))
-        return 1 if failed else 0
+        if errors:
+            print("cases that could not run: " + " ".join(errors))
+        print("%d passed, %d failed" % (passed, len(failed) + len(errors)))
+        return 2 if errors else 1 if failed else 0
     except HarnessError as e:
         print("difftest: error: %s" % e, file=sys.stderr)
         return 2
