@@ -427,3 +427,16 @@ case("tls_wait_no_handshake", [c(), w(1.5), w(1.0)], config=TLS,
      doc="TLS server, client never starts the handshake: closed after the 2 s TLS timeout, no bytes")
 case("tls_clienthello_raw_on_plain", session(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", connect=None),
      "the first bytes of a TLS ClientHello sent to a plain server")
+
+# --- matching edges -------------------------------------------------------------------
+case("sub_wildcard_edges", session("SUB foo.> 1\r\n", "SUB * 2\r\n", "SUB *.* 3\r\n",
+                                   "PUB foo 1\r\na\r\n", "PUB foo.bar 1\r\nb\r\n", "PING\r\n"),
+     "foo.> does not match foo; * matches one token", unordered=True)
+case("queue_unsub_max", [
+    c("a"), s(N + b"SUB work q 1\r\nUNSUB 1 1\r\nPING\r\n", "a"),
+    c("pub"), s(N + b"PUB work 1\r\nx\r\nPUB work 1\r\ny\r\nPING\r\n", "pub")],
+    "a queue member with UNSUB max 1 takes one message, the next has no receiver")
+case("fanout_three_clients", [
+    c("a"), s(N + b"SUB f.* 1\r\nPING\r\n", "a"),
+    c("b"), s(N + b"SUB f.x 9\r\nSUB > 10\r\nPING\r\n", "b"),
+    c("p"), s(N + b"PUB f.x r 3\r\nabc\r\nPING\r\n", "p")], unordered=True)
