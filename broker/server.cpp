@@ -437,9 +437,29 @@ void server::reload() {
     conf::server_options fresh;
     conf::load_config_file(options_.config_file, fresh);
     // Only what can change safely at run time; the rest needs a restart.
+    // Users and permissions are re-applied to live connections, as in
+    // nats-server. (Accounts are fixed at start: a user moved to a new
+    // account is closed and reconnects into it.)
+    auto fresh_auth = auth::auth_config::load(
+        fresh, auth::auth_flags{options_.username, options_.password, options_.authorization_token},
+        tls_settings_.map, tls_settings_.enabled() ? std::optional(tls_settings_.timeout) : std::nullopt);
+    for (const auto& name : fresh_auth->accounts()) {
+      if (!accounts_.count(name)) throw std::runtime_error("new account \"" + name + "\" needs a restart");
+    }
     log().set_debug(fresh.debug || cli_debug_);
     log().set_trace(fresh.trace || cli_trace_);
     log().set_logtime(fresh.logtime);
+    {
+      std::lock_guard lock(auth_mutex_);
+      auth_ = fresh_auth;
+    }
+    auth_required_ = fresh_auth->auth_required();
+    std::vector<std::shared_ptr<session>> clients;
+    {
+      std::lock_guard lock(sessions_mutex_);
+      for (auto& [id, client] : sessions_) clients.push_back(client);
+    }
+    for (auto& client : clients) client->apply_auth_reload(fresh_auth);
     log().notice("Reloaded server configuration");
   } catch (const std::exception& error) {
     log().error("Failed to reload server configuration: ", error.what());

@@ -349,6 +349,13 @@ bool session::on_connect(std::string_view json) {
     do_close(close_reason::parse_error);
     return false;
   }
+  {
+    auto text = [&object](const char* key) -> std::string {
+      auto it = object.find(key);
+      return it != object.end() && it->second.is<std::string>() ? it->second.get<std::string>() : std::string();
+    };
+    credentials_ = stored_credentials{text("user"), text("pass"), text("auth_token"), text("nkey"), text("sig")};
+  }
   if (awaiting_auth_ && !authenticate(object)) return false;
   {
     std::lock_guard lock(out_mutex_);
@@ -395,7 +402,8 @@ bool session::publish(std::string_view subject, std::string_view reply, std::str
   // nats-server checks the subject only in pedantic mode, and even then
   // still delivers the message after the -ERR.
   if (pedantic_ && !protocol::is_valid_literal_subject(subject)) send_error("Invalid Publish Subject");
-  if (permissions_ && !permissions_->can_publish(subject)) {
+  if (auto perms = has_permissions_.load(std::memory_order_relaxed) ? permissions_.load() : nullptr;
+      perms && !perms->can_publish(subject)) {
     // nats-server: -ERR, no +OK, not routed; the connection stays open.
     log().error(log_prefix(), auth::publish_violation_log(auth_label_, subject));
     queue_own(auth::err_line(auth::publish_violation(subject)));
@@ -414,7 +422,8 @@ bool session::on_sub(std::string_view subject, std::string_view queue, std::stri
   log().trace(log_prefix(), "<<- [SUB ", subject, queue.empty() ? "" : " ", queue, " ", sid, "]");
   // Order as nats-server's processSub: permissions, the subscription
   // limit, then the subject (checked when inserting).
-  if (permissions_ && !permissions_->can_subscribe(subject, queue)) {
+  if (auto perms = has_permissions_.load(std::memory_order_relaxed) ? permissions_.load() : nullptr;
+      perms && !perms->can_subscribe(subject, queue)) {
     log().error(log_prefix(), auth::subscribe_violation_log(auth_label_, subject, queue, sid));
     queue_own(auth::err_line(auth::subscribe_violation(subject, queue)));
     return true;
@@ -491,20 +500,8 @@ void session::on_error(protocol::parse_error error, std::string_view snippet) {
   }
 }
 
-bool session::authenticate(const picojson::object& connect) {
-  auto text = [&connect](const char* key) -> std::string_view {
-    auto it = connect.find(key);
-    if (it == connect.end() || !it->second.is<std::string>()) return {};
-    return it->second.get<std::string>();
-  };
-  auth::client_credentials credentials;
-  credentials.user = text("user");
-  credentials.pass = text("pass");
-  credentials.auth_token = text("auth_token");
-  credentials.nkey = text("nkey");
-  credentials.sig = text("sig");
-  credentials.nonce = nonce_;
-  credentials.certificate = peer_certificate_ ? &*peer_certificate_ : nullptr;
+bool session::authenticate(const picojson::object&) {
+  auto credentials = credentials_view();
   auto result = auth::authenticate(*server_.auth_settings(), credentials);
   if (!result.ok) {
     // The reason never carries a secret (see auth::authenticate).
@@ -516,20 +513,78 @@ bool session::authenticate(const picojson::object& connect) {
   parser_.set_awaiting_connect(false);
   auth_label_ = result.label;
   account_ = &server_.find_account(result.account);
-  if (result.perms) permissions_ = std::make_unique<auth::permission_cache>(result.perms);
+  set_permissions(result.perms);
+  auth_result_ = std::move(result);
   return true;
+}
+
+void session::set_permissions(std::shared_ptr<const auth::permissions> perms) {
+  if (perms) {
+    permissions_.store(std::make_shared<auth::permission_cache>(std::move(perms)));
+    has_permissions_.store(true);
+  } else {
+    has_permissions_.store(false);
+    permissions_.store(nullptr);
+  }
+}
+
+auth::client_credentials session::credentials_view() const {
+  auth::client_credentials view;
+  view.user = credentials_.user;
+  view.pass = credentials_.pass;
+  view.auth_token = credentials_.auth_token;
+  view.nkey = credentials_.nkey;
+  view.sig = credentials_.sig;
+  view.nonce = nonce_;
+  view.certificate = peer_certificate_ ? &*peer_certificate_ : nullptr;
+  return view;
+}
+
+void session::apply_auth_reload(std::shared_ptr<const auth::auth_config> config) {
+  asio::post(loop_.context(), [self = std::static_pointer_cast<session>(shared_from_this()), config] {
+    if (self->closed_ || !self->connect_received_ || self->awaiting_auth_) return;
+    if (!config->auth_required()) {
+      self->set_permissions(nullptr);
+      return;
+    }
+    auto outcome = auth::reauthenticate(*config, self->credentials_view(), self->auth_result_);
+    // No longer authorized, or moved to another account: nats-server 2.9.10
+    // closes these connections without an -ERR (seen on the running server).
+    if (outcome.what != auth::reload_outcome::action::keep) {
+      log().debug(self->log_prefix(), "Closing connection: authorization changed on reload");
+      self->do_close(close_reason::authentication_violation);
+      return;
+    }
+    self->set_permissions(outcome.result.perms);
+    self->auth_result_ = std::move(outcome.result);
+    // Subscriptions the new permissions no longer allow are removed, each with an -ERR.
+    const auth::permissions* perms = self->auth_result_.perms.get();
+    for (auto it = self->subscriptions_.begin(); it != self->subscriptions_.end();) {
+      const auto& sub = it->second;
+      if (auth::keeps_subscription_on_reload(perms, sub->subject, sub->queue)) {
+        ++it;
+        continue;
+      }
+      log().error(self->log_prefix(), auth::reload_subscription_removed_log(sub->subject, sub->sid, self->auth_label_));
+      self->queue_own(auth::err_line(auth::reload_subscription_violation(sub->subject, sub->sid)));
+      sub->closed.store(true);
+      self->account_->router.remove(sub);
+      it = self->subscriptions_.erase(it);
+    }
+    self->loop_.batch().flush();
+  });
 }
 
 // ---- delivery and writing ----
 
 void session::deliver(const subscription& sub, const message_view& message, flush_batch& batch) {
-  if (permissions_) {
+  if (has_permissions_.load(std::memory_order_relaxed)) {
     // A wildcard subscription may overlap a deny (or reach past an allow):
     // such messages are filtered here.
-    if (permissions_->filters_delivery() && !permissions_->deliver_allowed(message.subject, sub.subject, sub.queue)) {
-      return;
+    if (auto perms = permissions_.load()) {
+      if (perms->filters_delivery() && !perms->deliver_allowed(message.subject, sub.subject, sub.queue)) return;
+      if (perms->tracks_replies() && !message.reply.empty()) perms->on_delivered_reply(message.reply);
     }
-    if (permissions_->tracks_replies() && !message.reply.empty()) permissions_->on_delivered_reply(message.reply);
   }
   bool register_flush = false;
   bool slow = false;

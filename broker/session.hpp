@@ -21,6 +21,7 @@
 
 #include "auth/peer_certificate.hpp"
 #include "auth/permissions.hpp"
+#include "auth/users.hpp"
 #include "broker/subscriber.hpp"
 #include "protocol/parser.hpp"
 
@@ -68,6 +69,9 @@ class session final : public subscriber {
   void close(close_reason reason);
   /// Over max_connections: nats-server's -ERR, then close. Loop thread.
   void reject_max_connections();
+  /// Config reload: re-authenticates with the stored CONNECT credentials
+  /// and applies the new permissions, as nats-server does. Any thread.
+  void apply_auth_reload(std::shared_ptr<const auth::auth_config> config);
   /// Lame duck mode: the INFO with "ldm":true, to protocol-1 clients. Any thread.
   void send_lame_duck_info();
   /// Timers: pings, write deadline, auth timeout. Loop thread.
@@ -151,10 +155,19 @@ class session final : public subscriber {
   clock::time_point auth_deadline_{};
   std::string nonce_;               // sent in INFO when nkey users exist
   std::string auth_label_;          // who this is, for logs (never a secret)
-  /// Set once at CONNECT, before any subscription exists, so publishers
-  /// delivering to us read it without a lock.
-  std::unique_ptr<auth::permission_cache> permissions_;
+  /// Replaced on CONNECT and on config reload while publishers on other
+  /// loops deliver to us, hence atomic; has_permissions_ lets unrestricted
+  /// clients skip even the atomic load on the delivery path.
+  std::atomic<std::shared_ptr<auth::permission_cache>> permissions_;
+  std::atomic<bool> has_permissions_{false};
+  auth::auth_result auth_result_;
+  /// The CONNECT credentials, kept to re-authenticate on a config reload.
+  struct stored_credentials {
+    std::string user, pass, auth_token, nkey, sig;
+  } credentials_;
   bool authenticate(const picojson::object& connect);
+  void set_permissions(std::shared_ptr<const auth::permissions> perms);
+  auth::client_credentials credentials_view() const;
 
   // Outbound. pending_ is appended to by publishers on any loop.
   std::mutex out_mutex_;
