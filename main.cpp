@@ -30,8 +30,13 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (!command.signal.empty()) return broker::send_signal_command(command.signal, command.options.pid_file);
+  for (const auto& warning : command.options.config_warnings) {
+    std::fprintf(stderr, "nats-server: %s\n", warning.to_string().c_str());
+  }
   if (command.test_config) {
-    std::printf("nats-server: configuration file %s is valid\n", command.options.config_file.c_str());
+    // nats-server -t fails on warnings too, and reports on stderr.
+    if (!command.options.config_warnings.empty()) return 1;
+    std::fprintf(stderr, "nats-server: configuration file %s is valid\n", command.options.config_file.c_str());
     return 0;
   }
 
