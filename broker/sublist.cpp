@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <mutex>
 #include <span>
+#include <thread>
 #include <utility>
 
 namespace courier::broker {
@@ -81,6 +82,10 @@ class token_list {
       start = at + 1;
     }
   }
+
+  /// True for "", "a..b", ".a" and "a.": a literal subject with an empty
+  /// token matches nothing in nats-server, not even `*` or `>`.
+  bool has_empty_token() const noexcept { return has_empty_token_; }
   token_list(const token_list&) = delete;
   token_list& operator=(const token_list&) = delete;
 
@@ -95,6 +100,7 @@ class token_list {
   static constexpr std::size_t inline_capacity = 32;
 
   void push(std::string_view token) {
+    if (token.empty()) has_empty_token_ = true;
     if (size_ < inline_capacity && overflow_.empty()) {
       inline_[size_++] = token;
       return;
@@ -107,6 +113,7 @@ class token_list {
   std::string_view inline_[inline_capacity];
   std::vector<std::string_view> overflow_;
   std::size_t size_ = 0;
+  bool has_empty_token_ = false;
 };
 
 /// True when the subject has no wildcard token.
@@ -366,15 +373,21 @@ struct sublist::node {
   /// exclusive trie lock). Readers under the shared lock race only to build
   /// identical copies. Saves rebuilding big fan-out lists on every uncached
   /// match (nats-server keeps a similar per-node list, plist).
-  mutable std::atomic<std::shared_ptr<const match_result>> prebuilt;
+  mutable std::shared_ptr<const match_result> prebuilt;
+  /// Guards prebuilt between readers (held for a pointer copy, so a spin
+  /// does). Writers hold the trie lock exclusively and need not take it.
+  /// Not std::atomic<std::shared_ptr>: GCC 12's shows as a data race under
+  /// ThreadSanitizer.
+  mutable std::atomic<bool> prebuilt_busy{false};
 
+  /// prebuilt, built if missing. Trie lock held (shared).
+  std::shared_ptr<const match_result> ready_result() const;
   bool has_subscriptions() const noexcept { return !plain.empty() || !queues.empty(); }
   /// Nothing left here or below: the node can go.
   bool prunable() const noexcept { return !has_subscriptions() && children.empty(); }
-  /// Called on every change of this node's subscriptions.
-  void changed() noexcept {
-    if (prebuilt.load(std::memory_order_relaxed)) prebuilt.store(nullptr, std::memory_order_relaxed);
-  }
+  /// Called on every change of this node's subscriptions (trie lock held
+  /// exclusively).
+  void changed() noexcept { prebuilt.reset(); }
 };
 
 namespace {
@@ -461,16 +474,7 @@ struct sublist::builder {
   std::shared_ptr<const match_result> finish() const {
     if (count_ == 0) return empty_result();
     const node* const* nodes = overflow_.empty() ? inline_ : overflow_.data();
-    if (count_ == 1) {
-      const node& only = *nodes[0];
-      auto ready = only.prebuilt.load(std::memory_order_acquire);
-      if (ready) return ready;
-      auto built = std::make_shared<match_result>();
-      append_node(*built, only);
-      ready = std::move(built);
-      only.prebuilt.store(ready, std::memory_order_release);
-      return ready;
-    }
+    if (count_ == 1) return nodes[0]->ready_result();
     auto merged = std::make_shared<match_result>();
     std::size_t plain = 0;
     for (std::size_t i = 0; i < count_; ++i) plain += nodes[i]->plain.items().size();
@@ -480,8 +484,48 @@ struct sublist::builder {
   }
 };
 
+namespace {
+
+/// Holds a spin flag for a few instructions.
+class spin_guard {
+ public:
+  explicit spin_guard(std::atomic<bool>& busy) noexcept : busy_(busy) {
+    while (busy_.exchange(true, std::memory_order_acquire)) {
+      while (busy_.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+  }
+  ~spin_guard() { busy_.store(false, std::memory_order_release); }
+  spin_guard(const spin_guard&) = delete;
+  spin_guard& operator=(const spin_guard&) = delete;
+
+ private:
+  std::atomic<bool>& busy_;
+};
+
+}  // namespace
+
+std::shared_ptr<const match_result> sublist::node::ready_result() const {
+  {
+    spin_guard guard(prebuilt_busy);
+    if (prebuilt) return prebuilt;
+  }
+  // Build outside the spin; if another reader got there first, use theirs.
+  auto built = std::make_shared<match_result>();
+  append_node(*built, *this);
+  spin_guard guard(prebuilt_busy);
+  if (!prebuilt) prebuilt = std::move(built);
+  return prebuilt;
+}
+
+namespace {
+/// Source of sublist::instance_id_ values; 0 is never handed out.
+std::atomic<std::uint64_t> next_instance_id{1};
+}  // namespace
+
 sublist::sublist(bool cache_enabled)
-    : cache_enabled_(cache_enabled), root_(std::make_unique<level>()) {}
+    : cache_enabled_(cache_enabled),
+      instance_id_(next_instance_id.fetch_add(1, std::memory_order_relaxed)),
+      root_(std::make_unique<level>()) {}
 
 sublist::~sublist() = default;
 
@@ -659,6 +703,7 @@ std::shared_ptr<const match_result> sublist::match(std::string_view literal_subj
     if (const auto* hit = cache_.find(literal_subject, hash)) return *hit;
   }
   const token_list tokens(literal_subject);
+  if (tokens.has_empty_token()) return empty_result();
   std::shared_ptr<const match_result> result;
   std::uint64_t seen_generation;
   {
@@ -690,6 +735,7 @@ bool sublist::has_interest(std::string_view literal_subject) const {
     if (const auto* hit = cache_.find(literal_subject)) return !(*hit)->empty();
   }
   const token_list tokens(literal_subject);
+  if (tokens.has_empty_token()) return false;
   auto found = [](const node& n) { return n.has_subscriptions(); };
   std::shared_lock trie_lock(trie_mutex_);
   return walk_level(root_.get(), tokens.data(), tokens.size(), 0, found);
@@ -713,9 +759,9 @@ sublist_l1_cache::sublist_l1_cache(std::size_t max_entries) : max_entries_(max_e
 const std::shared_ptr<const match_result>& sublist_l1_cache::match(const sublist& list,
                                                                    std::string_view subject) {
   const std::uint64_t generation = list.generation();
-  if (&list != list_ || generation != generation_) {
+  if (list.instance_id_ != list_id_ || generation != generation_) {
     entries_.clear();
-    list_ = &list;
+    list_id_ = list.instance_id_;
     generation_ = generation;
   } else if (const auto* hit = entries_.find(subject)) {
     return *hit;
@@ -728,7 +774,7 @@ const std::shared_ptr<const match_result>& sublist_l1_cache::match(const sublist
 
 void sublist_l1_cache::clear() noexcept {
   entries_.clear();
-  list_ = nullptr;
+  list_id_ = 0;
 }
 
 }  // namespace courier::broker

@@ -279,7 +279,8 @@ class sublist {
   void remove_batch(const std::vector<std::shared_ptr<subscription>>& subs);
 
   /// The subscriptions matching a literal subject. Never null; an empty
-  /// result is shared. Allocation-free on a cache hit.
+  /// result is shared. Allocation-free on a cache hit. A subject with an
+  /// empty token ("a..b", "a.") matches nothing, as in nats-server.
   std::shared_ptr<const match_result> match(std::string_view literal_subject) const;
 
   /// True when at least one subscription matches (no-responders check).
@@ -311,7 +312,11 @@ class sublist {
   void cache_drop_locked(const subscription& sub);
   void cache_sweep_locked() const;
 
+  friend class sublist_l1_cache;
+
   const bool cache_enabled_;
+  /// Unique per router in the process, for L1 caches.
+  const std::uint64_t instance_id_;
   /// Guards root_ and the trie below it.
   mutable std::shared_mutex trie_mutex_;
   std::unique_ptr<level> root_;
@@ -345,7 +350,9 @@ class sublist_l1_cache {
   std::size_t size() const noexcept { return entries_.size(); }
 
  private:
-  const sublist* list_ = nullptr;
+  /// The router the entries came from, by instance id rather than address:
+  /// a new router built where a destroyed one lived must not inherit them.
+  std::uint64_t list_id_ = 0;
   std::uint64_t generation_ = 0;
   std::size_t max_entries_;
   detail::string_table<std::shared_ptr<const match_result>> entries_;

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -437,6 +438,18 @@ TEST_P(SublistTest, DeepSubjects) {
   EXPECT_EQ(list_.node_count(), 0u);
 }
 
+TEST_P(SublistTest, EmptyTokensMatchNothing) {
+  // nats-server's Match returns nothing for these, even with `*` and `>`.
+  list_.insert(make_sub(">"));
+  list_.insert(make_sub("a.*.b"));
+  list_.insert(make_sub("*"));
+  for (const char* subject : {"", ".", "a..b", ".a", "a.", "a.b.", ".."}) {
+    EXPECT_TRUE(list_.match(subject)->empty()) << '"' << subject << '"';
+    EXPECT_FALSE(list_.has_interest(subject)) << '"' << subject << '"';
+  }
+  EXPECT_EQ(list_.match("a.x.b")->plain.size(), 2u);
+}
+
 TEST_P(SublistTest, MissDoesNotAllocateAResult) {
   auto first = list_.match("nobody.here");
   auto second = list_.match("nobody.there");
@@ -638,6 +651,25 @@ TEST(SublistL1Cache, FollowsGeneration) {
   EXPECT_TRUE(l1.match(other, "foo")->empty()) << "switching routers starts over";
   l1.clear();
   EXPECT_EQ(l1.size(), 0u);
+}
+
+TEST(SublistL1Cache, NewRouterAtTheSameAddressStartsOver) {
+  std::optional<sublist> list;
+  sublist_l1_cache l1;
+  list.emplace();
+  list->insert(make_sub("foo"));
+  EXPECT_EQ(l1.match(*list, "foo")->plain.size(), 1u);
+  const auto generation = list->generation();
+  list.reset();
+  list.emplace();  // same storage
+  // Bring the new router to the same generation the old one had.
+  std::vector<std::shared_ptr<subscription>> subs;
+  while (list->generation() < generation) {
+    subs.push_back(make_sub("bar"));
+    list->insert(subs.back());
+  }
+  ASSERT_EQ(list->generation(), generation);
+  EXPECT_TRUE(l1.match(*list, "foo")->empty());
 }
 
 // ---------------------------------------------------------------------------
