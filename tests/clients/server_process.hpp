@@ -106,6 +106,16 @@ class server_process {
 
   ~server_process() {
     stop();
+    // A sanitizer build of the server reports to stderr, which only this log
+    // sees: make such reports fail the test that ran the server.
+    const std::string log = log_text();
+    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                               "WARNING: ThreadSanitizer"}) {
+      if (log.find(marker) != std::string::npos) {
+        ADD_FAILURE() << "sanitizer report from " << server_binary() << ":\n" << log;
+        break;
+      }
+    }
     if (!dir_.empty()) {
       ::unlink(config_path().c_str());
       ::unlink(log_path().c_str());
