@@ -97,7 +97,9 @@ server::server(conf::server_options options)
   auth_ = auth::auth_config::load(options_,
                                   auth::auth_flags{options_.username, options_.password, options_.authorization_token},
                                   tls_settings_.map, tls_timeout);
-  auth_required_ = auth_->auth_required();
+  // With a no_auth_user, INFO does not ask for credentials (nats-server
+  // createClient), though CONNECT is still authenticated.
+  auth_required_ = auth_->auth_required() && auth_->no_auth_user().empty();
   auto global = std::make_unique<account>(std::string(auth::global_account));
   global_account_ = global.get();
   accounts_.emplace(global->name, std::move(global));
@@ -293,16 +295,30 @@ bool has_empty_token(std::string_view subject) {
 }
 }  // namespace
 
+namespace {
+/// The router's answer for `subject`: from the calling thread's L1 cache when
+/// it has one to lend (no lock, no reference count touched), else from the
+/// router itself, kept alive in `owned`. Valid while `lease` is held.
+const match_result& route(sublist& router, std::string_view subject, const route_cache_lease& lease,
+                          std::shared_ptr<const match_result>& owned) {
+  if (auto* caches = lease.get()) return *caches->for_router(router).match(router, subject);
+  owned = router.match(subject);
+  return *owned;
+}
+}  // namespace
+
 bool server::publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch) {
   if (has_empty_token(message.subject)) return false;
-  auto result = router.match(message.subject);
-  if (result->plain.empty() && result->queues.empty()) return false;
+  route_cache_lease lease;
+  std::shared_ptr<const match_result> owned;
+  const match_result& result = route(router, message.subject, lease, owned);
+  if (result.plain.empty() && result.queues.empty()) return false;
   const bool skip_own = from != nullptr && !from->echo();
-  for (const auto& sub : result->plain) {
+  for (const auto& sub : result.plain) {
     if (skip_own && sub->owner.get() == from) continue;
     deliver_one(router, sub, message, batch);
   }
-  for (const auto& group : result->queues) {
+  for (const auto& group : result.queues) {
     // One member at random; if it is gone (or is the publisher without
     // echo), try the next ones.
     const std::size_t size = group.size();
@@ -321,12 +337,14 @@ void server::send_no_responders(sublist& router, subscriber& publisher, std::str
   // nats-server answers on the requester's own subscription for the reply
   // subject: HMSG <reply> <sid> 16 16 with a 503 status and no payload.
   static constexpr std::string_view status = "NATS/1.0 503\r\n\r\n";
-  auto result = router.match(reply);
+  route_cache_lease lease;
+  std::shared_ptr<const match_result> owned;
+  const match_result& result = route(router, reply, lease, owned);
   message_view message{reply, {}, status, {}};
-  for (const auto& sub : result->plain) {
+  for (const auto& sub : result.plain) {
     if (sub->owner.get() == &publisher) deliver_one(router, sub, message, batch);
   }
-  for (const auto& group : result->queues) {
+  for (const auto& group : result.queues) {
     for (const auto& sub : group) {
       if (sub->owner.get() == &publisher && deliver_one(router, sub, message, batch)) break;
     }
@@ -453,7 +471,7 @@ void server::reload() {
       std::lock_guard lock(auth_mutex_);
       auth_ = fresh_auth;
     }
-    auth_required_ = fresh_auth->auth_required();
+    auth_required_ = fresh_auth->auth_required() && fresh_auth->no_auth_user().empty();
     std::vector<std::shared_ptr<session>> clients;
     {
       std::lock_guard lock(sessions_mutex_);
