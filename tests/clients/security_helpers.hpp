@@ -1,0 +1,528 @@
+// Helpers for the security client tests (TLS, nkeys, permissions, bad input):
+// a throw-away certificate authority made with the openssl CLI at test time,
+// a raw TLS client on OpenSSL for what libnats cannot do (TLS before INFO,
+// hand-written bytes over TLS), an Ed25519 user key for nkey authentication,
+// a recorder for libnats' asynchronous errors, and a launcher for servers
+// that send no INFO in clear (handshake_first), which server_process cannot
+// wait for.
+//
+// No key material is committed: every key is generated into a temporary
+// directory that is removed when the test ends.
+#pragma once
+
+#include "nats_helpers.hpp"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/ssl.h>
+
+#include <dirent.h>
+#include <sys/time.h>
+
+#include <atomic>
+#include <cstdlib>
+
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "auth/nkeys.hpp"
+
+namespace courier::test {
+
+namespace nkeys = courier::auth::nkeys;
+
+/// A temporary directory, removed (one level deep) on destruction.
+class scratch_dir {
+ public:
+  scratch_dir() {
+    char dir_template[] = "/tmp/courier_sec_XXXXXX";
+    if (char* dir = ::mkdtemp(dir_template)) path_ = dir;
+  }
+  scratch_dir(const scratch_dir&) = delete;
+  scratch_dir& operator=(const scratch_dir&) = delete;
+  ~scratch_dir() {
+    if (path_.empty()) return;
+    if (DIR* d = ::opendir(path_.c_str())) {
+      while (dirent* entry = ::readdir(d)) {
+        std::string name = entry->d_name;
+        if (name != "." && name != "..") ::unlink((path_ + "/" + name).c_str());
+      }
+      ::closedir(d);
+    }
+    ::rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  /// Writes text to name and returns its full path.
+  std::string write(const std::string& name, const std::string& text) const {
+    std::ofstream(file(name)) << text;
+    return file(name);
+  }
+
+ private:
+  std::string path_;
+};
+
+/// Runs a shell command, its output appended to log; true on exit status 0.
+inline bool run_command(const std::string& command, const std::string& log) {
+  const std::string full = command + " >>" + log + " 2>&1";
+  return std::system(full.c_str()) == 0;
+}
+
+/// A certificate authority and certificates signed by it, generated with
+/// the openssl CLI (P-256 keys: fast to make). Files are PEM.
+///
+///   ca.pem                         the CA certificate (trust anchor)
+///   server.pem / server.key        SAN DNS:localhost, IP:127.0.0.1
+///   <name>.pem / <name>.key        client certificates from add_client()
+class test_pki {
+ public:
+  test_pki() {
+    config_ = dir_.write("openssl.cnf",
+                         "[req]\ndistinguished_name = dn\n[dn]\n"
+                         "[ca]\nbasicConstraints = critical,CA:TRUE\n"
+                         "keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n");
+    ok_ = !dir_.path().empty() && make_key("ca") &&
+          run_command("openssl req -x509 -new -key " + dir_.file("ca.key") + " -subj '/O=Courier Tests/CN=Test CA'" +
+                          " -days 2 -config " + config_ + " -extensions ca -out " + dir_.file("ca.pem"),
+                      log()) &&
+          sign("server", "/O=Courier Tests/CN=localhost",
+               "keyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n"
+               "subjectAltName = DNS:localhost,IP:127.0.0.1\n");
+  }
+
+  /// Adds a client certificate <name>.pem/.key with the given subject (in
+  /// openssl's "/O=x/CN=y" form) and optional subjectAltName value
+  /// ("email:a@b.c"). Returns false (see log_text()) on failure.
+  bool add_client(const std::string& name, const std::string& subject, const std::string& san = {}) {
+    std::string ext = "keyUsage = critical,digitalSignature\nextendedKeyUsage = clientAuth\n";
+    if (!san.empty()) ext += "subjectAltName = " + san + "\n";
+    return ok_ && sign(name, subject, ext);
+  }
+
+  /// Another, unrelated CA with a client certificate "<name>" signed by it:
+  /// a certificate the server must not trust.
+  bool add_foreign_client(const std::string& name, const std::string& subject) {
+    const std::string ca = name + "_ca";
+    return ok_ && make_key(ca) &&
+           run_command("openssl req -x509 -new -key " + dir_.file(ca + ".key") + " -subj '/CN=Foreign CA' -days 2" +
+                           " -config " + config_ + " -extensions ca -out " + dir_.file(ca + ".pem"),
+                       log()) &&
+           sign(name, subject, "extendedKeyUsage = clientAuth\n", ca);
+  }
+
+  bool ok() const { return ok_; }
+  std::string ca() const { return dir_.file("ca.pem"); }
+  std::string cert(const std::string& name) const { return dir_.file(name + ".pem"); }
+  std::string key(const std::string& name) const { return dir_.file(name + ".key"); }
+  std::string log_text() const {
+    std::ifstream in(log());
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+  /// `cert_file: ..., key_file: ..., ca_file: ...` for a tls block.
+  std::string server_files() const {
+    return "cert_file: \"" + cert("server") + "\", key_file: \"" + key("server") + "\", ca_file: \"" + ca() + "\"";
+  }
+
+ private:
+  std::string log() const { return dir_.file("openssl.log"); }
+
+  bool make_key(const std::string& name) {
+    return run_command("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out " + dir_.file(name + ".key"),
+                       log());
+  }
+
+  bool sign(const std::string& name, const std::string& subject, const std::string& extensions,
+            const std::string& issuer = "ca") {
+    const std::string ext_file = dir_.write(name + ".ext", "[v3]\nbasicConstraints = CA:FALSE\n" + extensions);
+    return make_key(name) &&
+           run_command("openssl req -new -key " + dir_.file(name + ".key") + " -subj '" + subject + "' -config " +
+                           config_ + " -out " + dir_.file(name + ".csr"),
+                       log()) &&
+           run_command("openssl x509 -req -in " + dir_.file(name + ".csr") + " -CA " + dir_.file(issuer + ".pem") +
+                           " -CAkey " + dir_.file(issuer + ".key") + " -set_serial " + std::to_string(++serial_) +
+                           " -days 2 -extfile " + ext_file + " -extensions v3 -out " + dir_.file(name + ".pem"),
+                       log());
+  }
+
+  scratch_dir dir_;
+  std::string config_;
+  bool ok_ = false;
+  int serial_ = 1000;
+};
+
+/// libnats options for a TLS connection trusting pki's CA, optionally with
+/// a client certificate.
+inline options_ptr make_tls_options(const std::string& url, const test_pki& pki, const std::string& client = {}) {
+  auto opts = make_options(url);
+  if (!opts) return nullptr;
+  EXPECT_EQ(NATS_OK, natsOptions_SetSecure(opts.get(), true));
+  EXPECT_EQ(NATS_OK, natsOptions_LoadCATrustedCertificates(opts.get(), pki.ca().c_str()));
+  if (!client.empty()) {
+    EXPECT_EQ(NATS_OK,
+              natsOptions_LoadCertificatesChain(opts.get(), pki.cert(client).c_str(), pki.key(client).c_str()));
+  }
+  return opts;
+}
+
+/// Connect that may fail: returns the connection (or null) and the status.
+inline connection_ptr try_connect(natsOptions* opts, natsStatus& status) {
+  natsConnection* raw = nullptr;
+  status = natsConnection_Connect(&raw, opts);
+  return connection_ptr(raw);
+}
+
+/// A publish on nc reaches a subscription of nc on the same subject: proves
+/// the connection is authenticated and the server is serving it.
+inline testing::AssertionResult round_trip(natsConnection* nc, const std::string& subject,
+                                           const std::string& data = "ping") {
+  auto sub = subscribe_sync(nc, subject.c_str());
+  if (!sub) return testing::AssertionFailure() << "subscribe failed";
+  if (natsConnection_PublishString(nc, subject.c_str(), data.c_str()) != NATS_OK) {
+    return testing::AssertionFailure() << "publish failed";
+  }
+  auto m = next_message(sub.get());
+  if (!m) return testing::AssertionFailure() << "no message on " << subject;
+  if (payload(m.get()) != data) return testing::AssertionFailure() << "payload " << payload(m.get());
+  return testing::AssertionSuccess();
+}
+
+/// A message published on `from` reaches a fresh subscription of `to` on
+/// subject (both connections authenticated and served).
+inline testing::AssertionResult delivers(natsConnection* from, natsConnection* to, const std::string& subject,
+                                         const std::string& data = "hello") {
+  auto sub = subscribe_sync(to, subject.c_str());
+  if (!sub) return testing::AssertionFailure() << "subscribe " << subject << " failed";
+  if (flush(to) != NATS_OK) return testing::AssertionFailure() << "subscriber flush failed";
+  if (natsConnection_PublishString(from, subject.c_str(), data.c_str()) != NATS_OK) {
+    return testing::AssertionFailure() << "publish failed";
+  }
+  if (flush(from) != NATS_OK) return testing::AssertionFailure() << "publisher flush failed";
+  auto m = next_message(sub.get());
+  if (!m) return testing::AssertionFailure() << "nothing delivered on " << subject;
+  if (payload(m.get()) != data) return testing::AssertionFailure() << "payload " << payload(m.get());
+  return testing::AssertionSuccess();
+}
+
+/// Records asynchronous errors libnats reports for a connection, with the
+/// server's -ERR text (natsConnection_GetLastError).
+///
+/// libnats keeps only the connection's last error text and the handler
+/// reads it later on another thread, so two -ERRs in quick succession can
+/// both be reported with the second text. Tests therefore provoke one
+/// violation at a time and wait for its text before the next.
+struct async_errors {
+  std::mutex mutex;
+  std::vector<natsStatus> statuses;
+  std::vector<std::string> texts;
+
+  static void on_error(natsConnection* nc, natsSubscription*, natsStatus err, void* closure) {
+    auto* self = static_cast<async_errors*>(closure);
+    const char* text = nullptr;
+    natsConnection_GetLastError(nc, &text);
+    std::lock_guard lock(self->mutex);
+    self->statuses.push_back(err);
+    self->texts.emplace_back(text ? text : "");
+  }
+  /// Installs the handler on opts.
+  void attach(natsOptions* opts) { natsOptions_SetErrorHandler(opts, &async_errors::on_error, this); }
+  size_t size() {
+    std::lock_guard lock(mutex);
+    return statuses.size();
+  }
+  /// True once an error whose text contains needle was reported.
+  bool saw(const std::string& needle) {
+    std::lock_guard lock(mutex);
+    for (auto& t : texts)
+      if (t.find(needle) != std::string::npos) return true;
+    return false;
+  }
+  /// Number of reported errors whose text contains needle.
+  size_t count(const std::string& needle) {
+    std::lock_guard lock(mutex);
+    size_t n = 0;
+    for (auto& t : texts) n += t.find(needle) != std::string::npos ? 1 : 0;
+    return n;
+  }
+  bool wait_for(const std::string& needle, std::chrono::milliseconds timeout = 5s) {
+    return wait_until([&] { return saw(needle); }, timeout);
+  }
+  std::string all() {
+    std::lock_guard lock(mutex);
+    std::string out;
+    for (auto& t : texts) out += t + "\n";
+    return out;
+  }
+};
+
+/// An Ed25519 user key for nkey authentication, generated with OpenSSL.
+class user_nkey {
+ public:
+  user_nkey() {
+    pkey_ = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+    if (pkey_ == nullptr) return;
+    nkeys::key_bytes raw{};
+    size_t len = raw.size();
+    if (EVP_PKEY_get_raw_public_key(pkey_, raw.data(), &len) != 1 || len != raw.size()) return;
+    public_key_ = nkeys::encode_public_key(nkeys::prefix::user, raw);
+  }
+  user_nkey(const user_nkey&) = delete;
+  user_nkey& operator=(const user_nkey&) = delete;
+  ~user_nkey() { EVP_PKEY_free(pkey_); }
+
+  /// "U..." public key for the server config and CONNECT.
+  const std::string& public_key() const { return public_key_; }
+
+  /// Raw 64-byte Ed25519 signature of message.
+  std::vector<unsigned char> sign(std::string_view message) const {
+    std::vector<unsigned char> sig(64);
+    size_t len = sig.size();
+    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, pkey_) == 1 &&
+              EVP_DigestSign(ctx, sig.data(), &len, reinterpret_cast<const unsigned char*>(message.data()),
+                             message.size()) == 1;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) sig.clear();
+    sig.resize(ok ? len : 0);
+    return sig;
+  }
+
+  /// natsSignatureHandler; the closure is the user_nkey. Counts calls.
+  static natsStatus sign_nonce(char** error_text, unsigned char** signature, int* signature_length, const char* nonce,
+                               void* closure) {
+    auto* self = static_cast<user_nkey*>(closure);
+    ++self->signatures_;
+    auto sig = self->sign(nonce);
+    if (sig.empty()) {
+      *error_text = ::strdup("signing failed");
+      return NATS_ERR;
+    }
+    *signature = static_cast<unsigned char*>(std::malloc(sig.size()));
+    std::memcpy(*signature, sig.data(), sig.size());
+    *signature_length = static_cast<int>(sig.size());
+    return NATS_OK;
+  }
+
+  int signatures() const { return signatures_; }
+
+ private:
+  EVP_PKEY* pkey_ = nullptr;
+  std::string public_key_;
+  std::atomic<int> signatures_{0};
+};
+
+/// A TLS client on a blocking loopback socket, driven by hand: it can start
+/// TLS before the server says anything (handshake_first), upgrade after the
+/// plain INFO, and send arbitrary bytes. Reads are bounded by deadlines.
+class raw_tls_client {
+ public:
+  explicit raw_tls_client(int port) : fd_(connect_loopback(port)) {
+    if (fd_ < 0) return;
+    // Short receive timeouts turn blocking reads into deadline-checked loops.
+    timeval tv{0, 50 * 1000};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  raw_tls_client(const raw_tls_client&) = delete;
+  raw_tls_client& operator=(const raw_tls_client&) = delete;
+  ~raw_tls_client() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (ctx_ != nullptr) SSL_CTX_free(ctx_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  bool connected() const { return fd_ >= 0; }
+
+  /// Before TLS: reads plain bytes until needle shows up (or close/timeout).
+  bool read_plain_until(std::string_view needle, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = steady::now() + timeout;
+    while (plain_.find(needle) == std::string::npos && steady::now() < deadline && !closed_) {
+      char chunk[4096];
+      ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+      if (n > 0) {
+        plain_.append(chunk, static_cast<size_t>(n));
+      } else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        closed_ = true;
+      }
+    }
+    return plain_.find(needle) != std::string::npos;
+  }
+
+  /// Plain bytes seen before TLS.
+  const std::string& plain() const { return plain_; }
+
+  /// Plain bytes written before TLS (or instead of it).
+  bool send_plain(std::string_view text) {
+    while (!text.empty()) {
+      ssize_t n = ::send(fd_, text.data(), text.size(), MSG_NOSIGNAL);
+      if (n <= 0) return false;
+      text.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  /// Client side of the TLS handshake, verifying the server certificate
+  /// against ca_file; cert/key, when given, are presented to the server.
+  testing::AssertionResult handshake(const std::string& ca_file, const std::string& cert = {},
+                                     const std::string& key = {}, std::chrono::milliseconds timeout = 5s) {
+    ctx_ = SSL_CTX_new(TLS_client_method());
+    if (ctx_ == nullptr) return testing::AssertionFailure() << "SSL_CTX_new";
+    if (SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr) != 1) {
+      return testing::AssertionFailure() << "cannot load CA " << ca_file;
+    }
+    SSL_CTX_set_verify(ctx_, SSL_VERIFY_PEER, nullptr);
+    if (!cert.empty() && (SSL_CTX_use_certificate_chain_file(ctx_, cert.c_str()) != 1 ||
+                          SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1)) {
+      return testing::AssertionFailure() << "cannot load client certificate";
+    }
+    ssl_ = SSL_new(ctx_);
+    SSL_set_fd(ssl_, fd_);
+    SSL_set_tlsext_host_name(ssl_, "localhost");
+    SSL_set1_host(ssl_, "localhost");
+    const auto deadline = steady::now() + timeout;
+    for (;;) {
+      ERR_clear_error();
+      int rc = SSL_connect(ssl_);
+      if (rc == 1) return testing::AssertionSuccess();
+      int err = SSL_get_error(ssl_, rc);
+      if ((err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) && steady::now() < deadline) continue;
+      char reason[256] = "";
+      ERR_error_string_n(ERR_peek_last_error(), reason, sizeof reason);
+      return testing::AssertionFailure() << "SSL_connect failed (ssl error " << err << "): " << reason;
+    }
+  }
+
+  /// Writes text over TLS.
+  bool send(std::string_view text) {
+    while (!text.empty()) {
+      int n = SSL_write(ssl_, text.data(), static_cast<int>(text.size()));
+      if (n <= 0) return false;
+      text.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  /// Reads decrypted bytes until needle appears, the peer closes, or timeout.
+  bool read_until(std::string_view needle, std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = steady::now() + timeout;
+    while (buffer_.find(needle) == std::string::npos && !closed_ && steady::now() < deadline) read_some();
+    return buffer_.find(needle) != std::string::npos;
+  }
+
+  /// Reads until the peer closes; true if it did within the timeout.
+  bool wait_closed(std::chrono::milliseconds timeout = 5s) {
+    const auto deadline = steady::now() + timeout;
+    while (!closed_ && steady::now() < deadline) read_some();
+    return closed_;
+  }
+
+  /// Decrypted bytes received so far.
+  const std::string& buffer() const { return buffer_; }
+  void clear() { buffer_.clear(); }
+
+ private:
+  void read_some() {
+    char chunk[16384];
+    ERR_clear_error();
+    int n = SSL_read(ssl_, chunk, sizeof chunk);
+    if (n > 0) {
+      buffer_.append(chunk, static_cast<size_t>(n));
+      return;
+    }
+    int err = SSL_get_error(ssl_, n);
+    if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return;
+    closed_ = true;
+  }
+
+  int fd_;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  std::string plain_;
+  std::string buffer_;
+  bool closed_ = false;
+};
+
+/// A server child process that is ready once its port accepts TCP
+/// connections: for configurations where no INFO comes in clear
+/// (handshake_first), which server_process::start() waits for.
+class listening_process {
+ public:
+  explicit listening_process(const std::string& config_text) {
+    config_ = dir_.write("server.conf", config_text + "\n");
+  }
+  listening_process(const listening_process&) = delete;
+  listening_process& operator=(const listening_process&) = delete;
+  ~listening_process() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    const auto deadline = steady::now() + 5s;
+    int status = 0;
+    while (steady::now() < deadline) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) return;
+      std::this_thread::sleep_for(5ms);
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+  }
+
+  testing::AssertionResult start(std::chrono::milliseconds timeout = 10s) {
+    port_ = pick_free_port();
+    if (port_ <= 0 || dir_.path().empty()) return testing::AssertionFailure() << "no port or scratch dir";
+    std::vector<std::string> args{server_binary(), "-a", "127.0.0.1", "-p", std::to_string(port_), "-c", config_};
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    const std::string log = dir_.file("server.log");
+    const pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) return testing::AssertionFailure() << "fork failed";
+    if (pid == 0) {
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (out >= 0) {
+        ::dup2(out, STDOUT_FILENO);
+        ::dup2(out, STDERR_FILENO);
+        ::close(out);
+      }
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    pid_ = pid;
+    const auto deadline = steady::now() + timeout;
+    while (steady::now() < deadline) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return testing::AssertionFailure() << "server exited during startup; log:\n" << log_text();
+      }
+      if (int fd = connect_loopback(port_); fd >= 0) {
+        ::close(fd);
+        return testing::AssertionSuccess();
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return testing::AssertionFailure() << "server did not listen; log:\n" << log_text();
+  }
+
+  int port() const { return port_; }
+  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  std::string log_text() const {
+    std::ifstream in(dir_.file("server.log"));
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
+ private:
+  scratch_dir dir_;
+  std::string config_;
+  int port_ = -1;
+  pid_t pid_ = -1;
+};
+
+}  // namespace courier::test
