@@ -261,7 +261,7 @@ void nats_client::close(const std::string& reason) {
 
 void nats_client::close_after_writes(std::chrono::milliseconds limit) {
   if (state_ == state::closed) return;
-  if (!write_in_flight_ && pending_.empty()) {
+  if (state_ != state::ready || (!write_in_flight_ && pending_.empty())) {
     close("closed by the client");
     return;
   }

@@ -122,7 +122,6 @@ void tcp_bus::on_ready(const nats_server_info& info) {
   failed_attempts_ = 0;
   pings_out_ = 0;
   const auto count = ++connections_;
-  log((count == 1 ? "connected to " : "reconnected to ") + client_->ready() ? "" : "");
   log(std::string(count == 1 ? "connected to " : "reconnected to ") + describe() + " (server " + info.server_id +
       ", version " + info.version + ")");
   client_->write(std::move(bytes));
@@ -212,13 +211,13 @@ void tcp_bus::on_closed(const std::string& reason) {
     std::lock_guard lock(mutex_);
     closing = closed_;
     was_connected = connected_;
+    // Bytes queued for this connection (SUB/UNSUB lines included) must not
+    // reach the next one, whose greeting re-sends the subscriptions. What
+    // was published while no connection was greeted stays, as in a stock
+    // client's reconnect buffer.
+    if (greeted_) outbound_.clear();
     connected_ = false;
     greeted_ = false;
-    // SUB/UNSUB lines for the old connection must not reach the new one
-    // (the greeting re-sends the subscriptions); publishes made since the
-    // drop are kept, like a stock client's reconnect buffer... but we cannot
-    // tell them apart here, so only bytes queued while connected are lost.
-    if (was_connected) outbound_.clear();
     for (auto& w : pong_waiters_) waiters.push_back(std::move(w));
     pong_waiters_.clear();
   }

@@ -1,0 +1,133 @@
+// A NATS server process for the mss tests: the reference nats-server
+// (Debian's /usr/sbin/nats-server, 2.9.10) or the courier binary, started on
+// a free loopback port and stopped (SIGTERM, then SIGKILL) on destruction.
+#pragma once
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.hpp"
+
+namespace courier::mss::test {
+
+/// Path of the reference server (COURIER_NATS_SERVER overrides).
+inline std::string nats_server_binary() {
+  if (const char* env = std::getenv("COURIER_NATS_SERVER")) return env;
+  return "/usr/sbin/nats-server";
+}
+
+/// The courier binary built with the tests.
+inline std::string courier_binary() { return COURIER_BINARY; }
+
+/// True when something accepts TCP connections on 127.0.0.1:port.
+inline bool port_open(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  ::close(fd);
+  return ok;
+}
+
+/// A server process; see the file comment.
+class broker_process {
+ public:
+  broker_process() = default;
+  broker_process(const broker_process&) = delete;
+  broker_process& operator=(const broker_process&) = delete;
+  ~broker_process() { stop(); }
+
+  /// Starts `binary` with `args` plus "-a 127.0.0.1 -p <port>" (port 0 =
+  /// pick a free one) and waits until the port accepts connections. Output
+  /// goes to `log_file` (or /dev/null). False when it did not come up.
+  bool start(const std::string& binary, std::vector<std::string> args, int port = 0,
+             const std::string& log_file = "/dev/null") {
+    port_ = port > 0 ? port : unused_port();
+    binary_ = binary;
+    args_ = args;
+    log_file_ = log_file;
+    return launch();
+  }
+
+  /// Starts again with the same binary, arguments and port (after stop()).
+  bool restart() { return launch(); }
+
+  /// SIGTERM (or `signal`), wait up to 5 s, then SIGKILL.
+  void stop(int signal = SIGTERM) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, signal);
+    int status = 0;
+    for (int i = 0; i < 250; ++i) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+  int port() const { return port_; }
+  pid_t pid() const { return pid_; }
+  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  bool launch() {
+    std::vector<std::string> argv{binary_};
+    argv.insert(argv.end(), args_.begin(), args_.end());
+    for (std::string extra : {std::string("-a"), std::string("127.0.0.1"), std::string("-p"), std::to_string(port_)})
+      argv.push_back(extra);
+    pid_ = ::fork();
+    if (pid_ < 0) return false;
+    if (pid_ == 0) {
+      const int out = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+      if (out >= 0) {
+        ::dup2(out, 1);
+        ::dup2(out, 2);
+      }
+      // The test binary may have blocked signals; the server needs them.
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      std::vector<char*> raw;
+      for (auto& a : argv) raw.push_back(a.data());
+      raw.push_back(nullptr);
+      ::execv(raw[0], raw.data());
+      ::_exit(127);
+    }
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (port_open(port_)) return true;
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
+  std::string binary_;
+  std::vector<std::string> args_;
+  std::string log_file_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+}  // namespace courier::mss::test
