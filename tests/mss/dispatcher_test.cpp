@@ -11,6 +11,7 @@
 
 #include "conf/config_parser.hpp"
 #include "mss/idempotency_cache.hpp"
+#include "mss/dispatcher_config.hpp"
 #include "test_support.hpp"
 
 namespace courier::mss {
@@ -311,6 +312,61 @@ TEST(IdempotencyCache, WindowAndBound) {
   // Window: after it passes, keys are forgotten.
   std::this_thread::sleep_for(150ms);
   EXPECT_EQ(cache.begin("c", {}, reply), idempotency_cache::state::started);
+}
+
+}  // namespace
+}  // namespace courier::mss
+
+namespace courier::mss {
+namespace {
+
+TEST(DispatcherConfig, ReadsPrefixRetriesWindowAndRules) {
+  const auto document = conf::parse_config_string(R"(
+    mss {
+      prefix: acme
+      queue_group: workers
+      event_retry { attempts: 5, initial_delay: "100ms", max_delay: "2s", multiplier: 3 }
+      idempotency_window: "30s"
+      idempotency_max: 500
+      actions: [ { action: send_email, handlers: email_user } ]
+      events: [ { event: "login.*", when: { level: high }, handlers: [email_user, sms_user] } ]
+      url: "nats://elsewhere:4222"
+    }
+  )");
+  dispatcher_config config;
+  std::string error;
+  ASSERT_TRUE(load_dispatcher_config(document.root.get<picojson::object>().at("mss"), config, error)) << error;
+  EXPECT_EQ(config.options.prefix, "acme");
+  EXPECT_EQ(config.options.queue_group, "workers");
+  EXPECT_EQ(config.options.event_retry.max_attempts, 5u);
+  EXPECT_EQ(config.options.event_retry.initial_delay, std::chrono::milliseconds(100));
+  EXPECT_EQ(config.options.event_retry.max_delay, std::chrono::milliseconds(2000));
+  EXPECT_EQ(config.options.event_retry.multiplier, 3.0);
+  EXPECT_EQ(config.options.idempotency_window, std::chrono::milliseconds(30000));
+  EXPECT_EQ(config.options.idempotency_max_entries, 500u);
+  ASSERT_EQ(config.actions.rules().size(), 1u);
+  ASSERT_EQ(config.events.rules().size(), 1u);
+  EXPECT_EQ(config.events.match("login.x", parse_json(R"({"level":"high"})")),
+            (std::vector<std::string>{"email_user", "sms_user"}));
+  EXPECT_TRUE(config.audits.rules().empty());
+}
+
+TEST(DispatcherConfig, BadValuesAreErrors) {
+  for (const auto& [text, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"mss { prefix: \"a.*\" }", "mss.prefix"},
+           {"mss { prefix: \"\" }", "mss.prefix"},
+           {"mss { event_retry { attempts: 0 } }", "mss.event_retry"},
+           {"mss { idempotency_window: forever }", "mss.idempotency_window"},
+           {"mss { idempotency_max: 0 }", "mss.idempotency_max"},
+           {"mss { actions: [ { action: \"a..b\", handlers: x } ] }", "mss.actions: rule 1"},
+           {"mss { events: { event: a } }", "mss.events"},
+       }) {
+    const auto document = conf::parse_config_string(text);
+    dispatcher_config config;
+    std::string error;
+    EXPECT_FALSE(load_dispatcher_config(document.root.get<picojson::object>().at("mss"), config, error)) << text;
+    EXPECT_NE(error.find(expected), std::string::npos) << text << " -> " << error;
+  }
 }
 
 }  // namespace
