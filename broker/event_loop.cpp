@@ -5,6 +5,7 @@
 namespace courier::broker {
 
 thread_local event_loop* event_loop::current_ = nullptr;
+thread_local route_caches* route_cache_lease::lent_ = nullptr;
 
 event_loop::event_loop(std::size_t index)
     : index_(index),
@@ -21,8 +22,10 @@ void event_loop::start(std::chrono::milliseconds period, std::function<void()> t
   tick_ = std::move(tick);
   thread_ = std::thread([this] {
     current_ = this;
+    route_cache_lease::thread_caches() = &routes_;
     schedule_tick();
     context_.run();
+    route_cache_lease::thread_caches() = nullptr;
     current_ = nullptr;
   });
 }
@@ -40,7 +43,13 @@ void event_loop::stop() {
   boost::asio::post(context_, [this] { tick_timer_.cancel(); });
   work_.reset();
   context_.stop();
-  if (thread_.joinable() && std::this_thread::get_id() != thread_.get_id()) thread_.join();
+  if (thread_.joinable() && std::this_thread::get_id() != thread_.get_id()) {
+    thread_.join();
+    // The thread is gone: release the subscriptions (and through them the
+    // sessions) its cached results still hold, while every loop's
+    // io_context is alive; the server stops its loops before destroying them.
+    routes_.clear();
+  }
 }
 
 }  // namespace courier::broker
