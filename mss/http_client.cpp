@@ -166,6 +166,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
     beast::flat_buffer buffer;
     http::response_parser<http::string_body> parser;
     parser.body_limit(options_.max_response_body);
+    // A HEAD response announces a body it does not send (RFC 9110 9.3.2).
+    if (message.method() == http::verb::head) parser.skip(true);
     auto [read_ec, read] = co_await http::async_read(stream, buffer, parser, use_tuple);
     (void)read;
     if (read_ec) {

@@ -148,6 +148,21 @@ TEST_F(HttpClientTest, HttpsWithVerificationAgainstTestCa) {
   EXPECT_EQ(recorded().size(), 2u);
 }
 
+TEST_F(HttpClientTest, HeadResponseWithoutBodyCompletes) {
+  ASSERT_TRUE(start_recorder({"--reply", "twelve bytes"}));
+  http_request r;
+  r.method = "HEAD";
+  r.url = url("/head");
+  http_options o;
+  o.timeout = 3s;
+  const http_result result = request(r, o);
+  ASSERT_TRUE(result.ok()) << result.message;
+  EXPECT_EQ(result.status, 200);
+  EXPECT_TRUE(result.body.empty());
+  ASSERT_EQ(recorded().size(), 1u);
+  EXPECT_EQ(str(recorded()[0], "method"), "HEAD");
+}
+
 TEST_F(HttpClientTest, ServerDownIsConnectFailed) {
   http_request r;
   r.url = "http://127.0.0.1:" + std::to_string(test::unused_port()) + "/";

@@ -89,9 +89,10 @@ def main():
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(reply)))
             self.end_headers()
-            self.wfile.write(reply)
+            if self.command != "HEAD":
+                self.wfile.write(reply)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = handle_any
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
 
     # The default listen backlog (5) drops SYNs under parallel tests.
     http.server.ThreadingHTTPServer.request_queue_size = 128
