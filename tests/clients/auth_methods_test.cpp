@@ -191,5 +191,29 @@ TEST(auth_methods_test, authorization_timeout_closes_a_silent_client) {
   EXPECT_TRUE(round_trip(nc.get(), "timeout.still_fine"));
 }
 
+TEST(auth_methods_test, command_line_user_pass_and_auth_flags) {
+  {
+    listening_process server("", {"--user", "cli", "--pass", "cli-pw"});
+    ASSERT_TRUE(server.start());
+    auto opts = user_options(server.url(), "cli", "cli-pw");
+    auto a = connect_with(opts.get());
+    auto b = connect_with(opts.get());
+    ASSERT_TRUE(a && b) << server.log_text();
+    EXPECT_TRUE(delivers(a.get(), b.get(), "flags.user", "--user"));
+    EXPECT_TRUE(refused(user_options(server.url(), "cli", "nope").get()));
+    EXPECT_TRUE(refused(make_options(server.url()).get()));
+  }
+  {
+    listening_process server("", {"--auth", "cli-token"});
+    ASSERT_TRUE(server.start());
+    auto opts = token_options(server.url(), "cli-token");
+    auto a = connect_with(opts.get());
+    auto b = connect_with(opts.get());
+    ASSERT_TRUE(a && b) << server.log_text();
+    EXPECT_TRUE(delivers(a.get(), b.get(), "flags.auth", "--auth"));
+    EXPECT_TRUE(refused(token_options(server.url(), "cli-tokeN").get()));
+  }
+}
+
 }  // namespace
 }  // namespace courier::test

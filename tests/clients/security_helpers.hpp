@@ -20,6 +20,7 @@
 #include <sys/time.h>
 
 #include <atomic>
+#include <functional>
 #include <cstdlib>
 
 #include <mutex>
@@ -367,10 +368,13 @@ class raw_tls_client {
 
   /// Client side of the TLS handshake, verifying the server certificate
   /// against ca_file; cert/key, when given, are presented to the server.
+  /// tune, when set, adjusts the context first (versions, cipher lists).
   testing::AssertionResult handshake(const std::string& ca_file, const std::string& cert = {},
-                                     const std::string& key = {}, std::chrono::milliseconds timeout = 5s) {
+                                     const std::string& key = {}, std::chrono::milliseconds timeout = 5s,
+                                     const std::function<void(SSL_CTX*)>& tune = {}) {
     ctx_ = SSL_CTX_new(TLS_client_method());
     if (ctx_ == nullptr) return testing::AssertionFailure() << "SSL_CTX_new";
+    if (tune) tune(ctx_);
     if (SSL_CTX_load_verify_locations(ctx_, ca_file.c_str(), nullptr) != 1) {
       return testing::AssertionFailure() << "cannot load CA " << ca_file;
     }
@@ -424,6 +428,9 @@ class raw_tls_client {
   const std::string& buffer() const { return buffer_; }
   void clear() { buffer_.clear(); }
 
+  /// The negotiated cipher's OpenSSL name after the handshake.
+  std::string cipher() const { return ssl_ ? SSL_get_cipher_name(ssl_) : ""; }
+
  private:
   void read_some() {
     char chunk[16384];
@@ -448,11 +455,15 @@ class raw_tls_client {
 
 /// A server child process that is ready once its port accepts TCP
 /// connections: for configurations where no INFO comes in clear
-/// (handshake_first), which server_process::start() waits for.
+/// (handshake_first), which server_process::start() waits for, and for
+/// command-line flags, which server_process does not pass.
 class listening_process {
  public:
-  explicit listening_process(const std::string& config_text) {
-    config_ = dir_.write("server.conf", config_text + "\n");
+  /// config_text, when not empty, goes to a file passed with -c; extra_args
+  /// follow the address and port.
+  explicit listening_process(const std::string& config_text, std::vector<std::string> extra_args = {})
+      : extra_args_(std::move(extra_args)) {
+    if (!config_text.empty()) config_ = dir_.write("server.conf", config_text + "\n");
   }
   listening_process(const listening_process&) = delete;
   listening_process& operator=(const listening_process&) = delete;
@@ -472,7 +483,12 @@ class listening_process {
   testing::AssertionResult start(std::chrono::milliseconds timeout = 10s) {
     port_ = pick_free_port();
     if (port_ <= 0 || dir_.path().empty()) return testing::AssertionFailure() << "no port or scratch dir";
-    std::vector<std::string> args{server_binary(), "-a", "127.0.0.1", "-p", std::to_string(port_), "-c", config_};
+    std::vector<std::string> args{server_binary(), "-a", "127.0.0.1", "-p", std::to_string(port_)};
+    if (!config_.empty()) {
+      args.push_back("-c");
+      args.push_back(config_);
+    }
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -521,6 +537,7 @@ class listening_process {
  private:
   scratch_dir dir_;
   std::string config_;
+  std::vector<std::string> extra_args_;
   int port_ = -1;
   pid_t pid_ = -1;
 };

@@ -35,9 +35,14 @@ TEST_F(tls_test, server_only_tls_delivers_between_libnats_clients) {
   auto opts = make_tls_options(server.url(), pki_);
   ASSERT_TRUE(opts);
   auto a = connect_with(opts.get());
-  auto b = connect_with(opts.get());
+  // The second client gets the CA as PEM text rather than a file.
+  std::stringstream ca_pem;
+  ca_pem << std::ifstream(pki_.ca()).rdbuf();
+  auto text_opts = make_options(server.url());
+  ASSERT_EQ(NATS_OK, natsOptions_SetSecure(text_opts.get(), true));
+  ASSERT_EQ(NATS_OK, natsOptions_SetCATrustedCertificates(text_opts.get(), ca_pem.str().c_str()));
+  auto b = connect_with(text_opts.get());
   ASSERT_TRUE(a && b);
-  EXPECT_TRUE(natsConnection_IsClosed(a.get()) == false);
   EXPECT_TRUE(delivers(a.get(), b.get(), "tls.server_only", "over tls"));
   EXPECT_TRUE(delivers(b.get(), a.get(), "tls.back", "and back"));
 }
@@ -125,6 +130,7 @@ authorization {
     { user: "alice@example.com",
       permissions: { publish: "alice.>", subscribe: ["alice.>", "_INBOX.>"] } }
     { user: "CN=bob,O=Courier Tests" }
+    { user: "dave.example.com", permissions: { publish: "dave.>", subscribe: "dave.>" } }
   ]
 }
 )";
@@ -172,6 +178,19 @@ TEST_F(tls_test, verify_and_map_takes_the_user_from_the_certificate_and_enforces
   EXPECT_EQ(0u, queued(denied.get()));
   EXPECT_EQ(NATS_CONN_STATUS_CONNECTED, natsConnection_Status(alice.get()));
 
+  // dave has no email, so the DNS name in his certificate names the user;
+  // his permissions differ from alice's.
+  ASSERT_TRUE(pki_.add_client("dave", "/O=Courier Tests/CN=dave", "DNS:dave.example.com")) << pki_.log_text();
+  async_errors dave_errors;
+  auto dave_opts = make_tls_options(server.url(), pki_, "dave");
+  dave_errors.attach(dave_opts.get());
+  auto dave = connect_with(dave_opts.get());
+  ASSERT_TRUE(dave);
+  EXPECT_TRUE(delivers(dave.get(), bob.get(), "dave.hello", "from dave"));
+  ASSERT_EQ(NATS_OK, natsConnection_PublishString(dave.get(), "alice.spoof", "x"));
+  ASSERT_EQ(NATS_OK, flush(dave.get()));
+  EXPECT_TRUE(dave_errors.wait_for("Permissions Violation for Publish to \"alice.spoof\"")) << dave_errors.all();
+
   // carol's certificate is valid but maps to no user.
   auto carol_opts = make_tls_options(server.url(), pki_, "carol");
   natsStatus status = NATS_OK;
@@ -216,6 +235,66 @@ TEST_F(tls_test, allow_non_tls_serves_plain_and_tls_clients_on_one_port) {
   EXPECT_EQ("from tls", payload(m.get()));
 }
 
+TEST_F(tls_test, cipher_suites_limit_tls12_suites) {
+  server_process server("tls { " + pki_.server_files() +
+                        ", cipher_suites: [\"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384\"] }");
+  ASSERT_TRUE(server.start());
+  auto tls12_with = [](const char* ciphers) {
+    return [ciphers](SSL_CTX* ctx) {
+      SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+      SSL_CTX_set_cipher_list(ctx, ciphers);
+    };
+  };
+  // The listed suite is negotiated and the session works.
+  raw_tls_client listed(server.port());
+  ASSERT_TRUE(listed.read_plain_until("\r\n"));
+  ASSERT_TRUE(listed.handshake(pki_.ca(), {}, {}, 5s, tls12_with("ECDHE-ECDSA-AES256-GCM-SHA384")));
+  EXPECT_EQ("ECDHE-ECDSA-AES256-GCM-SHA384", listed.cipher());
+  listed.send("CONNECT {\"verbose\":false}\r\nSUB cs.x 1\r\nPUB cs.x 2\r\nok\r\nPING\r\n");
+  EXPECT_TRUE(listed.read_until("PONG\r\n")) << listed.buffer();
+  EXPECT_NE(std::string::npos, listed.buffer().find("MSG cs.x 1 2\r\nok\r\n")) << listed.buffer();
+
+  // A client offering only an unlisted TLS 1.2 suite is refused.
+  raw_tls_client unlisted(server.port());
+  ASSERT_TRUE(unlisted.read_plain_until("\r\n"));
+  EXPECT_FALSE(unlisted.handshake(pki_.ca(), {}, {}, 3s, tls12_with("ECDHE-ECDSA-CHACHA20-POLY1305")));
+
+  // TLS 1.3 suites are not configurable: libnats (TLS 1.3) still connects.
+  auto opts = make_tls_options(server.url(), pki_);
+  auto nc = connect_with(opts.get());
+  ASSERT_TRUE(nc);
+  EXPECT_TRUE(round_trip(nc.get(), "cs.libnats"));
+}
+
+TEST_F(tls_test, command_line_tls_flags) {
+  ASSERT_TRUE(pki_.add_client("client", "/O=Courier Tests/CN=client")) << pki_.log_text();
+  {
+    listening_process server("", {"--tls", "--tlscert", pki_.cert("server"), "--tlskey", pki_.key("server")});
+    ASSERT_TRUE(server.start());
+    auto opts = make_tls_options(server.url(), pki_);
+    auto a = connect_with(opts.get());
+    auto b = connect_with(opts.get());
+    ASSERT_TRUE(a && b) << server.log_text();
+    EXPECT_TRUE(delivers(a.get(), b.get(), "flags.tls", "--tls"));
+    natsStatus status = NATS_OK;
+    auto plain_opts = make_options(server.url());
+    EXPECT_FALSE(try_connect(plain_opts.get(), status));
+  }
+  {
+    listening_process server("", {"--tlsverify", "--tlscert", pki_.cert("server"), "--tlskey", pki_.key("server"),
+                                  "--tlscacert", pki_.ca()});
+    ASSERT_TRUE(server.start());
+    auto opts = make_tls_options(server.url(), pki_, "client");
+    auto a = connect_with(opts.get());
+    auto b = connect_with(opts.get());
+    ASSERT_TRUE(a && b) << server.log_text();
+    EXPECT_TRUE(delivers(a.get(), b.get(), "flags.tlsverify", "--tlsverify"));
+    natsStatus status = NATS_OK;
+    auto no_cert = make_tls_options(server.url(), pki_);
+    EXPECT_FALSE(try_connect(no_cert.get(), status)) << "--tlsverify let a client without certificate in";
+  }
+}
+
 TEST_F(tls_test, handshake_first_starts_tls_before_info) {
   if (against_reference()) GTEST_SKIP() << "handshake_first is a nats-server 2.10 feature; 2.9.10 lacks it";
   listening_process server("tls { " + pki_.server_files() + ", handshake_first: true }");
@@ -240,7 +319,7 @@ TEST_F(tls_test, handshake_first_starts_tls_before_info) {
   // libnats 3.4 cannot start with TLS (no natsOptions_TLSHandshakeFirst):
   // it waits for INFO and is refused.
   auto opts = make_tls_options(server.url(), pki_);
-  natsOptions_SetTimeout(opts.get(), 1000);
+  natsOptions_SetTimeout(opts.get(), 500);
   natsStatus status = NATS_OK;
   auto refused = try_connect(opts.get(), status);
   EXPECT_FALSE(refused);
@@ -250,9 +329,16 @@ TEST_F(tls_test, handshake_first_starts_tls_before_info) {
 TEST_F(tls_test, handshake_first_with_fallback_serves_both_orders) {
   if (against_reference()) GTEST_SKIP() << "handshake_first is a nats-server 2.10 feature; 2.9.10 lacks it";
   // With a duration, a client that says nothing gets INFO in clear after it
-  // and upgrades as usual; server_process's probe relies on that too.
-  server_process server("tls { " + pki_.server_files() + ", handshake_first: \"200ms\" }");
+  // and upgrades as usual (nats-server 2.10 handshake_first: "<duration>").
+  listening_process server("tls { " + pki_.server_files() + ", handshake_first: \"200ms\" }");
   ASSERT_TRUE(server.start());
+  raw_client waiting(server.port());
+  ASSERT_TRUE(waiting.connected());
+  const auto started = steady::now();
+  ASSERT_TRUE(waiting.read_info(1500ms)) << "no INFO in clear after the 200ms fallback delay: '"
+                                         << waiting.buffer() << "'";
+  EXPECT_GE(steady::now() - started, 150ms) << "INFO came before the fallback delay";
+  EXPECT_NE(std::string::npos, waiting.buffer().find("\"tls_required\":true")) << waiting.buffer();
 
   auto opts = make_tls_options(server.url(), pki_);
   auto nc = connect_with(opts.get());
