@@ -51,7 +51,8 @@ std::shared_ptr<connection> connection::create(server& owner, const connection_o
   return std::shared_ptr<connection>(new connection(owner, options));
 }
 
-connection::connection(server& owner, const connection_options& options) : server_(owner), options_(options) {}
+connection::connection(server& owner, const connection_options& options)
+    : server_(owner), options_(options), routes_(std::make_unique<route_caches>()) {}
 
 connection::~connection() {
   close();
@@ -62,16 +63,49 @@ bool connection::publish(std::string_view subject, std::string_view payload, std
   if (closed_) throw std::logic_error("connection closed");
   if (!protocol::is_valid_literal_subject(subject)) throw std::invalid_argument("invalid publish subject");
   auto& batch = calling_thread_batch();
-  bool matched = server_.publish(server_.router(), this, message_view{subject, reply, headers, payload}, batch);
+  const message_view message{subject, reply, headers, payload};
+  bool matched;
+  auto& lent = route_cache_lease::thread_caches();
+  if (lent == nullptr && !routes_busy_.test_and_set()) {
+    // A thread with no router cache of its own (not a loop, or a publish
+    // nested in another) borrows this connection's for the call.
+    struct give_back {
+      connection& self;
+      ~give_back() {
+        route_cache_lease::thread_caches() = nullptr;
+        self.routes_busy_.clear();
+        // close() could not take the caches while we held them: drop what
+        // they keep alive now (seq_cst pairs this with close()).
+        if (self.closed_.load() && !self.routes_busy_.test_and_set()) {
+          self.routes_->clear();
+          self.routes_busy_.clear();
+        }
+      }
+    } guard{*this};
+    lent = routes_.get();
+    matched = server_.publish(server_.router(), this, message, batch);
+  } else {
+    matched = server_.publish(server_.router(), this, message, batch);
+  }
   flush_if_foreign(batch);
   return matched;
 }
 
 std::uint64_t connection::subscribe(std::string_view subject, message_handler handler, std::string_view queue) {
+  return add_subscription(subject, queue, std::move(handler), nullptr);
+}
+
+std::uint64_t connection::subscribe_view(std::string_view subject, message_view_handler handler,
+                                         std::string_view queue) {
+  return add_subscription(subject, queue, nullptr, std::move(handler));
+}
+
+std::uint64_t connection::add_subscription(std::string_view subject, std::string_view queue,
+                                           message_handler handler, message_view_handler view_handler) {
   if (closed_) throw std::logic_error("connection closed");
   if (!protocol::is_valid_subject(subject)) throw std::invalid_argument("invalid subject");
   if (queue.find_first_of(" \t\r\n") != std::string_view::npos) throw std::invalid_argument("invalid queue group");
-  ensure_dispatcher();
+  if (!options_.inline_callbacks) ensure_dispatcher();
   auto sid = next_sid_.fetch_add(1);
   auto sub = std::make_shared<local_subscription>();
   sub->subject = subject;
@@ -80,6 +114,7 @@ std::uint64_t connection::subscribe(std::string_view subject, message_handler ha
   sub->owner = shared_from_this();
   sub->state = std::make_shared<handler_state>();
   sub->state->handler = std::move(handler);
+  sub->state->view_handler = std::move(view_handler);
   {
     std::lock_guard lock(subs_mutex_);
     subs_.emplace(sid, entry{sub});
@@ -112,29 +147,50 @@ void connection::subscription_done(const std::shared_ptr<subscription>& sub) {
   if (it != subs_.end() && it->second.sub == sub) subs_.erase(it);
 }
 
+void connection::complete_request(const message_view& view) {
+  std::string_view token = view.subject.substr(std::min(view.subject.size(), inbox_prefix_.size()));
+  std::lock_guard lock(requests_mutex_);
+  auto it = requests_.find(std::string(token));
+  if (it == requests_.end()) return;  // late reply to a request that timed out
+  it->second.set_value(message{std::string(view.subject), std::string(view.reply), std::string(view.headers),
+                               std::string(view.payload)});
+  requests_.erase(it);
+}
+
 void connection::deliver(const subscription& sub, const message_view& view, flush_batch& batch) {
-  if (closed_) return;
+  if (closed_.load(std::memory_order_relaxed)) return;
   if (&sub == inbox_.load(std::memory_order_acquire)) {
     // A reply to one of our requests: complete it right here.
-    std::string_view token = view.subject.substr(std::min(view.subject.size(), inbox_prefix_.size()));
-    std::lock_guard lock(requests_mutex_);
-    auto it = requests_.find(std::string(token));
-    if (it == requests_.end()) return;  // late reply to a request that timed out
-    it->second.set_value(message{std::string(view.subject), std::string(view.reply), std::string(view.headers),
-                                 std::string(view.payload)});
-    requests_.erase(it);
+    complete_request(view);
     return;
   }
   // Every subscription in the router that names this connection as owner is
-  // a local_subscription (made by subscribe() or ensure_reply_inbox()).
+  // a local_subscription (made by subscribe() or ensure_reply_inbox()). The
+  // caller's match result keeps it, and so its state, alive during the call.
   const auto& local = static_cast<const local_subscription&>(sub);
+  if (options_.inline_callbacks) {
+    const handler_state& state = *local.state;
+    if (state.cancelled.load(std::memory_order_relaxed)) return;
+    if (state.view_handler) {
+      state.view_handler(view);
+    } else if (state.handler) {
+      state.handler(message{std::string(view.subject), std::string(view.reply), std::string(view.headers),
+                            std::string(view.payload)});
+    }
+    return;
+  }
   bool was_empty;
   {
     std::lock_guard lock(queue_mutex_);
     if (stop_dispatch_) return;
-    was_empty = queue_.empty();
-    queue_.push_back(queued{local.state, message{std::string(view.subject), std::string(view.reply),
-                                                 std::string(view.headers), std::string(view.payload)}});
+    was_empty = queue_size_ == 0;
+    if (queue_size_ == queue_.size()) queue_.emplace_back();
+    queued& slot = queue_[queue_size_++];
+    if (slot.state != local.state) slot.state = local.state;
+    slot.msg.subject.assign(view.subject);
+    slot.msg.reply.assign(view.reply);
+    slot.msg.headers.assign(view.headers);
+    slot.msg.payload.assign(view.payload);
   }
   // Wake the dispatcher once per batch, not once per message.
   if (was_empty) batch.add(shared_from_this());
@@ -147,18 +203,31 @@ void connection::ensure_dispatcher() {
 }
 
 void connection::dispatch_loop() {
+  // The publishers fill queue_ while this thread runs `work`; the two
+  // vectors swap, so both keep their slots (and the slots their capacity).
+  std::vector<queued> work;
   std::unique_lock lock(queue_mutex_);
   for (;;) {
-    queue_changed_.wait(lock, [this] { return stop_dispatch_ || !queue_.empty(); });
-    if (queue_.empty() && stop_dispatch_) return;
-    std::deque<queued> work;
+    queue_changed_.wait(lock, [this] { return stop_dispatch_ || queue_size_ > 0; });
+    if (queue_size_ == 0 && stop_dispatch_) return;
+    const std::size_t count = queue_size_;
     work.swap(queue_);
+    queue_size_ = 0;
     dispatching_ = true;
     lock.unlock();
-    for (auto& item : work) {
+    for (std::size_t i = 0; i < count; ++i) {
+      auto& item = work[i];
       // Messages for a subscription unsubscribed meanwhile are dropped, like a
       // stock client does; those before an auto-unsubscribe limit are not.
-      if (item.state && !item.state->cancelled.load() && item.state->handler) item.state->handler(item.msg);
+      if (item.state && !item.state->cancelled.load(std::memory_order_relaxed)) item.state->call(item.msg);
+    }
+    // Bound what the kept slots hold on to: their number, big payload
+    // buffers, and the handlers of subscriptions that are gone.
+    if (work.size() > kept_slots) work.resize(kept_slots);
+    for (std::size_t i = 0; i < std::min(count, work.size()); ++i) {
+      auto& item = work[i];
+      if (item.msg.payload.capacity() > kept_payload_capacity) std::string().swap(item.msg.payload);
+      if (item.state && item.state->cancelled.load(std::memory_order_relaxed)) item.state.reset();
     }
     lock.lock();
     dispatching_ = false;
@@ -226,8 +295,9 @@ bool connection::flush(std::chrono::milliseconds timeout) {
   // Routing is synchronous, so everything published has been routed; wait
   // for what was queued to us to reach the callbacks.
   if (std::this_thread::get_id() == dispatcher_.get_id()) return true;
+  if (options_.inline_callbacks) return true;  // handed over inside each publish
   std::unique_lock lock(queue_mutex_);
-  return queue_changed_.wait_for(lock, timeout, [this] { return queue_.empty() && !dispatching_; });
+  return queue_changed_.wait_for(lock, timeout, [this] { return queue_size_ == 0 && !dispatching_; });
 }
 
 void connection::remove_all_subscriptions(bool drop_queued) {
@@ -266,6 +336,13 @@ void connection::close() {
     std::lock_guard lock(queue_mutex_);
     stop_dispatch_ = true;
     queue_.clear();
+    queue_size_ = 0;
+  }
+  // Cached match results keep subscriptions (ours too) alive. If a publish
+  // holds the caches now, it drops them when it gives them back.
+  if (!routes_busy_.test_and_set()) {
+    routes_->clear();
+    routes_busy_.clear();
   }
   queue_changed_.notify_all();
   if (dispatcher_.joinable()) {

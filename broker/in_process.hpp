@@ -2,17 +2,20 @@
 // publishes and subscribes through direct calls, with no socket and no text
 // protocol. Messages flow both ways between these and TCP clients.
 //
-// Callbacks run on the connection's own dispatch thread, one at a time and in
-// arrival order (like a stock NATS client), never on the broker's loops, so a
-// slow callback cannot stall other clients. Request replies are completed
-// directly, so request() may be called from inside a callback.
+// By default callbacks run on the connection's own dispatch thread, one at a
+// time and in arrival order (like a stock NATS client), never on the broker's
+// loops, so a slow callback cannot stall other clients. With
+// connection_options::inline_callbacks they run on the publisher's thread
+// instead, inside its publish: no queue, no copy, no thread hop (what an
+// embedded service on the hot path wants; the callback must then be quick and
+// thread-safe). Request replies are completed directly, so request() may be
+// called from inside a callback.
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <future>
 #include <memory>
@@ -21,17 +24,26 @@
 #include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "broker/subscriber.hpp"
 
 namespace courier::broker {
 
 class server;
+class route_caches;  // broker/event_loop.hpp
 
 /// Options of an in-process connection (the CONNECT fields that apply).
 struct connection_options {
   std::string name;   ///< for logs
   bool echo = true;   ///< receive own publishes on matching subscriptions
+  /// Run callbacks on the publishing thread, inside its publish (which may be
+  /// a broker event loop delivering a TCP client's message), instead of on
+  /// this connection's dispatch thread. Callbacks may then run concurrently
+  /// (one per publishing thread), must be thread-safe, must not throw and
+  /// should not block: a slow one stalls the publisher. No dispatch thread is
+  /// started and nothing is copied for subscribe_view() handlers.
+  bool inline_callbacks = false;
 };
 
 /// A received message, owning its bytes.
@@ -45,6 +57,9 @@ struct message {
 };
 
 using message_handler = std::function<void(const message&)>;
+/// A handler that gets views of the message: valid only during the call (copy
+/// what must outlive it). With inline callbacks nothing is copied at all.
+using message_view_handler = std::function<void(const message_view&)>;
 
 /// How a request ended.
 enum class request_status { ok, timeout, no_responders, closed };
@@ -68,6 +83,10 @@ class connection final : public subscriber {
   /// Subscribes; `handler` runs on this connection's dispatch thread.
   /// Returns the subscription id. Throws std::invalid_argument for an invalid subject/queue.
   std::uint64_t subscribe(std::string_view subject, message_handler handler, std::string_view queue = {});
+  /// As subscribe(), with a handler that receives views instead of an owning
+  /// message (see message_view_handler).
+  std::uint64_t subscribe_view(std::string_view subject, message_view_handler handler,
+                               std::string_view queue = {});
   /// Removes a subscription now, or after `max` more messages in total (like UNSUB <sid> <max>).
   void unsubscribe(std::uint64_t sid, std::uint64_t max = 0);
   /// Publishes with a unique reply subject and waits for the first reply.
@@ -95,6 +114,10 @@ class connection final : public subscriber {
   void dispatch_loop();
   void ensure_dispatcher();
   void ensure_reply_inbox();
+  std::uint64_t add_subscription(std::string_view subject, std::string_view queue, message_handler handler,
+                                 message_view_handler view_handler);
+  /// Completes the pending request a reply on the inbox answers.
+  void complete_request(const message_view& view);
   /// Takes every subscription out of the router; `drop_queued` also discards
   /// messages already queued for them (close), drain keeps them.
   void remove_all_subscriptions(bool drop_queued);
@@ -102,17 +125,32 @@ class connection final : public subscriber {
   /// A subscription's callback, shared with the messages queued for it, so
   /// that messages already delivered before an auto-unsubscribe still reach it.
   struct handler_state {
-    message_handler handler;
+    message_handler handler;            ///< one of the two is set
+    message_view_handler view_handler;
     std::atomic<bool> cancelled{false};  ///< explicit unsubscribe/close: drop queued messages
+    void call(const message& msg) const {
+      if (view_handler) {
+        view_handler(message_view{msg.subject, msg.reply, msg.headers, msg.payload});
+      } else if (handler) {
+        handler(msg);
+      }
+    }
   };
   /// What the router stores for an in-process subscribe.
   struct local_subscription : subscription {
     std::shared_ptr<handler_state> state;
   };
+  /// A queue slot. Slots are reused: their strings keep their capacity, and
+  /// `state` is only reassigned when it changes, so a steady stream of
+  /// messages costs no allocation and no reference-count traffic.
   struct queued {
     std::shared_ptr<handler_state> state;
     message msg;
   };
+  /// Slots kept between bursts (by each of the two queue vectors), and the
+  /// largest payload capacity a kept slot may hold on to.
+  static constexpr std::size_t kept_slots = 1024;
+  static constexpr std::size_t kept_payload_capacity = 64 * 1024;
   struct entry {
     std::shared_ptr<local_subscription> sub;
   };
@@ -128,7 +166,8 @@ class connection final : public subscriber {
   // Dispatch queue.
   std::mutex queue_mutex_;
   std::condition_variable queue_changed_;
-  std::deque<queued> queue_;       // lock: queue_mutex_
+  std::vector<queued> queue_;      // lock: queue_mutex_; the first queue_size_ slots are pending
+  std::size_t queue_size_ = 0;     // lock: queue_mutex_
   bool dispatching_ = false;       // lock: queue_mutex_; a callback is running
   bool stop_dispatch_ = false;     // lock: queue_mutex_
   std::thread dispatcher_;
@@ -141,6 +180,11 @@ class connection final : public subscriber {
   std::mutex requests_mutex_;
   std::unordered_map<std::string, std::promise<message>> requests_;  // lock: requests_mutex_
   std::atomic<std::uint64_t> next_request_{1};
+
+  // Router L1 caches for publishes from threads that have none of their own
+  // (not an event loop); one publishing thread at a time holds routes_busy_.
+  std::unique_ptr<route_caches> routes_;
+  std::atomic_flag routes_busy_;
 };
 
 }  // namespace courier::broker
