@@ -26,9 +26,9 @@ action_result client::action(std::string_view name, std::string_view message, st
   return call(action_subject(name), "action '" + std::string(name) + "'", message, timeout, msg_id);
 }
 
-action_result client::action(std::string_view name, const picojson::value& message,
+action_result client::action(std::string_view name, const picojson::object& message,
                              std::chrono::milliseconds timeout, std::string_view msg_id) {
-  return action(name, message.serialize(), timeout, msg_id);
+  return action(name, std::string_view(picojson::value(message).serialize()), timeout, msg_id);
 }
 
 void client::event(std::string_view name, std::string_view message) { bus_.publish(event_subject(name), message); }

@@ -56,8 +56,8 @@ class client {
   /// key; else the service uses the payload's correlationId).
   action_result action(std::string_view name, std::string_view message, std::chrono::milliseconds timeout,
                        std::string_view msg_id = {});
-  /// The same with a JSON value.
-  action_result action(std::string_view name, const picojson::value& message, std::chrono::milliseconds timeout,
+  /// The same with a JSON object.
+  action_result action(std::string_view name, const picojson::object& message, std::chrono::milliseconds timeout,
                        std::string_view msg_id = {});
   /// Publishes an event. Throws bus_error when it cannot be sent.
   void event(std::string_view name, std::string_view message);

@@ -14,6 +14,9 @@
 //    go to `<prefix>.deadletter.<handler>`.
 //  * `<prefix>.audit.<name>`: publish (or request: the reply means durable).
 //  Idempotency key: the Nats-Msg-Id header, else the correlationId field.
+//  Instances share the keys of the actions they run on
+//  `<prefix>.mss.idempotency` (see mss/peer_idempotency), so a retry that
+//  lands on another instance is answered, not run again.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -28,6 +31,7 @@
 #include "mss/bus.hpp"
 #include "mss/dispatcher.hpp"
 #include "mss/handler_config.hpp"
+#include "mss/peer_idempotency.hpp"
 #include "mss/dispatcher_config.hpp"
 
 namespace courier::mss {
@@ -64,13 +68,22 @@ class service {
   dispatcher_stats stats() const { return dispatcher_->stats(); }
   /// Requests handled so far whose reply is not sent yet.
   std::size_t pending_replies() const;
+  /// This instance's id in peer notes.
+  const std::string& instance_id() const { return instance_id_; }
 
  private:
   void on_message(bus_message message);
+  void on_peer_note(const bus_message& message);
+  /// Publishes a note for the peers on peer_subject_.
+  void announce(const std::string& key, const char* state, const std::string* result = nullptr, bool ok = false);
   void log(service_log_level level, const std::string& text) const;
 
   bus& bus_;
   service_logger logger_;
+  std::string action_prefix_;  ///< "<prefix>.action."
+  std::string peer_subject_;   ///< "<prefix>.mss.idempotency"
+  std::string instance_id_;    ///< random, tells our own notes apart
+  peer_idempotency peers_;
   handler_set handlers_;  ///< before dispatcher_: the dispatcher keeps a reference
   std::unique_ptr<dispatcher> dispatcher_;
   std::vector<mss_subscription> subscriptions_;
