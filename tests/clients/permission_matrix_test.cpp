@@ -253,5 +253,43 @@ TEST_F(permission_matrix_test, allow_responses_with_max_and_expiry) {
   EXPECT_EQ((subject_list{"reply.a:a1", "reply.a:a2", "reply.c:c1"}), got);
 }
 
+TEST(default_permissions_test, apply_to_users_without_their_own) {
+  server_process server(R"(
+authorization {
+  default_permissions: { publish: "public.>", subscribe: ["public.>", "_INBOX.>"] }
+  users = [
+    { user: plain, password: p }
+    { user: boss, password: b, permissions: { publish: ">", subscribe: ">" } }
+  ]
+}
+)");
+  ASSERT_TRUE(server.start());
+  async_errors errors;
+  auto plain_opts = make_options(server.url());
+  natsOptions_SetUserInfo(plain_opts.get(), "plain", "p");
+  errors.attach(plain_opts.get());
+  auto plain = connect_with(plain_opts.get());
+  auto boss_opts = make_options(server.url());
+  natsOptions_SetUserInfo(boss_opts.get(), "boss", "b");
+  auto boss = connect_with(boss_opts.get());
+  ASSERT_TRUE(plain && boss);
+  EXPECT_TRUE(delivers(plain.get(), boss.get(), "public.x", "default allows"));
+  EXPECT_TRUE(delivers(boss.get(), plain.get(), "public.y", "to plain"));
+
+  auto watch = subscribe_sync(boss.get(), "private.>");
+  ASSERT_EQ(NATS_OK, flush(boss.get()));
+  ASSERT_EQ(NATS_OK, natsConnection_PublishString(plain.get(), "private.x", "denied"));
+  ASSERT_EQ(NATS_OK, flush(plain.get()));
+  EXPECT_TRUE(errors.wait_for("Permissions Violation for Publish to \"private.x\"")) << errors.all();
+  auto denied = subscribe_sync(plain.get(), "private.>");
+  ASSERT_EQ(NATS_OK, flush(plain.get()));
+  EXPECT_TRUE(errors.wait_for("Permissions Violation for Subscription to \"private.>\"")) << errors.all();
+  // boss has its own permissions, not the defaults.
+  EXPECT_TRUE(delivers(boss.get(), boss.get(), "private.z", "boss may"));
+  ASSERT_EQ(NATS_OK, flush(plain.get()));
+  EXPECT_EQ(0u, queued(denied.get()));
+  EXPECT_EQ(1u, queued(watch.get())) << "only boss's private.z";
+}
+
 }  // namespace
 }  // namespace courier::test

@@ -527,6 +527,14 @@ class listening_process {
 
   int port() const { return port_; }
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+
+  /// Replaces the config file and sends SIGHUP, as an operator reloads.
+  bool reload(const std::string& config_text) {
+    if (pid_ <= 0 || config_.empty()) return false;
+    dir_.write("server.conf", config_text + "\n");
+    return ::kill(pid_, SIGHUP) == 0;
+  }
+
   std::string log_text() const {
     std::ifstream in(dir_.file("server.log"));
     std::stringstream text;
