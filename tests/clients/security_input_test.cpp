@@ -209,6 +209,50 @@ TEST_F(security_input_test, many_bad_clients_at_once_do_not_starve_a_good_one) {
   EXPECT_TRUE(still_serving());
 }
 
+TEST(credentials_in_logs_test, passwords_never_reach_the_trace_log) {
+  user_nkey key;
+  ASSERT_FALSE(key.public_key().empty());
+  // Trace logs every protocol line, CONNECT included: nats-server prints
+  // "pass":"[REDACTED]". (It does print auth_token and the one-time nkey
+  // signature, so those are not checked here.)
+  server_process server("debug: true\ntrace: true\n"
+                        "authorization { users = [\n"
+                        "  { user: alice, password: \"pw-Secret-4711\" }\n"
+                        "  { nkey: \"" + key.public_key() + "\" }\n"
+                        "] }");
+  ASSERT_TRUE(server.start());
+  auto good = make_options(server.url());
+  natsOptions_SetUserInfo(good.get(), "alice", "pw-Secret-4711");
+  auto nc = connect_with(good.get());
+  ASSERT_TRUE(nc);
+  ASSERT_TRUE(round_trip(nc.get(), "logs.ok"));
+  auto bad = make_options(server.url());
+  natsOptions_SetUserInfo(bad.get(), "alice", "pw-Wrong-0815");
+  natsStatus status = NATS_OK;
+  EXPECT_FALSE(try_connect(bad.get(), status));
+
+  // An nkey client; its signature is a credential for this nonce.
+  raw_client raw(server.port());
+  ASSERT_TRUE(raw.read_info());
+  const std::string info = raw.buffer();
+  const auto at = info.find("\"nonce\":\"");
+  ASSERT_NE(std::string::npos, at) << info;
+  const std::string nonce = info.substr(at + 9, info.find('"', at + 9) - at - 9);
+  const std::string sig = nkeys::base64url_encode(key.sign(nonce));
+  raw.send("CONNECT {\"verbose\":false,\"nkey\":\"" + key.public_key() + "\",\"sig\":\"" + sig +
+           "\"}\r\nPING\r\n");
+  ASSERT_TRUE(raw.read_until("PONG\r\n")) << raw.buffer();
+
+  // The CONNECT lines were traced (so the check below looks at real output).
+  ASSERT_TRUE(wait_until([&] { return server.log_text().find("CONNECT") != std::string::npos; }, 3s))
+      << server.log_text();
+  std::this_thread::sleep_for(100ms);
+  const std::string log = server.log_text();
+  EXPECT_EQ(std::string::npos, log.find("pw-Secret-4711")) << log;
+  EXPECT_EQ(std::string::npos, log.find("pw-Wrong-0815")) << log;
+  EXPECT_NE(std::string::npos, log.find(key.public_key())) << "the nkey CONNECT was not traced";
+}
+
 /// The same discipline at the TLS edge: garbage where a ClientHello belongs.
 class tls_input_test : public testing::Test {
  protected:
