@@ -468,16 +468,34 @@ class listening_process {
   listening_process(const listening_process&) = delete;
   listening_process& operator=(const listening_process&) = delete;
   ~listening_process() {
+    stop();
+    // As server_process does: a sanitizer build reports only to its log.
+    const std::string log = log_text();
+    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                               "WARNING: ThreadSanitizer"}) {
+      if (log.find(marker) != std::string::npos) {
+        ADD_FAILURE() << "sanitizer report from " << server_binary() << ":\n" << log;
+        break;
+      }
+    }
+  }
+
+  /// SIGTERM, then SIGKILL if it lingers.
+  void stop() {
     if (pid_ <= 0) return;
     ::kill(pid_, SIGTERM);
     const auto deadline = steady::now() + 5s;
     int status = 0;
     while (steady::now() < deadline) {
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) return;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return;
+      }
       std::this_thread::sleep_for(5ms);
     }
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, &status, 0);
+    pid_ = -1;
   }
 
   testing::AssertionResult start(std::chrono::milliseconds timeout = 10s) {
