@@ -83,7 +83,8 @@ server::server(conf::server_options options)
     flags.key = options_.tls_flags.key_file;
     flags.ca_cert = options_.tls_flags.ca_file;
     flags.verify = options_.tls_flags.verify;
-    tls_settings_ = auth::apply_tls_flags(auth::parse_tls(options_.tls), flags);
+    auto from_file = options_.tls.is<picojson::null>() ? auth::tls_settings{} : auth::parse_tls(options_.tls);
+    tls_settings_ = auth::apply_tls_flags(std::move(from_file), flags);
   }
   std::optional<std::chrono::milliseconds> tls_timeout;
   if (tls_settings_.enabled()) {

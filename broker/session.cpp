@@ -88,10 +88,23 @@ void session::start() {
   if (server_.tls_enabled()) {
     tls_deadline_ = clock::now() + server_.tls_settings().timeout;
     if (server_.tls_settings().handshake_first) {
+      if (auto fallback = server_.tls_settings().handshake_first_fallback) {
+        // handshake_first with a duration (2.10): wait that long for a
+        // ClientHello, then fall back to INFO first.
+        tls_state_ = tls_state::waiting_hello_first;
+        hello_deadline_ = clock::now() + *fallback;
+        do_read();
+        return;
+      }
       begin_tls_handshake();  // the INFO follows the handshake
       return;
     }
   }
+  send_info_and_continue();
+}
+
+void session::send_info_and_continue() {
+  info_sent_ = true;
   queue_own(server_.info_line(id_, remote_ip_, server_.lame_duck(), nonce_));
   flush_deliveries();
   if (server_.tls_enabled()) {
@@ -129,6 +142,8 @@ void session::do_read() {
   reading_ = true;
   socket_.async_wait(asio::ip::tcp::socket::wait_read,
                      [self = std::static_pointer_cast<session>(shared_from_this())](const error_code& ec) {
+                       // A cancelled wait leaves reading_ to whoever cancelled it.
+                       if (ec == asio::error::operation_aborted) return;
                        self->reading_ = false;
                        self->on_readable(ec);
                      });
@@ -138,6 +153,24 @@ void session::on_readable(const error_code& ec) {
   if (closed_) return;
   if (ec) {
     if (ec != asio::error::operation_aborted) do_close(close_reason::read_error);
+    return;
+  }
+  if (tls_state_ == tls_state::waiting_hello_first) {
+    unsigned char first = 0;
+    ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      do_read();
+      return;
+    }
+    if (n <= 0) {
+      do_close(n == 0 ? close_reason::client_closed : close_reason::read_error);
+      return;
+    }
+    if (auth::looks_like_tls_client_hello(first)) {
+      begin_tls_handshake();  // INFO goes out encrypted once it completes
+    } else {
+      send_info_and_continue();  // a client that does not start with TLS
+    }
     return;
   }
   if (tls_state_ == tls_state::waiting_first_byte) {
@@ -182,6 +215,7 @@ void session::on_readable(const error_code& ec) {
     last_activity_ = clock::now();
     parser_.feed(buffer, n, *this);
     if (parser_.failed() || closed_) break;
+    if (loop_.batch().stall_requested()) break;
     // A short plain read emptied the kernel buffer; new data makes a new edge.
     if (!ssl_ && n < event_loop::read_buffer_size) {
       drained = true;
@@ -197,6 +231,10 @@ void session::on_readable(const error_code& ec) {
     closing = closing_;
   }
   if (closing || closed_) return;
+  if (auto receiver = loop_.batch().take_stall()) {
+    stall_reading(receiver);
+    return;
+  }
   if (drained) {
     do_read();
   } else {
@@ -266,8 +304,9 @@ void session::continue_tls_handshake() {
       X509_free(certificate);
     }
     log().debug(log_prefix(), "TLS handshake complete");
-    if (server_.tls_settings().handshake_first) {
+    if (!info_sent_) {
       // TLS came first: the INFO goes out now, encrypted.
+      info_sent_ = true;
       queue_own(server_.info_line(id_, remote_ip_, server_.lame_duck(), nonce_));
       loop_.batch().flush();
     }
@@ -307,10 +346,22 @@ void session::continue_tls_handshake() {
 // ---- protocol operations ----
 
 bool session::on_connect(std::string_view json) {
-  log().trace(log_prefix(), "<<- [CONNECT ", log_snippet(json, 256), "]");
   picojson::value value;
   std::string error;
   picojson::parse(value, json.begin(), json.end(), &error);
+  if (log().trace_enabled()) {
+    // Secrets never reach the log: nats-server prints "pass":"[REDACTED]".
+    if (error.empty() && value.is<picojson::object>()) {
+      picojson::value shown = value;
+      for (const char* secret : {"pass", "auth_token"}) {
+        auto& object = shown.get<picojson::object>();
+        if (object.count(secret)) object[secret] = picojson::value("[REDACTED]");
+      }
+      log().trace(log_prefix(), "<<- [CONNECT ", log_snippet(shown.serialize(), 256), "]");
+    } else {
+      log().trace(log_prefix(), "<<- [CONNECT (", json.size(), " bytes, not JSON)]");
+    }
+  }
   if (!error.empty() || !value.is<picojson::object>()) {
     // nats-server: a CONNECT that does not unmarshal closes the connection, no -ERR.
     log().error(log_prefix(), "Error reading CONNECT: ", error);
@@ -588,6 +639,7 @@ void session::deliver(const subscription& sub, const message_view& message, flus
   }
   bool register_flush = false;
   bool slow = false;
+  bool over_half = false;
   {
     std::lock_guard lock(out_mutex_);
     if (closing_) return;
@@ -596,10 +648,14 @@ void session::deliver(const subscription& sub, const message_view& message, flus
     } else {
       protocol::append_msg(pending_, message.subject, sub.sid, message.reply, message.payload);
     }
-    if (static_cast<std::int64_t>(pending_.size()) > server_.options().max_pending) {
+    const auto pending = static_cast<std::int64_t>(pending_.size());
+    if (pending > server_.options().max_pending) {
       slow = true;
       closing_ = true;
-    } else if (!flush_requested_) {
+    } else if (pending > server_.options().max_pending / 2 && !batch.stall_requested()) {
+      over_half = true;
+    }
+    if (!slow && !flush_requested_) {
       flush_requested_ = true;
       register_flush = true;
     }
@@ -612,6 +668,43 @@ void session::deliver(const subscription& sub, const message_view& message, flus
     return;
   }
   if (register_flush) batch.add(shared_from_this());
+  if (over_half) batch.request_stall(shared_from_this());
+}
+
+void session::notify_when_drained(std::function<void()> resume) {
+  {
+    std::lock_guard lock(out_mutex_);
+    if (!closing_ && static_cast<std::int64_t>(pending_.size()) > server_.options().max_pending / 2) {
+      drain_waiters_.push_back(std::move(resume));
+      return;
+    }
+  }
+  resume();
+}
+
+void session::stall_reading(const std::shared_ptr<subscriber>& receiver) {
+  // As nats-server's stalledWait: the producer waits for the consumer to
+  // drain, at most a second, then goes on (and the consumer may be cut off).
+  stalled_ = true;
+  const auto id = ++stall_id_;
+  if (!stall_timer_) stall_timer_ = std::make_unique<asio::steady_timer>(loop_.context());
+  auto self = std::static_pointer_cast<session>(shared_from_this());
+  stall_timer_->expires_after(std::chrono::seconds(1));
+  stall_timer_->async_wait([self, id](const error_code& ec) {
+    if (!ec) self->resume_reading(id);
+  });
+  receiver->notify_when_drained([self, id] {
+    asio::post(self->loop_.context(), [self, id] { self->resume_reading(id); });
+  });
+}
+
+void session::resume_reading(std::uint64_t stall_id) {
+  if (!stalled_ || stall_id != stall_id_ || closed_) return;
+  stalled_ = false;
+  stall_timer_->cancel();
+  // Reading stopped before the socket was drained: read now rather than wait
+  // for an edge that may never come.
+  on_readable(error_code{});
 }
 
 void session::queue_own(std::string_view bytes) {
@@ -652,12 +745,15 @@ void session::flush_deliveries() {
 
 void session::write_pending() {
   if (closed_ || write_in_flight_) return;
+  std::vector<std::function<void()>> drained;
   {
     std::lock_guard lock(out_mutex_);
     flush_requested_ = false;
     if (pending_.empty()) return;
     writing_.swap(pending_);
+    drained.swap(drain_waiters_);
   }
+  for (auto& resume : drained) resume();
   written_ = 0;
   error_code ec;
   std::size_t n = transport_write(writing_.data(), writing_.size(), ec);
@@ -721,6 +817,14 @@ void session::subscription_done(const std::shared_ptr<subscription>& sub) {
 void session::tick(clock::time_point now) {
   if (closed_) return;
   const auto& options = server_.options();
+  if (tls_state_ == tls_state::waiting_hello_first && now >= hello_deadline_) {
+    // No ClientHello within the handshake_first duration: INFO first after all.
+    error_code ignored;
+    socket_.cancel(ignored);  // the pending wait; send_info_and_continue starts its own
+    reading_ = false;
+    send_info_and_continue();
+    return;
+  }
   if ((tls_state_ == tls_state::handshaking || tls_state_ == tls_state::waiting_first_byte) &&
       now >= tls_deadline_) {
     log().error(log_prefix(), "TLS handshake timeout");
@@ -766,11 +870,15 @@ void session::close(close_reason reason) {
 void session::do_close(close_reason reason) {
   if (closed_) return;
   std::string last;
+  std::vector<std::function<void()>> waiters;
   {
     std::lock_guard lock(out_mutex_);
     closing_ = true;
     last.swap(pending_);
+    waiters.swap(drain_waiters_);
   }
+  for (auto& resume : waiters) resume();
+  if (stall_timer_) stall_timer_->cancel();
   // Best effort: what was queued before the close (an -ERR, the last
   // messages) goes out if the socket takes it without waiting.
   error_code ec;

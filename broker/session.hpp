@@ -12,10 +12,12 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include <picojson.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <openssl/ssl.h>
 
@@ -85,6 +87,7 @@ class session final : public subscriber {
   void flush_deliveries() override;
   void subscription_done(const std::shared_ptr<subscription>& sub) override;
   bool echo() const override { return echo_; }
+  void notify_when_drained(std::function<void()> resume) override;
 
   // client_parser handler (loop thread)
   bool on_connect(std::string_view json);
@@ -101,9 +104,15 @@ class session final : public subscriber {
   void do_read();
   void on_readable(const boost::system::error_code& ec);
   void write_pending();
+  /// Pauses reading this client (a receiver it published to is backed up)
+  /// until that receiver drains or a second passes.
+  void stall_reading(const std::shared_ptr<subscriber>& receiver);
+  void resume_reading(std::uint64_t stall_id);
   std::size_t transport_read(char* buffer, std::size_t size, boost::system::error_code& ec);
   std::size_t transport_write(const char* data, std::size_t size, boost::system::error_code& ec);
   void begin_tls_handshake();
+  /// Sends INFO in clear, then reads plain text or waits for the TLS upgrade.
+  void send_info_and_continue();
   void continue_tls_handshake();
   void on_writable(const boost::system::error_code& ec);
   void do_close(close_reason reason);
@@ -143,10 +152,12 @@ class session final : public subscriber {
 
   // TLS, on the same non-blocking socket (OpenSSL directly, so reads and
   // writes keep the wait-then-read shape of plain connections).
-  enum class tls_state { none, waiting_first_byte, handshaking, established };
+  enum class tls_state { none, waiting_hello_first, waiting_first_byte, handshaking, established };
   tls_state tls_state_ = tls_state::none;
   SSL* ssl_ = nullptr;
   clock::time_point tls_deadline_{};
+  clock::time_point hello_deadline_{};  // handshake_first with a fallback duration
+  bool info_sent_ = false;
   std::optional<auth::peer_certificate> peer_certificate_;
 
   // Authentication and permissions.
@@ -174,12 +185,16 @@ class session final : public subscriber {
   std::string pending_;            // lock: out_mutex_
   bool flush_requested_ = false;   // lock: out_mutex_; a flush is registered or running
   bool closing_ = false;           // lock: out_mutex_; no more deliveries
+  std::vector<std::function<void()>> drain_waiters_;  // lock: out_mutex_; stalled producers
   std::string writing_;            // loop thread: the buffer being written
   std::size_t written_ = 0;        // loop thread: bytes of writing_ already written
   bool write_in_flight_ = false;   // loop thread
   clock::time_point write_started_{};
   bool closed_ = false;            // loop thread: do_close ran
   bool reading_ = false;
+  std::uint64_t stall_id_ = 0;     // loop thread: which stall a resume belongs to
+  bool stalled_ = false;           // loop thread
+  std::unique_ptr<boost::asio::steady_timer> stall_timer_;  // made on first stall
 
   // Pings.
   clock::time_point next_ping_{};

@@ -4,6 +4,7 @@
 // flush_batch, which is flushed once per read batch (not once per message).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -24,8 +25,18 @@ class flush_batch {
   void flush();
   bool empty() const { return receivers_.empty(); }
 
+  /// A receiver over half its max_pending asks the publisher of this batch
+  /// to pause reading until it drains (nats-server stalls fast producers).
+  void request_stall(std::shared_ptr<subscriber> receiver) {
+    if (!stall_on_) stall_on_ = std::move(receiver);
+  }
+  bool stall_requested() const { return stall_on_ != nullptr; }
+  /// The receiver to wait for, if any; clears the request.
+  std::shared_ptr<subscriber> take_stall() { return std::move(stall_on_); }
+
  private:
   std::vector<std::shared_ptr<subscriber>> receivers_;
+  std::shared_ptr<subscriber> stall_on_;
 };
 
 /// One message as the router hands it to a receiver. Views into the
@@ -53,6 +64,10 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
   /// The router removed `sub` after it reached its auto-unsubscribe count;
   /// the owner forgets it (called on the publisher's thread).
   virtual void subscription_done(const std::shared_ptr<subscription>& sub) = 0;
+
+  /// Calls `resume` (from any thread) once this receiver's queue has drained
+  /// below its stall threshold; at once if it already has.
+  virtual void notify_when_drained(std::function<void()> resume) { resume(); }
 
   /// Whether this receiver wants messages it published itself (CONNECT echo).
   virtual bool echo() const { return true; }

@@ -71,7 +71,8 @@ inline char* write_decimal(char* dest, std::uint64_t value, std::size_t digits) 
 }
 
 inline char* put(char* dest, std::string_view text) noexcept {
-  std::memcpy(dest, text.data(), text.size());
+  // memcpy with a null source is undefined even for 0 bytes (an empty reply).
+  if (!text.empty()) std::memcpy(dest, text.data(), text.size());
   return dest + text.size();
 }
 
