@@ -11,6 +11,7 @@
 #include "broker/server.hpp"
 #include "broker/signal_command.hpp"
 #include "conf/command_line.hpp"
+#include "mss/runner.hpp"
 
 int main(int argc, char** argv) {
   using namespace courier;
@@ -59,6 +60,12 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
+  if (mss::message_services_only(command.options)) {
+    // --mss-only: no broker, the message services as a client of another server.
+    int status = mss::run_message_services_only(command.options);
+    return status;
+  }
+
   try {
     broker::server server(command.options);
     server.set_command_line_logging(command.options.debug, command.options.trace);
@@ -68,7 +75,9 @@ int main(int argc, char** argv) {
     if (!command.options.pid_file.empty()) {
       std::ofstream(command.options.pid_file) << ::getpid();
     }
+    auto services = mss::start_message_services(&server, command.options);  // null without an mss block
     server.wait();
+    services.reset();  // stop the services before the broker they use
     server.shutdown();
     if (!command.options.pid_file.empty()) ::unlink(command.options.pid_file.c_str());
   } catch (const std::exception& error) {
