@@ -156,17 +156,9 @@ void session::on_readable(const error_code& ec) {
     return;
   }
   if (tls_state_ == tls_state::waiting_hello_first) {
-    unsigned char first = 0;
-    ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      do_read();
-      return;
-    }
-    if (n <= 0) {
-      do_close(n == 0 ? close_reason::client_closed : close_reason::read_error);
-      return;
-    }
-    if (auth::looks_like_tls_client_hello(first)) {
+    int first = peek_first_byte();
+    if (first < 0) return;
+    if (auth::looks_like_tls_client_hello(static_cast<unsigned char>(first))) {
       begin_tls_handshake();  // INFO goes out encrypted once it completes
     } else {
       send_info_and_continue();  // a client that does not start with TLS
@@ -175,17 +167,9 @@ void session::on_readable(const error_code& ec) {
   }
   if (tls_state_ == tls_state::waiting_first_byte) {
     // allow_non_tls: a TLS record (0x16) starts a handshake, anything else is plain text.
-    unsigned char first = 0;
-    ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      do_read();
-      return;
-    }
-    if (n <= 0) {
-      do_close(n == 0 ? close_reason::client_closed : close_reason::read_error);
-      return;
-    }
-    if (auth::looks_like_tls_client_hello(first)) {
+    int first = peek_first_byte();
+    if (first < 0) return;
+    if (auth::looks_like_tls_client_hello(static_cast<unsigned char>(first))) {
       begin_tls_handshake();
       return;
     }
@@ -250,18 +234,7 @@ std::size_t session::transport_read(char* buffer, std::size_t size, error_code& 
   if (!ssl_) return socket_.read_some(asio::buffer(buffer, size), ec);
   int n = SSL_read(ssl_, buffer, static_cast<int>(std::min<std::size_t>(size, INT32_MAX)));
   if (n > 0) return static_cast<std::size_t>(n);
-  switch (SSL_get_error(ssl_, n)) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-      ec = asio::error::would_block;
-      break;
-    case SSL_ERROR_ZERO_RETURN:
-      ec = asio::error::eof;
-      break;
-    default:
-      ERR_clear_error();
-      ec = asio::error::connection_reset;
-  }
+  ec = tls_error(n, asio::error::connection_reset);
   return 0;
 }
 
@@ -269,16 +242,35 @@ std::size_t session::transport_write(const char* data, std::size_t size, error_c
   if (!ssl_) return socket_.write_some(asio::buffer(data, size), ec);
   int n = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(size, INT32_MAX)));
   if (n > 0) return static_cast<std::size_t>(n);
-  switch (SSL_get_error(ssl_, n)) {
+  ec = tls_error(n, asio::error::broken_pipe);
+  return 0;
+}
+
+error_code session::tls_error(int result, error_code failure) {
+  switch (SSL_get_error(ssl_, result)) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
-      ec = asio::error::would_block;
-      break;
+      return asio::error::would_block;
+    case SSL_ERROR_ZERO_RETURN:
+      return asio::error::eof;
     default:
       ERR_clear_error();
-      ec = asio::error::broken_pipe;
+      return failure;
   }
-  return 0;
+}
+
+int session::peek_first_byte() {
+  unsigned char first = 0;
+  ssize_t n = ::recv(socket_.native_handle(), &first, 1, MSG_PEEK);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+    do_read();
+    return -1;
+  }
+  if (n <= 0) {
+    do_close(n == 0 ? close_reason::client_closed : close_reason::read_error);
+    return -1;
+  }
+  return first;
 }
 
 void session::begin_tls_handshake() {
@@ -313,25 +305,21 @@ void session::continue_tls_handshake() {
     do_read();
     return;
   }
-  auto self = std::static_pointer_cast<session>(shared_from_this());
-  switch (SSL_get_error(ssl_, result)) {
+  const int error = SSL_get_error(ssl_, result);
+  switch (error) {
     case SSL_ERROR_WANT_READ:
-      socket_.async_wait(asio::ip::tcp::socket::wait_read, [self](const error_code& ec) {
-        if (ec) {
-          if (ec != asio::error::operation_aborted) self->do_close(close_reason::tls_handshake_error);
-          return;
-        }
-        self->continue_tls_handshake();
-      });
-      break;
     case SSL_ERROR_WANT_WRITE:
-      socket_.async_wait(asio::ip::tcp::socket::wait_write, [self](const error_code& ec) {
-        if (ec) {
-          if (ec != asio::error::operation_aborted) self->do_close(close_reason::tls_handshake_error);
-          return;
-        }
-        self->continue_tls_handshake();
-      });
+      socket_.async_wait(error == SSL_ERROR_WANT_READ ? asio::ip::tcp::socket::wait_read
+                                                      : asio::ip::tcp::socket::wait_write,
+                         [self = std::static_pointer_cast<session>(shared_from_this())](const error_code& ec) {
+                           if (ec) {
+                             if (ec != asio::error::operation_aborted) {
+                               self->do_close(close_reason::tls_handshake_error);
+                             }
+                             return;
+                           }
+                           self->continue_tls_handshake();
+                         });
       break;
     default: {
       char reason[256] = "connection closed";

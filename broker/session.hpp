@@ -110,6 +110,11 @@ class session final : public subscriber {
   void resume_reading(std::uint64_t stall_id);
   std::size_t transport_read(char* buffer, std::size_t size, boost::system::error_code& ec);
   std::size_t transport_write(const char* data, std::size_t size, boost::system::error_code& ec);
+  /// Maps an SSL_read/SSL_write result to would_block, eof or `failure`.
+  boost::system::error_code tls_error(int result, boost::system::error_code failure);
+  /// The first byte waiting on the socket (not consumed), or -1 after
+  /// re-arming the read wait or closing.
+  int peek_first_byte();
   void begin_tls_handshake();
   /// Sends INFO in clear, then reads plain text or waits for the TLS upgrade.
   void send_info_and_continue();
