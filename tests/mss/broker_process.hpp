@@ -27,8 +27,12 @@ inline std::string nats_server_binary() {
   return "/usr/sbin/nats-server";
 }
 
-/// The courier binary built with the tests.
-inline std::string courier_binary() { return COURIER_BINARY; }
+/// The courier binary built with the tests (COURIER_TEST_BINARY overrides,
+/// to run the end-to-end tests against another build).
+inline std::string courier_binary() {
+  if (const char* env = std::getenv("COURIER_TEST_BINARY")) return env;
+  return COURIER_BINARY;
+}
 
 /// True when something accepts TCP connections on 127.0.0.1:port.
 inline bool port_open(int port) {
