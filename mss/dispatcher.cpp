@@ -112,7 +112,9 @@ void dispatcher::on_message(const std::string& subject, std::string payload, rep
   auto input = handler_input::make(subject, name, std::move(payload));
   const auto& correlation = input->message.correlation_id;
   const std::string correlation_text = correlation ? *correlation : "-";
-  if (input->message.expired()) {
+  // Audit messages are recorded even when expired: an audit trail that
+  // silently drops late records would be worse than a late record.
+  if (kind != message_kind::audit && input->message.expired()) {
     ++counters_->expired;
     log_(std::string("mss: ") + kind_name(kind) + " " + name + " correlationId=" + correlation_text +
          " expired (timestamp " + std::to_string(*input->message.timestamp_ms) + " + timeout " +
@@ -136,14 +138,17 @@ void dispatcher::on_message(const std::string& subject, std::string payload, rep
       if (reply) reply(error_reply("no handler for action '" + name + "'", correlation));
       return;
     }
-    const auto key = input->message.idempotency_key(msg_id);
+    // Keys are scoped by subject: one correlationId reused for two
+    // different actions must run both.
+    auto key = input->message.idempotency_key(msg_id);
+    if (key) key = subject + '\n' + *key;
     if (key) {
       std::string cached;
       const auto state = idempotency_.begin(*key, [reply](const std::string& r) { if (reply) reply(r); }, cached);
       if (state != idempotency_cache::state::started) {
         ++counters_->duplicates;
-        log_("mss: action " + name + " correlationId=" + correlation_text + ": repeated key '" + *key +
-             "', answered from the first run");
+        log_("mss: action " + name + " correlationId=" + correlation_text + ": repeated idempotency key '" +
+             key->substr(subject.size() + 1) + "', answered from the first run");
         if (state == idempotency_cache::state::completed && reply) reply(cached);
         return;
       }

@@ -10,16 +10,18 @@
 //    {"ok":true,"correlationId":..,"results":{handler:{details}}} or
 //    {"ok":false,"error":"...",...}. A repeated request with the same
 //    idempotency key (Nats-Msg-Id header, else correlationId) within the
-//    window is answered from the first run (idempotency_cache).
+//    window is answered from the first run (idempotency_cache). Keys are
+//    scoped by subject (the same correlationId on two actions runs both).
 //  * event: matched handlers run in parallel; a failed retryable run is
 //    retried with event_retry's backoff, then logged and published to
 //    `<dead_letter_prefix>.<handler>`; the publisher is never waited on.
 //  * audit: like event, routed by audit rules or, without any, to every
 //    handler of type "audit"; when a reply is wanted it is sent after the
 //    record is durable.
-//  * expired messages (timestamp + timeout in the past) are not executed;
-//    they are counted and logged, and an action gets {"ok":false,"error":
-//    "message expired"}.
+//  * expired actions and events (timestamp + timeout in the past) are not
+//    executed; they are counted and logged, and an action gets
+//    {"ok":false,"error":"message expired","expired":true}. Audit messages
+//    are recorded even when expired (an audit trail keeps late records).
 //  * every handler run is logged with the message's correlationId.
 //
 // Thread-safety: on_message() may be called from any thread, concurrently.

@@ -197,6 +197,28 @@ TEST_F(DispatcherTest, RepeatedActionIsAnsweredFromTheFirstRun) {
   EXPECT_EQ(dispatcher_->stats().duplicates, 5u);
 }
 
+TEST_F(DispatcherTest, IdempotencyKeysAreScopedByAction) {
+  // The same correlationId on two different actions: both run.
+  EXPECT_EQ(get(request("kiam.action.send_email", mail_payload), "ok"), "true");
+  EXPECT_EQ(get(request("kiam.action.mail.x", R"({"correlationId":"m-1","order":"deliver","to":"d@example.com","subject":"s","body":"b"})"),
+                "ok"),
+            "true");
+  EXPECT_EQ(mail_count(), 2u);
+  EXPECT_EQ(dispatcher_->stats().duplicates, 0u);
+}
+
+TEST_F(DispatcherTest, ExpiredEventIsNotRunButExpiredAuditIsRecorded) {
+  dispatcher_->on_message("kiam.event.login.abnormal", R"({"correlationId":"late","timestamp":1,"timeout":1})");
+  EXPECT_EQ(dispatcher_->stats().expired, 1u);
+  EXPECT_EQ(dispatcher_->stats().handler_runs, 0u);
+  const auto reply = request("kiam.audit.login", R"({"correlationId":"late-audit","timestamp":1,"timeout":1})");
+  EXPECT_EQ(get(reply, "ok"), "true");
+  const auto lines = test::read_lines(work_.file("audit.jsonl"));
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(get(parse_json(lines[0]), "correlationId"), "late-audit");
+  EXPECT_EQ(http_count(), 0u);
+}
+
 TEST_F(DispatcherTest, ExpiredActionIsNotExecuted) {
   const auto reply = request("kiam.action.send_email",
                              R"({"correlationId":"old","timestamp":1000,"timeout":5000,"to":"a@b.c","subject":"s","body":"b"})");
