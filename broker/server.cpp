@@ -119,7 +119,6 @@ void server::start() {
   {
     std::lock_guard lock(state_mutex_);
     if (started_) return;
-    started_ = true;
   }
   log().notice("Starting nats-server");
   log().notice("  Version:  ", compatible_nats_version, " (Courier ", courier_version, ")");
@@ -142,11 +141,17 @@ void server::start() {
     if (!ec) acceptor_->bind(endpoint, ec);
     if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
+      // Nothing runs yet: shutdown() after this failure has nothing to stop.
+      acceptor_.reset();
       throw std::runtime_error("Error listening on port: " + options_.host + ":" +
                                std::to_string(options_.port) + ", \"" + ec.message() + "\"");
     }
     port_ = acceptor_->local_endpoint().port();
     log().notice("Listening for client connections on ", options_.host, ":", port_);
+  }
+  {
+    std::lock_guard lock(state_mutex_);
+    started_ = true;
   }
   auto period = tick_period(options_);
   for (auto& loop : loops_) {
