@@ -41,8 +41,11 @@ struct connection_options {
   /// a broker event loop delivering a TCP client's message), instead of on
   /// this connection's dispatch thread. Callbacks may then run concurrently
   /// (one per publishing thread), must be thread-safe, must not throw and
-  /// should not block: a slow one stalls the publisher. No dispatch thread is
-  /// started and nothing is copied for subscribe_view() handlers.
+  /// should not block: a slow one stalls the publisher. In particular, a
+  /// callback run for a TCP client's message runs on a broker loop and must
+  /// not wait in request(): the reply may need that very loop. Publishing
+  /// from a callback is fine. No dispatch thread is started and nothing is
+  /// copied for subscribe_view() handlers.
   bool inline_callbacks = false;
 };
 
