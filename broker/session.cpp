@@ -425,14 +425,19 @@ bool session::on_connect(std::string_view json) {
 }
 
 bool session::on_pub(std::string_view subject, std::string_view reply, std::string_view payload) {
-  log().trace(log_prefix(), "<<- [PUB ", subject, reply.empty() ? "" : " ", reply, " ", payload.size(), "]");
+  // Guarded: the arguments (log_prefix() builds a string) cost even when tracing is off.
+  if (log().trace_enabled()) {
+    log().trace(log_prefix(), "<<- [PUB ", subject, reply.empty() ? "" : " ", reply, " ", payload.size(), "]");
+  }
   return publish(subject, reply, {}, payload);
 }
 
 bool session::on_hpub(std::string_view subject, std::string_view reply, std::string_view headers,
                       std::string_view payload) {
-  log().trace(log_prefix(), "<<- [HPUB ", subject, reply.empty() ? "" : " ", reply, " ", headers.size(), " ",
-              headers.size() + payload.size(), "]");
+  if (log().trace_enabled()) {
+    log().trace(log_prefix(), "<<- [HPUB ", subject, reply.empty() ? "" : " ", reply, " ", headers.size(), " ",
+                headers.size() + payload.size(), "]");
+  }
   return publish(subject, reply, headers, payload);
 }
 
@@ -458,7 +463,7 @@ bool session::publish(std::string_view subject, std::string_view reply, std::str
 }
 
 bool session::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
-  log().trace(log_prefix(), "<<- [SUB ", subject, queue.empty() ? "" : " ", queue, " ", sid, "]");
+  if (log().trace_enabled()) log().trace(log_prefix(), "<<- [SUB ", subject, queue.empty() ? "" : " ", queue, " ", sid, "]");
   // Order as nats-server's processSub: permissions, the subscription
   // limit, then the subject (checked when inserting).
   if (auto perms = has_permissions_.load(std::memory_order_relaxed) ? permissions_.load() : nullptr;
@@ -492,7 +497,7 @@ bool session::on_sub(std::string_view subject, std::string_view queue, std::stri
 }
 
 bool session::on_unsub(std::string_view sid, std::optional<std::uint64_t> max) {
-  log().trace(log_prefix(), "<<- [UNSUB ", sid, max ? " " : "", max ? std::to_string(*max) : "", "]");
+  if (log().trace_enabled()) log().trace(log_prefix(), "<<- [UNSUB ", sid, max ? " " : "", max ? std::to_string(*max) : "", "]");
   auto it = subscriptions_.find(std::string(sid));
   if (it != subscriptions_.end()) {
     auto& sub = it->second;
@@ -509,13 +514,13 @@ bool session::on_unsub(std::string_view sid, std::optional<std::uint64_t> max) {
 }
 
 bool session::on_ping() {
-  log().trace(log_prefix(), "<<- [PING]");
+  if (log().trace_enabled()) log().trace(log_prefix(), "<<- [PING]");
   queue_own("PONG\r\n");
   return true;
 }
 
 bool session::on_pong() {
-  log().trace(log_prefix(), "<<- [PONG]");
+  if (log().trace_enabled()) log().trace(log_prefix(), "<<- [PONG]");
   pings_out_ = 0;
   return true;
 }
@@ -840,7 +845,7 @@ void session::tick(clock::time_point now) {
       return;
     }
     ++pings_out_;
-    log().trace(log_prefix(), "->> [PING]");
+    if (log().trace_enabled()) log().trace(log_prefix(), "->> [PING]");
     queue_own("PING\r\n");
     write_pending();
   }
