@@ -360,7 +360,12 @@ void server::send_no_responders(sublist& router, subscriber& publisher, std::str
 // ---- in-process connections ----
 
 std::shared_ptr<connection> server::connect(const connection_options& options) {
-  return connection::create(*this, options);
+  auto client = connection::create(*this, options);
+  std::lock_guard lock(sessions_mutex_);
+  // Forget the ones already gone so the list does not grow with churn.
+  std::erase_if(in_process_, [](const std::weak_ptr<connection>& weak) { return weak.expired(); });
+  in_process_.push_back(client);
+  return client;
 }
 
 std::shared_ptr<connection> server::connect() { return connect(connection_options{}); }
@@ -406,6 +411,17 @@ void server::shutdown() {
     for (auto& [id, client] : sessions_) clients.push_back(client);
   }
   for (auto& client : clients) client->close(close_reason::server_shutdown);
+  // In-process connections close too: their subscriptions would otherwise
+  // keep them (and what their caches hold) alive past the server.
+  std::vector<std::shared_ptr<connection>> local;
+  {
+    std::lock_guard lock(sessions_mutex_);
+    for (auto& weak : in_process_) {
+      if (auto client = weak.lock()) local.push_back(std::move(client));
+    }
+    in_process_.clear();
+  }
+  for (auto& client : local) client->close();
   // Each loop runs the closes posted above before this barrier.
   for (auto& loop : loops_) {
     std::promise<void> done;

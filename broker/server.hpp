@@ -101,6 +101,7 @@ class server {
   }
 
   /// A new in-process client connection (no socket, no text protocol).
+  /// shutdown() closes it; close or drain it earlier when done with it.
   std::shared_ptr<connection> connect(const connection_options& options);
   std::shared_ptr<connection> connect();
 
@@ -151,6 +152,7 @@ class server {
 
   mutable std::mutex sessions_mutex_;
   std::unordered_map<std::uint64_t, std::shared_ptr<session>> sessions_;  // lock: sessions_mutex_
+  std::vector<std::weak_ptr<connection>> in_process_;  // lock: sessions_mutex_; closed at shutdown
   /// Per loop (by index): its sessions, touched only on that loop's thread.
   std::vector<std::unordered_map<std::uint64_t, session*>> loop_sessions_;
   std::unique_ptr<boost::asio::steady_timer> lame_duck_timer_;  // loop 0 only
