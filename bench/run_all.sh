@@ -39,7 +39,7 @@ log() { echo "== $*" | tee -a "$out/summary.txt"; }
 } | tee "$out/summary.txt"
 
 log "build (Release) in $build"
-cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCOURIER_TESTS=OFF -DCOURIER_BENCH=ON >/dev/null
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DCOURIER_BENCH=ON >/dev/null
 cmake --build "$build" -j"$jobs" --target courier_server router_sublist_bench protocol_parser_bench \
   broker_inprocess_bench >/dev/null
 
