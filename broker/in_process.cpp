@@ -43,7 +43,12 @@ flush_batch& calling_thread_batch() {
 
 /// Flushes the batch unless it belongs to a loop (which flushes after its read batch).
 void flush_if_foreign(flush_batch& batch) {
-  if (event_loop::current() == nullptr) batch.flush();
+  if (event_loop::current() != nullptr) return;
+  batch.flush();
+  // In-process publishers are not stalled by a backed-up TCP receiver (that
+  // is for the publishing session's read loop); drop the request so the
+  // thread's batch does not keep the receiver alive.
+  batch.take_stall();
 }
 }  // namespace
 
