@@ -103,6 +103,10 @@ class connection final : public subscriber {
   /// then closes. False if the queue did not empty within `timeout`.
   bool drain(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   /// Removes all subscriptions and stops the dispatch thread. Idempotent.
+  /// Close (or drain) every connection before the server goes away: until
+  /// then its subscriptions, and the router cache its publishes use (which
+  /// holds the subscriptions it last published to, and so their owners), keep
+  /// connections alive, possibly in a cycle between two of them.
   void close();
   bool closed() const { return closed_.load(); }
 

@@ -69,6 +69,8 @@ TEST_F(in_process, inline_callback_runs_inside_publish_on_the_publishing_thread)
   other.join();
   EXPECT_EQ(calls, 2);
   EXPECT_EQ(ran_on, other_id);
+  receiver->close();
+  publisher->close();
 }
 
 TEST_F(in_process, view_handler_sees_every_field_inline_and_queued) {
@@ -146,6 +148,9 @@ TEST_F(in_process, inline_callbacks_may_publish_and_answer_requests) {
   ASSERT_EQ(relayed.size(), 50u);
   EXPECT_EQ(relayed.back(), "q49");
   EXPECT_EQ(requester->request("nobody.here", "x", 1s).status, request_status::no_responders);
+  responder->close();
+  relay->close();
+  requester->close();
 }
 
 TEST_F(in_process, unsubscribe_stops_inline_callbacks_at_once) {
@@ -162,6 +167,8 @@ TEST_F(in_process, unsubscribe_stops_inline_callbacks_at_once) {
   receiver->unsubscribe(sid, 3);
   for (int i = 0; i < 10; ++i) publisher->publish("y", "m");
   EXPECT_EQ(calls, 4);
+  receiver->close();
+  publisher->close();
 }
 
 TEST_F(in_process, queued_bursts_keep_order_and_content_across_slot_reuse) {
@@ -183,6 +190,8 @@ TEST_F(in_process, queued_bursts_keep_order_and_content_across_slot_reuse) {
   }
   ASSERT_EQ(got.size(), expected.size());
   for (std::size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i], expected[i]) << "message " << i;
+  receiver->close();
+  publisher->close();
 }
 
 TEST_F(in_process, closed_connection_is_released_despite_cached_routes) {
@@ -200,6 +209,26 @@ TEST_F(in_process, closed_connection_is_released_despite_cached_routes) {
     self->close();
   }
   EXPECT_TRUE(watch.expired());
+}
+
+TEST_F(in_process, connections_routing_to_each_other_are_released_after_close) {
+  // Each one's router cache holds the other's subscription (and so the other
+  // connection): a cycle that only close() breaks.
+  std::weak_ptr<connection> watch_a, watch_b;
+  {
+    auto a = server_->connect();
+    auto b = server_->connect(inline_options());
+    watch_a = a;
+    watch_b = b;
+    a->subscribe_view("to.a", [](const message_view&) {});
+    b->subscribe_view("to.b", [](const message_view&) {});
+    EXPECT_TRUE(a->publish("to.b", "1"));
+    EXPECT_TRUE(b->publish("to.a", "2"));
+    a->close();
+    b->close();
+  }
+  EXPECT_TRUE(watch_a.expired());
+  EXPECT_TRUE(watch_b.expired());
 }
 
 TEST_F(in_process, close_from_inside_own_inline_callback_releases_the_connection) {
@@ -234,6 +263,7 @@ TEST_F(in_process, loop_delivery_to_queued_connection_from_many_threads) {
   for (auto& thread : threads) thread.join();
   ASSERT_TRUE(receiver->flush());
   EXPECT_EQ(count.load(), 20000);
+  receiver->close();
 }
 
 }  // namespace
