@@ -75,7 +75,31 @@ audit_log::audit_log(audit_log_options options) : options_(std::move(options)) {
 }
 
 audit_log::~audit_log() {
-  close();
+  if (writer_.joinable() && writer_.get_id() == std::this_thread::get_id()) {
+    // The last owner was released on the writer thread, by a callback or
+    // its captured state (e.g. an audit handler's completion holds the
+    // handler, which holds this log). A thread cannot join itself, and
+    // destroying a joinable std::thread calls std::terminate. So drain the
+    // queue here, tell writer_loop (further up this stack) to return
+    // without touching *this, and detach.
+    {
+      std::lock_guard lock(mutex_);
+      closing_ = true;
+    }
+    std::vector<pending> batch;
+    std::string data;
+    while (true) {
+      {
+        std::lock_guard lock(mutex_);
+        if (!take_batch(batch)) break;
+      }
+      write_and_acknowledge(batch, data);
+    }
+    if (destroyed_flag_) *destroyed_flag_ = true;
+    writer_.detach();
+  } else {
+    close();
+  }
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -152,50 +176,64 @@ audit_log_stats audit_log::stats() const {
   return stats_;
 }
 
+bool audit_log::take_batch(std::vector<pending>& batch) {
+  if (queue_.empty()) return false;
+  std::size_t bytes = 0;
+  while (!queue_.empty() && (batch.empty() || bytes + queue_.front().line.size() <= options_.max_batch_bytes)) {
+    bytes += queue_.front().line.size();
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return true;
+}
+
+void audit_log::write_and_acknowledge(std::vector<pending>& batch, std::string& data) {
+  data.clear();
+  for (const auto& item : batch) data += item.line;
+
+  std::error_code ec;
+  bool rotated = false;
+  if (size_ > 0 && size_ + data.size() > options_.max_bytes) {
+    ec = rotate();
+    rotated = !ec;
+  }
+  if (!ec) ec = write_batch(data);
+  {
+    std::lock_guard lock(mutex_);
+    if (rotated) ++stats_.rotations;
+    if (ec) {
+      stats_.failures += batch.size();
+    } else {
+      stats_.records += batch.size();
+      ++stats_.batches;
+    }
+  }
+  // From here on *this may be destroyed (by a callback, or by releasing
+  // one): only `batch` and `ec` are used.
+  for (auto& item : batch) {
+    if (!item.callback) continue;
+    try {
+      item.callback(ec);
+    } catch (...) {
+      // A throwing callback must not kill the writer thread.
+    }
+  }
+  batch.clear();
+}
+
 void audit_log::writer_loop() {
+  bool destroyed = false;
+  destroyed_flag_ = &destroyed;
   std::vector<pending> batch;
   std::string data;
   while (true) {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return !queue_.empty() || closing_; });
-      if (queue_.empty()) return;  // closing and drained
-      std::size_t bytes = 0;
-      while (!queue_.empty() && (batch.empty() || bytes + queue_.front().line.size() <= options_.max_batch_bytes)) {
-        bytes += queue_.front().line.size();
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+      if (!take_batch(batch)) return;  // closing and drained
     }
-    data.clear();
-    for (const auto& item : batch) data += item.line;
-
-    std::error_code ec;
-    bool rotated = false;
-    if (size_ > 0 && size_ + data.size() > options_.max_bytes) {
-      ec = rotate();
-      rotated = !ec;
-    }
-    if (!ec) ec = write_batch(data);
-    {
-      std::lock_guard lock(mutex_);
-      if (rotated) ++stats_.rotations;
-      if (ec) {
-        stats_.failures += batch.size();
-      } else {
-        stats_.records += batch.size();
-        ++stats_.batches;
-      }
-    }
-    for (auto& item : batch) {
-      if (!item.callback) continue;
-      try {
-        item.callback(ec);
-      } catch (...) {
-        // A throwing callback must not kill the writer thread.
-      }
-    }
-    batch.clear();
+    write_and_acknowledge(batch, data);
+    if (destroyed) return;  // the destructor ran on this thread: touch nothing
   }
 }
 

@@ -28,6 +28,10 @@
 //
 // Thread safety: append() may be called from any thread. Callbacks run on
 // the writer thread: keep them short (post to your own executor if needed).
+// A callback may own (directly or through captured state) the last
+// reference to the log, so the log may be destroyed on its own writer
+// thread; the destructor then drains the queue itself and lets the writer
+// thread end without touching the destroyed object.
 #pragma once
 
 #include <chrono>
@@ -40,6 +44,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 namespace courier::mss {
 
@@ -110,6 +115,13 @@ class audit_log {
   };
 
   void writer_loop();
+  /// Moves queued records (up to max_batch_bytes) into `batch`; false when
+  /// the queue is empty. The caller holds mutex_.
+  bool take_batch(std::vector<pending>& batch);
+  /// Writes `batch`, updates the counters, runs and then drops the
+  /// callbacks. Writer thread only. The log may be destroyed while this
+  /// runs (by a callback); it touches no member after the callbacks start.
+  void write_and_acknowledge(std::vector<pending>& batch, std::string& data);
   void open_file();
   std::error_code write_batch(const std::string& data);
   std::error_code rotate();
@@ -125,6 +137,10 @@ class audit_log {
   bool closing_ = false;
   audit_log_stats stats_;
   std::thread writer_;
+  /// Points at a flag on the writer thread's stack; set by a destructor
+  /// that runs on the writer thread, telling writer_loop to return without
+  /// touching members. Writer thread only.
+  bool* destroyed_flag_ = nullptr;
 };
 
 }  // namespace courier::mss

@@ -228,6 +228,45 @@ TEST(AuditLog, AppendAfterCloseFailsAtOnce) {
   EXPECT_EQ(result, std::make_error_code(std::errc::operation_canceled));
 }
 
+// A callback, or the state it captures, may hold the last reference to the
+// log (the audit handler's completion holds the handler, which holds the
+// log), so the log can be destroyed on its own writer thread. That used to
+// destroy a joinable std::thread - "terminate called without an active
+// exception" - seen in CI as DispatcherTest.ExpiredEventIsNotRunButExpired-
+// AuditIsRecorded. The log must instead go away cleanly, still making a
+// record queued meanwhile durable and acknowledging it.
+TEST(AuditLog, LastReferenceReleasedOnTheWriterThread) {
+  temp_dir dir;
+  audit_log_options options;
+  options.path = dir.file("audit.jsonl");
+  auto log = std::make_shared<audit_log>(options);
+  const std::weak_ptr<audit_log> watch = log;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  auto first = std::make_shared<std::promise<std::error_code>>();
+  auto second = std::make_shared<std::promise<std::error_code>>();
+  log->append(record("a.first", "1"), [keep = log, released, first](std::error_code ec) {
+    first->set_value(ec);
+    released.wait();  // until the test has dropped its own reference
+  });
+  auto first_done = first->get_future();
+  ASSERT_EQ(first_done.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(first_done.get());
+  // Queued while the writer is inside the first callback: the destructor,
+  // running on the writer thread, has to write and acknowledge it.
+  log->append(record("a.second", "2"), [second](std::error_code ec) { second->set_value(ec); });
+  log.reset();
+  release.set_value();  // the callback returns; dropping it destroys the log
+  auto second_done = second->get_future();
+  ASSERT_EQ(second_done.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(second_done.get());
+  EXPECT_TRUE(test::wait_until([&] { return watch.expired(); }));
+  const auto lines = test::read_lines(options.path);
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(parse_line(lines[0]).at("subject").get<std::string>(), "a.first");
+  EXPECT_EQ(parse_line(lines[1]).at("subject").get<std::string>(), "a.second");
+}
+
 TEST(AuditLog, UnopenableFileThrows) {
   audit_log_options options;
   options.path = "/nonexistent-dir-for-courier-test/audit.jsonl";

@@ -93,6 +93,17 @@ class DispatcherTest : public ::testing::Test {
         [this](const std::string& line) { remember(line); });
   }
 
+  // As service::~service does: stop the audit writers before the
+  // dispatcher, handlers and io_context go. A completion the writer thread
+  // is still holding (just after it answered a request()) owns the audit
+  // handler and the retry state, whose timer belongs to io_; released
+  // there after the fixture's members, it destroyed the audit log on its
+  // own thread (std::terminate) or the timer after its io_context
+  // (heap-use-after-free under ASan).
+  ~DispatcherTest() override {
+    for (const auto& log : handlers_.audit_logs) log->close();
+  }
+
   void remember(const std::string& line) {
     std::lock_guard lock(mutex_);
     log_.push_back(line);

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,9 +50,16 @@ class child_process {
   bool start(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {}) {
     int out[2];
     if (::pipe2(out, O_CLOEXEC) != 0) return false;
+    const pid_t parent = ::getpid();
     pid_ = ::fork();
     if (pid_ < 0) return false;
     if (pid_ == 0) {
+      // If the test binary dies without running destructors (a crash,
+      // std::terminate), the child must not outlive it: it inherited the
+      // test's stderr, and CTest waits for that pipe to close, so an
+      // orphaned server turns a crash into a hang until the CTest timeout.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);  // the parent died before prctl
       ::dup2(out[1], 1);
       for (const auto& assignment : extra_env) ::putenv(const_cast<char*>(assignment.c_str()));
       std::vector<char*> args;
