@@ -53,7 +53,8 @@ session::session(server& owner, event_loop& loop, asio::ip::tcp::socket socket, 
       id_(id),
       account_(&owner.find_account(auth::global_account)),
       parser_(protocol::parser_limits{static_cast<std::size_t>(owner.options().max_control_line),
-                                      owner.options().max_payload}) {
+                                      owner.options().max_payload}),
+      fd_(socket_.native_handle()) {
   error_code ec;
   auto endpoint = socket_.remote_endpoint(ec);
   if (!ec) {
@@ -239,7 +240,18 @@ std::size_t session::transport_read(char* buffer, std::size_t size, error_code& 
 }
 
 std::size_t session::transport_write(const char* data, std::size_t size, error_code& ec) {
-  if (!ssl_) return socket_.write_some(asio::buffer(data, size), ec);
+  if (!ssl_) {
+    // send() on the descriptor rather than through the socket object: a
+    // publisher's thread may write here (under write_mutex_) while the loop
+    // waits on the same socket for reading.
+    for (;;) {
+      const ssize_t n = ::send(fd_, data, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno == EINTR) continue;
+      ec = error_code(errno, boost::system::system_category());
+      return 0;
+    }
+  }
   int n = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(size, INT32_MAX)));
   if (n > 0) return static_cast<std::size_t>(n);
   ec = tls_error(n, asio::error::broken_pipe);
@@ -400,6 +412,8 @@ bool session::on_connect(std::string_view json) {
     std::lock_guard lock(out_mutex_);
     headers_ = headers;
   }
+  // TLS writes stay on the loop (one SSL object, not shared between threads).
+  direct_writes_.store(ssl_ == nullptr, std::memory_order_release);
   parser_.set_headers_supported(headers);
   protocol_ = static_cast<int>(protocol_version);
   if (!connect_received_) {
@@ -730,39 +744,83 @@ void session::fail(std::string_view text, close_reason reason) {
 void session::flush_deliveries() {
   if (loop_.in_this_thread()) {
     write_pending();
-  } else {
-    asio::post(loop_.context(),
-               [self = std::static_pointer_cast<session>(shared_from_this())] { self->write_pending(); });
+    return;
   }
+  // A publisher on another thread writes for us when it can, instead of
+  // waking this loop (nats-server's readLoop flushes its receivers the same
+  // way). If a write is under way it goes to the loop, which picks up
+  // everything queued once that write ends.
+  if (direct_writes_.load(std::memory_order_acquire)) {
+    std::unique_lock lock(write_mutex_, std::try_to_lock);
+    if (lock.owns_lock()) {
+      const write_result result = write_locked();
+      lock.unlock();
+      if (result != write_result::done) {
+        asio::post(loop_.context(), [self = std::static_pointer_cast<session>(shared_from_this()), result] {
+          self->after_write(result);
+        });
+      }
+      return;
+    }
+  }
+  asio::post(loop_.context(),
+             [self = std::static_pointer_cast<session>(shared_from_this())] { self->write_pending(); });
 }
 
 void session::write_pending() {
-  if (closed_ || write_in_flight_) return;
+  if (closed_) return;
+  write_result result;
+  {
+    std::lock_guard lock(write_mutex_);
+    result = write_locked();
+  }
+  after_write(result);
+}
+
+session::write_result session::write_locked() {
+  if (socket_closed_ || write_in_flight_) return write_result::done;  // on_writable goes on
   std::vector<std::function<void()>> drained;
   {
     std::lock_guard lock(out_mutex_);
     flush_requested_ = false;
-    if (pending_.empty()) return;
+    if (pending_.empty()) return write_result::done;
     writing_.swap(pending_);
     drained.swap(drain_waiters_);
   }
   for (auto& resume : drained) resume();
   written_ = 0;
+  wrote_since_tick_ = true;
+  return write_some_locked();
+}
+
+session::write_result session::write_some_locked() {
   error_code ec;
-  std::size_t n = transport_write(writing_.data(), writing_.size(), ec);
-  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) {
-    do_close(close_reason::write_error);
-    return;
-  }
-  written_ = ec ? 0 : n;
+  const std::size_t n = transport_write(writing_.data() + written_, writing_.size() - written_, ec);
+  if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return write_result::failed;
+  if (!ec) written_ += n;
   if (written_ == writing_.size()) {
-    writing_.clear();
-    // Keep a small buffer for the next burst; give big ones back.
-    if (writing_.capacity() > 64 * 1024) std::string().swap(writing_);
-    return;
+    writing_.clear();  // keeps its storage for the next burst; tick() frees it when idle
+    written_ = 0;
+    write_in_flight_ = false;
+    return write_result::done;
   }
-  write_in_flight_ = true;
-  write_started_ = clock::now();
+  if (!write_in_flight_) {
+    write_in_flight_ = true;
+    write_started_ = clock::now();
+  }
+  return write_result::wait_writable;
+}
+
+void session::after_write(write_result result) {
+  if (closed_) return;
+  if (result == write_result::failed) {
+    do_close(close_reason::write_error);
+  } else if (result == write_result::wait_writable) {
+    wait_writable();
+  }
+}
+
+void session::wait_writable() {
   socket_.async_wait(asio::ip::tcp::socket::wait_write,
                      [self = std::static_pointer_cast<session>(shared_from_this())](const error_code& ec) {
                        self->on_writable(ec);
@@ -775,25 +833,14 @@ void session::on_writable(const error_code& ec) {
     if (ec != asio::error::operation_aborted) do_close(close_reason::write_error);
     return;
   }
-  error_code write_ec;
-  std::size_t n = transport_write(writing_.data() + written_, writing_.size() - written_, write_ec);
-  if (write_ec && write_ec != asio::error::would_block && write_ec != asio::error::try_again) {
-    do_close(close_reason::write_error);
-    return;
+  write_result result;
+  {
+    std::lock_guard lock(write_mutex_);
+    result = write_some_locked();
+    // Deliveries that arrived meanwhile left flush_requested_ set; write them now.
+    if (result == write_result::done) result = write_locked();
   }
-  if (!write_ec) written_ += n;
-  if (written_ < writing_.size()) {
-    socket_.async_wait(asio::ip::tcp::socket::wait_write,
-                       [self = std::static_pointer_cast<session>(shared_from_this())](const error_code& ec) {
-                         self->on_writable(ec);
-                       });
-    return;
-  }
-  write_in_flight_ = false;
-  writing_.clear();
-  if (writing_.capacity() > 64 * 1024) std::string().swap(writing_);
-  // Deliveries that arrived meanwhile left flush_requested_ set; write them now.
-  write_pending();
+  after_write(result);
 }
 
 void session::subscription_done(const std::shared_ptr<subscription>& sub) {
@@ -829,7 +876,20 @@ void session::tick(clock::time_point now) {
     fail(auth::authentication_timeout, close_reason::authentication_timeout);
     return;
   }
-  if (write_in_flight_ && options.write_deadline.count() > 0 && now - write_started_ > options.write_deadline) {
+  bool write_stuck;
+  {
+    std::lock_guard lock(write_mutex_);
+    write_stuck = write_in_flight_ && options.write_deadline.count() > 0 &&
+                  now - write_started_ > options.write_deadline;
+    if (!write_in_flight_ && !wrote_since_tick_) {
+      // Nothing written for a whole tick: an idle connection holds no buffers.
+      writing_.release();
+      std::lock_guard out_lock(out_mutex_);
+      if (pending_.empty()) pending_.release();
+    }
+    wrote_since_tick_ = false;
+  }
+  if (write_stuck) {
     server_.stats().slow_consumers.fetch_add(1, std::memory_order_relaxed);
     log().notice(log_prefix(), "Slow Consumer Detected: WriteDeadline of ", options.write_deadline.count(),
                  "ms exceeded");
@@ -862,7 +922,7 @@ void session::close(close_reason reason) {
 
 void session::do_close(close_reason reason) {
   if (closed_) return;
-  std::string last;
+  outbound_buffer last;
   std::vector<std::function<void()>> waiters;
   {
     std::lock_guard lock(out_mutex_);
@@ -875,8 +935,15 @@ void session::do_close(close_reason reason) {
   // Best effort: what was queued before the close (an -ERR, the last
   // messages) goes out if the socket takes it without waiting.
   error_code ec;
-  if (!write_in_flight_ && !last.empty() && tls_state_ != tls_state::handshaking) {
-    transport_write(last.data(), last.size(), ec);
+  {
+    // Under the write lock: no publisher is writing to the socket as it closes.
+    std::lock_guard lock(write_mutex_);
+    if (!write_in_flight_ && !last.empty() && tls_state_ != tls_state::handshaking) {
+      transport_write(last.data(), last.size(), ec);
+    }
+    socket_closed_ = true;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
   }
   closed_ = true;
   std::vector<std::shared_ptr<subscription>> subs;
@@ -889,8 +956,6 @@ void session::do_close(close_reason reason) {
   // Dropping the map breaks the session <-> subscription cycle; the
   // subscriptions die when the last in-flight match result lets go of them.
   subscriptions_.clear();
-  socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-  socket_.close(ec);
   log().debug(log_prefix(), "Client connection closed: ", to_string(reason));
   server_.session_closed(id_);
 }

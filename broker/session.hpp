@@ -24,6 +24,7 @@
 #include "auth/peer_certificate.hpp"
 #include "auth/permissions.hpp"
 #include "auth/users.hpp"
+#include "broker/outbound_buffer.hpp"
 #include "broker/subscriber.hpp"
 #include "protocol/parser.hpp"
 
@@ -187,14 +188,31 @@ class session final : public subscriber {
 
   // Outbound. pending_ is appended to by publishers on any loop.
   std::mutex out_mutex_;
-  std::string pending_;            // lock: out_mutex_
+  outbound_buffer pending_;        // lock: out_mutex_
   bool flush_requested_ = false;   // lock: out_mutex_; a flush is registered or running
   bool closing_ = false;           // lock: out_mutex_; no more deliveries
   std::vector<std::function<void()>> drain_waiters_;  // lock: out_mutex_; stalled producers
-  std::string writing_;            // loop thread: the buffer being written
-  std::size_t written_ = 0;        // loop thread: bytes of writing_ already written
-  bool write_in_flight_ = false;   // loop thread
-  clock::time_point write_started_{};
+  // Writing: on the loop, or (plain TCP) directly on a publisher's thread at
+  // the end of its batch, which saves waking this loop for every delivery.
+  // Lock order: write_mutex_, then out_mutex_.
+  enum class write_result { done, wait_writable, failed };
+  /// Moves pending_ to writing_ and writes what the socket takes; write_mutex_ held.
+  write_result write_locked();
+  /// Writes more of writing_; write_mutex_ held.
+  write_result write_some_locked();
+  /// Acts on a write result on the loop thread (arms the wait, or closes).
+  void after_write(write_result result);
+  void wait_writable();
+  std::mutex write_mutex_;
+  outbound_buffer writing_;        // lock: write_mutex_; the buffer being written
+  std::size_t written_ = 0;        // lock: write_mutex_; bytes of writing_ already written
+  bool write_in_flight_ = false;   // lock: write_mutex_; waiting for writability
+  bool socket_closed_ = false;     // lock: write_mutex_; do_close closed the socket
+  bool wrote_since_tick_ = false;  // lock: write_mutex_; buffers are freed when idle
+  clock::time_point write_started_{};  // lock: write_mutex_
+  /// Publishers may write directly (plain TCP, set once CONNECT is accepted).
+  std::atomic<bool> direct_writes_{false};
+  const int fd_;                   // the socket's descriptor, for direct writes
   bool closed_ = false;            // loop thread: do_close ran
   bool reading_ = false;
   std::uint64_t stall_id_ = 0;     // loop thread: which stall a resume belongs to
