@@ -468,7 +468,7 @@ bool session::publish(std::string_view subject, std::string_view reply, std::str
     return true;
   }
   ok();
-  message_view message{subject, reply, headers, payload};
+  message_view message{subject, reply, headers, payload, parser_.header_size_text(), parser_.size_text()};
   bool matched = server_.publish(account_->router, this, message, loop_.batch());
   if (!matched && !reply.empty() && no_responders_) {
     server_.send_no_responders(account_->router, *this, reply, loop_.batch());
@@ -650,10 +650,22 @@ void session::deliver(const subscription& sub, const message_view& message, flus
   {
     std::lock_guard lock(out_mutex_);
     if (closing_) return;
-    if (headers_ && !message.headers.empty()) {
-      protocol::append_hmsg(pending_, message.subject, sub.sid, message.reply, message.headers, message.payload);
-    } else {
+    if (message.headers.empty()) {
+      if (!message.total_size_text.empty()) {
+        protocol::append_msg_sized(pending_, message.subject, sub.sid, message.reply, message.total_size_text,
+                                   message.payload);
+      } else {
+        protocol::append_msg(pending_, message.subject, sub.sid, message.reply, message.payload);
+      }
+    } else if (!headers_) {
+      // Headers stripped for a client that did not ask for them; the size is
+      // the payload's alone (nats-server computes it too).
       protocol::append_msg(pending_, message.subject, sub.sid, message.reply, message.payload);
+    } else if (!message.header_size_text.empty() && !message.total_size_text.empty()) {
+      protocol::append_hmsg_sized(pending_, message.subject, sub.sid, message.reply, message.header_size_text,
+                                  message.total_size_text, message.headers, message.payload);
+    } else {
+      protocol::append_hmsg(pending_, message.subject, sub.sid, message.reply, message.headers, message.payload);
     }
     const auto pending = static_cast<std::int64_t>(pending_.size());
     if (pending > server_.options().max_pending) {

@@ -25,6 +25,7 @@
 #include "auth/permissions.hpp"
 #include "auth/users.hpp"
 #include "broker/outbound_buffer.hpp"
+#include "broker/spin_mutex.hpp"
 #include "broker/subscriber.hpp"
 #include "protocol/parser.hpp"
 
@@ -187,7 +188,7 @@ class session final : public subscriber {
   auth::client_credentials credentials_view() const;
 
   // Outbound. pending_ is appended to by publishers on any loop.
-  std::mutex out_mutex_;
+  spin_mutex out_mutex_;            // held only to append or swap, never across I/O
   outbound_buffer pending_;        // lock: out_mutex_
   bool flush_requested_ = false;   // lock: out_mutex_; a flush is registered or running
   bool closing_ = false;           // lock: out_mutex_; no more deliveries

@@ -46,6 +46,11 @@ struct message_view {
   std::string_view reply;
   std::string_view headers;  ///< the header block (NATS/1.0...CRLFCRLF), or empty
   std::string_view payload;
+  /// The publisher's size arguments as it wrote them, which nats-server
+  /// echoes verbatim ("PUB a 002" is delivered as "MSG a <sid> 002"). Set by
+  /// TCP sessions; empty otherwise, and then the sizes are written in decimal.
+  std::string_view header_size_text;
+  std::string_view total_size_text;
 };
 
 /// Anything that can hold subscriptions and receive messages.

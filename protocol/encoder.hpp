@@ -70,10 +70,47 @@ inline char* write_decimal(char* dest, std::uint64_t value, std::size_t digits) 
   return end;
 }
 
-inline char* put(char* dest, std::string_view text) noexcept {
-  // memcpy with a null source is undefined even for 0 bytes (an empty reply).
-  if (!text.empty()) std::memcpy(dest, text.data(), text.size());
-  return dest + text.size();
+[[gnu::always_inline]] inline char* put(char* dest, std::string_view text) noexcept {
+  // Subjects, sids and small payloads are short: copy up to 32 bytes inline
+  // with two fixed-size (possibly overlapping) moves instead of a call to
+  // memcpy, which costs more than the copy itself at these sizes. Never
+  // reads or writes outside [text) and [dest, dest + size).
+  const std::size_t n = text.size();
+  const char* src = text.data();
+  if (n >= 16 && n <= 32) {
+    char head[16];
+    char tail[16];
+    std::memcpy(head, src, 16);
+    std::memcpy(tail, src + n - 16, 16);
+    std::memcpy(dest, head, 16);
+    std::memcpy(dest + n - 16, tail, 16);
+  } else if (n >= 8 && n < 16) {
+    std::uint64_t head;
+    std::uint64_t tail;
+    std::memcpy(&head, src, 8);
+    std::memcpy(&tail, src + n - 8, 8);
+    std::memcpy(dest, &head, 8);
+    std::memcpy(dest + n - 8, &tail, 8);
+  } else if (n >= 4 && n < 8) {
+    std::uint32_t head;
+    std::uint32_t tail;
+    std::memcpy(&head, src, 4);
+    std::memcpy(&tail, src + n - 4, 4);
+    std::memcpy(dest, &head, 4);
+    std::memcpy(dest + n - 4, &tail, 4);
+  } else if (n > 0 && n < 4) {
+    // 1 to 3 bytes: first, middle and last cover them all.
+    const char first = src[0];
+    const char middle = src[n / 2];
+    const char last = src[n - 1];
+    dest[0] = first;
+    dest[n / 2] = middle;
+    dest[n - 1] = last;
+  } else if (n > 32) {
+    std::memcpy(dest, src, n);
+  }
+  // n == 0: nothing (memcpy with a null source is undefined even for 0 bytes).
+  return dest + n;
 }
 
 inline char* put(char* dest, char c) noexcept {
@@ -175,28 +212,95 @@ inline char* format_msg_prefix_text(char* dest, std::string_view subject, std::s
   return put(p, std::string_view("\r\n"));
 }
 
+/// Appends "MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n" with the
+/// size written as `size_text` (the publisher's own digits: nats-server echoes
+/// them verbatim, "PUB a 002" is delivered as "MSG a <sid> 002"). One growth of
+/// the buffer, then straight copies: this runs once per delivery.
+template <byte_buffer Buffer>
+[[gnu::always_inline]] inline void append_msg_sized(Buffer& out, std::string_view subject, std::string_view sid,
+                                                    std::string_view reply, std::string_view size_text,
+                                                    std::string_view payload) {
+  using encoder_detail::put;
+  const std::size_t reply_size = reply.empty() ? 0 : reply.size() + 1;
+  char* p = encoder_detail::grow(out, 4 + subject.size() + 1 + sid.size() + 1 + reply_size + size_text.size() + 2 +
+                                          payload.size() + 2);
+  std::memcpy(p, "MSG ", 4);
+  p = put(p + 4, subject);
+  *p++ = ' ';
+  p = put(p, sid);
+  *p++ = ' ';
+  if (reply_size != 0) {
+    p = put(p, reply);
+    *p++ = ' ';
+  }
+  p = put(p, size_text);
+  *p++ = '\r';
+  *p++ = '\n';
+  p = put(p, payload);
+  *p++ = '\r';
+  *p = '\n';
+}
+
+/// Appends "HMSG <subject> <sid> [reply] <hdr> <total>\r\n<headers><payload>\r\n"
+/// with both sizes given as text (see append_msg_sized).
+template <byte_buffer Buffer>
+[[gnu::always_inline]] inline void append_hmsg_sized(Buffer& out, std::string_view subject, std::string_view sid,
+                                                     std::string_view reply, std::string_view header_size_text,
+                                                     std::string_view total_size_text, std::string_view headers,
+                                                     std::string_view payload) {
+  using encoder_detail::put;
+  const std::size_t reply_size = reply.empty() ? 0 : reply.size() + 1;
+  char* p = encoder_detail::grow(out, 5 + subject.size() + 1 + sid.size() + 1 + reply_size +
+                                          header_size_text.size() + 1 + total_size_text.size() + 2 +
+                                          headers.size() + payload.size() + 2);
+  std::memcpy(p, "HMSG ", 5);
+  p = put(p + 5, subject);
+  *p++ = ' ';
+  p = put(p, sid);
+  *p++ = ' ';
+  if (reply_size != 0) {
+    p = put(p, reply);
+    *p++ = ' ';
+  }
+  p = put(p, header_size_text);
+  *p++ = ' ';
+  p = put(p, total_size_text);
+  *p++ = '\r';
+  *p++ = '\n';
+  p = put(p, headers);
+  p = put(p, payload);
+  *p++ = '\r';
+  *p = '\n';
+}
+
+namespace encoder_detail {
+/// `value` in decimal, in a small buffer that a string_view can point into.
+struct decimal_text {
+  explicit decimal_text(std::uint64_t value) noexcept
+      : size(decimal_digits(value)) {
+    write_decimal(digits, value, size);
+  }
+  std::string_view view() const noexcept { return {digits, size}; }
+  char digits[20];
+  std::size_t size;
+};
+}  // namespace encoder_detail
+
 /// Appends "MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n".
 template <byte_buffer Buffer>
 void append_msg(Buffer& out, std::string_view subject, std::string_view sid,
                 std::string_view reply, std::string_view payload) {
-  const std::size_t line = msg_prefix_size(subject, sid, reply, -1, payload.size());
-  char* p = encoder_detail::grow(out, line + payload.size() + 2);
-  p = format_msg_prefix(p, subject, sid, reply, -1, payload.size());
-  p = encoder_detail::put(p, payload);
-  encoder_detail::put(p, std::string_view("\r\n"));
+  const encoder_detail::decimal_text size(payload.size());
+  append_msg_sized(out, subject, sid, reply, size.view(), payload);
 }
 
 /// Appends "HMSG <subject> <sid> [reply] <hdr_size> <total_size>\r\n<headers><payload>\r\n".
 template <byte_buffer Buffer>
 void append_hmsg(Buffer& out, std::string_view subject, std::string_view sid,
                  std::string_view reply, std::string_view headers, std::string_view payload) {
-  const auto header_size = static_cast<std::int64_t>(headers.size());
-  const std::size_t line = msg_prefix_size(subject, sid, reply, header_size, payload.size());
-  char* p = encoder_detail::grow(out, line + headers.size() + payload.size() + 2);
-  p = format_msg_prefix(p, subject, sid, reply, header_size, payload.size());
-  p = encoder_detail::put(p, headers);
-  p = encoder_detail::put(p, payload);
-  encoder_detail::put(p, std::string_view("\r\n"));
+  const encoder_detail::decimal_text header_size(headers.size());
+  const encoder_detail::decimal_text total_size(headers.size() + payload.size());
+  append_hmsg_sized(out, subject, sid, reply, header_size.view(), total_size.view(), headers, payload);
 }
 
 /// Appends "INFO <json> \r\n" (nats-server puts a space before the CRLF).

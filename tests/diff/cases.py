@@ -201,6 +201,18 @@ case("pub_split_writes", session(
     ("send", "c1", b"llo", {"quiet": 0.1}), ("send", "c1", b"\r", {"quiet": 0.1}), "\n"),
     "one PUB split over five writes")
 case("pub_pipelined", session(b"SUB foo 1\r\nPUB foo 1\r\na\r\nPUB foo 1\r\nb\r\nPING\r\n"))
+case("pub_size_leading_zeros", session("SUB foo 1\r\n", "PUB foo 002\r\nhi\r\n", "PUB foo r 0002\r\nhi\r\n",
+                                      "PUB foo 000\r\n\r\n", "PING\r\n"),
+     "nats-server echoes the publisher's size digits verbatim in MSG")
+case("pub_size_leading_zeros_split", session(
+    "SUB foo 1\r\n", ("send", "c1", b"PUB foo 00", {"quiet": 0.1}), ("send", "c1", b"5\r\nhel", {"quiet": 0.1}),
+    "lo\r\nPING\r\n"),
+    "size digits split across reads, payload split too")
+case("hpub_size_leading_zeros", [
+    c("pub"), s(H, "pub"), c("hsub"), s(H + b"SUB foo 1\r\nPING\r\n", "hsub"),
+    c("sub"), s(N + b"SUB foo 2\r\nPING\r\n", "sub"),
+    s("HPUB foo 012 0014\r\nNATS/1.0\r\n\r\nhi\r\nHPUB foo 00 002\r\nhi\r\nPING\r\n", "pub")],
+     "header and total size digits echoed to a headers client; recomputed when stripped")
 case("hpub_without_headers", session("SUB foo 1\r\n", "HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
      "HPUB when CONNECT did not enable headers")
 case("hpub_without_connect", session("HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", connect=None))
