@@ -15,6 +15,7 @@
 #pragma once
 
 #include <algorithm>
+#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstring>
@@ -175,7 +176,8 @@ enum class direction : std::uint8_t { client_to_server, server_to_client };
 /// matched a byte at a time (so a verb may be split anywhere); arguments are
 /// found with memchr and kept as views into the fed buffer; payloads are
 /// skipped by their declared size. Only an op split across feeds is copied,
-/// into scratch_.
+/// into scratch_. On the client side, a PUB/HPUB that is wholly in the fed
+/// buffer skips the state machine (try_whole_pubs): same result, fewer steps.
 template <class Handler, direction Dir>
 class basic_parser {
  public:
@@ -239,15 +241,13 @@ class basic_parser {
   };
   enum class op : std::uint8_t { connect, info, pub, hpub, sub, unsub, msg, hmsg, ping, pong, ok, err };
 
-  /// Arguments of PUB/HPUB/MSG/HMSG once split and checked.
-  struct message_args {
-    std::string_view subject;
-    std::string_view reply;
-    std::string_view sid;
-    std::int64_t header_size = -1;  ///< -1: no headers (PUB/MSG)
-    std::int64_t total_size = 0;
-    std::string_view header_size_text;  ///< the header size argument as sent
-    std::string_view total_size_text;   ///< the total size argument as sent
+  using message_args = detail::message_args;
+
+  /// What try_whole_pubs did.
+  enum class fast_result : std::uint8_t {
+    not_taken,  ///< nothing consumed or reported: parse with the state machine
+    delivered,  ///< whole PUB/HPUBs were reported and consumed; p is at an op start
+    stopped,    ///< the last one's callback returned false; p is just past it
   };
 
   static constexpr bool client_side = Dir == direction::client_to_server;
@@ -260,6 +260,16 @@ class basic_parser {
   }
 
   static constexpr bool is_space(char c) noexcept { return c == ' ' || c == '\t'; }
+
+  /// Four bytes as std::memcpy loads them from memory holding a, b, c, d.
+  static constexpr std::uint32_t text_word(char a, char b, char c, char d) noexcept {
+    const auto byte = [](char x) { return static_cast<std::uint32_t>(static_cast<unsigned char>(x)); };
+    if constexpr (std::endian::native == std::endian::little) {
+      return byte(a) | byte(b) << 8 | byte(c) << 16 | byte(d) << 24;
+    } else {
+      return byte(a) << 24 | byte(b) << 16 | byte(c) << 8 | byte(d);
+    }
+  }
 
   void begin_verb(op o, std::uint8_t matched) noexcept {
     op_ = o;
@@ -277,6 +287,7 @@ class basic_parser {
                            proto_snippet_size);
   }
 
+  fast_result try_whole_pubs(const char*& p, const char* end, Handler& handler);
   std::optional<parse_error> split_message_args(std::string_view arg, message_args& out) const noexcept;
   bool process_line(std::string_view arg, Handler& handler, const char*& p, const char* end);
   bool start_payload(const message_args& args, std::string_view arg, Handler& handler,
@@ -322,6 +333,12 @@ std::size_t basic_parser<Handler, Dir>::feed(const char* data, std::size_t size,
           if (awaiting_connect_ && c != 'C' && c != 'c') {
             fail(parse_error::auth_violation, here(p, end), handler);
             return static_cast<std::size_t>(p - data);
+          }
+          // Most client traffic is whole PUB/HPUB messages: take them in one go.
+          if ((c | 0x20) == 'p' || (c | 0x20) == 'h') {
+            const fast_result result = try_whole_pubs(p, end, handler);
+            if (result == fast_result::delivered) break;
+            if (result == fast_result::stopped) return static_cast<std::size_t>(p - data);
           }
         }
         switch (c) {
@@ -523,34 +540,94 @@ unknown:
 }
 
 template <class Handler, direction Dir>
+auto basic_parser<Handler, Dir>::try_whole_pubs(const char*& p, const char* end, Handler& handler)
+    -> fast_result {
+  // For each PUB/HPUB whose line and payload are all in this buffer, the same
+  // steps the states verb .. arg, process_line, start_payload and deliver take,
+  // in one pass and with no state stored. Anything else (another verb, a tab
+  // after the verb, a line without \r\n or over the limit, bad arguments, a
+  // payload not all here or not followed by \r\n) is left to the state
+  // machine, which reports the error or buffers the op: so the result never
+  // depends on which path ran, and errors are produced in one place only.
+  static_assert(client_side);
+  constexpr std::size_t shortest = 11;  // "PUB a 0\r\n\r\n"
+  fast_result result = fast_result::not_taken;
+  while (static_cast<std::size_t>(end - p) >= shortest) {
+    std::uint32_t word;
+    std::memcpy(&word, p, 4);
+    bool headers;
+    const char* arg;
+    // Letters compare case-insensitively with | 0x20 (only 'P' and 'p' give 'p').
+    if ((word | text_word(0x20, 0x20, 0x20, 0)) == text_word('p', 'u', 'b', ' ')) {
+      headers = false;
+      arg = p + 4;
+    } else if ((word | text_word(0x20, 0x20, 0x20, 0x20)) == text_word('h', 'p', 'u', 'b') &&
+               p[4] == ' ' && headers_supported_) {
+      headers = true;
+      arg = p + 5;
+    } else {
+      break;
+    }
+    while (arg < end && is_space(*arg)) ++arg;
+    // As in state arg: the first argument byte is never the line end.
+    if (end - arg < 2) break;
+    const char* const newline =
+        static_cast<const char*>(std::memchr(arg + 1, '\n', static_cast<std::size_t>(end - arg - 1)));
+    // A \r right before the \n (not as the first argument byte) is dropped;
+    // the rare line without one is left to state arg, which looks for a \r
+    // elsewhere in the line.
+    if (!newline || newline[-1] != '\r' || newline - 1 == arg) break;
+    const auto arg_size = static_cast<std::size_t>(newline - 1 - arg);
+    if (arg_size > limits_.max_control_line) break;
+    const std::string_view args_text(arg, arg_size);
+    message_args args;
+    const pub_args_status status = headers ? split_pub_args<true>(args_text, args)
+                                           : split_pub_args<false>(args_text, args);
+    if (status != pub_args_status::ok) break;
+    if (limits_.max_payload >= 0 && args.total_size > limits_.max_payload) break;
+    const char* const payload = newline + 1;
+    const auto size = static_cast<std::size_t>(args.total_size);
+    if (static_cast<std::size_t>(end - payload) < size + 2 || payload[size] != '\r' ||
+        payload[size + 1] != '\n') {
+      break;
+    }
+    p = payload + size + 2;
+    // deliver(), without the unused fields.
+    size_text_ = args.total_size_text;
+    header_size_text_ = args.header_size_text;
+    bool keep_going;
+    if (headers) {
+      const auto header_size = static_cast<std::size_t>(args.header_size);
+      keep_going = handler.on_hpub(args.subject, args.reply, std::string_view(payload, header_size),
+                                   std::string_view(payload + header_size, size - header_size));
+    } else {
+      keep_going = handler.on_pub(args.subject, args.reply, std::string_view(payload, size));
+    }
+    size_text_ = {};
+    header_size_text_ = {};
+    if (!keep_going) return fast_result::stopped;
+    result = fast_result::delivered;
+    // The callback may have asked for CONNECT first: op_start checks that.
+    if (awaiting_connect_) break;
+  }
+  return result;
+}
+
+template <class Handler, direction Dir>
 std::optional<parse_error> basic_parser<Handler, Dir>::split_message_args(
     std::string_view arg, message_args& out) const noexcept {
   std::string_view tokens[5];
   switch (op_) {
-    case op::pub: {  // PUB <subject> [reply] <size>
-      const std::size_t n = split_args<separators::space_tab>(arg, tokens, 3);
-      if (n != 2 && n != 3) return parse_error::bad_pub_arguments;
-      out.subject = tokens[0];
-      out.reply = n == 3 ? tokens[1] : std::string_view();
-      out.total_size_text = tokens[n - 1];
-      out.total_size = parse_size(tokens[n - 1]);
-      if (out.total_size < 0) return parse_error::bad_pub_arguments;
-      return std::nullopt;
-    }
+    case op::pub:    // PUB <subject> [reply] <size>
     case op::hpub: {  // HPUB <subject> [reply] <header size> <total size>
-      const std::size_t n = split_args<separators::space_tab>(arg, tokens, 4);
-      if (n != 3 && n != 4) return parse_error::bad_pub_arguments;
-      out.subject = tokens[0];
-      out.reply = n == 4 ? tokens[1] : std::string_view();
-      out.header_size_text = tokens[n - 2];
-      out.total_size_text = tokens[n - 1];
-      out.header_size = parse_size(tokens[n - 2]);
-      out.total_size = parse_size(tokens[n - 1]);
-      // nats-server's order: header size, then total size, then their relation.
-      if (out.header_size < 0) return parse_error::bad_header_size;
-      if (out.total_size < 0) return parse_error::bad_pub_arguments;
-      if (out.header_size > out.total_size) return parse_error::bad_header_size;
-      return std::nullopt;
+      const pub_args_status status = op_ == op::hpub ? split_pub_args<true>(arg, out)
+                                                     : split_pub_args<false>(arg, out);
+      switch (status) {
+        case pub_args_status::ok: return std::nullopt;
+        case pub_args_status::bad_arguments: return parse_error::bad_pub_arguments;
+        case pub_args_status::bad_header_size: return parse_error::bad_header_size;
+      }
+      return parse_error::bad_pub_arguments;
     }
     case op::msg: {  // MSG <subject> <sid> [reply] <size>
       const std::size_t n = split_args<separators::space_tab_cr_lf>(arg, tokens, 4);

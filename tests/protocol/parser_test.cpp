@@ -426,6 +426,176 @@ TEST(client_parser, stray_cr_in_arguments_drops_last_byte) {
   }
 }
 
+// ---- PUB/HPUB taken whole -----------------------------------------------------
+//
+// A PUB/HPUB whose line and payload are all in one fed buffer is parsed in one
+// pass (try_whole_pubs); any other, and any error, goes through the state
+// machine. Feeding these inputs at once and cut at every offset compares the
+// two paths.
+
+const std::string pub_session =
+    "PUB bench.subject 16\r\n0123456789abcdef\r\n"
+    "PUB bench.subject _INBOX.abcdefghijklmnop.1234 16\r\n0123456789abcdef\r\n"
+    "pub a\tr\t1\r\nx\r\n"
+    "PUB  a  r  1  \r\nx\r\n"
+    "PUB\ttab.after.verb 1\r\nx\r\n"
+    "PUB \t a.b.c.d.e.f.g.h.i \t 0000002\t\r\nhi\r\n"
+    "PUB cr\rin.subject re\rply 1\r\nx\r\n"
+    "PUB bare.newline 1\nx\r\n"
+    "PUB cr\relsewhere 12\nx\r\n"
+    "PUB ctl\x01" "byte.\x80\xff 1\r\nx\r\n"
+    "PUB exactly8 1\r\nx\r\n"
+    "PUB a 0\r\n\r\n"
+    "HPUB h.subject 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"
+    "HPUB h.subject _INBOX.reply.with.some.length 12 12\r\nNATS/1.0\r\n\r\n\r\n"
+    "hPuB\th\tr\t3\t5\r\nabcde\r\n"
+    "HPUB  h  3  5  \r\nabcde\r\n"
+    "HPUB h 0 0\r\n\r\n"
+    "PING\r\n";
+
+const std::vector<std::string> pub_session_ops = {
+    "PUB|bench.subject||0123456789abcdef",
+    "PUB|bench.subject|_INBOX.abcdefghijklmnop.1234|0123456789abcdef",
+    "PUB|a|r|x",
+    "PUB|a|r|x",
+    "PUB|tab.after.verb||x",
+    "PUB|a.b.c.d.e.f.g.h.i||hi",
+    "PUB|cr\\rin.subject|re\\rply|x",
+    "PUB|bare.newline||x",
+    // A \r anywhere in the line drops the byte before \n (nats-server): "12" is "1".
+    "PUB|cr\\relsewhere||x",
+    "PUB|ctl\\x01byte.\\x80\\xff||x",
+    "PUB|exactly8||x",
+    "PUB|a||",
+    "HPUB|h.subject||NATS/1.0\\r\\n\\r\\n|hi",
+    "HPUB|h.subject|_INBOX.reply.with.some.length|NATS/1.0\\r\\n\\r\\n|",
+    "HPUB|h|r|abc|de",
+    "HPUB|h||abc|de",
+    "HPUB|h|||",
+    "PING",
+};
+
+TEST(client_parser, whole_pubs_fed_at_once) { EXPECT_EQ(client_ops(pub_session), pub_session_ops); }
+
+TEST(client_parser, whole_pubs_split_at_every_offset) {
+  for (std::size_t cut = 0; cut <= pub_session.size(); ++cut) {
+    ASSERT_EQ(client_ops(pub_session, {cut}), pub_session_ops) << "cut at " << cut;
+  }
+}
+
+TEST(client_parser, whole_pubs_split_at_every_pair_of_offsets) {
+  for (std::size_t a = 1; a < pub_session.size(); ++a) {
+    for (std::size_t b = a; b < pub_session.size(); b += 5) {
+      ASSERT_EQ(client_ops(pub_session, {a, b}), pub_session_ops) << "cuts " << a << "," << b;
+    }
+  }
+}
+
+TEST(client_parser, whole_pubs_byte_at_a_time) {
+  EXPECT_EQ(client_ops(pub_session, every_byte(pub_session.size())), pub_session_ops);
+}
+
+TEST(client_parser, whole_pubs_views_point_into_fed_buffer) {
+  struct checker : testing::minimal_client_handler {
+    const char* begin = nullptr;
+    const char* end = nullptr;
+    bool inside(std::string_view v) const { return v.data() >= begin && v.data() + v.size() <= end; }
+    bool all_inside = true;
+    bool on_pub(std::string_view s, std::string_view r, std::string_view p) {
+      all_inside = all_inside && inside(s) && (r.empty() || inside(r)) && inside(p);
+      return ++count, true;
+    }
+    bool on_hpub(std::string_view s, std::string_view r, std::string_view h, std::string_view p) {
+      all_inside = all_inside && inside(s) && (r.empty() || inside(r)) && inside(h) && inside(p);
+      return ++count, true;
+    }
+  };
+  client_parser<checker> parser;
+  checker h;
+  h.begin = pub_session.data();
+  h.end = pub_session.data() + pub_session.size();
+  EXPECT_EQ(parser.feed(pub_session.data(), pub_session.size(), h), pub_session.size());
+  EXPECT_TRUE(h.all_inside);
+  EXPECT_EQ(h.count, pub_session_ops.size());
+  EXPECT_EQ(parser.scratch_capacity(), 0u);  // nothing was copied
+}
+
+TEST(client_parser, whole_pubs_rejected_like_the_state_machine) {
+  // Each bad line is complete and followed by enough bytes for the one-pass
+  // path to look at it; the error must be the state machine's.
+  const std::vector<std::pair<std::string, parse_error>> cases = {
+      {"PUB a\r\nxxxxxxxxxxx\r\n", parse_error::bad_pub_arguments},
+      {"PUB a r s 1\r\nx\r\n", parse_error::bad_pub_arguments},
+      {"PUB a 1\r\r\nx\r\n", parse_error::bad_pub_arguments},
+      {"PUB a 1234567890\r\nx\r\n", parse_error::bad_pub_arguments},
+      {"PUB a 2\r\nxyz\r\n", parse_error::bad_payload_end},
+      {"PUB a 1\r\nx\n\r\nPING\r\n", parse_error::bad_payload_end},
+      {"PUB a 1048577\r\n" + std::string(20, 'x'), parse_error::max_payload},
+      {"HPUB a 1\r\nx\r\nPING\r\n", parse_error::bad_pub_arguments},
+      {"HPUB a 3 2\r\nxy\r\nPING\r\n", parse_error::bad_header_size},
+      {"HPUB a x 2\r\nxy\r\nPING\r\n", parse_error::bad_header_size},
+      {"HPUB a x y\r\nxy\r\nPING\r\n", parse_error::bad_header_size},
+      {"HPUB a 1 y\r\nxy\r\nPING\r\n", parse_error::bad_pub_arguments},
+      {"HPUB a r s 1 2\r\nxy\r\nPING\r\n", parse_error::bad_pub_arguments},
+      {"PUB " + std::string(4095, 'a') + " 1\r\nx\r\n", parse_error::max_control_line},
+  };
+  for (const auto& [input, error] : cases) {
+    const std::vector<std::string> expected = {"PUB|ok||x", "ERROR|" + std::string(to_string(error))};
+    const std::string wire = "PUB ok 1\r\nx\r\n" + input;
+    ASSERT_EQ(client_ops(wire), expected) << escape(input.substr(0, 60));
+    for (std::size_t cut = 0; cut <= wire.size(); cut += wire.size() > 200 ? 61 : 1) {
+      ASSERT_EQ(client_ops(wire, {cut}), expected) << escape(input.substr(0, 60)) << " cut " << cut;
+    }
+  }
+}
+
+TEST(client_parser, whole_pubs_see_settings_changed_by_a_callback) {
+  // Callbacks may change the parser's settings; the next op in the same buffer
+  // must see them, as it would in the state machine.
+  struct handler : client_recorder {
+    client_parser<handler>* parser = nullptr;
+    bool on_pub(std::string_view subject, std::string_view reply, std::string_view payload) {
+      if (subject == "headers.off") parser->set_headers_supported(false);
+      if (subject == "limit") parser->set_limits({4096, 1});
+      if (subject == "auth") parser->set_awaiting_connect(true);
+      return client_recorder::on_pub(subject, reply, payload);
+    }
+  };
+  const auto run = [](const std::string& input) {
+    client_parser<handler> parser;
+    handler h;
+    h.parser = &parser;
+    parser.feed(input.data(), input.size(), h);
+    return h.ops;
+  };
+  EXPECT_EQ(run("PUB headers.off 1\r\nx\r\nHPUB a 2 2\r\nhi\r\nPING\r\n"),
+            (std::vector<std::string>{"PUB|headers.off||x", "ERROR|headers_not_supported"}));
+  EXPECT_EQ(run("PUB limit 1\r\nx\r\nPUB a 1\r\nx\r\nPUB b 2\r\nxy\r\n"),
+            (std::vector<std::string>{"PUB|limit||x", "PUB|a||x", "ERROR|max_payload"}));
+  EXPECT_EQ(run("PUB auth 1\r\nx\r\nPUB a 1\r\nx\r\nPING\r\n"),
+            (std::vector<std::string>{"PUB|auth||x", "ERROR|auth_violation"}));
+}
+
+TEST(client_parser, whole_pubs_stop_after_each_and_resume) {
+  const std::string input =
+      "PUB a 1\r\nx\r\nPUB b r 2\r\nxy\r\nHPUB c 2 3\r\nhiz\r\nPUB d 0\r\n\r\nPING\r\n";
+  const std::vector<std::string> all = {"PUB|a||x", "PUB|b|r|xy", "HPUB|c||hi|z", "PUB|d||", "PING"};
+  const std::size_t op_ends[] = {12, 27, 44, 55, 61};
+  for (std::size_t stop = 0; stop < all.size(); ++stop) {
+    client_parser<client_recorder> parser;
+    client_recorder recorder;
+    recorder.stop_after = stop;
+    const std::size_t consumed = parser.feed(input.data(), input.size(), recorder);
+    ASSERT_EQ(recorder.ops.size(), stop + 1);
+    EXPECT_TRUE(parser.idle());
+    EXPECT_EQ(consumed, op_ends[stop]);
+    recorder.stop_after.reset();
+    EXPECT_EQ(parser.feed(input.data() + consumed, input.size() - consumed, recorder),
+              input.size() - consumed);
+    EXPECT_EQ(recorder.ops, all);
+  }
+}
+
 // ---- server_parser ---------------------------------------------------------
 
 const std::string server_session =
