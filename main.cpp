@@ -1,5 +1,6 @@
 // The courier executable: nats-server's command line over the embeddable
 // broker. Everything of substance lives in the library.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -15,6 +16,13 @@
 
 int main(int argc, char** argv) {
   using namespace courier;
+  // Outbound buffers of busy receivers grow to megabytes. With a fixed mmap
+  // threshold (glibc raises it dynamically otherwise) every buffer of 1 MiB
+  // or more is its own mapping: it grows with mremap rather than a copy and
+  // goes back to the system when freed, instead of staying in the heap.
+  // Only the executable sets this; an application embedding the library
+  // keeps its own allocator settings.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   conf::command_line command;
   try {
     command = conf::parse_command_line(argc, argv);

@@ -3,13 +3,17 @@
 // clear() keeps the storage, so a connection streaming large messages neither
 // zero-fills each message before copying it nor regrows its buffer after
 // every write. release() gives the storage back (an idle connection holds
-// none). Models protocol::byte_buffer. Not thread-safe.
+// none). Storage comes from malloc/realloc, so a big buffer (mmapped by
+// glibc) grows with mremap instead of a copy and fresh page faults.
+// Models protocol::byte_buffer. Not thread-safe.
 #pragma once
 
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
+#include <cstdlib>
 #include <memory>
+#include <new>
 #include <string_view>
 #include <utility>
 
@@ -64,13 +68,26 @@ class outbound_buffer {
  private:
   void grow(std::size_t needed) {
     const std::size_t capacity = std::max({needed, capacity_ * 2, min_capacity});
-    auto bigger = std::make_unique_for_overwrite<char[]>(capacity);
-    if (size_ > 0) std::memcpy(bigger.get(), data_.get(), size_);
-    data_ = std::move(bigger);
+    char* bigger;
+    if (size_ >= capacity_ / 2) {
+      // Mostly full: realloc moves (or remaps) the storage and what is in it.
+      bigger = static_cast<char*>(std::realloc(data_.get(), capacity));
+      if (bigger == nullptr) throw std::bad_alloc();
+      (void)data_.release();
+    } else {
+      // Mostly empty: copy only the bytes in use.
+      bigger = static_cast<char*>(std::malloc(capacity));
+      if (bigger == nullptr) throw std::bad_alloc();
+      if (size_ > 0) std::memcpy(bigger, data_.get(), size_);
+    }
+    data_.reset(bigger);
     capacity_ = capacity;
   }
 
-  std::unique_ptr<char[]> data_;
+  struct free_storage {
+    void operator()(char* p) const noexcept { std::free(p); }
+  };
+  std::unique_ptr<char, free_storage> data_;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
 };
