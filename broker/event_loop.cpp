@@ -39,6 +39,16 @@ void event_loop::schedule_tick() {
   });
 }
 
+void event_loop::flush_soon() {
+  if (batch_.empty() || flush_posted_) return;
+  flush_posted_ = true;
+  // Queued behind the completions this wake-up already produced.
+  boost::asio::post(context_, [this] {
+    flush_posted_ = false;
+    batch_.flush();
+  });
+}
+
 void event_loop::stop() {
   boost::asio::post(context_, [this] { tick_timer_.cancel(); });
   work_.reset();

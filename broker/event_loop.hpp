@@ -118,6 +118,10 @@ class event_loop {
   char* read_buffer() { return read_buffer_.get(); }
   /// Receivers to flush at the end of the current read batch; loop thread only.
   flush_batch& batch() { return batch_; }
+  /// Flushes the batch once the handlers already ready on this loop have run,
+  /// so that several small reads in one wake-up (requests from many clients
+  /// to one responder) become one write per receiver. Loop thread only.
+  void flush_soon();
   /// Router L1 caches of this loop's publishes; loop thread only (lent to
   /// server::publish through route_cache_lease).
   route_caches& routes() { return routes_; }
@@ -133,6 +137,7 @@ class event_loop {
   std::function<void()> tick_;
   std::unique_ptr<char[]> read_buffer_;
   flush_batch batch_;
+  bool flush_posted_ = false;  // loop thread: flush_soon() has a flush queued
   // Declared after context_: destroying cached results may destroy sessions,
   // whose sockets need the io_context.
   route_caches routes_;

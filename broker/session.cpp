@@ -23,6 +23,12 @@ namespace courier::broker {
 namespace asio = boost::asio;
 using boost::system::error_code;
 
+namespace {
+/// Read batches smaller than this are flushed with the loop's other ready
+/// connections (event_loop::flush_soon), bigger ones at once.
+constexpr std::size_t small_read_batch = 64 * 1024;
+}  // namespace
+
 const char* to_string(close_reason reason) {
   switch (reason) {
     case close_reason::client_closed: return "Client Closed";
@@ -185,6 +191,7 @@ void session::on_readable(const error_code& ec) {
   // rounds, yield to the other connections and come back.
   char* buffer = loop_.read_buffer();
   bool drained = false;
+  std::size_t bytes_read = 0;
   for (int round = 0; round < 16; ++round) {
     error_code read_ec;
     std::size_t n = transport_read(buffer, event_loop::read_buffer_size, read_ec);
@@ -198,6 +205,7 @@ void session::on_readable(const error_code& ec) {
       return;
     }
     last_activity_ = clock::now();
+    bytes_read += n;
     parser_.feed(buffer, n, *this);
     if (parser_.failed() || closed_) break;
     if (loop_.batch().stall_requested()) break;
@@ -209,7 +217,14 @@ void session::on_readable(const error_code& ec) {
   }
   if (parser_.idle()) parser_.release_memory();
   // One flush per read batch, for this session and everyone it delivered to.
-  loop_.batch().flush();
+  // After a small read, once the loop's other ready connections have been
+  // read too (their deliveries to the same receivers then go out together);
+  // a big batch goes out at once, so buffers do not pile up behind it.
+  if (bytes_read < small_read_batch) {
+    loop_.flush_soon();
+  } else {
+    loop_.batch().flush();
+  }
   bool closing;
   {
     std::lock_guard lock(out_mutex_);
