@@ -93,7 +93,7 @@ class event_loop {
   /// Size of the loop's shared read buffer. Connections read into it and the
   /// parser copies only operations split across reads, so an idle connection
   /// holds no read buffer at all.
-  static constexpr std::size_t read_buffer_size = 1024 * 1024;
+  static constexpr std::size_t read_buffer_size = 64 * 1024;
 
   explicit event_loop(std::size_t index);
   ~event_loop();

@@ -68,7 +68,7 @@ bool connection::publish(std::string_view subject, std::string_view payload, std
   if (closed_) throw std::logic_error("connection closed");
   if (!protocol::is_valid_literal_subject(subject)) throw std::invalid_argument("invalid publish subject");
   auto& batch = calling_thread_batch();
-  const message_view message{subject, reply, headers, payload};
+  const message_view message{subject, reply, headers, payload, {}, {}};
   bool matched;
   auto& lent = route_cache_lease::thread_caches();
   if (lent == nullptr && !routes_busy_.test_and_set()) {

@@ -137,7 +137,7 @@ class connection final : public subscriber {
     std::atomic<bool> cancelled{false};  ///< explicit unsubscribe/close: drop queued messages
     void call(const message& msg) const {
       if (view_handler) {
-        view_handler(message_view{msg.subject, msg.reply, msg.headers, msg.payload});
+        view_handler(message_view{msg.subject, msg.reply, msg.headers, msg.payload, {}, {}});
       } else if (handler) {
         handler(msg);
       }

@@ -338,7 +338,7 @@ void server::send_no_responders(sublist& router, subscriber& publisher, std::str
   route_cache_lease lease;
   std::shared_ptr<const match_result> owned;
   const match_result& result = route(router, reply, lease, owned);
-  message_view message{reply, {}, status, {}};
+  message_view message{reply, {}, status, {}, {}, {}};
   for (const auto& sub : result.plain) {
     if (sub->owner.get() == &publisher) deliver_one(router, sub, message, batch);
   }

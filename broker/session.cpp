@@ -682,7 +682,7 @@ void session::deliver(const subscription& sub, const message_view& message, flus
     } else {
       protocol::append_hmsg(pending_, message.subject, sub.sid, message.reply, message.headers, message.payload);
     }
-    const auto pending = static_cast<std::int64_t>(pending_.size());
+    const auto pending = static_cast<std::int64_t>(pending_.size() + unsent_);
     if (pending > server_.options().max_pending) {
       slow = true;
       closing_ = true;
@@ -708,7 +708,7 @@ void session::deliver(const subscription& sub, const message_view& message, flus
 void session::notify_when_drained(std::function<void()> resume) {
   {
     std::lock_guard lock(out_mutex_);
-    if (!closing_ && static_cast<std::int64_t>(pending_.size()) > server_.options().max_pending / 2) {
+    if (!closing_ && static_cast<std::int64_t>(pending_.size() + unsent_) > server_.options().max_pending / 2) {
       drain_waiters_.push_back(std::move(resume));
       return;
     }
@@ -806,15 +806,13 @@ void session::write_pending() {
 
 session::write_result session::write_locked() {
   if (socket_closed_ || write_in_flight_) return write_result::done;  // on_writable goes on
-  std::vector<std::function<void()>> drained;
   {
     std::lock_guard lock(out_mutex_);
     flush_requested_ = false;
     if (pending_.empty()) return write_result::done;
     writing_.swap(pending_);
-    drained.swap(drain_waiters_);
+    unsent_ = writing_.size();
   }
-  for (auto& resume : drained) resume();
   written_ = 0;
   wrote_since_tick_ = true;
   return write_some_locked();
@@ -825,6 +823,19 @@ session::write_result session::write_some_locked() {
   const std::size_t n = transport_write(writing_.data() + written_, writing_.size() - written_, ec);
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return write_result::failed;
   if (!ec) written_ += n;
+  if (n > 0 && !ec) {
+    // Stalled producers go on once what is queued falls to half of max_pending.
+    std::vector<std::function<void()>> drained;
+    {
+      std::lock_guard lock(out_mutex_);
+      unsent_ = writing_.size() - written_;
+      if (!drain_waiters_.empty() &&
+          static_cast<std::int64_t>(pending_.size() + unsent_) <= server_.options().max_pending / 2) {
+        drained.swap(drain_waiters_);
+      }
+    }
+    for (auto& resume : drained) resume();
+  }
   if (written_ == writing_.size()) {
     writing_.clear();  // keeps its storage for the next burst; tick() frees it when idle
     written_ = 0;

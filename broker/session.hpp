@@ -190,6 +190,10 @@ class session final : public subscriber {
   // Outbound. pending_ is appended to by publishers on any loop.
   spin_mutex out_mutex_;            // held only to append or swap, never across I/O
   outbound_buffer pending_;        // lock: out_mutex_
+  /// Bytes handed to writing_ and not yet written. pending_.size() + unsent_
+  /// is what nats-server calls pending bytes: it decides slow consumers and
+  /// producer stalls.
+  std::size_t unsent_ = 0;         // lock: out_mutex_
   bool flush_requested_ = false;   // lock: out_mutex_; a flush is registered or running
   bool closing_ = false;           // lock: out_mutex_; no more deliveries
   std::vector<std::function<void()>> drain_waiters_;  // lock: out_mutex_; stalled producers

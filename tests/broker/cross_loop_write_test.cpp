@@ -1,0 +1,196 @@
+// Publishers on one event loop write straight into receivers owned by another
+// loop (session::flush_deliveries), racing the receiver's own writes, its
+// close, and each other. Run under ThreadSanitizer by tools/test.sh.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
+#include "broker/server.hpp"
+
+namespace courier::broker {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+/// A blocking raw client that counts the MSGs it receives on its own thread.
+class counting_client {
+ public:
+  explicit counting_client(std::uint16_t port) : socket_(context_) {
+    socket_.connect({asio::ip::make_address("127.0.0.1"), port});
+    asio::read_until(socket_, buffer_, "\r\n");  // INFO
+    buffer_.consume(buffer_.size());
+  }
+  ~counting_client() {
+    boost::system::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    if (reader_.joinable()) reader_.join();
+  }
+
+  /// False (and the test fails) if the server closed this connection.
+  bool send(const std::string& bytes) {
+    boost::system::error_code ec;
+    asio::write(socket_, asio::buffer(bytes), ec);
+    EXPECT_FALSE(ec) << ec.message();
+    return !ec;
+  }
+
+  /// Sends PING and reads until PONG, before the reader thread starts.
+  void sync() {
+    send("PING\r\n");
+    for (;;) {
+      asio::read_until(socket_, buffer_, "\r\n");
+      std::istream in(&buffer_);
+      std::string line;
+      std::getline(in, line);
+      if (line == "PONG\r") return;
+    }
+  }
+
+  /// Counts "MSG " line starts in everything read until the connection ends.
+  void start_reading() {
+    reader_ = std::thread([this] {
+      std::string carry;
+      char chunk[16384];
+      for (;;) {
+        boost::system::error_code ec;
+        const std::size_t n = socket_.read_some(asio::buffer(chunk), ec);
+        if (ec) return;
+        carry.append(chunk, n);
+        std::size_t pos = 0;
+        std::size_t found;
+        while ((found = carry.find("MSG ", pos)) != std::string::npos) {
+          received_.fetch_add(1, std::memory_order_relaxed);
+          pos = found + 4;
+        }
+        // Keep a tail that may hold the start of a split "MSG ".
+        carry.erase(0, carry.size() > 3 ? carry.size() - 3 : 0);
+      }
+    });
+  }
+
+  std::uint64_t received() const { return received_.load(std::memory_order_relaxed); }
+
+ private:
+  asio::io_context context_;
+  asio::ip::tcp::socket socket_;
+  asio::streambuf buffer_;
+  std::thread reader_;
+  std::atomic<std::uint64_t> received_{0};
+};
+
+class cross_loop_write : public ::testing::Test {
+ protected:
+  void start(std::int64_t max_pending) {
+    conf::server_options options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.threads = 2;  // connections alternate between the two loops
+    options.max_pending = max_pending;
+    server_ = std::make_unique<server>(options);
+    server_->start();
+  }
+  void TearDown() override {
+    if (server_) server_->shutdown();
+  }
+  std::unique_ptr<server> server_;
+};
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout = 20s) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(5ms);
+  }
+  return true;
+}
+
+TEST_F(cross_loop_write, every_client_publishing_to_all_receives_everything) {
+  start(64 * 1024 * 1024);
+  constexpr int clients = 4;
+  constexpr int messages = 10000;
+  std::vector<std::unique_ptr<counting_client>> peers;
+  for (int i = 0; i < clients; ++i) {
+    peers.push_back(std::make_unique<counting_client>(server_->port()));
+    peers.back()->send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB all 1\r\n");
+    peers.back()->sync();
+  }
+  for (auto& peer : peers) peer->start_reading();
+  std::vector<std::thread> publishers;
+  for (int i = 0; i < clients; ++i) {
+    publishers.emplace_back([&, i] {
+      std::string batch;
+      for (int m = 0; m < messages; ++m) {
+        batch += "PUB all 16\r\n0123456789abcdef\r\n";
+        if (batch.size() > 4096) {
+          peers[static_cast<std::size_t>(i)]->send(batch);
+          batch.clear();
+        }
+      }
+      peers[static_cast<std::size_t>(i)]->send(batch);
+    });
+  }
+  for (auto& thread : publishers) thread.join();
+  const std::uint64_t expected = static_cast<std::uint64_t>(clients) * messages;
+  for (auto& peer : peers) {
+    EXPECT_TRUE(wait_until([&] { return peer->received() >= expected; }))
+        << "received " << peer->received() << " of " << expected;
+    EXPECT_EQ(peer->received(), expected);
+  }
+}
+
+TEST_F(cross_loop_write, slow_consumer_closed_while_other_loops_write_to_it) {
+  start(std::getenv("XMP") ? std::atoll(std::getenv("XMP")) : 1024 * 1024);  // small max_pending: the reader that never reads is cut off
+  counting_client stuck(server_->port());
+  stuck.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB all 1\r\n");
+  stuck.sync();
+  constexpr int publishers_count = 3;
+  std::vector<std::unique_ptr<counting_client>> publishers;
+  for (int i = 0; i < publishers_count; ++i) {
+    publishers.push_back(std::make_unique<counting_client>(server_->port()));
+    publishers.back()->send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB all 2\r\n");
+    publishers.back()->sync();
+    publishers.back()->start_reading();
+  }
+  const std::string payload(1024, 'x');
+  constexpr int messages = 3000;  // ~3 MiB per publisher, far over 1 MiB
+  std::vector<std::thread> threads;
+  for (int i = 0; i < publishers_count; ++i) {
+    threads.emplace_back([&, i] {
+      std::string batch;
+      for (int m = 0; m < messages; ++m) {
+        batch += "PUB all 1024\r\n" + payload + "\r\n";
+        if (batch.size() > 32768) {
+          publishers[static_cast<std::size_t>(i)]->send(batch);
+          batch.clear();
+        }
+      }
+      publishers[static_cast<std::size_t>(i)]->send(batch);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  // The publishers read their own deliveries, so they all get everything
+  // even though the stuck reader is closed as a slow consumer on the way.
+  const std::uint64_t expected = static_cast<std::uint64_t>(publishers_count) * messages;
+  for (auto& peer : publishers) {
+    EXPECT_TRUE(wait_until([&] { return peer->received() >= expected; }))
+        << "received " << peer->received() << " of " << expected;
+  }
+  EXPECT_TRUE(wait_until([&] { return server_->stats().slow_consumers.load() >= 1; }));
+}
+
+}  // namespace
+}  // namespace courier::broker
