@@ -824,13 +824,15 @@ session::write_result session::write_some_locked() {
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return write_result::failed;
   if (!ec) written_ += n;
   if (n > 0 && !ec) {
-    // Stalled producers go on once what is queued falls to half of max_pending.
+    // Stalled producers go on once what is queued falls to a quarter of
+    // max_pending (they stall above half): the gap lets a producer send a
+    // good batch per stall instead of stalling again after every write.
     std::vector<std::function<void()>> drained;
     {
       std::lock_guard lock(out_mutex_);
       unsent_ = writing_.size() - written_;
       if (!drain_waiters_.empty() &&
-          static_cast<std::int64_t>(pending_.size() + unsent_) <= server_.options().max_pending / 2) {
+          static_cast<std::int64_t>(pending_.size() + unsent_) <= server_.options().max_pending / 4) {
         drained.swap(drain_waiters_);
       }
     }
