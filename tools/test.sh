@@ -8,8 +8,13 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 jobs=$(nproc)
 "$root/tools/install-deps.sh"
+# Sanitizer builds at -O1 with line tables only (what the sanitizers' docs
+# recommend): reports keep file:line, and Asio/Beast-heavy files compile in
+# about half the time of -O2 -g (smtp_client.cpp under ASan: 30 s -> 17 s).
+sanitizer_flags="-O1 -g1 -DNDEBUG"
 
 cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
   -DCOURIER_SANITIZE=address,undefined -DCOURIER_BENCH=OFF >/dev/null
 cmake --build "$root/build-asan" -j"$jobs"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
@@ -17,6 +22,7 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 (cd "$root/build-asan" && ctest --output-on-failure -j"$jobs" --timeout 300)
 
 cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
   -DCOURIER_SANITIZE=thread -DCOURIER_BENCH=OFF >/dev/null
 cmake --build "$root/build-tsan" --target test_router test_broker -j"$jobs"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
