@@ -57,9 +57,9 @@ session::session(server& owner, event_loop& loop, asio::ip::tcp::socket socket, 
       loop_(loop),
       socket_(std::move(socket)),
       id_(id),
-      account_(&owner.find_account(auth::global_account)),
       parser_(protocol::parser_limits{static_cast<std::size_t>(owner.options().max_control_line),
                                       owner.options().max_payload}),
+      account_(&owner.find_account(auth::global_account)),
       fd_(socket_.native_handle()) {
   error_code ec;
   auto endpoint = socket_.remote_endpoint(ec);
