@@ -131,6 +131,19 @@ void append_text(Buffer& out, std::string_view text) {
   put(grow(out, text.size()), text);
 }
 
+/// `value` in decimal, in a small buffer that a string_view can point into.
+struct decimal_text {
+  explicit decimal_text(std::uint64_t value) noexcept : size(decimal_digits(value)) {
+    write_decimal(digits, value, size);
+  }
+  std::string_view view() const noexcept { return {digits, size}; }
+  // 20 digits at most; 32 bytes because GCC cannot see that put()'s long-copy
+  // branch (more than 32 bytes) is never taken for these and warns
+  // (-Warray-bounds) about reading past a smaller array.
+  char digits[32];
+  std::size_t size;
+};
+
 }  // namespace encoder_detail
 
 /// Length of the MSG/HMSG control line (with CRLF) that format_msg_prefix writes.
@@ -144,36 +157,6 @@ constexpr std::size_t msg_prefix_size(std::string_view subject, std::string_view
   if (!reply.empty()) size += reply.size() + 1;
   if (headers) size += encoder_detail::decimal_digits(static_cast<std::uint64_t>(header_size)) + 1;
   return size + encoder_detail::decimal_digits(total) + 2;
-}
-
-/// Writes the control line of a delivery ("MSG <subject> <sid> [reply] <size>\r\n",
-/// or with header_size >= 0 "HMSG <subject> <sid> [reply] <hdr> <hdr+payload>\r\n")
-/// to `dest`, which must hold msg_prefix_size(...) bytes. Returns the end.
-/// Use it to put the line in a stack buffer and send the shared payload next
-/// to it (gather write) without copying the payload.
-inline char* format_msg_prefix(char* dest, std::string_view subject, std::string_view sid,
-                               std::string_view reply, std::int64_t header_size,
-                               std::size_t payload_size) noexcept {
-  using namespace encoder_detail;
-  const bool headers = header_size >= 0;
-  char* p = put(dest, headers ? std::string_view("HMSG ") : std::string_view("MSG "));
-  p = put(p, subject);
-  p = put(p, ' ');
-  p = put(p, sid);
-  p = put(p, ' ');
-  if (!reply.empty()) {
-    p = put(p, reply);
-    p = put(p, ' ');
-  }
-  std::size_t total = payload_size;
-  if (headers) {
-    const auto hdr = static_cast<std::uint64_t>(header_size);
-    p = write_decimal(p, hdr, decimal_digits(hdr));
-    p = put(p, ' ');
-    total += static_cast<std::size_t>(hdr);
-  }
-  p = write_decimal(p, total, decimal_digits(total));
-  return put(p, std::string_view("\r\n"));
 }
 
 /// Like msg_prefix_size but with the sizes given as text (header_size_text
@@ -191,7 +174,7 @@ constexpr std::size_t msg_prefix_size_text(std::string_view subject, std::string
 /// publisher's size arguments verbatim as nats-server does ("PUB a 002" is
 /// delivered as "MSG a <sid> 002"; see basic_parser::size_text()). `dest`
 /// must hold msg_prefix_size_text(...) bytes. Returns the end.
-inline char* format_msg_prefix_text(char* dest, std::string_view subject, std::string_view sid,
+[[gnu::always_inline]] inline char* format_msg_prefix_text(char* dest, std::string_view subject, std::string_view sid,
                                     std::string_view reply, std::string_view header_size_text,
                                     std::string_view total_size_text) noexcept {
   using namespace encoder_detail;
@@ -212,6 +195,22 @@ inline char* format_msg_prefix_text(char* dest, std::string_view subject, std::s
   return put(p, std::string_view("\r\n"));
 }
 
+/// Writes the control line of a delivery ("MSG <subject> <sid> [reply] <size>\r\n",
+/// or with header_size >= 0 "HMSG <subject> <sid> [reply] <hdr> <hdr+payload>\r\n")
+/// to `dest`, which must hold msg_prefix_size(...) bytes. Returns the end.
+/// Use it to put the line in a stack buffer and send the shared payload next
+/// to it (gather write) without copying the payload.
+inline char* format_msg_prefix(char* dest, std::string_view subject, std::string_view sid,
+                               std::string_view reply, std::int64_t header_size,
+                               std::size_t payload_size) noexcept {
+  const bool headers = header_size >= 0;
+  const auto header_bytes = headers ? static_cast<std::uint64_t>(header_size) : 0;
+  const encoder_detail::decimal_text header_text(header_bytes);
+  const encoder_detail::decimal_text total_text(header_bytes + payload_size);
+  return format_msg_prefix_text(dest, subject, sid, reply, headers ? header_text.view() : std::string_view(),
+                                total_text.view());
+}
+
 /// Appends "MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n" with the
 /// size written as `size_text` (the publisher's own digits: nats-server echoes
 /// them verbatim, "PUB a 002" is delivered as "MSG a <sid> 002"). One growth of
@@ -221,24 +220,10 @@ template <byte_buffer Buffer>
                                                     std::string_view reply, std::string_view size_text,
                                                     std::string_view payload) {
   using encoder_detail::put;
-  const std::size_t reply_size = reply.empty() ? 0 : reply.size() + 1;
-  char* p = encoder_detail::grow(out, 4 + subject.size() + 1 + sid.size() + 1 + reply_size + size_text.size() + 2 +
-                                          payload.size() + 2);
-  std::memcpy(p, "MSG ", 4);
-  p = put(p + 4, subject);
-  *p++ = ' ';
-  p = put(p, sid);
-  *p++ = ' ';
-  if (reply_size != 0) {
-    p = put(p, reply);
-    *p++ = ' ';
-  }
-  p = put(p, size_text);
-  *p++ = '\r';
-  *p++ = '\n';
+  char* p = encoder_detail::grow(out, msg_prefix_size_text(subject, sid, reply, {}, size_text) + payload.size() + 2);
+  p = format_msg_prefix_text(p, subject, sid, reply, {}, size_text);
   p = put(p, payload);
-  *p++ = '\r';
-  *p = '\n';
+  put(p, std::string_view("\r\n"));
 }
 
 /// Appends "HMSG <subject> <sid> [reply] <hdr> <total>\r\n<headers><payload>\r\n"
@@ -249,42 +234,13 @@ template <byte_buffer Buffer>
                                                      std::string_view total_size_text, std::string_view headers,
                                                      std::string_view payload) {
   using encoder_detail::put;
-  const std::size_t reply_size = reply.empty() ? 0 : reply.size() + 1;
-  char* p = encoder_detail::grow(out, 5 + subject.size() + 1 + sid.size() + 1 + reply_size +
-                                          header_size_text.size() + 1 + total_size_text.size() + 2 +
+  char* p = encoder_detail::grow(out, msg_prefix_size_text(subject, sid, reply, header_size_text, total_size_text) +
                                           headers.size() + payload.size() + 2);
-  std::memcpy(p, "HMSG ", 5);
-  p = put(p + 5, subject);
-  *p++ = ' ';
-  p = put(p, sid);
-  *p++ = ' ';
-  if (reply_size != 0) {
-    p = put(p, reply);
-    *p++ = ' ';
-  }
-  p = put(p, header_size_text);
-  *p++ = ' ';
-  p = put(p, total_size_text);
-  *p++ = '\r';
-  *p++ = '\n';
+  p = format_msg_prefix_text(p, subject, sid, reply, header_size_text, total_size_text);
   p = put(p, headers);
   p = put(p, payload);
-  *p++ = '\r';
-  *p = '\n';
+  put(p, std::string_view("\r\n"));
 }
-
-namespace encoder_detail {
-/// `value` in decimal, in a small buffer that a string_view can point into.
-struct decimal_text {
-  explicit decimal_text(std::uint64_t value) noexcept
-      : size(decimal_digits(value)) {
-    write_decimal(digits, value, size);
-  }
-  std::string_view view() const noexcept { return {digits, size}; }
-  char digits[20];
-  std::size_t size;
-};
-}  // namespace encoder_detail
 
 /// Appends "MSG <subject> <sid> [reply] <size>\r\n<payload>\r\n".
 template <byte_buffer Buffer>

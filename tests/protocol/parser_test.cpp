@@ -37,6 +37,24 @@ std::vector<std::size_t> every_byte(std::size_t size) {
 
 // A session using every client op, with split-prone content: a payload holding
 // CRLFs and protocol-looking text, headers, odd whitespace and case.
+/// The same ops come out wherever the input is cut once.
+void expect_same_ops_split_at_every_offset(const std::string& input, const std::vector<std::string>& ops) {
+  for (std::size_t cut = 0; cut <= input.size(); ++cut) {
+    ASSERT_EQ(client_ops(input, {cut}), ops) << "cut at " << cut;
+  }
+}
+
+/// The same ops come out wherever the input is cut twice (the second cut
+/// every `step` bytes after the first).
+void expect_same_ops_split_at_pairs_of_offsets(const std::string& input, const std::vector<std::string>& ops,
+                                               std::size_t step) {
+  for (std::size_t a = 1; a < input.size(); ++a) {
+    for (std::size_t b = a; b < input.size(); b += step) {
+      ASSERT_EQ(client_ops(input, {a, b}), ops) << "cuts " << a << "," << b;
+    }
+  }
+}
+
 const std::string client_session =
     "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true}\r\n"
     "PING\r\n"
@@ -75,17 +93,11 @@ TEST(client_parser, session_fed_at_once) {
 }
 
 TEST(client_parser, session_split_at_every_offset) {
-  for (std::size_t cut = 0; cut <= client_session.size(); ++cut) {
-    ASSERT_EQ(client_ops(client_session, {cut}), client_session_ops) << "cut at " << cut;
-  }
+  expect_same_ops_split_at_every_offset(client_session, client_session_ops);
 }
 
 TEST(client_parser, session_split_at_every_pair_of_offsets) {
-  for (std::size_t a = 1; a < client_session.size(); ++a) {
-    for (std::size_t b = a; b < client_session.size(); b += 3) {
-      ASSERT_EQ(client_ops(client_session, {a, b}), client_session_ops) << "cuts " << a << "," << b;
-    }
-  }
+  expect_same_ops_split_at_pairs_of_offsets(client_session, client_session_ops, 3);
 }
 
 TEST(client_parser, session_byte_at_a_time) {
@@ -478,17 +490,11 @@ const std::vector<std::string> pub_session_ops = {
 TEST(client_parser, whole_pubs_fed_at_once) { EXPECT_EQ(client_ops(pub_session), pub_session_ops); }
 
 TEST(client_parser, whole_pubs_split_at_every_offset) {
-  for (std::size_t cut = 0; cut <= pub_session.size(); ++cut) {
-    ASSERT_EQ(client_ops(pub_session, {cut}), pub_session_ops) << "cut at " << cut;
-  }
+  expect_same_ops_split_at_every_offset(pub_session, pub_session_ops);
 }
 
 TEST(client_parser, whole_pubs_split_at_every_pair_of_offsets) {
-  for (std::size_t a = 1; a < pub_session.size(); ++a) {
-    for (std::size_t b = a; b < pub_session.size(); b += 5) {
-      ASSERT_EQ(client_ops(pub_session, {a, b}), pub_session_ops) << "cuts " << a << "," << b;
-    }
-  }
+  expect_same_ops_split_at_pairs_of_offsets(pub_session, pub_session_ops, 5);
 }
 
 TEST(client_parser, whole_pubs_byte_at_a_time) {
