@@ -78,12 +78,15 @@ int main(int argc, char** argv) {
     broker::server server(command.options);
     server.set_command_line_logging(command.options.debug, command.options.trace);
     server.handle_signals();
-    server.start();
+    // Clients are accepted only once the embedded message services have
+    // subscribed; until then their connects wait in the listen backlog.
+    server.start(broker::server::accepting::later);
     pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
     if (!command.options.pid_file.empty()) {
       std::ofstream(command.options.pid_file) << ::getpid();
     }
     auto services = mss::start_message_services(&server, command.options);  // null without an mss block
+    server.accept_clients();
     server.wait();
     services.reset();  // stop the services before the broker they use
     server.shutdown();

@@ -115,7 +115,7 @@ server::server(conf::server_options options)
 
 server::~server() { shutdown(); }
 
-void server::start() {
+void server::start(accepting when) {
   {
     std::lock_guard lock(state_mutex_);
     if (started_) return;
@@ -158,8 +158,17 @@ void server::start() {
     event_loop* raw = loop.get();
     loop->start(period, [this, raw] { tick(*raw); });
   }
-  if (acceptor_) asio::post(loops_.front()->context(), [this] { do_accept(); });
   log().notice("Server is ready");
+  if (when == accepting::now) accept_clients();
+}
+
+void server::accept_clients() {
+  {
+    std::lock_guard lock(state_mutex_);
+    if (!started_ || stopped_) return;
+  }
+  if (accepting_.exchange(true)) return;
+  if (acceptor_) asio::post(loops_.front()->context(), [this] { do_accept(); });
 }
 
 event_loop& server::next_loop() {

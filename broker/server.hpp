@@ -60,9 +60,19 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
+  /// When start() begins taking clients off the listen socket.
+  enum class accepting { now, later };
   /// Starts the event loops and, unless options.port < 0, the listener.
-  /// Throws std::runtime_error when the address cannot be bound.
-  void start();
+  /// Throws std::runtime_error when the address cannot be bound. With
+  /// accepting::later the port is bound and listening (clients' connects
+  /// complete and wait in the backlog, with no INFO yet) until
+  /// accept_clients(): the executable starts its embedded message services
+  /// in between, so no client can request an action before its handler has
+  /// subscribed.
+  void start(accepting when = accepting::now);
+  /// Begins accepting after start(accepting::later); does nothing otherwise
+  /// or when called again.
+  void accept_clients();
   /// Flushes and closes every connection, stops the loops. Idempotent.
   void shutdown();
   /// Blocks until a shutdown is requested (signal, lame duck end,
@@ -125,6 +135,7 @@ class server {
 
  private:
   void do_accept();
+  std::atomic<bool> accepting_{false};
   void do_wait_signal();
   void close_lame_duck_clients(std::vector<std::shared_ptr<session>> clients, std::size_t next,
                                std::chrono::milliseconds spread);

@@ -13,6 +13,8 @@
 #include <thread>
 #include <vector>
 
+#include <poll.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
@@ -284,6 +286,43 @@ TEST_F(embedding, many_threads_publish_concurrently) {
   ASSERT_TRUE(got.wait_for(threads * per_thread));
   sink->flush();
   EXPECT_EQ(got.size(), static_cast<std::size_t>(threads * per_thread));
+}
+
+// What the executable relies on to start its message services before any
+// client can reach them: with accepting::later the port is bound and a
+// client's connect completes, but it gets no INFO until accept_clients(),
+// and by then an in-process responder subscribed meanwhile answers it.
+TEST(embedding_start, accepting_later_holds_clients_until_accept_clients) {
+  conf::server_options options;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  server held(options);
+  held.start(server::accepting::later);
+  ASSERT_GT(held.port(), 0);
+
+  asio::io_context context;
+  asio::ip::tcp::socket socket(context);
+  socket.connect({asio::ip::make_address("127.0.0.1"), held.port()});
+  pollfd waiting{socket.native_handle(), POLLIN, 0};
+  EXPECT_EQ(::poll(&waiting, 1, 300), 0) << "INFO arrived before accept_clients()";
+
+  auto service = held.connect();
+  service->subscribe("svc.echo", [&service](const message& m) { service->publish(m.reply, std::string("re:").append(m.payload)); });
+  held.accept_clients();
+  held.accept_clients();  // a second call changes nothing
+
+  asio::streambuf buffer;
+  asio::read_until(socket, buffer, "\r\n");
+  std::string line;
+  std::istream in(&buffer);
+  std::getline(in, line);
+  EXPECT_EQ(line.rfind("INFO {", 0), 0u) << line;
+  const std::string session = "CONNECT {\"verbose\":false}\r\nSUB _r 1\r\nPUB svc.echo _r 2\r\nhi\r\n";
+  asio::write(socket, asio::buffer(session));
+  asio::read_until(socket, buffer, "re:hi\r\n");
+  std::string rest((std::istreambuf_iterator<char>(&buffer)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rest, "MSG _r 1 5\r\nre:hi\r\n");
+  held.shutdown();
 }
 
 }  // namespace
