@@ -15,6 +15,7 @@
 #include "broker/event_loop.hpp"
 #include "broker/logger.hpp"
 #include "broker/server.hpp"
+#include "conf/duration.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/subject.hpp"
 
@@ -27,6 +28,11 @@ namespace {
 /// Read batches smaller than this are flushed with the loop's other ready
 /// connections (event_loop::flush_soon), bigger ones at once.
 constexpr std::size_t small_read_batch = 64 * 1024;
+/// Bytes one connection reads per turn before the loop's other connections.
+constexpr std::size_t max_read_turn = 1024 * 1024;
+/// How much a producer publishes between checks for a stall a receiver asked
+/// for: what one nats-server read (64 KiB at most) would carry.
+constexpr std::size_t stall_check_bytes = 64 * 1024;
 }  // namespace
 
 const char* to_string(close_reason reason) {
@@ -187,12 +193,26 @@ void session::on_readable(const error_code& ec) {
     return;
   }
   // Read until the socket is drained (the reactor is edge-triggered), parsing
-  // straight out of the loop's shared buffer. After a bounded number of
-  // rounds, yield to the other connections and come back.
+  // straight out of the loop's shared buffer, up to max_read_turn bytes; then
+  // yield to the other connections and come back. When a receiver asks this
+  // producer to stall, publish() stops the parser within stall_check_bytes
+  // and the rest of the read waits in unparsed_: a big read pushes no more
+  // into a lagging receiver than a 64 KiB one would.
   char* buffer = loop_.read_buffer();
   bool drained = false;
+  bool paused = false;
   std::size_t bytes_read = 0;
-  for (int round = 0; round < 16; ++round) {
+  if (!unparsed_.empty()) {
+    const std::size_t used = parser_.feed(unparsed_.data(), unparsed_.size(), *this);
+    bytes_read += used;
+    if (!parser_.failed() && !closed_) {
+      unparsed_.erase(0, used);
+      paused = !unparsed_.empty();
+      if (!paused) std::string().swap(unparsed_);
+    }
+  }
+  while (!paused && !parser_.failed() && !closed_ && !loop_.batch().stall_requested() &&
+         bytes_read < max_read_turn) {
     error_code read_ec;
     std::size_t n = transport_read(buffer, event_loop::read_buffer_size, read_ec);
     if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) {
@@ -206,9 +226,12 @@ void session::on_readable(const error_code& ec) {
     }
     last_activity_ = clock::now();
     bytes_read += n;
-    parser_.feed(buffer, n, *this);
+    const std::size_t used = parser_.feed(buffer, n, *this);
     if (parser_.failed() || closed_) break;
-    if (loop_.batch().stall_requested()) break;
+    if (used < n) {
+      unparsed_.assign(buffer + used, n - used);
+      break;
+    }
     // A short plain read emptied the kernel buffer; new data makes a new edge.
     if (!ssl_ && n < event_loop::read_buffer_size) {
       drained = true;
@@ -488,6 +511,15 @@ bool session::publish(std::string_view subject, std::string_view reply, std::str
   if (!matched && !reply.empty() && no_responders_) {
     server_.send_no_responders(account_->router, *this, reply, loop_.batch());
   }
+  // Every stall_check_bytes of published data, a stall a receiver asked for
+  // stops the parser after this message (on_readable keeps the rest of the
+  // read for later). That is the granularity of 64 KiB reads, whatever the
+  // read size.
+  parsed_since_stall_check_ += subject.size() + reply.size() + headers.size() + payload.size();
+  if (parsed_since_stall_check_ >= stall_check_bytes) {
+    parsed_since_stall_check_ = 0;
+    return !closed_ && !loop_.batch().stall_requested();
+  }
   return !closed_;
 }
 
@@ -716,14 +748,30 @@ void session::notify_when_drained(std::function<void()> resume) {
   resume();
 }
 
+std::chrono::milliseconds session::stall_timeout() const {
+  // nats-server's stallDuration: 100 ms just over half of max_pending, 100 ms
+  // more for every further tenth of the half, a second at max_pending.
+  std::int64_t pending;
+  {
+    std::lock_guard lock(out_mutex_);
+    pending = static_cast<std::int64_t>(pending_.size() + unsent_);
+  }
+  const std::int64_t max_pending = server_.options().max_pending;
+  const std::int64_t half = max_pending / 2;
+  if (pending >= max_pending) return std::chrono::seconds(1);
+  std::chrono::milliseconds timeout(100);
+  if (pending > half && half >= 10) timeout += std::chrono::milliseconds(100) * ((pending - half) / (half / 10));
+  return timeout;
+}
+
 void session::stall_reading(const std::shared_ptr<subscriber>& receiver) {
   // As nats-server's stalledWait: the producer waits for the consumer to
-  // drain, at most a second, then goes on (and the consumer may be cut off).
+  // drain, at most stall_timeout(), then goes on (and the consumer may be cut off).
   stalled_ = true;
   const auto id = ++stall_id_;
   if (!stall_timer_) stall_timer_ = std::make_unique<asio::steady_timer>(loop_.context());
   auto self = std::static_pointer_cast<session>(shared_from_this());
-  stall_timer_->expires_after(std::chrono::seconds(1));
+  stall_timer_->expires_after(receiver->stall_timeout());
   stall_timer_->async_wait([self, id](const error_code& ec) {
     if (!ec) self->resume_reading(id);
   });
@@ -917,10 +965,19 @@ void session::tick(clock::time_point now) {
     return;
   }
   bool write_stuck;
+  std::size_t stuck_chunks = 0;
+  std::size_t stuck_bytes = 0;
   {
     std::lock_guard lock(write_mutex_);
     write_stuck = write_in_flight_ && options.write_deadline.count() > 0 &&
                   now - write_started_ > options.write_deadline;
+    if (write_stuck) {
+      // nats-server counts its queued buffers; ours are the one being
+      // written and the one filling behind it.
+      std::lock_guard out_lock(out_mutex_);
+      stuck_chunks = (writing_.size() > written_ ? 1 : 0) + (pending_.empty() ? 0 : 1);
+      stuck_bytes = writing_.size() - written_ + pending_.size();
+    }
     if (!write_in_flight_ && !wrote_since_tick_) {
       // Nothing written for a whole tick: an idle connection holds no buffers.
       writing_.release();
@@ -931,8 +988,9 @@ void session::tick(clock::time_point now) {
   }
   if (write_stuck) {
     server_.stats().slow_consumers.fetch_add(1, std::memory_order_relaxed);
-    log().notice(log_prefix(), "Slow Consumer Detected: WriteDeadline of ", options.write_deadline.count(),
-                 "ms exceeded");
+    log().notice(log_prefix(), "Slow Consumer Detected: WriteDeadline of ",
+                 conf::format_go_duration(options.write_deadline), " exceeded with ", stuck_chunks, " chunks of ",
+                 stuck_bytes, " total bytes.");
     do_close(close_reason::slow_consumer_write_deadline);
     return;
   }

@@ -90,6 +90,7 @@ class session final : public subscriber {
   void subscription_done(const std::shared_ptr<subscription>& sub) override;
   bool echo() const override { return echo_; }
   void notify_when_drained(std::function<void()> resume) override;
+  std::chrono::milliseconds stall_timeout() const override;
 
   // client_parser handler (loop thread)
   bool on_connect(std::string_view json);
@@ -188,7 +189,7 @@ class session final : public subscriber {
   auth::client_credentials credentials_view() const;
 
   // Outbound. pending_ is appended to by publishers on any loop.
-  spin_mutex out_mutex_;            // held only to append or swap, never across I/O
+  mutable spin_mutex out_mutex_;    // held only to append or swap, never across I/O
   outbound_buffer pending_;        // lock: out_mutex_
   /// Bytes handed to writing_ and not yet written. pending_.size() + unsent_
   /// is what nats-server calls pending bytes: it decides slow consumers and
@@ -222,6 +223,11 @@ class session final : public subscriber {
   bool reading_ = false;
   std::uint64_t stall_id_ = 0;     // loop thread: which stall a resume belongs to
   bool stalled_ = false;           // loop thread
+  /// Bytes read but not parsed yet: a receiver asked this producer to stall
+  /// in the middle of a read, and the parser stopped after a message.
+  /// Parsed first when reading resumes. Loop thread.
+  std::string unparsed_;
+  std::size_t parsed_since_stall_check_ = 0;  // loop thread; see publish()
   std::unique_ptr<boost::asio::steady_timer> stall_timer_;  // made on first stall
 
   // Pings.

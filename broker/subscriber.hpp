@@ -4,6 +4,7 @@
 // flush_batch, which is flushed once per read batch (not once per message).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string_view>
@@ -73,6 +74,10 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
   /// Calls `resume` (from any thread) once this receiver's queue has drained
   /// below its stall threshold; at once if it already has.
   virtual void notify_when_drained(std::function<void()> resume) { resume(); }
+
+  /// How long a producer stalled on this receiver waits for the drain before
+  /// it goes on anyway.
+  virtual std::chrono::milliseconds stall_timeout() const { return std::chrono::seconds(1); }
 
   /// Whether this receiver wants messages it published itself (CONNECT echo).
   virtual bool echo() const { return true; }
