@@ -63,7 +63,7 @@ TEST_F(nkey_test, libnats_signs_the_nonce_and_messages_flow) {
   ASSERT_TRUE(server.start());
 
   auto alice_opts = nkey_options(server.url(), alice_);
-  auto alice = connect_with(alice_opts.get());
+  auto alice = connect_signed(alice_opts.get(), alice_);
   ASSERT_TRUE(alice) << server.log_text();
   EXPECT_GE(alice_.signatures(), 1) << "libnats never asked for a signature";
   auto plain_opts = make_options(server.url());
@@ -80,9 +80,9 @@ TEST_F(nkey_test, nkey_user_permissions_apply) {
   async_errors errors;
   auto bob_opts = nkey_options(server.url(), bob_);
   errors.attach(bob_opts.get());
-  auto bob = connect_with(bob_opts.get());
+  auto bob = connect_signed(bob_opts.get(), bob_);
   auto alice_opts = nkey_options(server.url(), alice_);
-  auto alice = connect_with(alice_opts.get());
+  auto alice = connect_signed(alice_opts.get(), alice_);
   ASSERT_TRUE(bob && alice);
   EXPECT_TRUE(delivers(bob.get(), alice.get(), "bob.out", "allowed"));
 
@@ -99,7 +99,7 @@ TEST_F(nkey_test, unknown_key_and_wrong_signer_are_refused) {
   server_process server(config());
   ASSERT_TRUE(server.start());
   auto ok_opts = nkey_options(server.url(), alice_);
-  auto ok = connect_with(ok_opts.get());
+  auto ok = connect_signed(ok_opts.get(), alice_);
   ASSERT_TRUE(ok);
 
   // A key the server does not know.

@@ -306,16 +306,46 @@ class user_nkey {
     *signature = static_cast<unsigned char*>(std::malloc(sig.size()));
     std::memcpy(*signature, sig.data(), sig.size());
     *signature_length = static_cast<int>(sig.size());
+    self->lost_signature_ = sig[0] == 0;
     return NATS_OK;
   }
 
   int signatures() const { return signatures_; }
 
+  /// True when the last signature handed to libnats began with a zero byte.
+  /// libnats 3.4.1 (Debian) then sends CONNECT with no "sig" at all: it
+  /// encodes the signature as if it were a C string and finds it empty. The
+  /// server refuses that connection, nats-server 2.9.10 as much as Courier:
+  /// 9 of 2,000 runs of nkey_test.unknown_key_and_wrong_signer_are_refused
+  /// failed that way against nats-server. Each failure came right after such
+  /// a signature, which happens for 1 connection in 256.
+  bool lost_signature() const { return lost_signature_; }
+
  private:
   EVP_PKEY* pkey_ = nullptr;
   std::string public_key_;
   std::atomic<int> signatures_{0};
+  std::atomic<bool> lost_signature_{false};
 };
+
+/// connect_with() for options signed by `key`. A connection refused because
+/// libnats dropped the signature (user_nkey::lost_signature) is tried again:
+/// the next attempt gets a new nonce, hence a new signature. Any other
+/// failure fails the test at once, as connect_with() does.
+inline connection_ptr connect_signed(natsOptions* opts, const user_nkey& key) {
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    natsConnection* raw = nullptr;
+    const natsStatus s = natsConnection_Connect(&raw, opts);
+    if (s == NATS_OK) return connection_ptr(raw);
+    if (!key.lost_signature()) {
+      ADD_FAILURE() << "natsConnection_Connect: " << natsStatus_GetText(s) << " (" << nats_GetLastError(nullptr)
+                    << ")";
+      return nullptr;
+    }
+  }
+  ADD_FAILURE() << "libnats dropped the signature 8 times in a row";
+  return nullptr;
+}
 
 /// A TLS client on a blocking loopback socket, driven by hand: it can start
 /// TLS before the server says anything (handshake_first), upgrade after the

@@ -167,7 +167,7 @@ TEST_F(security_input_test, malformed_nkeys_and_signatures) {
   // And the real key, signing properly, is still let in.
   auto opts = make_options(server_->url());
   natsOptions_SetNKey(opts.get(), good_key.c_str(), &user_nkey::sign_nonce, &key_);
-  auto nc = connect_with(opts.get());
+  auto nc = connect_signed(opts.get(), key_);
   ASSERT_TRUE(nc);
   EXPECT_TRUE(delivers(nc.get(), bystander_.get(), "nkey.after_garbage", "fine"));
 }
