@@ -93,8 +93,9 @@ class event_loop {
   /// Size of the loop's shared read buffer. Connections read into it and the
   /// parser copies only operations split across reads, so an idle connection
   /// holds no read buffer at all. 1 MiB: a fast producer's backlog comes in
-  /// with few recv() calls; producers stall per message (session::publish),
-  /// so the read size does not decide how far a receiver can fall behind.
+  /// with few recv() calls; a producer's stall is checked every 64 KiB it
+  /// publishes (session::publish), not once per read, so the read size does
+  /// not decide how far a receiver can fall behind.
   static constexpr std::size_t read_buffer_size = 1024 * 1024;
 
   explicit event_loop(std::size_t index);

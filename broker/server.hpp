@@ -135,7 +135,6 @@ class server {
 
  private:
   void do_accept();
-  std::atomic<bool> accepting_{false};
   void do_wait_signal();
   void close_lame_duck_clients(std::vector<std::shared_ptr<session>> clients, std::size_t next,
                                std::chrono::milliseconds spread);
@@ -175,6 +174,7 @@ class server {
   bool shutdown_requested_ = false;  // lock: state_mutex_
   std::atomic<bool> shutting_down_{false};
   std::atomic<bool> lame_duck_{false};
+  std::atomic<bool> accepting_{false};  // accept_clients() has run
   bool cli_debug_ = false;
   bool cli_trace_ = false;
 };

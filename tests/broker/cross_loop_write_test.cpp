@@ -118,6 +118,27 @@ bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds tim
   return true;
 }
 
+/// Every client in `publishers` sends `pub` `messages` times from its own
+/// thread, in writes of a little over `write_bytes`; returns once all are sent.
+void publish_concurrently(const std::vector<std::unique_ptr<counting_client>>& publishers, const std::string& pub,
+                          int messages, std::size_t write_bytes) {
+  std::vector<std::thread> threads;
+  for (const auto& publisher : publishers) {
+    threads.emplace_back([&pub, messages, write_bytes, client = publisher.get()] {
+      std::string batch;
+      for (int m = 0; m < messages; ++m) {
+        batch += pub;
+        if (batch.size() > write_bytes) {
+          client->send(batch);
+          batch.clear();
+        }
+      }
+      client->send(batch);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+}
+
 TEST_F(cross_loop_write, every_client_publishing_to_all_receives_everything) {
   start(64 * 1024 * 1024);
   constexpr int clients = 4;
@@ -129,21 +150,7 @@ TEST_F(cross_loop_write, every_client_publishing_to_all_receives_everything) {
     peers.back()->sync();
   }
   for (auto& peer : peers) peer->start_reading();
-  std::vector<std::thread> publishers;
-  for (int i = 0; i < clients; ++i) {
-    publishers.emplace_back([&, i] {
-      std::string batch;
-      for (int m = 0; m < messages; ++m) {
-        batch += "PUB all 16\r\n0123456789abcdef\r\n";
-        if (batch.size() > 4096) {
-          peers[static_cast<std::size_t>(i)]->send(batch);
-          batch.clear();
-        }
-      }
-      peers[static_cast<std::size_t>(i)]->send(batch);
-    });
-  }
-  for (auto& thread : publishers) thread.join();
+  publish_concurrently(peers, "PUB all 16\r\n0123456789abcdef\r\n", messages, 4096);
   const std::uint64_t expected = static_cast<std::uint64_t>(clients) * messages;
   for (auto& peer : peers) {
     EXPECT_TRUE(wait_until([&] { return peer->received() >= expected; }))
@@ -172,21 +179,7 @@ TEST_F(cross_loop_write, slow_consumer_closed_while_other_loops_write_to_it) {
   }
   const std::string payload(1024, 'x');
   constexpr int messages = 3000;  // ~3 MiB per publisher, far over 1 MiB
-  std::vector<std::thread> threads;
-  for (int i = 0; i < publishers_count; ++i) {
-    threads.emplace_back([&, i] {
-      std::string batch;
-      for (int m = 0; m < messages; ++m) {
-        batch += "PUB all 1024\r\n" + payload + "\r\n";
-        if (batch.size() > 32768) {
-          publishers[static_cast<std::size_t>(i)]->send(batch);
-          batch.clear();
-        }
-      }
-      publishers[static_cast<std::size_t>(i)]->send(batch);
-    });
-  }
-  for (auto& thread : threads) thread.join();
+  publish_concurrently(publishers, "PUB all 1024\r\n" + payload + "\r\n", messages, 32768);
   // The publishers read their own deliveries, so they all get everything
   // even though the stuck reader is closed as a slow consumer on the way.
   const std::uint64_t expected = static_cast<std::uint64_t>(publishers_count) * messages;
