@@ -27,6 +27,7 @@ namespace {
 using courier::broker::match_result;
 using courier::broker::sublist;
 using courier::broker::sublist_l1_cache;
+using courier::broker::sublist_read_scope;
 using courier::broker::subscription;
 
 std::shared_ptr<subscription> make_sub(std::string subject, std::string queue = {}) {
@@ -90,7 +91,20 @@ BENCHMARK(SublistInsertNoCache);
 
 // --- Match through the cache ---------------------------------------------------
 
+// One read scope per match (it opens and closes the epoch section each time),
+// so each iteration does what a publisher routing one message does.
 void match_bench(benchmark::State& state, std::string_view subject, std::size_t expected) {
+  sublist& list = tree();
+  if (list.match(subject)->plain.size() != expected) state.SkipWithError("wrong result");
+  for (auto _ : state) {
+    sublist_read_scope scope;
+    benchmark::DoNotOptimize(&scope.match(list, subject));
+  }
+}
+
+/// The same through match(subject), which hands out a shared_ptr the caller
+/// may keep: one reference count increment and decrement more per match.
+void match_owned_bench(benchmark::State& state, std::string_view subject, std::size_t expected) {
   sublist& list = tree();
   if (list.match(subject)->plain.size() != expected) state.SkipWithError("wrong result");
   for (auto _ : state) benchmark::DoNotOptimize(list.match(subject));
@@ -104,10 +118,12 @@ void match_l1_bench(benchmark::State& state, std::string_view subject, std::size
   for (auto _ : state) benchmark::DoNotOptimize(l1.match(list, subject).get());
 }
 
-#define COURIER_MATCH_BENCH(name, subject, expected)                                  \
-  void name(benchmark::State& state) { match_bench(state, subject, expected); }       \
-  void name##L1(benchmark::State& state) { match_l1_bench(state, subject, expected); } \
-  BENCHMARK(name);                                                                    \
+#define COURIER_MATCH_BENCH(name, subject, expected)                                        \
+  void name(benchmark::State& state) { match_bench(state, subject, expected); }             \
+  void name##Owned(benchmark::State& state) { match_owned_bench(state, subject, expected); } \
+  void name##L1(benchmark::State& state) { match_l1_bench(state, subject, expected); }       \
+  BENCHMARK(name);                                                                          \
+  BENCHMARK(name##Owned);                                                                   \
   BENCHMARK(name##L1)
 
 COURIER_MATCH_BENCH(SublistMatchSingleToken, "synadia", 1);
@@ -123,12 +139,23 @@ COURIER_MATCH_BENCH(SublistMissOnLastTokenOfFive, "synadia.nats.jetstream.nkeys.
 void multi_read(benchmark::State& state) {
   sublist& list = tree();
   const std::string_view subject = "synadia.nats.jetstream.nkeys";
-  for (auto _ : state) benchmark::DoNotOptimize(list.match(subject));
+  for (auto _ : state) {
+    sublist_read_scope scope;
+    benchmark::DoNotOptimize(&scope.match(list, subject));
+  }
 }
 void Sublist10XMultipleReads(benchmark::State& state) { multi_read(state); }
 void Sublist100XMultipleReads(benchmark::State& state) { multi_read(state); }
 BENCHMARK(Sublist10XMultipleReads)->Threads(10)->UseRealTime();
 BENCHMARK(Sublist100XMultipleReads)->Threads(100)->UseRealTime();
+
+void multi_read_owned(benchmark::State& state) {
+  sublist& list = tree();
+  const std::string_view subject = "synadia.nats.jetstream.nkeys";
+  for (auto _ : state) benchmark::DoNotOptimize(list.match(subject));
+}
+void Sublist10XMultipleReadsOwned(benchmark::State& state) { multi_read_owned(state); }
+BENCHMARK(Sublist10XMultipleReadsOwned)->Threads(10)->UseRealTime();
 
 void multi_read_l1(benchmark::State& state) {
   sublist& list = tree();

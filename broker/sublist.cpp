@@ -527,8 +527,6 @@ sublist::sublist(bool cache_enabled)
       instance_id_(next_instance_id.fetch_add(1, std::memory_order_relaxed)),
       root_(std::make_unique<level>()) {}
 
-sublist::~sublist() = default;
-
 bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
   const token_list tokens(sub->subject);
   level* l = root_.get();
@@ -606,20 +604,190 @@ bool sublist::remove_locked(const std::shared_ptr<subscription>& sub) {
   return remove_below(*root_, tokens, 0, *sub);
 }
 
-void sublist::cache_drop_locked(const subscription& sub) {
-  if (is_literal(sub.subject)) {
-    cache_.erase(sub.subject);
-    return;
+// ---------------------------------------------------------------------------
+// Cache: open addressing over atomic pointers to immutable entries. Writers
+// (cache_mutex_ held) publish an entry with a release store once it is built;
+// readers (in a read section, no lock) probe with acquire loads and compare
+// keys, so whatever entry a reader finds is a whole one. Erasing shifts later
+// entries back, as detail::string_table does; a reader probing meanwhile may
+// miss an entry that is there, which costs it a trie walk and nothing else.
+
+/// One cached result, with its subject stored right behind it.
+struct sublist::cache_entry {
+  std::uint64_t hash;
+  std::shared_ptr<const match_result> result;
+  std::uint32_t length;
+
+  std::string_view key() const noexcept {
+    return {reinterpret_cast<const char*>(this + 1), length};
   }
-  cache_.erase_if([&](const std::string& subject, const auto&) {
-    return pattern_matches(sub.subject, subject);
+
+  static cache_entry* create(std::string_view key, std::uint64_t hash,
+                             std::shared_ptr<const match_result> result) {
+    void* memory = ::operator new(sizeof(cache_entry) + key.size());
+    auto* entry = new (memory) cache_entry{hash, std::move(result),
+                                           static_cast<std::uint32_t>(key.size())};
+    std::memcpy(static_cast<char*>(memory) + sizeof(cache_entry), key.data(), key.size());
+    return entry;
+  }
+  static void destroy(cache_entry* entry) noexcept {
+    entry->~cache_entry();
+    ::operator delete(entry);
+  }
+};
+
+struct sublist::cache_table {
+  explicit cache_table(std::size_t capacity)
+      : mask(capacity - 1), slots(std::make_unique<std::atomic<cache_entry*>[]>(capacity)) {}
+
+  std::size_t mask;
+  std::size_t size = 0;  ///< writers only
+  std::unique_ptr<std::atomic<cache_entry*>[]> slots;
+
+  cache_entry* at(std::size_t i) const noexcept {
+    return slots[i].load(std::memory_order_acquire);
+  }
+};
+
+namespace {
+
+/// Cache entries a writer unlinked, freed together once readers are done.
+template <typename Entry>
+struct retired_entries {
+  std::vector<Entry*> entries;
+  ~retired_entries() {
+    for (Entry* entry : entries) Entry::destroy(entry);
+  }
+};
+
+}  // namespace
+
+const sublist::cache_entry* sublist::cache_find(std::string_view subject,
+                                                std::uint64_t hash) const noexcept {
+  const cache_table* table = cache_.load(std::memory_order_acquire);
+  if (!table) return nullptr;
+  // Bounded: a table is never over half full, but writers shift entries
+  // while this probes.
+  std::size_t i = hash & table->mask;
+  for (std::size_t probes = 0; probes <= table->mask; ++probes, i = (i + 1) & table->mask) {
+    const cache_entry* entry = table->at(i);
+    if (!entry) return nullptr;
+    if (entry->hash == hash && entry->key() == subject) return entry;
+  }
+  return nullptr;
+}
+
+bool sublist::cache_store_locked(std::string_view subject, std::uint64_t hash,
+                                 const std::shared_ptr<const match_result>& result) const {
+  bool retired = false;
+  cache_table* table = cache_.load(std::memory_order_relaxed);
+  if (!table || (table->size + 1) * 2 > table->mask + 1) {
+    // Grow into a new array; readers still probing the old one finish there.
+    auto bigger = std::make_unique<cache_table>(table ? (table->mask + 1) * 2 : 16);
+    if (table) {
+      for (std::size_t i = 0; i <= table->mask; ++i) {
+        cache_entry* entry = table->slots[i].load(std::memory_order_relaxed);
+        if (!entry) continue;
+        std::size_t j = entry->hash & bigger->mask;
+        while (bigger->slots[j].load(std::memory_order_relaxed)) j = (j + 1) & bigger->mask;
+        bigger->slots[j].store(entry, std::memory_order_relaxed);
+      }
+      bigger->size = table->size;
+      epoch::retire(table);
+      retired = true;
+    }
+    table = bigger.release();
+    cache_.store(table, std::memory_order_release);
+  }
+  for (std::size_t i = hash & table->mask;; i = (i + 1) & table->mask) {
+    cache_entry* entry = table->slots[i].load(std::memory_order_relaxed);
+    if (!entry) {
+      table->slots[i].store(cache_entry::create(subject, hash, result), std::memory_order_release);
+      ++table->size;
+      return retired;
+    }
+    if (entry->hash == hash && entry->key() == subject) return retired;
+  }
+}
+
+bool sublist::cache_erase_locked(std::string_view subject) const {
+  cache_table* table = cache_.load(std::memory_order_relaxed);
+  if (!table || table->size == 0) return false;
+  const std::size_t mask = table->mask;
+  const std::uint64_t hash = detail::string_table<int>::hash_of(subject);
+  for (std::size_t hole = hash & mask;; hole = (hole + 1) & mask) {
+    cache_entry* doomed = table->slots[hole].load(std::memory_order_relaxed);
+    if (!doomed) return false;
+    if (doomed->hash != hash || doomed->key() != subject) continue;
+    for (std::size_t next = (hole + 1) & mask;; next = (next + 1) & mask) {
+      cache_entry* moving = table->slots[next].load(std::memory_order_relaxed);
+      if (!moving) break;
+      const std::size_t home = moving->hash & mask;
+      // It may stay if its home lies cyclically in (hole, next].
+      const bool stays = hole <= next ? (hole < home && home <= next)
+                                      : (hole < home || home <= next);
+      if (stays) continue;
+      table->slots[hole].store(moving, std::memory_order_release);
+      hole = next;
+    }
+    table->slots[hole].store(nullptr, std::memory_order_release);
+    --table->size;
+    epoch::retire(doomed, [](void* p) { cache_entry::destroy(static_cast<cache_entry*>(p)); });
+    return true;
+  }
+}
+
+template <typename Keep>
+bool sublist::cache_rebuild_locked(std::size_t at_most, Keep&& keep) const {
+  cache_table* table = cache_.load(std::memory_order_relaxed);
+  if (!table) return false;
+  auto dropped = std::make_unique<retired_entries<cache_entry>>();
+  std::vector<cache_entry*> kept;
+  for (std::size_t i = 0; i <= table->mask; ++i) {
+    cache_entry* entry = table->slots[i].load(std::memory_order_relaxed);
+    if (!entry) continue;
+    if (kept.size() < at_most && keep(entry->key())) {
+      kept.push_back(entry);
+    } else {
+      dropped->entries.push_back(entry);
+    }
+  }
+  if (dropped->entries.empty()) return false;
+  cache_table* rebuilt = nullptr;
+  if (!kept.empty()) {
+    std::size_t capacity = 16;
+    while (capacity < kept.size() * 2) capacity *= 2;
+    rebuilt = new cache_table(capacity);
+    for (cache_entry* entry : kept) {
+      std::size_t j = entry->hash & rebuilt->mask;
+      while (rebuilt->slots[j].load(std::memory_order_relaxed)) j = (j + 1) & rebuilt->mask;
+      rebuilt->slots[j].store(entry, std::memory_order_relaxed);
+    }
+    rebuilt->size = kept.size();
+  }
+  cache_.store(rebuilt, std::memory_order_release);
+  epoch::retire(table);
+  epoch::retire(dropped.release());
+  return true;
+}
+
+bool sublist::cache_drop_locked(const subscription& sub) {
+  if (is_literal(sub.subject)) return cache_erase_locked(sub.subject);
+  return cache_rebuild_locked(cache_max, [&](std::string_view subject) {
+    return !pattern_matches(sub.subject, subject);
   });
 }
 
-void sublist::cache_sweep_locked() const {
-  // Which entries go is arbitrary (slot order), as in nats-server (map
-  // order); results in use elsewhere stay alive through their shared_ptr.
-  cache_.retain(cache_sweep_to);
+sublist::~sublist() {
+  // No reader may be using a router being destroyed, so its cache goes now.
+  if (cache_table* table = cache_.load(std::memory_order_relaxed)) {
+    for (std::size_t i = 0; i <= table->mask; ++i) {
+      if (cache_entry* entry = table->slots[i].load(std::memory_order_relaxed)) {
+        cache_entry::destroy(entry);
+      }
+    }
+    delete table;
+  }
 }
 
 // Every change runs in two phases that never hold both locks: the trie
@@ -628,7 +796,9 @@ void sublist::cache_sweep_locked() const {
 // entries the change affects are dropped under the cache lock, and the
 // generation moves again (so an L1 cache that copied a not-yet-dropped entry
 // in between starts over). A cached entry can thus be stale only while the
-// change that makes it stale is still in progress.
+// change that makes it stale is still in progress. Whatever the drop retired
+// is reclaimed after the cache lock is released, since freeing a result can
+// free subscriptions and whatever they own.
 
 void sublist::insert(std::shared_ptr<subscription> sub) {
   {
@@ -640,11 +810,13 @@ void sublist::insert(std::shared_ptr<subscription> sub) {
   if (auto hook = detail::sublist_test_hooks::between_phases.load(std::memory_order_relaxed)) {
     hook();
   }
+  bool retired = false;
   if (cache_enabled_) {
-    std::unique_lock cache_lock(cache_mutex_);
-    cache_drop_locked(*sub);
+    std::lock_guard cache_lock(cache_mutex_);
+    retired = cache_drop_locked(*sub);
   }
   generation_.fetch_add(1, std::memory_order_release);
+  if (retired) epoch::reclaim();
 }
 
 bool sublist::remove(const std::shared_ptr<subscription>& sub) {
@@ -659,11 +831,13 @@ bool sublist::remove(const std::shared_ptr<subscription>& sub) {
   if (auto hook = detail::sublist_test_hooks::between_phases.load(std::memory_order_relaxed)) {
     hook();
   }
+  bool retired = false;
   if (cache_enabled_) {
-    std::unique_lock cache_lock(cache_mutex_);
-    cache_drop_locked(*sub);
+    std::lock_guard cache_lock(cache_mutex_);
+    retired = cache_drop_locked(*sub);
   }
   generation_.fetch_add(1, std::memory_order_release);
+  if (retired) epoch::reclaim();
   return true;
 }
 
@@ -685,23 +859,21 @@ void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& sub
   if (auto hook = detail::sublist_test_hooks::between_phases.load(std::memory_order_relaxed)) {
     hook();
   }
+  bool retired = false;
   if (cache_enabled_) {
-    std::unique_lock cache_lock(cache_mutex_);
+    std::lock_guard cache_lock(cache_mutex_);
     if (removed.size() > scan_limit) {
-      cache_.clear();
+      retired = cache_rebuild_locked(0, [](std::string_view) { return false; });
     } else {
-      for (const subscription* sub : removed) cache_drop_locked(*sub);
+      for (const subscription* sub : removed) retired |= cache_drop_locked(*sub);
     }
   }
   generation_.fetch_add(1, std::memory_order_release);
+  if (retired) epoch::reclaim();
 }
 
-std::shared_ptr<const match_result> sublist::match(std::string_view literal_subject) const {
-  const std::uint64_t hash = decltype(cache_)::hash_of(literal_subject);
-  if (cache_enabled_) {
-    std::shared_lock cache_lock(cache_mutex_);
-    if (const auto* hit = cache_.find(literal_subject, hash)) return *hit;
-  }
+std::shared_ptr<const match_result> sublist::match_uncached(std::string_view literal_subject,
+                                                            std::uint64_t hash) const {
   const token_list tokens(literal_subject);
   if (tokens.has_empty_token()) return empty_result();
   std::shared_ptr<const match_result> result;
@@ -715,24 +887,55 @@ std::shared_ptr<const match_result> sublist::match(std::string_view literal_subj
   }
   if (auto hook = detail::sublist_test_hooks::after_walk.load(std::memory_order_relaxed)) hook();
   if (cache_enabled_) {
-    // Storing is optional: under contention, skip it rather than wait.
-    std::unique_lock cache_lock(cache_mutex_, std::try_to_lock);
-    // Store only if no insert/remove happened since the walk: otherwise the
-    // result may already be stale for the cache (it is still a correct answer
-    // for this call, which overlapped the change).
-    if (cache_lock.owns_lock() &&
-        generation_.load(std::memory_order_relaxed) == seen_generation) {
-      cache_.try_emplace(literal_subject, result);
-      if (cache_.size() > cache_max) cache_sweep_locked();
+    bool retired = false;
+    {
+      // Storing is optional: under contention, skip it rather than wait.
+      std::unique_lock cache_lock(cache_mutex_, std::try_to_lock);
+      // Store only if no insert/remove happened since the walk: otherwise the
+      // result may already be stale for the cache (it is still a correct
+      // answer for this call, which overlapped the change).
+      if (cache_lock.owns_lock() &&
+          generation_.load(std::memory_order_relaxed) == seen_generation) {
+        retired = cache_store_locked(literal_subject, hash, result);
+        const cache_table* table = cache_.load(std::memory_order_relaxed);
+        if (table->size > cache_max) {
+          // Which entries stay is arbitrary (slot order), as in nats-server
+          // (map order); results in use elsewhere stay alive through their
+          // shared_ptr.
+          retired |= cache_rebuild_locked(cache_sweep_to, [](std::string_view) { return true; });
+        }
+      }
     }
+    if (retired) epoch::reclaim();
   }
   return result;
 }
 
+std::shared_ptr<const match_result> sublist::match(std::string_view literal_subject) const {
+  const std::uint64_t hash = detail::string_table<int>::hash_of(literal_subject);
+  if (cache_enabled_) {
+    epoch::read_section section;
+    if (const cache_entry* hit = cache_find(literal_subject, hash)) return hit->result;
+  }
+  return match_uncached(literal_subject, hash);
+}
+
+const match_result& sublist::match(std::string_view literal_subject,
+                                   sublist_read_scope& scope) const {
+  const std::uint64_t hash = detail::string_table<int>::hash_of(literal_subject);
+  // The scope's section is open: an entry found stays alive until it closes.
+  if (cache_enabled_) {
+    if (const cache_entry* hit = cache_find(literal_subject, hash)) return *hit->result;
+  }
+  scope.held_ = match_uncached(literal_subject, hash);
+  return *scope.held_;
+}
+
 bool sublist::has_interest(std::string_view literal_subject) const {
   if (cache_enabled_) {
-    std::shared_lock cache_lock(cache_mutex_);
-    if (const auto* hit = cache_.find(literal_subject)) return !(*hit)->empty();
+    epoch::read_section section;
+    const std::uint64_t hash = detail::string_table<int>::hash_of(literal_subject);
+    if (const cache_entry* hit = cache_find(literal_subject, hash)) return !hit->result->empty();
   }
   const token_list tokens(literal_subject);
   if (tokens.has_empty_token()) return false;
@@ -742,8 +945,9 @@ bool sublist::has_interest(std::string_view literal_subject) const {
 }
 
 std::size_t sublist::cache_count() const {
-  std::shared_lock cache_lock(cache_mutex_);
-  return cache_.size();
+  std::lock_guard cache_lock(cache_mutex_);
+  const cache_table* table = cache_.load(std::memory_order_relaxed);
+  return table ? table->size : 0;
 }
 
 std::size_t sublist::node_count() const {

@@ -15,12 +15,16 @@
 //  * every insert and remove moves a generation counter, which lets each event
 //    loop keep a lock-free L1 cache of its own (sublist_l1_cache below).
 //
-// Locking: one shared_mutex guards the trie, another the cache, and no thread
-// holds both. A cache hit takes only the cache lock, shared. A miss walks the
-// trie under the shared trie lock and stores its result only if nothing
-// changed meanwhile (generation check), so a slow matcher never stores a stale
-// result. A change updates the trie, then drops the affected cache entries; see
-// sublist.cpp for why that order is safe.
+// Locking: a shared_mutex guards the trie; a plain mutex serialises writers of
+// the cache, and no thread holds both. Readers of the cache take no lock at
+// all: its slots are atomic pointers to immutable entries, and entries (and
+// outgrown slot arrays) are freed through epoch-based reclamation
+// (broker/epoch_reclaim.hpp) once no reader can still hold them. A cache hit
+// thus writes no shared memory. A miss walks the trie under the shared trie
+// lock and stores its result only if nothing changed meanwhile (generation
+// check), so a slow matcher never stores a stale result. A change updates the
+// trie, then drops the affected cache entries; see sublist.cpp for why that
+// order is safe.
 #pragma once
 
 #include <atomic>
@@ -28,6 +32,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -35,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "broker/epoch_reclaim.hpp"
 #include "broker/subscription.hpp"
 
 namespace courier::broker {
@@ -247,6 +253,8 @@ struct sublist_test_hooks {
 
 }  // namespace detail
 
+class sublist_read_scope;
+
 /// Thread-safe subject router. All methods may be called concurrently from any
 /// thread: matches run in parallel with each other and with inserts/removes.
 class sublist {
@@ -283,6 +291,9 @@ class sublist {
   /// empty token ("a..b", "a.") matches nothing, as in nats-server.
   std::shared_ptr<const match_result> match(std::string_view literal_subject) const;
 
+  /// match() without the reference count: see sublist_read_scope.
+  const match_result& match(std::string_view literal_subject, sublist_read_scope& scope) const;
+
   /// True when at least one subscription matches (no-responders check).
   /// Stops at the first match and never allocates.
   bool has_interest(std::string_view literal_subject) const;
@@ -306,11 +317,25 @@ class sublist {
   struct level;
   struct node;
   struct builder;
+  struct cache_entry;
+  struct cache_table;
+
+  /// The cached result for a literal subject, or null. Read section open.
+  const cache_entry* cache_find(std::string_view subject, std::uint64_t hash) const noexcept;
+  /// Walks the trie (the cache missed) and caches the answer when it may.
+  std::shared_ptr<const match_result> match_uncached(std::string_view literal_subject,
+                                                     std::uint64_t hash) const;
+  /// Cache writers, cache_mutex_ held; each returns true if it retired
+  /// something, which the caller then reclaims once it has let go of the lock.
+  bool cache_store_locked(std::string_view subject, std::uint64_t hash,
+                          const std::shared_ptr<const match_result>& result) const;
+  bool cache_erase_locked(std::string_view subject) const;
+  template <typename Keep>
+  bool cache_rebuild_locked(std::size_t at_most, Keep&& keep) const;
 
   bool insert_locked(const std::shared_ptr<subscription>& sub);
   bool remove_locked(const std::shared_ptr<subscription>& sub);
-  void cache_drop_locked(const subscription& sub);
-  void cache_sweep_locked() const;
+  bool cache_drop_locked(const subscription& sub);
 
   friend class sublist_l1_cache;
 
@@ -320,13 +345,40 @@ class sublist {
   /// Guards root_ and the trie below it.
   mutable std::shared_mutex trie_mutex_;
   std::unique_ptr<level> root_;
-  /// Guards cache_. Never held together with trie_mutex_.
-  mutable std::shared_mutex cache_mutex_;
-  mutable detail::string_table<std::shared_ptr<const match_result>> cache_;
+  /// Serialises writers of cache_ (readers take no lock). Never held
+  /// together with trie_mutex_.
+  mutable std::mutex cache_mutex_;
+  /// The cache's slot array, null while empty. Replaced whole when it grows
+  /// or is swept; the old one is retired.
+  mutable std::atomic<cache_table*> cache_{nullptr};
   /// Moves twice per change: under the trie lock when the trie changes, and
   /// after the affected cache entries are gone. Read freely.
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::size_t> count_{0};
+};
+
+/// Matches through a router with no lock and no reference counting: a cache
+/// hit costs a hash, a probe and two stores to a thread-local cache line.
+/// A result stays valid until the next match through the same scope or the
+/// scope's end, whichever comes first; the router may change meanwhile, but a
+/// result is never freed under its reader. Keep scopes short (they hold back
+/// reclamation of what the router retires meanwhile) and on one thread.
+class sublist_read_scope {
+ public:
+  sublist_read_scope() = default;
+  sublist_read_scope(const sublist_read_scope&) = delete;
+  sublist_read_scope& operator=(const sublist_read_scope&) = delete;
+
+  /// Same as list.match(literal_subject, *this).
+  const match_result& match(const sublist& list, std::string_view literal_subject) {
+    return list.match(literal_subject, *this);
+  }
+
+ private:
+  friend class sublist;
+  epoch::read_section section_;
+  /// A result the router did not cache, kept for the caller.
+  std::shared_ptr<const match_result> held_;
 };
 
 /// A per-thread (per event loop) cache in front of a sublist, checked without

@@ -497,7 +497,11 @@ struct subject_source {
   }
 };
 
-void random_against_brute_force(bool cache_enabled, bool use_l1, std::uint64_t seed) {
+/// How a test reads the router: match() (a shared_ptr), an L1 cache, or a
+/// read scope (a borrowed reference).
+enum class read_via { owned, l1, scope };
+
+void random_against_brute_force(bool cache_enabled, read_via via, std::uint64_t seed) {
   sublist list(cache_enabled);
   sublist_l1_cache l1(64);
   subject_source source(seed);
@@ -524,9 +528,15 @@ void random_against_brute_force(bool cache_enabled, bool use_l1, std::uint64_t s
       list.remove_batch(batch);
     } else {
       const std::string subject = source.literal();
-      const auto& result = use_l1 ? l1.match(list, subject) : list.match(subject);
       const canonical expected = brute_match(live, subject);
-      ASSERT_EQ(canonicalize(*result), expected) << "step " << step << " subject " << subject;
+      if (via == read_via::scope) {
+        sublist_read_scope scope;
+        ASSERT_EQ(canonicalize(scope.match(list, subject)), expected)
+            << "step " << step << " subject " << subject;
+      } else {
+        const auto& result = via == read_via::l1 ? l1.match(list, subject) : list.match(subject);
+        ASSERT_EQ(canonicalize(*result), expected) << "step " << step << " subject " << subject;
+      }
       ASSERT_EQ(list.has_interest(subject), !expected.plain.empty() || !expected.queues.empty());
     }
     ASSERT_EQ(list.count(), live.size());
@@ -537,16 +547,29 @@ void random_against_brute_force(bool cache_enabled, bool use_l1, std::uint64_t s
 }
 
 TEST(SublistRandom, AgainstBruteForceCached) {
-  for (std::uint64_t seed = 1; seed <= 3; ++seed) random_against_brute_force(true, false, seed);
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    random_against_brute_force(true, read_via::owned, seed);
+  }
 }
 
 TEST(SublistRandom, AgainstBruteForceNoCache) {
-  for (std::uint64_t seed = 1; seed <= 3; ++seed) random_against_brute_force(false, false, seed);
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    random_against_brute_force(false, read_via::owned, seed);
+  }
 }
 
 TEST(SublistRandom, AgainstBruteForceThroughL1) {
-  for (std::uint64_t seed = 1; seed <= 3; ++seed) random_against_brute_force(true, true, seed);
-  random_against_brute_force(false, true, 4);
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    random_against_brute_force(true, read_via::l1, seed);
+  }
+  random_against_brute_force(false, read_via::l1, 4);
+}
+
+TEST(SublistRandom, AgainstBruteForceThroughReadScope) {
+  for (std::uint64_t seed = 1; seed <= 3; ++seed) {
+    random_against_brute_force(true, read_via::scope, seed);
+  }
+  random_against_brute_force(false, read_via::scope, 4);
 }
 
 // ---------------------------------------------------------------------------
@@ -676,7 +699,7 @@ TEST(SublistL1Cache, NewRouterAtTheSameAddressStartsOver) {
 // Concurrency: writers churn while matchers read; every result must be
 // internally consistent, and the final state must equal the brute force.
 
-void concurrent_churn(bool cache_enabled, bool use_l1) {
+void concurrent_churn(bool cache_enabled, read_via via) {
   sublist list(cache_enabled);
   constexpr int writers = 2;
   constexpr int matchers = 3;
@@ -723,22 +746,36 @@ void concurrent_churn(bool cache_enabled, bool use_l1) {
       subject_source source(200 + m);
       sublist_l1_cache l1(32);
       start_together();
-      for (long mine = 0; writers_left.load() > 0 || mine < 1000; ++mine) {
-        const std::string subject = source.literal();
-        std::shared_ptr<const match_result> result =
-            use_l1 ? l1.match(list, subject) : list.match(subject);
-        // Whatever the interleaving, every member must match the subject and
-        // sit in the right group.
-        for (const auto& sub : result->plain) {
+      // Whatever the interleaving, every member must match the subject and
+      // sit in the right group.
+      auto check = [](const match_result& result, const std::string& subject) {
+        for (const auto& sub : result.plain) {
           ASSERT_TRUE(brute_matches(sub->subject, subject));
           ASSERT_TRUE(sub->queue.empty());
         }
-        for (const auto& group : result->queues) {
+        for (const auto& group : result.queues) {
           ASSERT_FALSE(group.empty());
           for (const auto& sub : group) {
             ASSERT_TRUE(brute_matches(sub->subject, subject));
             ASSERT_EQ(sub->queue, group.front()->queue);
           }
+        }
+      };
+      for (long mine = 0; writers_left.load() > 0 || mine < 1000; ++mine) {
+        const std::string subject = source.literal();
+        if (via == read_via::scope) {
+          // A borrowed result must survive the writers dropping and
+          // reclaiming its cache entry while the scope is open (AddressSanitizer
+          // reports it otherwise): look again after letting them run.
+          sublist_read_scope scope;
+          const match_result& result = scope.match(list, subject);
+          check(result, subject);
+          if (mine % 8 == 0) std::this_thread::yield();
+          check(result, subject);
+        } else {
+          std::shared_ptr<const match_result> result =
+              via == read_via::l1 ? l1.match(list, subject) : list.match(subject);
+          check(*result, subject);
         }
         list.has_interest(subject);
         checked.fetch_add(1);
@@ -888,9 +925,35 @@ TEST(SublistRace, L1CopyTakenMidChangeIsDropped) {
   }
 }
 
-TEST(SublistConcurrent, ChurnWithCache) { concurrent_churn(true, false); }
-TEST(SublistConcurrent, ChurnWithoutCache) { concurrent_churn(false, false); }
-TEST(SublistConcurrent, ChurnThroughL1) { concurrent_churn(true, true); }
+TEST(SublistConcurrent, ChurnWithCache) { concurrent_churn(true, read_via::owned); }
+TEST(SublistConcurrent, ChurnWithoutCache) { concurrent_churn(false, read_via::owned); }
+TEST(SublistConcurrent, ChurnThroughL1) { concurrent_churn(true, read_via::l1); }
+TEST(SublistConcurrent, ChurnThroughReadScope) { concurrent_churn(true, read_via::scope); }
+
+// A result borrowed through a read scope outlives the removal of everything
+// in it, and is freed (releasing its subscriptions) once the scope closes.
+TEST(SublistReadScope, BorrowedResultOutlivesRemovalUntilTheScopeCloses) {
+  sublist list(true);
+  auto sub = make_sub("a.b");
+  std::weak_ptr<subscription> watch = sub;
+  list.insert(sub);
+  list.match("a.b");  // cached
+  ASSERT_EQ(list.cache_count(), 1u);
+  {
+    sublist_read_scope scope;
+    const match_result& result = scope.match(list, "a.b");
+    ASSERT_EQ(result.plain.size(), 1u);
+    list.remove(sub);  // drops the cached entry and tries to reclaim it
+    sub.reset();
+    EXPECT_EQ(list.cache_count(), 0u);
+    // Still held: this scope may be reading it.
+    ASSERT_FALSE(watch.expired());
+    EXPECT_EQ(result.plain[0]->subject, "a.b");
+    EXPECT_TRUE(result.plain[0]->closed.load());
+  }
+  epoch::reclaim();
+  EXPECT_TRUE(watch.expired());
+}
 
 }  // namespace
 }  // namespace courier::broker
