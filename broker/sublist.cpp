@@ -159,8 +159,9 @@ const std::shared_ptr<const match_result>& empty_result() {
 }
 
 /// A set of subscriptions kept contiguous (so results copy it in one go): one
-/// member inline, as most subjects have, more in a vector, with an identity
-/// index once a linear search would cost more than a hash lookup.
+/// member inline, as most subjects have, more in a vector. Each member knows
+/// its position (subscription::router_position), so membership tests and
+/// removal take no search, however many members share the node.
 class subscription_set {
  public:
   using span = std::span<const std::shared_ptr<subscription>>;
@@ -180,40 +181,31 @@ class subscription_set {
       }
       if (single_ == sub) return false;
       spill_.reserve(4);
+      single_->router_position = 0;
       spill_.push_back(std::move(single_));
       single_.reset();
-      spill_.push_back(sub);
-      return true;
+    } else if (holds(sub.get())) {
+      return false;
     }
-    if (find(sub.get()) != npos) return false;
+    sub->router_position = spill_.size();
     spill_.push_back(sub);
-    if (index_) {
-      index_->emplace(sub.get(), spill_.size() - 1);
-    } else if (spill_.size() > index_threshold) {
-      index_ = std::make_unique<std::unordered_map<const subscription*, std::size_t>>();
-      index_->reserve(spill_.size() * 2);
-      for (std::size_t i = 0; i < spill_.size(); ++i) index_->emplace(spill_[i].get(), i);
-    }
     return true;
   }
 
-  /// Removes sub (swapping the last one into its place); false if absent.
+  /// Removes sub (moving the last member into its place); false if absent.
   bool erase(const subscription* sub) {
     if (spill_.empty()) {
       if (!single_ || single_.get() != sub) return false;
       single_.reset();
       return true;
     }
-    const std::size_t at = find(sub);
-    if (at == npos) return false;
-    if (index_) index_->erase(sub);
-    const std::size_t last = spill_.size() - 1;
-    if (at != last) {
-      spill_[at] = std::move(spill_[last]);
-      if (index_) (*index_)[spill_[at].get()] = at;
+    if (!holds(sub)) return false;
+    const std::size_t at = sub->router_position;
+    if (at != spill_.size() - 1) {
+      spill_[at] = std::move(spill_.back());
+      spill_[at]->router_position = at;
     }
     spill_.pop_back();
-    if (index_ && spill_.size() < index_threshold / 2) index_.reset();
     if (spill_.size() == 1) {
       single_ = std::move(spill_.front());
       spill_ = {};
@@ -222,26 +214,15 @@ class subscription_set {
   }
 
  private:
-  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
-  /// Below this many members a linear scan of pointers beats hashing.
-  static constexpr std::size_t index_threshold = 16;
-
-  /// Position in spill_ (used only when spill_ holds the members).
-  std::size_t find(const subscription* sub) const {
-    if (index_) {
-      auto it = index_->find(sub);
-      return it == index_->end() ? npos : it->second;
-    }
-    for (std::size_t i = 0; i < spill_.size(); ++i) {
-      if (spill_[i].get() == sub) return i;
-    }
-    return npos;
+  /// True when sub is a member (spill_ in use).
+  bool holds(const subscription* sub) const noexcept {
+    const std::size_t at = sub->router_position;
+    return at < spill_.size() && spill_[at].get() == sub;
   }
 
   /// The only member when spill_ is empty; null when spill_ is in use.
   std::shared_ptr<subscription> single_;
   std::vector<std::shared_ptr<subscription>> spill_;
-  std::unique_ptr<std::unordered_map<const subscription*, std::size_t>> index_;
 };
 
 /// Children of a trie level by literal token: open addressing over (hash,
@@ -260,6 +241,13 @@ class node_table {
       if (entry.hash == 0) return nullptr;
       if (entry.hash == hash && entry.node->token == token) return entry.node.get();
     }
+  }
+
+  /// Asks the CPU to fetch the slot where token's probe starts, ahead of a
+  /// find or erase: in a big level that slot is a cache miss.
+  void prefetch(std::string_view token) const noexcept {
+    if (size_ == 0) return;
+    __builtin_prefetch(&slots_[hash_of(token) & mask_], 1);
   }
 
   /// Adds a new child for token, which must be absent.
@@ -535,11 +523,17 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
     const std::string_view token = tokens[i];
     if (token == star_token || token == full_token) {
       auto& slot = token == star_token ? l->star : l->full;
-      if (!slot) slot = std::make_unique<node>();
+      if (!slot) {
+        slot = std::make_unique<node>();
+        ++nodes_;
+      }
       n = slot.get();
     } else {
       n = l->literals.find(token);
-      if (!n) n = l->literals.add(token);
+      if (!n) {
+        n = l->literals.add(token);
+        ++nodes_;
+      }
     }
     l = &n->children;
   }
@@ -563,7 +557,8 @@ namespace {
 
 /// Removes sub below level l along tokens[i..], pruning nodes left empty.
 template <typename Level>
-bool remove_below(Level& l, const token_list& tokens, std::size_t i, const subscription& sub) {
+bool remove_below(Level& l, const token_list& tokens, std::size_t i, const subscription& sub,
+                  std::size_t& pruned) {
   const std::string_view token = tokens[i];
   const bool literal = token != star_token && token != full_token;
   auto* n = token == star_token ? l.star.get()
@@ -585,9 +580,10 @@ bool remove_below(Level& l, const token_list& tokens, std::size_t i, const subsc
     }
     if (removed) n->changed();
   } else {
-    removed = remove_below(n->children, tokens, i + 1, sub);
+    removed = remove_below(n->children, tokens, i + 1, sub, pruned);
   }
   if (removed && n->prunable()) {
+    ++pruned;
     if (literal) {
       l.literals.erase(token);
     } else {
@@ -599,9 +595,26 @@ bool remove_below(Level& l, const token_list& tokens, std::size_t i, const subsc
 
 }  // namespace
 
+void sublist::prefetch_locked(const subscription& sub) const noexcept {
+  const token_list tokens(sub.subject);
+  const level* l = root_.get();
+  for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
+    const std::string_view token = tokens[i];
+    const node* n = token == star_token   ? l->star.get()
+                    : token == full_token ? l->full.get()
+                                          : l->literals.find(token);
+    if (!n) return;
+    l = &n->children;
+  }
+  l->literals.prefetch(tokens[tokens.size() - 1]);
+}
+
 bool sublist::remove_locked(const std::shared_ptr<subscription>& sub) {
   const token_list tokens(sub->subject);
-  return remove_below(*root_, tokens, 0, *sub);
+  std::size_t pruned = 0;
+  const bool removed = remove_below(*root_, tokens, 0, *sub, pruned);
+  nodes_ -= pruned;
+  return removed;
 }
 
 // ---------------------------------------------------------------------------
@@ -693,11 +706,15 @@ bool sublist::cache_store_locked(std::string_view subject, std::uint64_t hash,
         bigger->slots[j].store(entry, std::memory_order_relaxed);
       }
       bigger->size = table->size;
-      epoch::retire(table);
-      retired = true;
     }
+    cache_table* outgrown = table;
     table = bigger.release();
     cache_.store(table, std::memory_order_release);
+    // Only once unlinked: a reader that starts after a retire must not find it.
+    if (outgrown) {
+      epoch::retire(outgrown);
+      retired = true;
+    }
   }
   for (std::size_t i = hash & table->mask;; i = (i + 1) & table->mask) {
     cache_entry* entry = table->slots[i].load(std::memory_order_relaxed);
@@ -790,53 +807,51 @@ sublist::~sublist() {
   }
 }
 
-// Every change runs in two phases that never hold both locks: the trie
-// changes under the exclusive trie lock, which also bumps the generation (so a
-// matcher that walked the old trie will not store its result); then the cache
-// entries the change affects are dropped under the cache lock, and the
-// generation moves again (so an L1 cache that copied a not-yet-dropped entry
-// in between starts over). A cached entry can thus be stale only while the
-// change that makes it stale is still in progress. Whatever the drop retired
-// is reclaimed after the cache lock is released, since freeing a result can
-// free subscriptions and whatever they own.
+// Every change runs under the exclusive trie lock: it changes the trie, drops
+// the cache entries it affects, then moves the generation (release), so an L1
+// cache that reads the new generation also sees the entries gone. Cache
+// stores happen under the shared trie lock (and the cache mutex, which orders
+// stores among themselves), so no change can come between a miss's walk and
+// its store: the cache never takes in a result older than the trie. Lock-free
+// cache readers may still find an entry a change is about to drop; they read
+// the generation first, so an L1 cache that copied one starts over on its
+// next call. Whatever a change retired is reclaimed after the lock is
+// released, since freeing a result can free subscriptions and what they own.
+
+void sublist::changed_locked() noexcept {
+  // Writers are serialised by the exclusive lock: no atomic read-modify-write.
+  generation_.store(generation_.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+}
 
 void sublist::insert(std::shared_ptr<subscription> sub) {
+  bool retired = false;
   {
     std::unique_lock trie_lock(trie_mutex_);
     if (!insert_locked(sub)) return;
-    count_.fetch_add(1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
+      hook();
+    }
+    if (cache_enabled_) retired = cache_drop_locked(*sub);
+    changed_locked();
   }
-  if (auto hook = detail::sublist_test_hooks::between_phases.load(std::memory_order_relaxed)) {
-    hook();
-  }
-  bool retired = false;
-  if (cache_enabled_) {
-    std::lock_guard cache_lock(cache_mutex_);
-    retired = cache_drop_locked(*sub);
-  }
-  generation_.fetch_add(1, std::memory_order_release);
   if (retired) epoch::reclaim();
 }
 
 bool sublist::remove(const std::shared_ptr<subscription>& sub) {
   if (!sub) return false;
+  bool retired = false;
   {
     std::unique_lock trie_lock(trie_mutex_);
     if (!remove_locked(sub)) return false;
     sub->closed.store(true, std::memory_order_release);
-    count_.fetch_sub(1, std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
+    count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
+      hook();
+    }
+    if (cache_enabled_) retired = cache_drop_locked(*sub);
+    changed_locked();
   }
-  if (auto hook = detail::sublist_test_hooks::between_phases.load(std::memory_order_relaxed)) {
-    hook();
-  }
-  bool retired = false;
-  if (cache_enabled_) {
-    std::lock_guard cache_lock(cache_mutex_);
-    retired = cache_drop_locked(*sub);
-  }
-  generation_.fetch_add(1, std::memory_order_release);
   if (retired) epoch::reclaim();
   return true;
 }
@@ -844,31 +859,43 @@ bool sublist::remove(const std::shared_ptr<subscription>& sub) {
 void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& subs) {
   // Past this many removals, emptying the cache beats scanning it per removal.
   constexpr std::size_t scan_limit = 16;
-  std::vector<const subscription*> removed;
+  bool retired = false;
   {
     std::unique_lock trie_lock(trie_mutex_);
-    for (const auto& sub : subs) {
+    std::size_t removed = 0;
+    // The first few removed, for dropping their cache entries one by one.
+    const subscription* first[scan_limit];
+    // Where the trie outgrows the CPU caches, the slot holding each
+    // subscription's last token is a cache miss: start fetching it a few
+    // subscriptions ahead. A small trie stays cached, and the extra walk
+    // would only cost time.
+    constexpr std::size_t prefetch_distance = 4;
+    constexpr std::size_t cached_nodes = 4096;
+    const bool prefetch = nodes_ > cached_nodes;
+    for (std::size_t i = 0; i < subs.size(); ++i) {
+      if (prefetch && i + prefetch_distance < subs.size() && subs[i + prefetch_distance]) {
+        prefetch_locked(*subs[i + prefetch_distance]);
+      }
+      const auto& sub = subs[i];
       if (!sub || !remove_locked(sub)) continue;
       sub->closed.store(true, std::memory_order_release);
-      removed.push_back(sub.get());
+      if (removed < scan_limit) first[removed] = sub.get();
+      ++removed;
     }
-    if (removed.empty()) return;
-    count_.fetch_sub(removed.size(), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_release);
-  }
-  if (auto hook = detail::sublist_test_hooks::between_phases.load(std::memory_order_relaxed)) {
-    hook();
-  }
-  bool retired = false;
-  if (cache_enabled_) {
-    std::lock_guard cache_lock(cache_mutex_);
-    if (removed.size() > scan_limit) {
-      retired = cache_rebuild_locked(0, [](std::string_view) { return false; });
-    } else {
-      for (const subscription* sub : removed) retired |= cache_drop_locked(*sub);
+    if (removed == 0) return;
+    count_.store(count_.load(std::memory_order_relaxed) - removed, std::memory_order_relaxed);
+    if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
+      hook();
     }
+    if (cache_enabled_) {
+      if (removed > scan_limit) {
+        retired = cache_rebuild_locked(0, [](std::string_view) { return false; });
+      } else {
+        for (std::size_t i = 0; i < removed; ++i) retired |= cache_drop_locked(*first[i]);
+      }
+    }
+    changed_locked();
   }
-  generation_.fetch_add(1, std::memory_order_release);
   if (retired) epoch::reclaim();
 }
 
@@ -877,25 +904,17 @@ std::shared_ptr<const match_result> sublist::match_uncached(std::string_view lit
   const token_list tokens(literal_subject);
   if (tokens.has_empty_token()) return empty_result();
   std::shared_ptr<const match_result> result;
-  std::uint64_t seen_generation;
+  bool retired = false;
   {
     std::shared_lock trie_lock(trie_mutex_);
-    seen_generation = generation_.load(std::memory_order_relaxed);
     builder collect;
     walk_level(root_.get(), tokens.data(), tokens.size(), 0, collect);
     result = collect.finish();
-  }
-  if (auto hook = detail::sublist_test_hooks::after_walk.load(std::memory_order_relaxed)) hook();
-  if (cache_enabled_) {
-    bool retired = false;
-    {
-      // Storing is optional: under contention, skip it rather than wait.
+    if (auto hook = detail::sublist_test_hooks::after_walk.load(std::memory_order_relaxed)) hook();
+    if (cache_enabled_) {
+      // Storing is optional: if another miss is storing, skip rather than wait.
       std::unique_lock cache_lock(cache_mutex_, std::try_to_lock);
-      // Store only if no insert/remove happened since the walk: otherwise the
-      // result may already be stale for the cache (it is still a correct
-      // answer for this call, which overlapped the change).
-      if (cache_lock.owns_lock() &&
-          generation_.load(std::memory_order_relaxed) == seen_generation) {
+      if (cache_lock.owns_lock()) {
         retired = cache_store_locked(literal_subject, hash, result);
         const cache_table* table = cache_.load(std::memory_order_relaxed);
         if (table->size > cache_max) {
@@ -906,8 +925,8 @@ std::shared_ptr<const match_result> sublist::match_uncached(std::string_view lit
         }
       }
     }
-    if (retired) epoch::reclaim();
   }
+  if (retired) epoch::reclaim();
   return result;
 }
 
@@ -945,6 +964,7 @@ bool sublist::has_interest(std::string_view literal_subject) const {
 }
 
 std::size_t sublist::cache_count() const {
+  std::shared_lock trie_lock(trie_mutex_);
   std::lock_guard cache_lock(cache_mutex_);
   const cache_table* table = cache_.load(std::memory_order_relaxed);
   return table ? table->size : 0;

@@ -15,16 +15,16 @@
 //  * every insert and remove moves a generation counter, which lets each event
 //    loop keep a lock-free L1 cache of its own (sublist_l1_cache below).
 //
-// Locking: a shared_mutex guards the trie; a plain mutex serialises writers of
-// the cache, and no thread holds both. Readers of the cache take no lock at
-// all: its slots are atomic pointers to immutable entries, and entries (and
-// outgrown slot arrays) are freed through epoch-based reclamation
-// (broker/epoch_reclaim.hpp) once no reader can still hold them. A cache hit
-// thus writes no shared memory. A miss walks the trie under the shared trie
-// lock and stores its result only if nothing changed meanwhile (generation
-// check), so a slow matcher never stores a stale result. A change updates the
-// trie, then drops the affected cache entries; see sublist.cpp for why that
-// order is safe.
+// Locking: a shared_mutex guards the trie and the cache's writers. A change
+// (insert, remove) holds it exclusively while it updates the trie and drops
+// the cache entries it affects; a miss walks the trie and stores its result
+// under the shared lock, with a mutex ordering such stores among themselves.
+// So no change comes between a walk and its store, and the cache never takes
+// in a stale result. Readers of the cache take no lock at all: its slots are
+// atomic pointers to immutable entries, and entries (and outgrown slot
+// arrays) are freed through epoch-based reclamation (broker/epoch_reclaim.hpp)
+// once no reader can still hold them. A cache hit thus writes no shared
+// memory. See sublist.cpp for the order of a change.
 #pragma once
 
 #include <atomic>
@@ -245,10 +245,12 @@ class string_table {
 /// Test seams, null in production: called at the two points where a
 /// concurrent change matters, so that tests can force those interleavings.
 struct sublist_test_hooks {
-  /// On the match miss path, between the trie walk and the cache store.
+  /// On the match miss path, between the trie walk and the cache store
+  /// (shared trie lock held).
   static inline std::atomic<void (*)()> after_walk{nullptr};
-  /// In every insert and remove, between the trie change and the cache drop.
-  static inline std::atomic<void (*)()> between_phases{nullptr};
+  /// In every insert and remove, between the trie change and the cache drop
+  /// (exclusive trie lock held).
+  static inline std::atomic<void (*)()> before_cache_drop{nullptr};
 };
 
 }  // namespace detail
@@ -335,24 +337,32 @@ class sublist {
 
   bool insert_locked(const std::shared_ptr<subscription>& sub);
   bool remove_locked(const std::shared_ptr<subscription>& sub);
+  /// Starts fetching the trie slot remove_locked(sub) will look at first
+  /// among many (trie lock held).
+  void prefetch_locked(const subscription& sub) const noexcept;
   bool cache_drop_locked(const subscription& sub);
+  /// Moves the generation at the end of a change (exclusive trie lock held).
+  void changed_locked() noexcept;
 
   friend class sublist_l1_cache;
 
   const bool cache_enabled_;
   /// Unique per router in the process, for L1 caches.
   const std::uint64_t instance_id_;
-  /// Guards root_ and the trie below it.
+  /// Guards root_ and the trie below it, and writes to cache_: changes hold
+  /// it exclusively, misses shared (with cache_mutex_ to store).
   mutable std::shared_mutex trie_mutex_;
   std::unique_ptr<level> root_;
-  /// Serialises writers of cache_ (readers take no lock). Never held
-  /// together with trie_mutex_.
+  /// Trie nodes (under trie_mutex_).
+  std::size_t nodes_ = 0;
+  /// Orders cache stores by misses, which hold trie_mutex_ shared. Taken
+  /// after trie_mutex_, never before.
   mutable std::mutex cache_mutex_;
   /// The cache's slot array, null while empty. Replaced whole when it grows
   /// or is swept; the old one is retired.
   mutable std::atomic<cache_table*> cache_{nullptr};
-  /// Moves twice per change: under the trie lock when the trie changes, and
-  /// after the affected cache entries are gone. Read freely.
+  /// Moves once per change, last thing under the exclusive trie lock.
+  /// Read freely.
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::size_t> count_{0};
 };

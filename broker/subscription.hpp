@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -29,6 +30,11 @@ struct subscription {
   /// Set once the subscription is removed; publishers holding a stale match
   /// result skip it.
   std::atomic<bool> closed{false};
+  /// The router's own bookkeeping: this subscription's position among those
+  /// sharing its node, so that removal needs no search. Written and read only
+  /// by the router holding it, under its lock; a subscription is in at most
+  /// one router at a time.
+  std::size_t router_position = 0;
 };
 
 }  // namespace courier::broker
