@@ -87,6 +87,8 @@ struct retired_object {
 struct retired_list {
   std::mutex mutex;
   std::vector<retired_object> objects;
+  /// objects.size(), readable without the lock.
+  std::atomic<std::size_t> count{0};
 };
 
 retired_list& retired() {
@@ -115,6 +117,7 @@ void retire(void* object, void (*destroy)(void*)) {
   std::lock_guard lock(list.mutex);
   list.objects.push_back(
       {object, destroy, detail::global_epoch.load(std::memory_order_relaxed)});
+  list.count.store(list.objects.size(), std::memory_order_relaxed);
 }
 
 std::size_t reclaim() {
@@ -145,9 +148,15 @@ std::size_t reclaim() {
       }
     }
     list.objects.erase(keep, list.objects.end());
+    list.count.store(list.objects.size(), std::memory_order_relaxed);
   }
   for (const auto& object : freeable) object.destroy(object.object);
   return freeable.size();
+}
+
+std::size_t reclaim_if_pending() {
+  if (retired().count.load(std::memory_order_relaxed) == 0) return 0;
+  return reclaim();
 }
 
 std::size_t pending() {

@@ -103,6 +103,11 @@ void retire(T* object) {
 /// Returns how many objects it freed.
 std::size_t reclaim();
 
+/// reclaim(), if anything is waiting; otherwise a single relaxed load. For a
+/// periodic caller (the broker's tick), so that what a reader held back at
+/// the last reclaim is not kept until the next retire.
+std::size_t reclaim_if_pending();
+
 /// Number of retired objects not yet freed (for tests).
 std::size_t pending();
 

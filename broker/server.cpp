@@ -10,6 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "broker/epoch_reclaim.hpp"
 #include "broker/event_loop.hpp"
 #include "broker/in_process.hpp"
 #include "broker/logger.hpp"
@@ -231,6 +232,10 @@ void server::tick(event_loop& loop) {
     auto keep = std::static_pointer_cast<session>(client->shared_from_this());
     client->tick(now);
   }
+  // Router cache entries a reader held back when they were retired would
+  // otherwise wait for the next retire; with them, the subscriptions (and
+  // sessions) their results keep alive.
+  if (loop.index() == 0) epoch::reclaim_if_pending();
 }
 
 std::string server::info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck,

@@ -140,6 +140,20 @@ TEST(EpochReclaim, ReadersNeverSeeAFreedObject) {
   EXPECT_GT(reads.load(), 0);
 }
 
+TEST(EpochReclaim, ReclaimIfPendingFreesWhatAReaderHeldBack) {
+  reclaim();
+  EXPECT_EQ(reclaim_if_pending(), 0u);  // nothing waiting
+  {
+    parked_reader reader;
+    retire(new tracked(1));
+    EXPECT_EQ(reclaim(), 0u);  // held back
+  }
+  // No further retire: only a periodic reclaim_if_pending() frees it.
+  EXPECT_EQ(pending(), 1u);
+  EXPECT_EQ(reclaim_if_pending(), 1u);
+  EXPECT_EQ(pending(), 0u);
+}
+
 TEST(EpochReclaim, ThreadRecordsAreReused) {
   // Many short threads must not leave records that block reclamation.
   for (int i = 0; i < 200; ++i) {
