@@ -619,7 +619,8 @@ bool sublist::remove_locked(const std::shared_ptr<subscription>& sub) {
 
 // ---------------------------------------------------------------------------
 // Cache: open addressing over atomic pointers to immutable entries. Writers
-// (cache_mutex_ held) publish an entry with a release store once it is built;
+// (the trie lock exclusive, or shared with cache_mutex_: one writer at a time)
+// publish an entry with a release store once it is built;
 // readers (in a read section, no lock) probe with acquire loads and compare
 // keys, so whatever entry a reader finds is a whole one. Erasing shifts later
 // entries back, as detail::string_table does; a reader probing meanwhile may

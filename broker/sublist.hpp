@@ -327,8 +327,9 @@ class sublist {
   /// Walks the trie (the cache missed) and caches the answer when it may.
   std::shared_ptr<const match_result> match_uncached(std::string_view literal_subject,
                                                      std::uint64_t hash) const;
-  /// Cache writers, cache_mutex_ held; each returns true if it retired
-  /// something, which the caller then reclaims once it has let go of the lock.
+  /// Cache writers: the trie lock held exclusively, or shared together with
+  /// cache_mutex_. Each returns true if it retired something, which the
+  /// caller then reclaims once it has let go of the locks.
   bool cache_store_locked(std::string_view subject, std::uint64_t hash,
                           const std::shared_ptr<const match_result>& result) const;
   bool cache_erase_locked(std::string_view subject) const;
