@@ -269,10 +269,7 @@ class node_table {
       if (slots_[hole].hash != hash || slots_[hole].node->token != token) continue;
       for (std::size_t next = (hole + 1) & mask_; slots_[next].hash != 0;
            next = (next + 1) & mask_) {
-        const std::size_t home = slots_[next].hash & mask_;
-        const bool stays = hole <= next ? (hole < home && home <= next)
-                                        : (hole < home || home <= next);
-        if (stays) continue;
+        if (detail::stays_after_erase(hole, next, slots_[next].hash & mask_)) continue;
         slots_[hole] = std::move(slots_[next]);
         hole = next;
       }
@@ -661,6 +658,14 @@ struct sublist::cache_table {
   cache_entry* at(std::size_t i) const noexcept {
     return slots[i].load(std::memory_order_acquire);
   }
+
+  /// Files an entry known to be absent into a table not yet published.
+  void place(cache_entry* entry) noexcept {
+    std::size_t i = entry->hash & mask;
+    while (slots[i].load(std::memory_order_relaxed)) i = (i + 1) & mask;
+    slots[i].store(entry, std::memory_order_relaxed);
+    ++size;
+  }
 };
 
 namespace {
@@ -700,13 +705,10 @@ bool sublist::cache_store_locked(std::string_view subject, std::uint64_t hash,
     auto bigger = std::make_unique<cache_table>(table ? (table->mask + 1) * 2 : 16);
     if (table) {
       for (std::size_t i = 0; i <= table->mask; ++i) {
-        cache_entry* entry = table->slots[i].load(std::memory_order_relaxed);
-        if (!entry) continue;
-        std::size_t j = entry->hash & bigger->mask;
-        while (bigger->slots[j].load(std::memory_order_relaxed)) j = (j + 1) & bigger->mask;
-        bigger->slots[j].store(entry, std::memory_order_relaxed);
+        if (cache_entry* entry = table->slots[i].load(std::memory_order_relaxed)) {
+          bigger->place(entry);
+        }
       }
-      bigger->size = table->size;
     }
     cache_table* outgrown = table;
     table = bigger.release();
@@ -740,11 +742,7 @@ bool sublist::cache_erase_locked(std::string_view subject) const {
     for (std::size_t next = (hole + 1) & mask;; next = (next + 1) & mask) {
       cache_entry* moving = table->slots[next].load(std::memory_order_relaxed);
       if (!moving) break;
-      const std::size_t home = moving->hash & mask;
-      // It may stay if its home lies cyclically in (hole, next].
-      const bool stays = hole <= next ? (hole < home && home <= next)
-                                      : (hole < home || home <= next);
-      if (stays) continue;
+      if (detail::stays_after_erase(hole, next, moving->hash & mask)) continue;
       table->slots[hole].store(moving, std::memory_order_release);
       hole = next;
     }
@@ -776,12 +774,7 @@ bool sublist::cache_rebuild_locked(std::size_t at_most, Keep&& keep) const {
     std::size_t capacity = 16;
     while (capacity < kept.size() * 2) capacity *= 2;
     rebuilt = new cache_table(capacity);
-    for (cache_entry* entry : kept) {
-      std::size_t j = entry->hash & rebuilt->mask;
-      while (rebuilt->slots[j].load(std::memory_order_relaxed)) j = (j + 1) & rebuilt->mask;
-      rebuilt->slots[j].store(entry, std::memory_order_relaxed);
-    }
-    rebuilt->size = kept.size();
+    for (cache_entry* entry : kept) rebuilt->place(entry);
   }
   cache_.store(rebuilt, std::memory_order_release);
   epoch::retire(table);

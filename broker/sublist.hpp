@@ -60,6 +60,14 @@ struct match_result {
 
 namespace detail {
 
+/// Linear probing with back-shift erase (the router's three hash tables):
+/// once slot `hole` is emptied, the entry at `next`, whose home slot is
+/// `home`, may stay put if its home lies cyclically in (hole, next];
+/// otherwise it moves back into the hole.
+inline bool stays_after_erase(std::size_t hole, std::size_t next, std::size_t home) noexcept {
+  return hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
+}
+
 /// Fast hash for short strings (subjects and tokens), transparent so that
 /// maps keyed by std::string can be searched with a string_view without
 /// building a string: a cache hit must not allocate.
@@ -225,11 +233,7 @@ class string_table {
   void erase_at(std::size_t hole) noexcept {
     for (std::size_t next = (hole + 1) & mask_; slots_[next].hash != 0;
          next = (next + 1) & mask_) {
-      const std::size_t home = slots_[next].hash & mask_;
-      // The entry at `next` may stay if its home lies cyclically in (hole, next].
-      const bool stays = hole <= next ? (hole < home && home <= next)
-                                      : (hole < home || home <= next);
-      if (stays) continue;
+      if (stays_after_erase(hole, next, slots_[next].hash & mask_)) continue;
       slots_[hole] = std::move(slots_[next]);
       hole = next;
     }
