@@ -260,13 +260,13 @@ class node_table {
     return added;
   }
 
-  /// Removes (and destroys) the child for token, if any.
-  void erase(std::string_view token) noexcept {
+  /// Removes and destroys child, which must be one of this table's nodes.
+  void erase(const Node* child) noexcept {
     if (size_ == 0) return;
-    const std::uint64_t hash = hash_of(token);
+    const std::uint64_t hash = hash_of(child->token);
     for (std::size_t hole = hash & mask_;; hole = (hole + 1) & mask_) {
       if (slots_[hole].hash == 0) return;
-      if (slots_[hole].hash != hash || slots_[hole].node->token != token) continue;
+      if (slots_[hole].node.get() != child) continue;
       for (std::size_t next = (hole + 1) & mask_; slots_[next].hash != 0;
            next = (next + 1) & mask_) {
         if (detail::stays_after_erase(hole, next, slots_[next].hash & mask_)) continue;
@@ -350,6 +350,10 @@ struct sublist::level {
 /// (held inline: one pointer less to chase per token).
 struct sublist::node {
   std::string token;  ///< the literal token leading here; empty under `*`/`>`
+  /// The node whose level holds this one; null at the root level.
+  node* parent = nullptr;
+  /// In sublist::prune_queue_ (which holds each node at most once).
+  bool prune_queued = false;
   level children;
   subscription_set plain;
   std::vector<queue_group> queues;  ///< never holds an empty group
@@ -522,15 +526,18 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
       auto& slot = token == star_token ? l->star : l->full;
       if (!slot) {
         slot = std::make_unique<node>();
+        slot->parent = n;
         ++nodes_;
       }
       n = slot.get();
     } else {
-      n = l->literals.find(token);
-      if (!n) {
-        n = l->literals.add(token);
+      node* child = l->literals.find(token);
+      if (!child) {
+        child = l->literals.add(token);
+        child->parent = n;
         ++nodes_;
       }
+      n = child;
     }
     l = &n->children;
   }
@@ -546,72 +553,76 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
     }
     added = group->members.add(sub);
   }
-  if (added) n->changed();
-  return added;
-}
-
-namespace {
-
-/// Removes sub below level l along tokens[i..], pruning nodes left empty.
-template <typename Level>
-bool remove_below(Level& l, const token_list& tokens, std::size_t i, const subscription& sub,
-                  std::size_t& pruned) {
-  const std::string_view token = tokens[i];
-  const bool literal = token != star_token && token != full_token;
-  auto* n = token == star_token ? l.star.get()
-            : token == full_token ? l.full.get()
-                                  : l.literals.find(token);
-  if (!n) return false;
-
-  bool removed = false;
-  if (i + 1 == tokens.size()) {
-    if (sub.queue.empty()) {
-      removed = n->plain.erase(&sub);
-    } else {
-      for (auto group = n->queues.begin(); group != n->queues.end(); ++group) {
-        if (group->name != sub.queue) continue;
-        removed = group->members.erase(&sub);
-        if (removed && group->members.empty()) n->queues.erase(group);
-        break;
-      }
-    }
-    if (removed) n->changed();
-  } else {
-    removed = remove_below(n->children, tokens, i + 1, sub, pruned);
-  }
-  if (removed && n->prunable()) {
-    ++pruned;
-    if (literal) {
-      l.literals.erase(token);
-    } else {
-      (token == star_token ? l.star : l.full).reset();
-    }
-  }
-  return removed;
-}
-
-}  // namespace
-
-void sublist::prefetch_locked(const subscription& sub) const noexcept {
-  const token_list tokens(sub.subject);
-  const level* l = root_.get();
-  for (std::size_t i = 0; i + 1 < tokens.size(); ++i) {
-    const std::string_view token = tokens[i];
-    const node* n = token == star_token   ? l->star.get()
-                    : token == full_token ? l->full.get()
-                                          : l->literals.find(token);
-    if (!n) return;
-    l = &n->children;
-  }
-  l->literals.prefetch(tokens[tokens.size() - 1]);
+  if (!added) return false;
+  n->changed();
+  sub->router_id = instance_id_;
+  sub->router_node = n;
+  return true;
 }
 
 bool sublist::remove_locked(const std::shared_ptr<subscription>& sub) {
-  const token_list tokens(sub->subject);
-  std::size_t pruned = 0;
-  const bool removed = remove_below(*root_, tokens, 0, *sub, pruned);
-  nodes_ -= pruned;
-  return removed;
+  if (sub->router_id != instance_id_) return false;
+  node* n = static_cast<node*>(sub->router_node);
+  bool removed = false;
+  if (sub->queue.empty()) {
+    removed = n->plain.erase(sub.get());
+  } else {
+    for (auto group = n->queues.begin(); group != n->queues.end(); ++group) {
+      if (group->name != sub->queue) continue;
+      removed = group->members.erase(sub.get());
+      if (removed && group->members.empty()) n->queues.erase(group);
+      break;
+    }
+  }
+  if (!removed) return false;
+  n->changed();
+  sub->router_id = 0;
+  sub->router_node = nullptr;
+  if (n->prunable()) queue_prune_locked(n);
+  return true;
+}
+
+void sublist::queue_prune_locked(node* n) {
+  if (n->prune_queued) return;
+  n->prune_queued = true;
+  prune_queue_.push_back(n);
+}
+
+void sublist::prune_locked() {
+  // Where the trie outgrows the CPU caches, the slot holding each node in its
+  // parent's table is a cache miss: start fetching a few nodes ahead, so the
+  // misses overlap. A small trie stays cached, and the hashing would only
+  // cost time.
+  constexpr std::size_t prefetch_distance = 8;
+  constexpr std::size_t cached_nodes = 4096;
+  const bool prefetch = nodes_ > cached_nodes;
+  auto parent_level = [this](const node* n) -> level& {
+    return n->parent ? n->parent->children : *root_;
+  };
+  // Pruning a node may make its parent prunable, which joins the queue's
+  // end: index, not iterators.
+  for (std::size_t i = 0; i < prune_queue_.size(); ++i) {
+    if (prefetch && i + prefetch_distance < prune_queue_.size()) {
+      const node* ahead = prune_queue_[i + prefetch_distance];
+      if (!ahead->token.empty()) parent_level(ahead).literals.prefetch(ahead->token);
+    }
+    node* n = prune_queue_[i];
+    n->prune_queued = false;
+    // Something may have been added since it was queued.
+    if (!n->prunable()) continue;
+    node* parent = n->parent;
+    level& l = parent_level(n);
+    if (l.star.get() == n) {
+      l.star.reset();
+    } else if (l.full.get() == n) {
+      l.full.reset();
+    } else {
+      l.literals.erase(n);
+    }
+    --nodes_;
+    if (parent && parent->prunable()) queue_prune_locked(parent);
+  }
+  prune_queue_.clear();
 }
 
 // ---------------------------------------------------------------------------
@@ -840,6 +851,7 @@ bool sublist::remove(const std::shared_ptr<subscription>& sub) {
     if (!remove_locked(sub)) return false;
     sub->closed.store(true, std::memory_order_release);
     count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    if (prune_queue_.size() >= prune_batch) prune_locked();
     if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
       hook();
     }
@@ -859,17 +871,7 @@ void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& sub
     std::size_t removed = 0;
     // The first few removed, for dropping their cache entries one by one.
     const subscription* first[scan_limit];
-    // Where the trie outgrows the CPU caches, the slot holding each
-    // subscription's last token is a cache miss: start fetching it a few
-    // subscriptions ahead. A small trie stays cached, and the extra walk
-    // would only cost time.
-    constexpr std::size_t prefetch_distance = 4;
-    constexpr std::size_t cached_nodes = 4096;
-    const bool prefetch = nodes_ > cached_nodes;
     for (std::size_t i = 0; i < subs.size(); ++i) {
-      if (prefetch && i + prefetch_distance < subs.size() && subs[i + prefetch_distance]) {
-        prefetch_locked(*subs[i + prefetch_distance]);
-      }
       const auto& sub = subs[i];
       if (!sub || !remove_locked(sub)) continue;
       sub->closed.store(true, std::memory_order_release);
@@ -877,6 +879,7 @@ void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& sub
       ++removed;
     }
     if (removed == 0) return;
+    prune_locked();
     count_.store(count_.load(std::memory_order_relaxed) - removed, std::memory_order_relaxed);
     if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
       hook();
@@ -964,8 +967,9 @@ std::size_t sublist::cache_count() const {
   return table ? table->size : 0;
 }
 
-std::size_t sublist::node_count() const {
-  std::shared_lock trie_lock(trie_mutex_);
+std::size_t sublist::node_count() {
+  std::unique_lock trie_lock(trie_mutex_);
+  prune_locked();
   return count_nodes(*root_);
 }
 

@@ -5,7 +5,8 @@
 //  * each trie level maps a token to a node and keeps dedicated `*` and `>`
 //    slots; a node holds the subscriptions whose subject ends there, plain ones
 //    in one flat vector and queue subscriptions grouped by queue name;
-//  * empty nodes are pruned on remove, so the trie never outgrows its contents;
+//  * empty nodes are pruned after removals, in groups of up to 32 so that their
+//    cache misses overlap, so the trie never outgrows its contents for long;
 //  * a bounded cache of immutable match results (1024 entries, as nats-server's
 //    slCacheMax), kept correct across inserts and removes: each change drops
 //    the cached entries it affects (one lookup for a literal subject, a scan
@@ -316,8 +317,9 @@ class sublist {
   /// Number of cached match results.
   std::size_t cache_count() const;
 
-  /// Number of trie nodes (for tests: pruning must bring it back to 0).
-  std::size_t node_count() const;
+  /// Number of trie nodes, once the nodes removals left empty are pruned (for
+  /// tests: pruning must bring it back to 0).
+  std::size_t node_count();
 
  private:
   struct level;
@@ -341,10 +343,13 @@ class sublist {
   bool cache_rebuild_locked(std::size_t at_most, Keep&& keep) const;
 
   bool insert_locked(const std::shared_ptr<subscription>& sub);
+  /// Takes sub out of its node (found through subscription::router_node, no
+  /// walk) and queues the node for pruning if that left it empty.
   bool remove_locked(const std::shared_ptr<subscription>& sub);
-  /// Starts fetching the trie slot remove_locked(sub) will look at first
-  /// among many (trie lock held).
-  void prefetch_locked(const subscription& sub) const noexcept;
+  void queue_prune_locked(node* n);
+  /// Prunes the queued nodes that are still empty, and the parents that
+  /// leaves empty, with their parents' slots fetched ahead.
+  void prune_locked();
   bool cache_drop_locked(const subscription& sub);
   /// Moves the generation at the end of a change (exclusive trie lock held).
   void changed_locked() noexcept;
@@ -360,6 +365,13 @@ class sublist {
   std::unique_ptr<level> root_;
   /// Trie nodes (under trie_mutex_).
   std::size_t nodes_ = 0;
+  /// Nodes left empty by removals, pruned together once prune_batch of them
+  /// have gathered (or at the end of a batch removal). Pruning one means
+  /// erasing it from its parent's table, whose slot in a big level is a cache
+  /// miss; in a batch those misses overlap. Until then an empty node matches
+  /// nothing, and an insert may bring it back into use. Under trie_mutex_.
+  std::vector<node*> prune_queue_;
+  static constexpr std::size_t prune_batch = 32;
   /// Orders cache stores by misses, which hold trie_mutex_ shared. Taken
   /// after trie_mutex_, never before.
   mutable std::mutex cache_mutex_;

@@ -35,6 +35,13 @@ struct subscription {
   /// by the router holding it, under its lock; a subscription is in at most
   /// one router at a time.
   std::size_t router_position = 0;
+  /// The router holding this subscription (its instance id, never reused)
+  /// and its node there (an opaque pointer to the router's own type), so
+  /// that removal goes straight to the node instead of walking the subject's
+  /// tokens. Same rules as router_position; 0 and null while the
+  /// subscription is in no router.
+  std::uint64_t router_id = 0;
+  void* router_node = nullptr;
 };
 
 }  // namespace courier::broker

@@ -302,6 +302,66 @@ TEST_P(SublistTest, NodeCountTracksStructure) {
   EXPECT_EQ(list_.node_count(), 3u);
 }
 
+TEST_P(SublistTest, RemoveRefusesASubscriptionAnotherRouterHolds) {
+  sublist other(GetParam());
+  auto sub = make_sub("a.b");
+  other.insert(sub);
+  list_.insert(make_sub("a.b"));
+  EXPECT_FALSE(list_.remove(sub));
+  EXPECT_FALSE(sub->closed.load());
+  EXPECT_EQ(list_.count(), 1u);
+  EXPECT_EQ(other.match("a.b")->plain.size(), 1u);
+  EXPECT_TRUE(other.remove(sub));
+  EXPECT_FALSE(other.remove(sub));
+  EXPECT_TRUE(other.match("a.b")->empty());
+  // Removed, it may go into another router.
+  list_.insert(sub);
+  EXPECT_EQ(list_.match("a.b")->plain.size(), 2u);
+  EXPECT_TRUE(list_.remove(sub));
+}
+
+// Removals leave empty nodes to be pruned in groups; until then an insert can
+// bring one back into use, and nothing may be pruned from under it.
+TEST_P(SublistTest, NodesWaitingToBePrunedComeBackIntoUse) {
+  std::vector<std::shared_ptr<subscription>> live;
+  for (int i = 0; i < 200; ++i) {
+    live.push_back(make_sub("p." + std::to_string(i % 70) + ".q." + std::to_string(i)));
+    list_.insert(live.back());
+  }
+  auto wild = make_sub("p.*.q.>");
+  list_.insert(wild);
+  live.push_back(wild);
+  std::mt19937 rng(7);
+  for (int round = 0; round < 600; ++round) {
+    const std::size_t at = rng() % live.size();
+    auto sub = live[at];
+    ASSERT_TRUE(list_.remove(sub)) << sub->subject;
+    live.erase(live.begin() + static_cast<std::ptrdiff_t>(at));
+    if (round % 3 == 0) {
+      // The same subject again (its node may be waiting to be pruned), or
+      // the same subscription object.
+      auto again = round % 2 ? make_sub(sub->subject) : sub;
+      list_.insert(again);
+      live.push_back(again);
+    }
+    if (round % 25 == 0) {
+      for (int i = 0; i < 70; i += 9) {
+        const std::string subject = "p." + std::to_string(i) + ".q." + std::to_string(i + 70);
+        ASSERT_EQ(match(subject), brute_match(live, subject)) << subject;
+      }
+    }
+    if (live.empty()) break;
+  }
+  for (const auto& sub : live) {
+    ASSERT_EQ(list_.match(sub->subject)->plain.size(),
+              brute_match(live, sub->subject).plain.size()) << sub->subject;
+  }
+  for (const auto& sub : live) ASSERT_TRUE(list_.remove(sub));
+  EXPECT_EQ(list_.count(), 0u);
+  EXPECT_EQ(list_.node_count(), 0u);
+  EXPECT_TRUE(list_.match("p.1.q.71")->empty());
+}
+
 TEST_P(SublistTest, RemoveBatch) {
   std::vector<std::shared_ptr<subscription>> kept, dropped;
   for (int i = 0; i < 50; ++i) {
