@@ -21,26 +21,8 @@ using namespace std::chrono_literals;
 using test::child_process;
 using test::temp_dir;
 
-picojson::value parse_json(const std::string& text) {
-  picojson::value v;
-  const std::string error = picojson::parse(v, text);
-  EXPECT_TRUE(error.empty()) << error << ": " << text;
-  return v;
-}
-
-std::string get(const picojson::value& v, const std::string& path) {
-  const picojson::value* current = &v;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = path.find('.', start);
-    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!current->is<picojson::object>() || !current->get<picojson::object>().count(key)) return "<absent>";
-    current = &current->get<picojson::object>().at(key);
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return current->is<std::string>() ? current->get<std::string>() : current->serialize();
-}
+using test::json_field;
+using test::parse_json;
 
 route_table rules(const std::string& json) {
   route_table table;
@@ -174,16 +156,16 @@ TEST_F(DispatcherTest, ActionRepliesAfterTheMailIsDelivered) {
   auto future = promise->get_future();
   ASSERT_EQ(future.wait_for(30s), std::future_status::ready);
   const auto reply = parse_json(future.get());
-  EXPECT_EQ(get(reply, "ok"), "true");
-  EXPECT_EQ(get(reply, "correlationId"), "m-1");
-  EXPECT_EQ(get(reply, "results.email_user.smtp_code"), "250");
+  EXPECT_EQ(json_field(reply, "ok"), "true");
+  EXPECT_EQ(json_field(reply, "correlationId"), "m-1");
+  EXPECT_EQ(json_field(reply, "results.email_user.smtp_code"), "250");
   EXPECT_EQ(mails_at_reply, 1u);
   // Order-style routing: mail.* only when order == deliver.
-  EXPECT_EQ(get(request("kiam.action.mail.out", R"({"order":"deliver","to":"b@example.com","subject":"s","body":"b"})"), "ok"),
+  EXPECT_EQ(json_field(request("kiam.action.mail.out", R"({"order":"deliver","to":"b@example.com","subject":"s","body":"b"})"), "ok"),
             "true");
   const auto refused = request("kiam.action.mail.out", R"({"order":"cancel","to":"b@example.com"})");
-  EXPECT_EQ(get(refused, "ok"), "false");
-  EXPECT_NE(get(refused, "error").find("no handler"), std::string::npos);
+  EXPECT_EQ(json_field(refused, "ok"), "false");
+  EXPECT_NE(json_field(refused, "error").find("no handler"), std::string::npos);
   EXPECT_EQ(mail_count(), 2u);
 }
 
@@ -202,7 +184,7 @@ TEST_F(DispatcherTest, RepeatedActionIsAnsweredFromTheFirstRun) {
   }
   for (auto& r : replies) {
     ASSERT_EQ(r.wait_for(30s), std::future_status::ready);
-    EXPECT_EQ(get(parse_json(r.get()), "ok"), "true");
+    EXPECT_EQ(json_field(parse_json(r.get()), "ok"), "true");
   }
   EXPECT_EQ(mail_count(), 2u);
   EXPECT_EQ(dispatcher_->stats().duplicates, 5u);
@@ -210,8 +192,8 @@ TEST_F(DispatcherTest, RepeatedActionIsAnsweredFromTheFirstRun) {
 
 TEST_F(DispatcherTest, IdempotencyKeysAreScopedByAction) {
   // The same correlationId on two different actions: both run.
-  EXPECT_EQ(get(request("kiam.action.send_email", mail_payload), "ok"), "true");
-  EXPECT_EQ(get(request("kiam.action.mail.x", R"({"correlationId":"m-1","order":"deliver","to":"d@example.com","subject":"s","body":"b"})"),
+  EXPECT_EQ(json_field(request("kiam.action.send_email", mail_payload), "ok"), "true");
+  EXPECT_EQ(json_field(request("kiam.action.mail.x", R"({"correlationId":"m-1","order":"deliver","to":"d@example.com","subject":"s","body":"b"})"),
                 "ok"),
             "true");
   EXPECT_EQ(mail_count(), 2u);
@@ -223,19 +205,19 @@ TEST_F(DispatcherTest, ExpiredEventIsNotRunButExpiredAuditIsRecorded) {
   EXPECT_EQ(dispatcher_->stats().expired, 1u);
   EXPECT_EQ(dispatcher_->stats().handler_runs, 0u);
   const auto reply = request("kiam.audit.login", R"({"correlationId":"late-audit","timestamp":1,"timeout":1})");
-  EXPECT_EQ(get(reply, "ok"), "true");
+  EXPECT_EQ(json_field(reply, "ok"), "true");
   const auto lines = test::read_lines(work_.file("audit.jsonl"));
   ASSERT_EQ(lines.size(), 1u);
-  EXPECT_EQ(get(parse_json(lines[0]), "correlationId"), "late-audit");
+  EXPECT_EQ(json_field(parse_json(lines[0]), "correlationId"), "late-audit");
   EXPECT_EQ(http_count(), 0u);
 }
 
 TEST_F(DispatcherTest, ExpiredActionIsNotExecuted) {
   const auto reply = request("kiam.action.send_email",
                              R"({"correlationId":"old","timestamp":1000,"timeout":5000,"to":"a@b.c","subject":"s","body":"b"})");
-  EXPECT_EQ(get(reply, "ok"), "false");
-  EXPECT_EQ(get(reply, "expired"), "true");
-  EXPECT_EQ(get(reply, "correlationId"), "old");
+  EXPECT_EQ(json_field(reply, "ok"), "false");
+  EXPECT_EQ(json_field(reply, "expired"), "true");
+  EXPECT_EQ(json_field(reply, "correlationId"), "old");
   EXPECT_EQ(dispatcher_->stats().expired, 1u);
   EXPECT_EQ(mail_count(), 0u);
   std::lock_guard lock(mutex_);
@@ -249,9 +231,9 @@ TEST_F(DispatcherTest, FailedActionIsAClearErrorAndIsNotCached) {
   const auto start = std::chrono::steady_clock::now();
   const auto reply = request("kiam.action.send_email", mail_payload);
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  EXPECT_EQ(get(reply, "ok"), "false");
-  EXPECT_NE(get(reply, "error").find("cannot connect"), std::string::npos) << reply.serialize();
-  EXPECT_EQ(get(reply, "results.email_user.smtp_error"), "connect_failed");
+  EXPECT_EQ(json_field(reply, "ok"), "false");
+  EXPECT_NE(json_field(reply, "error").find("cannot connect"), std::string::npos) << reply.serialize();
+  EXPECT_EQ(json_field(reply, "results.email_user.smtp_error"), "connect_failed");
   // A retry with the same key runs again (failures are not remembered).
   request("kiam.action.send_email", mail_payload);
   EXPECT_EQ(dispatcher_->stats().duplicates, 0u);
@@ -261,19 +243,19 @@ TEST_F(DispatcherTest, FailedActionIsAClearErrorAndIsNotCached) {
 TEST_F(DispatcherTest, EventHandlerFailureIsRetriedThenDeadLettered) {
   const std::string payload = R"({"correlationId":"ev-1","user":"alice"})";
   const auto reply = request("kiam.event.login.abnormal", payload);  // reply waits for all handlers
-  EXPECT_EQ(get(reply, "ok"), "false");
+  EXPECT_EQ(json_field(reply, "ok"), "false");
   // hook: 3 event attempts x 2 webhook attempts, all answered 500.
   EXPECT_EQ(http_count(), 6u);
   std::lock_guard lock(mutex_);
   ASSERT_EQ(published_.size(), 1u);
   EXPECT_EQ(published_[0].first, "kiam.deadletter.hook");
   const auto letter = parse_json(published_[0].second);
-  EXPECT_EQ(get(letter, "handler"), "hook");
-  EXPECT_EQ(get(letter, "subject"), "kiam.event.login.abnormal");
-  EXPECT_EQ(get(letter, "attempts"), "3");
-  EXPECT_EQ(get(letter, "correlationId"), "ev-1");
-  EXPECT_EQ(get(letter, "message.user"), "alice");
-  EXPECT_NE(get(letter, "error").find("HTTP 500"), std::string::npos);
+  EXPECT_EQ(json_field(letter, "handler"), "hook");
+  EXPECT_EQ(json_field(letter, "subject"), "kiam.event.login.abnormal");
+  EXPECT_EQ(json_field(letter, "attempts"), "3");
+  EXPECT_EQ(json_field(letter, "correlationId"), "ev-1");
+  EXPECT_EQ(json_field(letter, "message.user"), "alice");
+  EXPECT_NE(json_field(letter, "error").find("HTTP 500"), std::string::npos);
   // The log handler matched twice (login.abnormal and login.*) but ran once.
   std::size_t log_runs = 0;
   for (const auto& line : log_) log_runs += line.rfind("[mss log]", 0) == 0;
@@ -292,9 +274,9 @@ TEST_F(DispatcherTest, BadInputIsDeadLetteredWithoutRetries) {
   }));
   std::lock_guard lock(mutex_);
   const auto letter = parse_json(published_[0].second);
-  EXPECT_EQ(get(letter, "attempts"), "1");
-  EXPECT_EQ(get(letter, "message"), "not even json");
-  EXPECT_NE(get(letter, "error").find("not JSON"), std::string::npos) << get(letter, "error");
+  EXPECT_EQ(json_field(letter, "attempts"), "1");
+  EXPECT_EQ(json_field(letter, "message"), "not even json");
+  EXPECT_NE(json_field(letter, "error").find("not JSON"), std::string::npos) << json_field(letter, "error");
   EXPECT_EQ(http_count(), 0u);
 }
 
@@ -308,11 +290,11 @@ TEST_F(DispatcherTest, AuditIsAcknowledgedAfterTheRecordIsWritten) {
                           });
   auto future = promise->get_future();
   ASSERT_EQ(future.wait_for(10s), std::future_status::ready);
-  EXPECT_EQ(get(parse_json(future.get()), "ok"), "true");
+  EXPECT_EQ(json_field(parse_json(future.get()), "ok"), "true");
   EXPECT_EQ(lines_at_reply, 1u);
   const auto record = parse_json(test::read_lines(work_.file("audit.jsonl"))[0]);
-  EXPECT_EQ(get(record, "subject"), "kiam.audit.user.deleted");
-  EXPECT_EQ(get(record, "correlationId"), "a-1");
+  EXPECT_EQ(json_field(record, "subject"), "kiam.audit.user.deleted");
+  EXPECT_EQ(json_field(record, "correlationId"), "a-1");
 }
 
 TEST_F(DispatcherTest, UnknownHandlerInRulesIsAConfigError) {

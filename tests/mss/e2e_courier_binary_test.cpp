@@ -19,18 +19,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-picojson::value parse_json(const std::string& text) {
-  picojson::value v;
-  const std::string error = picojson::parse(v, text);
-  EXPECT_TRUE(error.empty()) << error << " in " << text.substr(0, 300);
-  return v;
-}
-
-std::string field(const picojson::value& v, const std::string& key) {
-  if (!v.is<picojson::object>() || !v.get<picojson::object>().count(key)) return "<absent>";
-  const auto& x = v.get<picojson::object>().at(key);
-  return x.is<std::string>() ? x.get<std::string>() : x.serialize();
-}
+using test::json_field;
+using test::parse_json;
 
 class CourierBinary : public ::testing::Test {
  protected:
@@ -97,7 +87,7 @@ authorization {
   const auto r = app.request("kiam.action.email.send",
                              R"({"to":"alice@example.com","subject":"Hi","body":"b","correlationId":"bin-1"})", 10s);
   ASSERT_EQ(r.status, NATS_OK) << natsStatus_GetText(r.status) << "\n" << test::read_file(work_.file("courier.log"));
-  EXPECT_EQ(field(parse_json(r.data), "ok"), "true") << r.data;
+  EXPECT_EQ(json_field(parse_json(r.data), "ok"), "true") << r.data;
   EXPECT_EQ(mail_count(), 1u) << "the reply comes after the mail was accepted";
 
   ASSERT_EQ(app.publish("kiam.event.login.abnormal",
@@ -109,7 +99,7 @@ authorization {
 
   const auto audited = app.request("kiam.audit.user.deleted", R"({"user":"carol"})", 10s);
   ASSERT_EQ(audited.status, NATS_OK);
-  EXPECT_EQ(field(parse_json(audited.data), "ok"), "true");
+  EXPECT_EQ(json_field(parse_json(audited.data), "ok"), "true");
   EXPECT_EQ(test::read_lines(work_.file("audit.jsonl")).size(), 1u);
 
   natsSubscription* snoop = app.subscribe("kiam.audit.>");
@@ -129,8 +119,8 @@ TEST_F(CourierBinary, DefaultConfigRunsTheLogOnlyServices) {
   ASSERT_TRUE(app.connected());
   const auto r = app.request("mss.action.hello", R"({"name":"world","correlationId":"readme-1"})", 10s);
   ASSERT_EQ(r.status, NATS_OK) << natsStatus_GetText(r.status);
-  EXPECT_EQ(field(parse_json(r.data), "ok"), "true") << r.data;
-  EXPECT_EQ(field(parse_json(r.data), "correlationId"), "readme-1");
+  EXPECT_EQ(json_field(parse_json(r.data), "ok"), "true") << r.data;
+  EXPECT_EQ(json_field(parse_json(r.data), "correlationId"), "readme-1");
   ASSERT_EQ(app.publish("mss.event.user.created", R"({"user":"ann"})"), NATS_OK);
   app.flush();
   ASSERT_TRUE(test::wait_until(
@@ -172,7 +162,7 @@ authorization {
     const auto r = app.request("kiam.action.email.send",
                                R"({"to":"n)" + std::to_string(i) + R"(@example.com","subject":"N","body":"b"})", 10s);
     ASSERT_EQ(r.status, NATS_OK);
-    EXPECT_EQ(field(parse_json(r.data), "ok"), "true") << r.data;
+    EXPECT_EQ(json_field(parse_json(r.data), "ok"), "true") << r.data;
   }
   // A retried action (same correlationId) is sent once, whichever instance gets it.
   for (int i = 0; i < 6; ++i) {

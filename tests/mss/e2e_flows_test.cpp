@@ -33,27 +33,8 @@ using namespace std::chrono_literals;
 
 enum class deployment { embedded, courier_tcp, nats_server };
 
-picojson::value parse_json(const std::string& text) {
-  picojson::value v;
-  const std::string error = picojson::parse(v, text);
-  EXPECT_TRUE(error.empty()) << error << " in " << text.substr(0, 300);
-  return v;
-}
-
-/// Field `path` (dotted) of a JSON value as text ("<absent>" when missing).
-std::string field(const picojson::value& v, const std::string& path) {
-  const picojson::value* current = &v;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = path.find('.', start);
-    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!current->is<picojson::object>() || !current->get<picojson::object>().count(key)) return "<absent>";
-    current = &current->get<picojson::object>().at(key);
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return current->is<std::string>() ? current->get<std::string>() : current->serialize();
-}
+using test::json_field;
+using test::parse_json;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -222,15 +203,15 @@ TEST_P(MessageServiceFlows, ActionSendsAnEmailAndRepliesOnlyAfterIt) {
                                10s);
   ASSERT_EQ(r.status, NATS_OK) << natsStatus_GetText(r.status);
   const auto reply = parse_json(r.data);
-  EXPECT_EQ(field(reply, "ok"), "true") << r.data;
-  EXPECT_EQ(field(reply, "correlationId"), "a-1");
-  EXPECT_EQ(field(reply, "results.mail.smtp_code"), "250") << r.data;
+  EXPECT_EQ(json_field(reply, "ok"), "true") << r.data;
+  EXPECT_EQ(json_field(reply, "correlationId"), "a-1");
+  EXPECT_EQ(json_field(reply, "results.mail.smtp_code"), "250") << r.data;
   // No waiting: the reply means the SMTP server already accepted the mail.
   const auto received = mails();
   ASSERT_EQ(received.size(), 1u);
-  EXPECT_EQ(field(received[0], "rcpt_tos"), R"(["alice@example.com"])");
-  EXPECT_EQ(field(received[0], "subject"), "Welcome");
-  EXPECT_EQ(field(received[0], "body"), "Hello Alice\n");
+  EXPECT_EQ(json_field(received[0], "rcpt_tos"), R"(["alice@example.com"])");
+  EXPECT_EQ(json_field(received[0], "subject"), "Welcome");
+  EXPECT_EQ(json_field(received[0], "body"), "Hello Alice\n");
 }
 
 TEST_P(MessageServiceFlows, EventFansOutToEmailSmsAndWebhookWithoutBlockingThePublisher) {
@@ -242,16 +223,16 @@ TEST_P(MessageServiceFlows, EventFansOutToEmailSmsAndWebhookWithoutBlockingThePu
   EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
   ASSERT_TRUE(test::wait_until([&] { return mails().size() == 1 && http_requests().size() == 2; }, 15s));
   const auto mail = mails()[0];
-  EXPECT_EQ(field(mail, "rcpt_tos"), R"(["bob@example.com"])");
-  EXPECT_EQ(field(mail, "subject"), "Login from 10.0.0.9");
+  EXPECT_EQ(json_field(mail, "rcpt_tos"), R"(["bob@example.com"])");
+  EXPECT_EQ(json_field(mail, "subject"), "Login from 10.0.0.9");
   std::set<std::string> paths;
   for (const auto& request : http_requests()) {
-    paths.insert(field(request, "path"));
-    if (field(request, "path") == "/hook") {
-      EXPECT_EQ(field(request, "signature_ok"), "true");
-      EXPECT_EQ(field(request, "body"), event);
+    paths.insert(json_field(request, "path"));
+    if (json_field(request, "path") == "/hook") {
+      EXPECT_EQ(json_field(request, "signature_ok"), "true");
+      EXPECT_EQ(json_field(request, "body"), event);
     } else {
-      EXPECT_EQ(field(parse_json(field(request, "body")), "to"), "+33 6 99");
+      EXPECT_EQ(json_field(parse_json(json_field(request, "body")), "to"), "+33 6 99");
     }
   }
   EXPECT_EQ(paths, (std::set<std::string>{"/hook", "/sms"}));
@@ -273,13 +254,13 @@ TEST_P(MessageServiceFlows, AuditRecordIsDurableBeforeTheReplyAndHiddenFromUnaut
 
   const auto r = app_->request("kiam.audit.user.deleted", R"({"user":"carol","by":"admin","correlationId":"au-1"})", 10s);
   ASSERT_EQ(r.status, NATS_OK) << natsStatus_GetText(r.status);
-  EXPECT_EQ(field(parse_json(r.data), "ok"), "true") << r.data;
+  EXPECT_EQ(json_field(parse_json(r.data), "ok"), "true") << r.data;
   // Acknowledged = on disk: read the file right away.
   const auto records = audit_records();
   ASSERT_EQ(records.size(), 1u);
-  EXPECT_EQ(field(records[0], "subject"), "kiam.audit.user.deleted");
-  EXPECT_EQ(field(records[0], "message.user"), "carol");
-  EXPECT_NE(field(records[0], "received"), "<absent>");
+  EXPECT_EQ(json_field(records[0], "subject"), "kiam.audit.user.deleted");
+  EXPECT_EQ(json_field(records[0], "message.user"), "carol");
+  EXPECT_NE(json_field(records[0], "received"), "<absent>");
 
   const auto seen = test::libnats_client::next(watch, 5s);
   ASSERT_TRUE(seen.has_value()) << "the auditor reads audit subjects";
@@ -297,14 +278,14 @@ TEST_P(MessageServiceFlows, ExpiredActionIsNotExecuted) {
   const auto r = app_->request("kiam.action.email.send", expired, 10s);
   ASSERT_EQ(r.status, NATS_OK);
   const auto reply = parse_json(r.data);
-  EXPECT_EQ(field(reply, "ok"), "false");
-  EXPECT_NE(field(reply, "error").find("expired"), std::string::npos) << r.data;
+  EXPECT_EQ(json_field(reply, "ok"), "false");
+  EXPECT_NE(json_field(reply, "error").find("expired"), std::string::npos) << r.data;
   // A fresh one with the same fields but a future deadline runs.
   const std::string fresh = R"({"to":"late@example.com","subject":"s","body":"b","correlationId":"new-1","timestamp":)" +
                             std::to_string(now_ms()) + R"(,"timeout":60000})";
   const auto ok = app_->request("kiam.action.email.send", fresh, 10s);
   ASSERT_EQ(ok.status, NATS_OK);
-  EXPECT_EQ(field(parse_json(ok.data), "ok"), "true") << ok.data;
+  EXPECT_EQ(json_field(parse_json(ok.data), "ok"), "true") << ok.data;
   EXPECT_EQ(mails().size(), 1u);
   EXPECT_EQ(total(&dispatcher_stats::expired), 1u);
 }
@@ -318,7 +299,7 @@ TEST_P(MessageServiceFlows, IdempotentRetryIsNotExecutedTwice) {
     replies.push_back(r.data);
   }
   for (const auto& reply : replies) EXPECT_EQ(reply, replies[0]);
-  EXPECT_EQ(field(parse_json(replies[0]), "ok"), "true");
+  EXPECT_EQ(json_field(parse_json(replies[0]), "ok"), "true");
   // The Nats-Msg-Id header is a key too (and wins over the correlationId).
   for (int i = 0; i < 4; ++i) {
     const auto r = app_->request("kiam.action.email.send",
@@ -330,8 +311,8 @@ TEST_P(MessageServiceFlows, IdempotentRetryIsNotExecutedTwice) {
   std::this_thread::sleep_for(300ms);
   const auto received = mails();
   ASSERT_EQ(received.size(), 2u) << "each key must send exactly one mail";
-  EXPECT_EQ(field(received[0], "subject"), "Once");
-  EXPECT_EQ(field(received[1], "subject"), "Hdr");
+  EXPECT_EQ(json_field(received[0], "subject"), "Once");
+  EXPECT_EQ(json_field(received[1], "subject"), "Hdr");
 }
 
 TEST_P(MessageServiceFlows, SmtpDownGivesAClearErrorInTimeAndNothingElseStalls) {
@@ -345,7 +326,7 @@ TEST_P(MessageServiceFlows, SmtpDownGivesAClearErrorInTimeAndNothingElseStalls) 
   // Meanwhile, other actions and events go through.
   const auto ok = app_->request("kiam.action.email.send", R"({"to":"y@example.com","subject":"Fine","body":"b"})", 8s);
   EXPECT_EQ(ok.status, NATS_OK);
-  EXPECT_EQ(field(parse_json(ok.data), "ok"), "true");
+  EXPECT_EQ(json_field(parse_json(ok.data), "ok"), "true");
   ASSERT_EQ(app_->publish("kiam.event.ping", R"({"correlationId":"p-1"})"), NATS_OK);
   ASSERT_TRUE(test::wait_until([&] { return http_requests().size() == 1; }, 10s));
 
@@ -355,9 +336,9 @@ TEST_P(MessageServiceFlows, SmtpDownGivesAClearErrorInTimeAndNothingElseStalls) 
   caller.join();
   ASSERT_EQ(r.status, NATS_OK) << "a clear error reply, not a timeout: " << natsStatus_GetText(r.status);
   const auto reply = parse_json(r.data);
-  EXPECT_EQ(field(reply, "ok"), "false");
-  EXPECT_NE(field(reply, "error").find("mail_down"), std::string::npos) << r.data;
-  EXPECT_EQ(field(reply, "correlationId"), "down-1");
+  EXPECT_EQ(json_field(reply, "ok"), "false");
+  EXPECT_NE(json_field(reply, "error").find("mail_down"), std::string::npos) << r.data;
+  EXPECT_EQ(json_field(reply, "correlationId"), "down-1");
 }
 
 TEST_P(MessageServiceFlows, HttpTargetDownIsRetriedThenDeadLettered) {
@@ -371,11 +352,11 @@ TEST_P(MessageServiceFlows, HttpTargetDownIsRetriedThenDeadLettered) {
   ASSERT_TRUE(letter.has_value());
   EXPECT_EQ(letter->subject, "kiam.deadletter.sms_down");
   const auto body = parse_json(letter->data);
-  EXPECT_EQ(field(body, "correlationId"), "dl-1");
-  EXPECT_EQ(field(body, "subject"), "kiam.event.sms.unreachable");
-  EXPECT_EQ(field(body, "attempts"), "3") << letter->data;  // event_retry attempts
-  EXPECT_NE(field(body, "error"), "<absent>");
-  EXPECT_EQ(field(body, "message.user.phone"), "+1 555");
+  EXPECT_EQ(json_field(body, "correlationId"), "dl-1");
+  EXPECT_EQ(json_field(body, "subject"), "kiam.event.sms.unreachable");
+  EXPECT_EQ(json_field(body, "attempts"), "3") << letter->data;  // event_retry attempts
+  EXPECT_NE(json_field(body, "error"), "<absent>");
+  EXPECT_EQ(json_field(body, "message.user.phone"), "+1 555");
   EXPECT_EQ(total(&dispatcher_stats::dead_letters), 1u);
   // 3 service attempts x 2 HTTP attempts each, all failed.
   EXPECT_EQ(total(&dispatcher_stats::handler_failures), 3u);
@@ -393,8 +374,8 @@ TEST_P(MessageServiceFlows, BadInputGetsAClearErrorAndNeverACrash) {
     const auto r = app_->request("kiam.action.email.send", payload, 10s);
     ASSERT_EQ(r.status, NATS_OK) << natsStatus_GetText(r.status);
     const auto reply = parse_json(r.data);
-    EXPECT_EQ(field(reply, "ok"), "false") << r.data;
-    EXPECT_NE(field(reply, "error").find(expected_in_error), std::string::npos) << r.data;
+    EXPECT_EQ(json_field(reply, "ok"), "false") << r.data;
+    EXPECT_NE(json_field(reply, "error").find(expected_in_error), std::string::npos) << r.data;
   };
   check_refused("this is not json", "JSON");
   check_refused("[1,2,3]", "JSON object");
@@ -405,7 +386,7 @@ TEST_P(MessageServiceFlows, BadInputGetsAClearErrorAndNeverACrash) {
   const std::string big = R"({"to":"big@example.com","subject":"Big","body":")" + std::string(1000 * 1000, 'x') + "\"}";
   const auto r = app_->request("kiam.action.email.send", big, 20s);
   ASSERT_EQ(r.status, NATS_OK);
-  EXPECT_EQ(field(parse_json(r.data), "ok"), "true") << r.data.substr(0, 300);
+  EXPECT_EQ(json_field(parse_json(r.data), "ok"), "true") << r.data.substr(0, 300);
   // Bad events are logged, not fatal.
   ASSERT_EQ(app_->publish("kiam.event.login.abnormal", "{{{"), NATS_OK);
   ASSERT_EQ(app_->publish("kiam.event.login.abnormal", R"({"ip":"1.2.3.4"})"), NATS_OK);
@@ -413,10 +394,10 @@ TEST_P(MessageServiceFlows, BadInputGetsAClearErrorAndNeverACrash) {
   // Still serving.
   const auto after = app_->request("kiam.action.email.send", R"({"to":"after@example.com","subject":"After","body":"b"})", 10s);
   ASSERT_EQ(after.status, NATS_OK);
-  EXPECT_EQ(field(parse_json(after.data), "ok"), "true");
+  EXPECT_EQ(json_field(parse_json(after.data), "ok"), "true");
   // Only the two good actions sent mail: nothing malformed reached SMTP.
   ASSERT_TRUE(test::wait_until([&] { return mails().size() == 2; }));
-  for (const auto& mail : mails()) EXPECT_EQ(field(mail, "data").find("victim"), std::string::npos);
+  for (const auto& mail : mails()) EXPECT_EQ(json_field(mail, "data").find("victim"), std::string::npos);
 }
 
 TEST_P(MessageServiceFlows, EachActionRunsExactlyOnceWhateverTheNumberOfInstances) {

@@ -20,26 +20,8 @@ using namespace std::chrono_literals;
 using test::child_process;
 using test::temp_dir;
 
-picojson::value parse_json(const std::string& text) {
-  picojson::value v;
-  const std::string error = picojson::parse(v, text);
-  EXPECT_TRUE(error.empty()) << error;
-  return v;
-}
-
-std::string str(const picojson::value& v, const std::string& path) {
-  const picojson::value* current = &v;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = path.find('.', start);
-    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!current->is<picojson::object>() || !current->get<picojson::object>().count(key)) return "<absent>";
-    current = &current->get<picojson::object>().at(key);
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return current->is<std::string>() ? current->get<std::string>() : current->serialize();
-}
+using test::json_field;
+using test::parse_json;
 
 class HandlerConfigTest : public ::testing::Test {
  protected:
@@ -163,32 +145,32 @@ TEST_F(HandlerConfigTest, EventFansOutToEmailSmsWebhookAuditAndLog) {
 
   ASSERT_TRUE(test::wait_until([&] { return mails().size() == 1; }));
   const auto mail = mails()[0];
-  EXPECT_EQ(str(mail, "rcpt_tos"), R"(["alice@example.com"])");
-  EXPECT_EQ(str(mail, "subject"), "Login from 10.0.0.1");
-  EXPECT_EQ(str(mail, "from"), "Courier Security <security@courier.test>");
-  EXPECT_EQ(str(mail, "body"), "Hello Alice,\nwe saw a login from 10.0.0.1.\n");
+  EXPECT_EQ(json_field(mail, "rcpt_tos"), R"(["alice@example.com"])");
+  EXPECT_EQ(json_field(mail, "subject"), "Login from 10.0.0.1");
+  EXPECT_EQ(json_field(mail, "from"), "Courier Security <security@courier.test>");
+  EXPECT_EQ(json_field(mail, "body"), "Hello Alice,\nwe saw a login from 10.0.0.1.\n");
 
   const auto reqs = requests();
   ASSERT_EQ(reqs.size(), 2u);
   const picojson::value* sms = nullptr;
   const picojson::value* hook = nullptr;
-  for (const auto& r : reqs) (str(r, "path").rfind("/sms", 0) == 0 ? sms : hook) = &r;
+  for (const auto& r : reqs) (json_field(r, "path").rfind("/sms", 0) == 0 ? sms : hook) = &r;
   ASSERT_TRUE(sms && hook);
-  EXPECT_EQ(str(*sms, "path"), "/sms?to=%2B33%206%2012");
-  EXPECT_EQ(str(*sms, "headers.authorization"), "Bearer gw-token");
-  EXPECT_EQ(str(*sms, "headers.x-user"), "Alice");
-  const auto sms_body = parse_json(str(*sms, "body"));
-  EXPECT_EQ(str(sms_body, "to"), "+33 6 12");
-  EXPECT_EQ(str(sms_body, "text"), "Login from 10.0.0.1 for Alice");
-  EXPECT_EQ(str(*hook, "body"), input->payload);  // raw payload
-  EXPECT_EQ(str(*hook, "signature_ok"), "true");
+  EXPECT_EQ(json_field(*sms, "path"), "/sms?to=%2B33%206%2012");
+  EXPECT_EQ(json_field(*sms, "headers.authorization"), "Bearer gw-token");
+  EXPECT_EQ(json_field(*sms, "headers.x-user"), "Alice");
+  const auto sms_body = parse_json(json_field(*sms, "body"));
+  EXPECT_EQ(json_field(sms_body, "to"), "+33 6 12");
+  EXPECT_EQ(json_field(sms_body, "text"), "Login from 10.0.0.1 for Alice");
+  EXPECT_EQ(json_field(*hook, "body"), input->payload);  // raw payload
+  EXPECT_EQ(json_field(*hook, "signature_ok"), "true");
 
   const auto audit_lines = test::read_lines(audit_file());
   ASSERT_EQ(audit_lines.size(), 1u);
   const auto record = parse_json(audit_lines[0]);
-  EXPECT_EQ(str(record, "subject"), "kiam.event.login.abnormal");
-  EXPECT_EQ(str(record, "correlationId"), "corr-7");
-  EXPECT_EQ(str(record, "message.ip"), "10.0.0.1");
+  EXPECT_EQ(json_field(record, "subject"), "kiam.event.login.abnormal");
+  EXPECT_EQ(json_field(record, "correlationId"), "corr-7");
+  EXPECT_EQ(json_field(record, "message.ip"), "10.0.0.1");
 
   std::lock_guard lock(log_mutex_);
   ASSERT_EQ(log_lines_.size(), 1u);
@@ -218,7 +200,7 @@ TEST_F(HandlerConfigTest, InjectionInPayloadFieldsIsRefusedWithClearErrors) {
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("CR/LF"), std::string::npos) << r.error;
   ASSERT_TRUE(test::wait_until([&] { return mails().size() == 1; }));
-  EXPECT_EQ(str(mails()[0], "rcpt_tos"), R"(["alice@example.com"])");
+  EXPECT_EQ(json_field(mails()[0], "rcpt_tos"), R"(["alice@example.com"])");
   EXPECT_TRUE(requests().empty());
 }
 
@@ -254,7 +236,7 @@ TEST_F(HandlerConfigTest, SmtpDownIsAClearErrorWithinTheTimeout) {
   EXPECT_FALSE(r.ok);
   EXPECT_NE(r.error.find("cannot connect"), std::string::npos) << r.error;
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  EXPECT_EQ(str(picojson::value(r.details), "smtp_error"), "connect_failed");
+  EXPECT_EQ(json_field(picojson::value(r.details), "smtp_error"), "connect_failed");
 }
 
 TEST(HandlerConfigErrors, BadDefinitionsAreReportedWithTheirName) {
