@@ -537,25 +537,8 @@ class listening_process {
       args.push_back(config_);
     }
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    const std::string log = dir_.file("server.log");
-    const pid_t parent = ::getpid();
-    pid_t pid = ::fork();
+    const pid_t pid = spawn_logged(args, dir_.file("server.log"));
     if (pid < 0) return testing::AssertionFailure() << "fork failed";
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (out >= 0) {
-        ::dup2(out, STDOUT_FILENO);
-        ::dup2(out, STDERR_FILENO);
-        ::close(out);
-      }
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
     pid_ = pid;
     const auto deadline = steady::now() + timeout;
     while (steady::now() < deadline) {

@@ -90,6 +90,30 @@ inline int connect_loopback(int port, int receive_buffer = 0) {
 
 /// One server child process. Owns a scratch directory holding the generated
 /// config file and the server's combined stdout/stderr log.
+/// Starts args[0] with args, its output appended to the file `log`; the
+/// child dies with the test binary, so a crashed test leaves no server
+/// behind. Returns the child's pid, or -1 if fork failed (errno set).
+/// Everything the child touches is prepared before the fork: after fork in a
+/// multi-threaded process only async-signal-safe calls are allowed.
+inline pid_t spawn_logged(std::vector<std::string>& args, const std::string& log) {
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const pid_t parent = ::getpid();
+  const pid_t pid = ::fork();
+  if (pid != 0) return pid;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (::getppid() != parent) ::_exit(127);
+  int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (out >= 0) {
+    ::dup2(out, STDOUT_FILENO);
+    ::dup2(out, STDERR_FILENO);
+    ::close(out);
+  }
+  ::execv(argv[0], argv.data());
+  ::_exit(127);
+}
+
 class server_process {
  public:
   /// config_text, when not empty, is written to a file passed with -c.
@@ -138,29 +162,8 @@ class server_process {
       args.push_back("-c");
       args.push_back(config_path());
     }
-    // Everything the child touches is prepared before fork: after fork in a
-    // multi-threaded process only async-signal-safe calls are allowed.
-    std::vector<char*> argv;
-    for (auto& arg : args) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    const std::string log = log_path();
-    const pid_t parent = ::getpid();
-
-    pid_t pid = ::fork();
+    const pid_t pid = spawn_logged(args, log_path());
     if (pid < 0) return testing::AssertionFailure() << "fork: " << std::strerror(errno);
-    if (pid == 0) {
-      // Die with the test binary, so a crashed test leaves no broker behind.
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (out >= 0) {
-        ::dup2(out, STDOUT_FILENO);
-        ::dup2(out, STDERR_FILENO);
-        ::close(out);
-      }
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
     pid_ = pid;
 
     const auto deadline = steady::now() + timeout;
