@@ -499,15 +499,7 @@ class listening_process {
   listening_process& operator=(const listening_process&) = delete;
   ~listening_process() {
     stop();
-    // As server_process does: a sanitizer build reports only to its log.
-    const std::string log = log_text();
-    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                               "WARNING: ThreadSanitizer"}) {
-      if (log.find(marker) != std::string::npos) {
-        ADD_FAILURE() << "sanitizer report from " << server_binary() << ":\n" << log;
-        break;
-      }
-    }
+    expect_no_sanitizer_report(log_text());
   }
 
   /// SIGTERM, then SIGKILL if it lingers.

@@ -90,6 +90,18 @@ inline int connect_loopback(int port, int receive_buffer = 0) {
 
 /// One server child process. Owns a scratch directory holding the generated
 /// config file and the server's combined stdout/stderr log.
+/// A sanitizer build of the server reports to stderr, which only its log
+/// sees: a report there fails the test that ran the server.
+inline void expect_no_sanitizer_report(const std::string& log) {
+  for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                             "WARNING: ThreadSanitizer"}) {
+    if (log.find(marker) != std::string::npos) {
+      ADD_FAILURE() << "sanitizer report from " << server_binary() << ":\n" << log;
+      return;
+    }
+  }
+}
+
 /// Starts args[0] with args, its output appended to the file `log`; the
 /// child dies with the test binary, so a crashed test leaves no server
 /// behind. Returns the child's pid, or -1 if fork failed (errno set).
@@ -130,16 +142,7 @@ class server_process {
 
   ~server_process() {
     stop();
-    // A sanitizer build of the server reports to stderr, which only this log
-    // sees: make such reports fail the test that ran the server.
-    const std::string log = log_text();
-    for (const char* marker : {"ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
-                               "WARNING: ThreadSanitizer"}) {
-      if (log.find(marker) != std::string::npos) {
-        ADD_FAILURE() << "sanitizer report from " << server_binary() << ":\n" << log;
-        break;
-      }
-    }
+    expect_no_sanitizer_report(log_text());
     if (!dir_.empty()) {
       ::unlink(config_path().c_str());
       ::unlink(log_path().c_str());
