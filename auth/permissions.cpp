@@ -5,16 +5,11 @@
 
 #include "auth/config_error.hpp"
 #include "auth/go_duration.hpp"
+#include "conf/ascii.hpp"
 
 namespace courier::auth {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 /// Go's %T-ish name of a JSON value's type, for error messages.
 std::string type_name(const picojson::value& v) {
@@ -80,7 +75,7 @@ std::optional<subject_permission> parse_subject_permission(const picojson::value
   const auto& m = v.get<picojson::object>();
   if (m.empty()) return std::nullopt;  // nats-server: an empty map is no permission at all
   for (const auto& [key, value] : m) {
-    auto k = lower(key);
+    auto k = conf::ascii_lower(key);
     if (k == "allow") {
       p.allow = parse_subjects(value);
     } else if (k == "deny") {
@@ -100,7 +95,7 @@ response_permission parse_response_permission(const picojson::value& v) {
   }
   response_permission rp;
   for (const auto& [key, value] : v.get<picojson::object>()) {
-    auto k = lower(key);
+    auto k = conf::ascii_lower(key);
     if (k == "max" || k == "max_msgs" || k == "max_messages" || k == "max_responses") {
       if (!value.is<std::int64_t>()) throw config_error("error parsing response permissions, max is not an integer");
       auto max = value.get<std::int64_t>();
@@ -129,7 +124,7 @@ permission_spec parse_permissions(const picojson::value& value) {
   }
   permission_spec spec;
   for (const auto& [key, v] : value.get<picojson::object>()) {
-    auto k = lower(key);
+    auto k = conf::ascii_lower(key);
     if (k == "pub" || k == "publish" || k == "import") {
       spec.publish = parse_subject_permission(v);
     } else if (k == "sub" || k == "subscribe" || k == "export") {

@@ -12,16 +12,11 @@
 #include "auth/config_error.hpp"
 #include "auth/go_duration.hpp"
 #include "auth/permissions.hpp"  // go_quote
+#include "conf/ascii.hpp"
 
 namespace courier::auth {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 /// Go name -> OpenSSL name for every TLS 1.2 suite this OpenSSL offers,
 /// derived from OpenSSL's own IANA names (SSL_CIPHER_standard_name) rather
@@ -132,7 +127,7 @@ tls_settings parse_tls(const picojson::value& value) {
   bool ciphers_set = false;
   bool groups_set = false;
   for (const auto& [key, v] : value.get<picojson::object>()) {
-    auto k = lower(key);
+    auto k = conf::ascii_lower(key);
     if (k == "cert_file") {
       s.cert_file = file_name(v, "cert_file");
     } else if (k == "key_file") {
@@ -204,7 +199,7 @@ tls_settings parse_tls(const picojson::value& value) {
         s.handshake_first = v.get<bool>();
       } else if (v.is<std::string>()) {
         const auto& text = v.get<std::string>();
-        if (lower(text) == "auto") {
+        if (conf::ascii_lower(text) == "auto") {
           s.handshake_first = true;
           s.handshake_first_fallback = std::chrono::milliseconds(50);  // nats-server 2.10 DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK_DELAY
         } else {

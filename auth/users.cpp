@@ -8,17 +8,12 @@
 #include "auth/config_error.hpp"
 #include "auth/nkeys.hpp"
 #include "auth/password.hpp"
+#include "conf/ascii.hpp"
 #include "conf/options.hpp"
 
 namespace courier::auth {
 
 namespace {
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string upper(std::string_view text) {
   std::string out(text);
@@ -50,7 +45,7 @@ parsed_users parse_users(const picojson::value& v) {
     user_entry user;
     std::optional<permission_spec> perms;
     for (const auto& [key, value] : item.get<picojson::object>()) {
-      auto k = lower(key);
+      auto k = conf::ascii_lower(key);
       if (k == "nkey") {
         user.nkey = expect_string(value, "nkey");
       } else if (k == "user" || k == "username") {
@@ -107,7 +102,7 @@ std::shared_ptr<const permissions> compile(const std::optional<permission_spec>&
 
 const picojson::value* find_key(const picojson::object& object, std::string_view name) {
   for (const auto& [key, value] : object) {
-    if (lower(key) == name) return &value;
+    if (conf::ascii_lower(key) == name) return &value;
   }
   return nullptr;
 }
@@ -152,7 +147,7 @@ struct auth_config_builder {
       std::optional<parsed_users> users;
       std::optional<permission_spec> default_spec;
       for (const auto& [key, value] : authorization.get<picojson::object>()) {
-        auto k = lower(key);
+        auto k = conf::ascii_lower(key);
         if (k == "user" || k == "username") {
           config->username_ = expect_string(value, "user");
         } else if (k == "pass" || k == "password") {
@@ -212,7 +207,7 @@ struct auth_config_builder {
           std::optional<parsed_users> users;
           std::optional<permission_spec> default_spec;
           for (const auto& [key, value] : body.get<picojson::object>()) {
-            auto k = lower(key);
+            auto k = conf::ascii_lower(key);
             if (k == "users") {
               users = parse_users(value);
             } else if (k == "default_permissions") {

@@ -6,6 +6,7 @@
 #include <limits>
 #include <optional>
 
+#include "conf/ascii.hpp"
 #include "conf/config_error.hpp"
 #include "conf/config_loader.hpp"
 
@@ -278,8 +279,7 @@ command_line parse_command_line(const std::vector<std::string>& args) {
 
   if (i < args.size()) {
     std::string word = args[i];
-    std::string lower = word;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    const std::string lower = ascii_lower(word);
     if (lower == "version") result.show_version = true;
     else if (lower == "help") result.show_help = true;
     else throw config_error("unrecognized command: \"" + word + "\"");

@@ -8,6 +8,7 @@
 #include <optional>
 #include <tuple>
 
+#include "conf/ascii.hpp"
 #include "conf/config_error.hpp"
 #include "conf/duration.hpp"
 
@@ -37,12 +38,6 @@ constexpr std::chrono::seconds min_lame_duck_duration{30};
 /// nats-server keeps max_payload and max_control_line in an int32.
 constexpr std::int64_t max_int32 = std::numeric_limits<std::int32_t>::max();
 
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 /// Collects problems while mapping, so that all are reported together.
 class loader {
  public:
@@ -62,7 +57,7 @@ class loader {
  private:
   void apply(const std::string& key, const picojson::value& value) {
     const std::string path = config_path("", key);
-    const std::string name = to_lower(key);
+    const std::string name = ascii_lower(key);
     current_key_ = key;
     current_where_ = document_.nearest_position(path);
 

@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "conf/ascii.hpp"
+
 namespace courier::conf {
 
 namespace {
@@ -40,12 +42,6 @@ bool is_size_suffix(char c) {
     default:
       return false;
   }
-}
-
-std::string to_lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 /// A character as error messages show it: newlines escaped, like
@@ -192,7 +188,7 @@ class parser {
       key.assign(text_.substr(start, pos_ - start));
       if (at_end() && in_map) fail_here("Unexpected EOF processing map key.");
       // `include` is a keyword only when bare and followed by whitespace.
-      if (!at_end() && is_space(peek()) && to_lower(key) == "include") {
+      if (!at_end() && is_space(peek()) && ascii_lower(key) == "include") {
         parse_include(map, map_path, key_mark);
         return;
       }
@@ -513,7 +509,7 @@ class parser {
     std::string text;
     const bool escaped = read_bare(text);
     if (!escaped) {
-      const std::string lower = to_lower(text);
+      const std::string lower = ascii_lower(text);
       if (lower == "true" || lower == "yes" || lower == "on") return picojson::value(true);
       if (lower == "false" || lower == "no" || lower == "off") return picojson::value(false);
       if (!text.empty() && text[0] == '$') return resolve_variable(text.substr(1), start, path);
@@ -602,7 +598,7 @@ class parser {
     if (error != std::errc() || end != word.data() + digits_end) {
       fail(start, "expected integer, but got '" + std::string(word) + "'");
     }
-    const std::string suffix = to_lower(word.substr(digits_end));
+    const std::string suffix = ascii_lower(word.substr(digits_end));
     if (suffix.empty()) return picojson::value(number);
 
     // k/m/g/t/p/e are powers of 1000; with b, i or ib, powers of 1024.
