@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "auth/config_error.hpp"
+#include "tests/json_support.hpp"
 
 using namespace std::chrono_literals;
 using courier::auth::config_error;
@@ -16,20 +17,15 @@ using courier::auth::response_tracker;
 
 namespace {
 
-picojson::value json(const std::string& text) {
-  picojson::value v;
-  std::string err = picojson::parse(v, text);
-  EXPECT_TRUE(err.empty()) << err << " in " << text;
-  return v;
-}
+using courier::test::parse_json;
 
 std::shared_ptr<const permissions> perms(const std::string& text) {
-  return std::make_shared<const permissions>(parse_permissions(json(text)));
+  return std::make_shared<const permissions>(parse_permissions(parse_json(text)));
 }
 
 std::string parse_error(const std::string& text) {
   try {
-    permissions p(parse_permissions(json(text)));
+    permissions p(parse_permissions(parse_json(text)));
   } catch (const config_error& e) {
     return e.what();
   }
@@ -39,25 +35,25 @@ std::string parse_error(const std::string& text) {
 }  // namespace
 
 TEST(permissions_parse, forms_of_publish_and_subscribe) {
-  auto spec = parse_permissions(json(R"({"publish": "a.>", "subscribe": ["b", "c.*"]})"));
+  auto spec = parse_permissions(parse_json(R"({"publish": "a.>", "subscribe": ["b", "c.*"]})"));
   ASSERT_TRUE(spec.publish && spec.publish->allow);
   EXPECT_EQ(*spec.publish->allow, std::vector<std::string>{"a.>"});
   ASSERT_TRUE(spec.subscribe && spec.subscribe->allow);
   EXPECT_EQ(spec.subscribe->allow->size(), 2u);
   EXPECT_FALSE(spec.response);
 
-  spec = parse_permissions(json(R"({"PUB": {"allow": ["x"], "deny": "x.y"}, "sub": {"deny": [">"]}})"));
+  spec = parse_permissions(parse_json(R"({"PUB": {"allow": ["x"], "deny": "x.y"}, "sub": {"deny": [">"]}})"));
   EXPECT_EQ(spec.publish->deny, std::vector<std::string>{"x.y"});
   EXPECT_FALSE(spec.subscribe->allow);  // deny only: no allow list
   EXPECT_EQ(spec.subscribe->deny, std::vector<std::string>{">"});
 
   // An empty {allow, deny} map is no permission at all.
-  spec = parse_permissions(json(R"({"publish": {}})"));
+  spec = parse_permissions(parse_json(R"({"publish": {}})"));
   EXPECT_FALSE(spec.publish);
 }
 
 TEST(permissions_parse, allow_responses_forms_and_defaults) {
-  auto spec = parse_permissions(json(R"({"allow_responses": true})"));
+  auto spec = parse_permissions(parse_json(R"({"allow_responses": true})"));
   ASSERT_TRUE(spec.response);
   EXPECT_EQ(spec.response->max_messages, 1);
   EXPECT_EQ(spec.response->expires, 2min);
@@ -65,23 +61,23 @@ TEST(permissions_parse, allow_responses_forms_and_defaults) {
   ASSERT_TRUE(spec.publish && spec.publish->allow);
   EXPECT_TRUE(spec.publish->allow->empty());
 
-  spec = parse_permissions(json(R"({"allow_responses": false})"));
+  spec = parse_permissions(parse_json(R"({"allow_responses": false})"));
   EXPECT_FALSE(spec.response);
   EXPECT_FALSE(spec.publish);
 
-  spec = parse_permissions(json(R"({"publish": {"deny": "x"}, "allow_responses": {"max": 5, "expires": "1m30s"}})"));
+  spec = parse_permissions(parse_json(R"({"publish": {"deny": "x"}, "allow_responses": {"max": 5, "expires": "1m30s"}})"));
   EXPECT_EQ(spec.response->max_messages, 5);
   EXPECT_EQ(spec.response->expires, 90s);
   EXPECT_TRUE(spec.publish->allow && spec.publish->allow->empty());
   EXPECT_EQ(spec.publish->deny, std::vector<std::string>{"x"});
 
   // An explicit publish allow list is kept.
-  spec = parse_permissions(json(R"({"allow_responses": {"max": 0, "ttl": "0"}, "publish": ["ok"]})"));
+  spec = parse_permissions(parse_json(R"({"allow_responses": {"max": 0, "ttl": "0"}, "publish": ["ok"]})"));
   EXPECT_EQ(spec.response->max_messages, 1);  // 0 = default
   EXPECT_EQ(spec.response->expires, 2min);
   EXPECT_EQ(*spec.publish->allow, std::vector<std::string>{"ok"});
 
-  spec = parse_permissions(json(R"({"allow_responses": {"max": -1, "expires": "-1s"}})"));
+  spec = parse_permissions(parse_json(R"({"allow_responses": {"max": -1, "expires": "-1s"}})"));
   EXPECT_LT(spec.response->max_messages, 0);
   EXPECT_LT(spec.response->expires.count(), 0);
 }

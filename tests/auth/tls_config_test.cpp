@@ -16,6 +16,7 @@
 
 #include "auth/config_error.hpp"
 #include "auth/users.hpp"
+#include "tests/json_support.hpp"
 
 namespace asio = boost::asio;
 namespace ssl = boost::asio::ssl;
@@ -26,12 +27,7 @@ using courier::auth::tls_settings;
 
 namespace {
 
-picojson::value json(const std::string& text) {
-  picojson::value v;
-  std::string err = picojson::parse(v, text);
-  EXPECT_TRUE(err.empty()) << err;
-  return v;
-}
+using courier::test::parse_json;
 
 /// Certificates made with the openssl CLI for this test run (never committed):
 /// a CA, a server certificate for 127.0.0.1, client certificates for alice
@@ -83,7 +79,7 @@ class tls_fixture : public ::testing::Test {
   tls_settings server_settings(const std::string& extra = "") {
     std::string body = R"({"cert_file": ")" + path("server.pem") + R"(", "key_file": ")" + path("server.key") +
                        R"(", "ca_file": ")" + path("ca.pem") + "\"" + extra + "}";
-    return courier::auth::parse_tls(json(body));
+    return courier::auth::parse_tls(parse_json(body));
   }
 
   /// Outcome of one handshake against a server using `server_ctx`.
@@ -338,9 +334,9 @@ TEST_F(tls_fixture, verify_and_map_end_to_end) {
   auto settings = server_settings(R"(, "verify_and_map": true)");
   auto ctx = courier::auth::make_server_context(settings);
   auto config = courier::auth::auth_config::build(
-      json(R"({"users": [{"user": "alice@example.com", "permissions": {"publish": "alice.>"}},
+      parse_json(R"({"users": [{"user": "alice@example.com", "permissions": {"publish": "alice.>"}},
                          {"user": "CN=\\ #bob,O=Acme\\, Inc.,L=San Francisco,ST=CA,C=US"}]})"),
-      json("null"), {}, {}, settings.map, settings.timeout);
+      parse_json("null"), {}, {}, settings.map, settings.timeout);
   EXPECT_EQ(config->timeout(), 3s);  // TLS timeout + 1 s
 
   auto alice = handshake(*ctx, "alice");

@@ -8,6 +8,7 @@
 #include "auth/nkeys.hpp"
 #include "auth/password.hpp"
 #include "conf/options.hpp"
+#include "tests/json_support.hpp"
 
 using namespace std::chrono_literals;
 namespace auth = courier::auth;
@@ -15,17 +16,12 @@ namespace nk = courier::auth::nkeys;
 
 namespace {
 
-picojson::value json(const std::string& text) {
-  picojson::value v;
-  std::string err = picojson::parse(v, text);
-  EXPECT_TRUE(err.empty()) << err << " in " << text;
-  return v;
-}
+using courier::test::parse_json;
 
 std::shared_ptr<const auth::auth_config> build(const std::string& authorization, const std::string& accounts = "null",
                                                std::string_view no_auth_user = {}, const auth::auth_flags& flags = {},
                                                bool tls_map = false) {
-  return auth::auth_config::build(json(authorization), json(accounts), no_auth_user, flags, tls_map);
+  return auth::auth_config::build(parse_json(authorization), parse_json(accounts), no_auth_user, flags, tls_map);
 }
 
 std::string build_error(const std::string& authorization, const std::string& accounts = "null",
@@ -290,9 +286,9 @@ TEST(auth_config, flags_override_the_file) {
 }
 
 TEST(auth_config, timeout_defaults_follow_tls) {
-  auto c = auth::auth_config::build(json("null"), json("null"), {}, {}, false, std::chrono::milliseconds(2000));
+  auto c = auth::auth_config::build(parse_json("null"), parse_json("null"), {}, {}, false, std::chrono::milliseconds(2000));
   EXPECT_EQ(c->timeout(), 3s);
-  auto d = auth::auth_config::build(json(R"({"timeout": 1})"), json("null"), {}, {}, false, 2000ms);
+  auto d = auth::auth_config::build(parse_json(R"({"timeout": 1})"), parse_json("null"), {}, {}, false, 2000ms);
   EXPECT_EQ(d->timeout(), 1s);
 }
 
@@ -306,8 +302,8 @@ TEST(auth_config, allowed_connection_types) {
 
 TEST(auth_config, load_reads_the_options) {
   courier::conf::server_options options;
-  options.authorization = json(R"({"users": [{"user": "a", "password": "p"}]})");
-  options.document = json(R"({"No_Auth_User": "a"})");
+  options.authorization = parse_json(R"({"users": [{"user": "a", "password": "p"}]})");
+  options.document = parse_json(R"({"No_Auth_User": "a"})");
   auto c = auth::auth_config::load(options);
   EXPECT_EQ(c->no_auth_user(), "a");
   EXPECT_TRUE(login(*c, "", "").ok);
@@ -391,7 +387,7 @@ TEST(auth_config, reload_reauthenticates_live_connections) {
             R"(Removed sub "other" (sid "7") for User "a" - not authorized)");
   // Queue subscriptions survive when the queue is allowed even if plain is not.
   auto queue_only = std::make_shared<const auth::permissions>(
-      auth::parse_permissions(json(R"({"subscribe": ["jobs workers"]})")));
+      auth::parse_permissions(parse_json(R"({"subscribe": ["jobs workers"]})")));
   EXPECT_TRUE(auth::keeps_subscription_on_reload(queue_only.get(), "jobs", "workers"));
   EXPECT_FALSE(auth::keeps_subscription_on_reload(queue_only.get(), "jobs", ""));
 }

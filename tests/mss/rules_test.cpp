@@ -6,16 +6,12 @@
 #include <gtest/gtest.h>
 
 #include "conf/config_parser.hpp"
+#include "tests/json_support.hpp"
 
 namespace courier::mss {
 namespace {
 
-picojson::value json(const std::string& text) {
-  picojson::value v;
-  const std::string error = picojson::parse(v, text);
-  EXPECT_TRUE(error.empty()) << error;
-  return v;
-}
+using courier::test::parse_json;
 
 TEST(Rules, WildcardsAndOrder) {
   route_table table;
@@ -36,23 +32,23 @@ TEST(Rules, WildcardsAndOrder) {
 TEST(Rules, FieldConditions) {
   route_table table;
   std::string error;
-  ASSERT_TRUE(table.load(json(R"([
+  ASSERT_TRUE(table.load(parse_json(R"([
     {"event": "outboundSMTP", "when": {"order": "deliver"}, "handlers": "smtp_deliver"},
     {"event": "contactAction", "when": {"order": ["contact_update", "discover_key"]}, "handlers": ["contacts"]},
     {"event": "alarm", "when": {"level": 3, "device.kind": "meter", "urgent": true}, "handlers": ["sms"]}
   ])"), error)) << error;
-  EXPECT_EQ(table.match("outboundSMTP", json(R"({"order":"deliver","message_id":"m"})")),
+  EXPECT_EQ(table.match("outboundSMTP", parse_json(R"({"order":"deliver","message_id":"m"})")),
             std::vector<std::string>{"smtp_deliver"});
-  EXPECT_TRUE(table.match("outboundSMTP", json(R"({"order":"cancel"})")).empty());
-  EXPECT_TRUE(table.match("outboundSMTP", json(R"({"message_id":"m"})")).empty());
-  EXPECT_TRUE(table.match("outboundSMTP", json(R"("deliver")")).empty());
+  EXPECT_TRUE(table.match("outboundSMTP", parse_json(R"({"order":"cancel"})")).empty());
+  EXPECT_TRUE(table.match("outboundSMTP", parse_json(R"({"message_id":"m"})")).empty());
+  EXPECT_TRUE(table.match("outboundSMTP", parse_json(R"("deliver")")).empty());
   EXPECT_TRUE(table.match("outboundSMTP", picojson::value()).empty());
-  EXPECT_EQ(table.match("contactAction", json(R"({"order":"discover_key"})")), std::vector<std::string>{"contacts"});
-  EXPECT_TRUE(table.match("contactAction", json(R"({"order":"publish_key"})")).empty());
-  EXPECT_EQ(table.match("alarm", json(R"({"level":3.0,"device":{"kind":"meter"},"urgent":true})")),
+  EXPECT_EQ(table.match("contactAction", parse_json(R"({"order":"discover_key"})")), std::vector<std::string>{"contacts"});
+  EXPECT_TRUE(table.match("contactAction", parse_json(R"({"order":"publish_key"})")).empty());
+  EXPECT_EQ(table.match("alarm", parse_json(R"({"level":3.0,"device":{"kind":"meter"},"urgent":true})")),
             std::vector<std::string>{"sms"});
-  EXPECT_TRUE(table.match("alarm", json(R"({"level":"3","device":{"kind":"meter"},"urgent":true})")).empty());
-  EXPECT_TRUE(table.match("alarm", json(R"({"level":3,"device":{"kind":"meter"},"urgent":false})")).empty());
+  EXPECT_TRUE(table.match("alarm", parse_json(R"({"level":"3","device":{"kind":"meter"},"urgent":true})")).empty());
+  EXPECT_TRUE(table.match("alarm", parse_json(R"({"level":3,"device":{"kind":"meter"},"urgent":false})")).empty());
 }
 
 TEST(Rules, InvalidRulesAreRejectedWithReasons) {
@@ -76,7 +72,7 @@ TEST(Rules, InvalidRulesAreRejectedWithReasons) {
   for (const auto& text : bad) {
     route_table table;
     std::string error;
-    EXPECT_FALSE(table.load(json(text), error)) << text;
+    EXPECT_FALSE(table.load(parse_json(text), error)) << text;
     EXPECT_FALSE(error.empty()) << text;
   }
 }
@@ -97,8 +93,8 @@ TEST(Rules, LoadsFromTheConfigLanguage) {
   ASSERT_TRUE(table.load(mss.at("rules"), error)) << error;
   ASSERT_EQ(table.rules().size(), 3u);
   EXPECT_EQ(table.match("login.abnormal", picojson::value()), (std::vector<std::string>{"email_user", "sms_user"}));
-  EXPECT_EQ(table.match("outboundSMTP", json(R"({"order":"deliver"})")), std::vector<std::string>{"smtp_deliver"});
-  EXPECT_EQ(table.match("meter.m1", json(R"({"level":3})")), std::vector<std::string>{"sms_user"});
+  EXPECT_EQ(table.match("outboundSMTP", parse_json(R"({"order":"deliver"})")), std::vector<std::string>{"smtp_deliver"});
+  EXPECT_EQ(table.match("meter.m1", parse_json(R"({"level":3})")), std::vector<std::string>{"sms_user"});
 }
 
 }  // namespace

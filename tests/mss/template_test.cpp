@@ -4,17 +4,14 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/json_support.hpp"
+
 namespace courier::mss {
 namespace {
 
-picojson::value json(const std::string& text) {
-  picojson::value v;
-  const std::string error = picojson::parse(v, text);
-  EXPECT_TRUE(error.empty()) << error;
-  return v;
-}
+using courier::test::parse_json;
 
-const picojson::value message = json(R"({
+const picojson::value message = parse_json(R"({
   "user": {"name": "Alice", "email": "alice@example.com", "tags": ["a", "b"]},
   "ip": "10.0.0.1", "count": 3, "big": 9007199254740993, "ratio": 0.5, "ok": true, "none": null,
   "evil": "x\r\nBcc: victim@example.com", "braces": "{{ip}}", "quote": "say \"hi\"\n", "path": "a b/c&d"

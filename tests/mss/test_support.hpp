@@ -26,34 +26,13 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <gtest/gtest.h>
-#include <picojson.h>
+
+#include "tests/json_support.hpp"
 
 namespace courier::mss::test {
 
-/// Parses JSON text; a test that gets something else fails, showing the text.
-inline picojson::value parse_json(const std::string& text) {
-  picojson::value v;
-  const std::string error = picojson::parse(v, text);
-  EXPECT_TRUE(error.empty()) << error << " in " << text.substr(0, 300);
-  return v;
-}
-
-/// Field `path` (dotted: "results.log.ok") of a JSON value as text: a string
-/// as it is, anything else serialised, "<absent>" when missing.
-inline std::string json_field(const picojson::value& v, const std::string& path) {
-  const picojson::value* current = &v;
-  std::size_t start = 0;
-  while (true) {
-    const std::size_t dot = path.find('.', start);
-    const std::string key = path.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
-    if (!current->is<picojson::object>() || !current->get<picojson::object>().count(key)) return "<absent>";
-    current = &current->get<picojson::object>().at(key);
-    if (dot == std::string::npos) break;
-    start = dot + 1;
-  }
-  return current->is<std::string>() ? current->get<std::string>() : current->serialize();
-}
+using courier::test::json_field;
+using courier::test::parse_json;
 
 /// Debian's interpreter: python3-aiosmtpd is installed for it (a pyenv
 /// python3 earlier on PATH would not have it).
