@@ -1,6 +1,5 @@
 #include "auth/permissions.hpp"
 
-#include <cctype>
 #include <cstdio>
 
 #include "auth/config_error.hpp"

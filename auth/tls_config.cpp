@@ -1,6 +1,5 @@
 #include "auth/tls_config.hpp"
 
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <map>

@@ -1,7 +1,6 @@
 #include "conf/config_loader.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <memory>

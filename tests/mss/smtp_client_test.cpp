@@ -20,28 +20,21 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::child_process;
+using test::json_field;
 using test::temp_dir;
 
 /// Messages the server stored, in arrival order.
-std::vector<picojson::object> stored_mail(const temp_dir& dir) {
+std::vector<picojson::value> stored_mail(const temp_dir& dir) {
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::directory_iterator(dir.path()))
     if (entry.path().extension() == ".json") names.push_back(entry.path().string());
   std::sort(names.begin(), names.end());
-  std::vector<picojson::object> mails;
+  std::vector<picojson::value> mails;
   for (const auto& name : names) {
-    picojson::value value;
-    const std::string error = picojson::parse(value, test::read_file(name));
-    EXPECT_TRUE(error.empty()) << error;
-    if (value.is<picojson::object>()) mails.push_back(value.get<picojson::object>());
+    picojson::value value = test::parse_json(test::read_file(name));
+    if (value.is<picojson::object>()) mails.push_back(std::move(value));
   }
   return mails;
-}
-
-std::string field(const picojson::object& object, const std::string& name) {
-  auto it = object.find(name);
-  if (it == object.end()) return "<absent>";
-  return it->second.is<std::string>() ? it->second.get<std::string>() : it->second.serialize();
 }
 
 class SmtpClientTest : public ::testing::Test {
@@ -102,14 +95,14 @@ TEST_F(SmtpClientTest, PlainDeliveryHasFromToSubjectAndBody) {
   EXPECT_EQ(result.reply_code, 250);
   ASSERT_TRUE(test::wait_until([&] { return stored_mail(mail_dir_).size() == 1; }));
   const auto mail = stored_mail(mail_dir_)[0];
-  EXPECT_EQ(field(mail, "mail_from"), "alerts@courier.test");
-  EXPECT_EQ(field(mail, "rcpt_tos"), R"(["alice@example.com","bob@example.com"])");
-  EXPECT_EQ(field(mail, "subject"), "Abnormal login");
-  EXPECT_EQ(field(mail, "from"), "Courier Alerts <alerts@courier.test>");
-  EXPECT_EQ(field(mail, "to"), "alice@example.com, bob@example.com");
-  EXPECT_EQ(field(mail, "body"), "Hello Alice,\nsomeone logged in from 10.0.0.1.\n");
-  EXPECT_EQ(field(mail, "tls"), "false");
-  EXPECT_NE(field(mail, "data").find("Message-ID: <"), std::string::npos);
+  EXPECT_EQ(json_field(mail, "mail_from"), "alerts@courier.test");
+  EXPECT_EQ(json_field(mail, "rcpt_tos"), R"(["alice@example.com","bob@example.com"])");
+  EXPECT_EQ(json_field(mail, "subject"), "Abnormal login");
+  EXPECT_EQ(json_field(mail, "from"), "Courier Alerts <alerts@courier.test>");
+  EXPECT_EQ(json_field(mail, "to"), "alice@example.com, bob@example.com");
+  EXPECT_EQ(json_field(mail, "body"), "Hello Alice,\nsomeone logged in from 10.0.0.1.\n");
+  EXPECT_EQ(json_field(mail, "tls"), "false");
+  EXPECT_NE(json_field(mail, "data").find("Message-ID: <"), std::string::npos);
 }
 
 TEST_F(SmtpClientTest, DotStuffingKeepsLinesThatStartWithDots) {
@@ -120,7 +113,7 @@ TEST_F(SmtpClientTest, DotStuffingKeepsLinesThatStartWithDots) {
   const smtp_result result = send(options(), m);
   ASSERT_TRUE(result.ok()) << result.message;
   ASSERT_TRUE(test::wait_until([&] { return stored_mail(mail_dir_).size() == 1; }));
-  EXPECT_EQ(field(stored_mail(mail_dir_)[0], "body"),
+  EXPECT_EQ(json_field(stored_mail(mail_dir_)[0], "body"),
             ".hidden\n.\n..two\nmiddle . dot\n.\nlast line without newline\n");
 }
 
@@ -133,8 +126,8 @@ TEST_F(SmtpClientTest, UnicodeSubjectAndLongLinesSurviveEncoding) {
   ASSERT_TRUE(result.ok()) << result.message;
   ASSERT_TRUE(test::wait_until([&] { return stored_mail(mail_dir_).size() == 1; }));
   const auto mail = stored_mail(mail_dir_)[0];
-  EXPECT_EQ(field(mail, "subject"), m.subject);
-  EXPECT_EQ(field(mail, "body"), m.body);
+  EXPECT_EQ(json_field(mail, "subject"), m.subject);
+  EXPECT_EQ(json_field(mail, "body"), m.body);
 }
 
 TEST_F(SmtpClientTest, StartTlsWithAuthPlainIsAccepted) {
@@ -154,8 +147,8 @@ TEST_F(SmtpClientTest, StartTlsWithAuthPlainIsAccepted) {
   ASSERT_TRUE(result.ok()) << result.stage << ": " << result.message;
   ASSERT_TRUE(test::wait_until([&] { return stored_mail(mail_dir_).size() == 1; }));
   const auto mail = stored_mail(mail_dir_)[0];
-  EXPECT_EQ(field(mail, "tls"), "true");
-  EXPECT_EQ(field(mail, "auth_user"), "mailer");
+  EXPECT_EQ(json_field(mail, "tls"), "true");
+  EXPECT_EQ(json_field(mail, "auth_user"), "mailer");
 }
 
 TEST_F(SmtpClientTest, StartTlsWithAuthLoginIsAccepted) {
@@ -173,8 +166,8 @@ TEST_F(SmtpClientTest, StartTlsWithAuthLoginIsAccepted) {
   const smtp_result result = send(o, simple_mail());
   ASSERT_TRUE(result.ok()) << result.stage << ": " << result.message;
   ASSERT_TRUE(test::wait_until([&] { return stored_mail(mail_dir_).size() == 1; }));
-  EXPECT_EQ(field(stored_mail(mail_dir_)[0], "auth_user"), "mailer");
-  EXPECT_EQ(field(stored_mail(mail_dir_)[0], "tls"), "true");
+  EXPECT_EQ(json_field(stored_mail(mail_dir_)[0], "auth_user"), "mailer");
+  EXPECT_EQ(json_field(stored_mail(mail_dir_)[0], "tls"), "true");
 }
 
 TEST_F(SmtpClientTest, HostNameVerificationWorksForLocalhost) {
@@ -257,7 +250,7 @@ TEST_F(SmtpClientTest, ImplicitTlsDelivers) {
   const smtp_result result = send(o, simple_mail());
   ASSERT_TRUE(result.ok()) << result.stage << ": " << result.message;
   ASSERT_TRUE(test::wait_until([&] { return stored_mail(mail_dir_).size() == 1; }));
-  EXPECT_EQ(field(stored_mail(mail_dir_)[0], "tls"), "true");
+  EXPECT_EQ(json_field(stored_mail(mail_dir_)[0], "tls"), "true");
 }
 
 TEST_F(SmtpClientTest, RejectedRecipientReportsServerText) {
@@ -325,7 +318,7 @@ TEST_F(SmtpClientTest, HeaderInjectionIsRejectedBeforeConnecting) {
   // The server is still fine and received nothing from the refused mails.
   ASSERT_TRUE(send(options(), simple_mail()).ok());
   ASSERT_TRUE(test::wait_until([&] { return stored_mail(mail_dir_).size() == 1; }));
-  EXPECT_EQ(field(stored_mail(mail_dir_)[0], "subject"), "Abnormal login");
+  EXPECT_EQ(json_field(stored_mail(mail_dir_)[0], "subject"), "Abnormal login");
 }
 
 TEST_F(SmtpClientTest, ManySendsRunInParallelOnOneThread) {
@@ -344,7 +337,7 @@ TEST_F(SmtpClientTest, ManySendsRunInParallelOnOneThread) {
   }
   ASSERT_TRUE(test::wait_until([&] { return stored_mail(mail_dir_).size() == count; }));
   std::set<std::string> subjects;
-  for (const auto& mail : stored_mail(mail_dir_)) subjects.insert(field(mail, "subject"));
+  for (const auto& mail : stored_mail(mail_dir_)) subjects.insert(json_field(mail, "subject"));
   EXPECT_EQ(subjects.size(), static_cast<std::size_t>(count));
 }
 
