@@ -109,7 +109,7 @@ server::server(conf::server_options options)
     if (!accounts_.count(name)) accounts_.emplace(name, std::make_unique<account>(name));
   }
   std::size_t threads = options_.threads > 0 ? static_cast<std::size_t>(options_.threads)
-                                             : std::max(1u, std::thread::hardware_concurrency());
+                                             : default_loop_count(std::thread::hardware_concurrency());
   for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<event_loop>(i));
   loop_sessions_.resize(threads);
 }

@@ -99,7 +99,7 @@ const std::vector<flag_spec>& flag_table() {
        [](command_line& c, const flag_value& v) {
          if (v.integer < 0 || v.integer > 4096) {
            throw config_error("invalid value \"" + std::to_string(v.integer) +
-                              "\" for flag -threads: expected 0 (one per core) to 4096");
+                              "\" for flag -threads: expected 0 (one per two cores) to 4096");
          }
          c.options.threads = static_cast<int>(v.integer);
        }},
@@ -369,7 +369,7 @@ TLS options:
         --tlscacert <file>           CA for verifying client certificates
 
 Courier options:
-        --threads <n>                Worker event loops (default: 0, one per core)
+        --threads <n>                Worker event loops (default: 0, one per two cores)
         --mss-only <url>             Message services only mode, via this URL
 
 Common options:

@@ -55,7 +55,8 @@ struct server_options {
   std::string log_file;     ///< `-l`, `logfile`
   std::string pid_file;     ///< `-P`, `pidfile`
 
-  /// Worker event loops; 0 = one per core. Not a nats-server option.
+  /// Worker event loops; 0 = one per two cores, at least one
+  /// (broker::default_loop_count). Not a nats-server option.
   int threads = 0;
 
   /// Blocks other parts of Courier read for themselves (authorization,

@@ -523,7 +523,7 @@ class listening_process {
   testing::AssertionResult start(std::chrono::milliseconds timeout = 10s) {
     port_ = pick_free_port();
     if (port_ <= 0 || dir_.path().empty()) return testing::AssertionFailure() << "no port or scratch dir";
-    std::vector<std::string> args{server_binary(), "-a", "127.0.0.1", "-p", std::to_string(port_)};
+    std::vector<std::string> args = server_command(port_);
     if (!config_.empty()) {
       args.push_back("-c");
       args.push_back(config_);
