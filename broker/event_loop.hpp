@@ -90,10 +90,11 @@ class route_cache_lease {
 /// one per two cores, at least one. Most of a message's cost is the
 /// kernel's TCP work, and on loopback or with co-located clients much of it
 /// runs on the senders' cores; each loop sleeps and wakes on its own, so a
-/// loop per core doubles the wake-ups for the same traffic. Measured on two
-/// vCPUs (bench/RESULTS.md): one loop against two, request/reply with eight
-/// requesters used 0.81x the server CPU with 0.89x the p50 latency, and no
-/// scenario lost throughput.
+/// loop per core wakes more often for the same traffic. Measured on two
+/// vCPUs (bench/RESULTS.md), one loop against two: request/reply with eight
+/// requesters used 0.81x the server CPU at 0.89x the p50 latency; with a
+/// single requester, whose two connections then share a loop, 1.11x the CPU
+/// at 1.14x the p50; the publish and pub/sub scenarios moved within noise.
 constexpr std::size_t default_loop_count(unsigned cores) noexcept {
   return cores / 2 > 0 ? cores / 2 : 1;
 }
