@@ -102,8 +102,6 @@ inline int connect_loopback(int port, int receive_buffer = 0) {
   return fd;
 }
 
-/// One server child process. Owns a scratch directory holding the generated
-/// config file and the server's combined stdout/stderr log.
 /// A sanitizer build of the server reports to stderr, which only its log
 /// sees: a report there fails the test that ran the server.
 inline void expect_no_sanitizer_report(const std::string& log) {
@@ -140,6 +138,8 @@ inline pid_t spawn_logged(std::vector<std::string>& args, const std::string& log
   ::_exit(127);
 }
 
+/// One server child process. Owns a scratch directory holding the generated
+/// config file and the server's combined stdout/stderr log.
 class server_process {
  public:
   /// config_text, when not empty, is written to a file passed with -c.
