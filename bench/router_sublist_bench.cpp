@@ -9,7 +9,7 @@
 //
 // Multi-threaded workloads report wall time divided by the total operations
 // of all threads, as Go's do (b.N split between goroutines).
-#include "broker/sublist.hpp"
+#include "broker/router/sublist.hpp"
 
 #include <benchmark/benchmark.h>
 

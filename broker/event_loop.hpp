@@ -16,7 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "broker/sublist.hpp"
+#include "broker/router/sublist.hpp"
 #include "broker/subscriber.hpp"
 
 namespace courier::broker {

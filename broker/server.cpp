@@ -10,7 +10,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include "broker/epoch_reclaim.hpp"
+#include "broker/router/epoch_reclaim.hpp"
 #include "broker/event_loop.hpp"
 #include "broker/in_process.hpp"
 #include "broker/logger.hpp"

@@ -21,7 +21,7 @@
 
 #include "auth/tls_config.hpp"
 #include "auth/users.hpp"
-#include "broker/sublist.hpp"
+#include "broker/router/sublist.hpp"
 #include "broker/subscriber.hpp"
 #include "conf/options.hpp"
 

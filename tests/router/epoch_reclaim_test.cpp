@@ -1,4 +1,4 @@
-#include "broker/epoch_reclaim.hpp"
+#include "broker/router/epoch_reclaim.hpp"
 
 #include <gtest/gtest.h>
 

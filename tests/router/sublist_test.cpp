@@ -1,4 +1,4 @@
-#include "broker/sublist.hpp"
+#include "broker/router/sublist.hpp"
 
 #include <gtest/gtest.h>
 

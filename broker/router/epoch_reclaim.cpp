@@ -1,4 +1,4 @@
-#include "broker/epoch_reclaim.hpp"
+#include "broker/router/epoch_reclaim.hpp"
 
 #include <linux/membarrier.h>
 #include <sys/syscall.h>

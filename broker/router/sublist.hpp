@@ -41,7 +41,7 @@
 #include <utility>
 #include <vector>
 
-#include "broker/epoch_reclaim.hpp"
+#include "broker/router/epoch_reclaim.hpp"
 #include "broker/subscription.hpp"
 
 namespace courier::broker {

@@ -1,1 +1,0 @@
-// Placeholder so that an area with no sources yet still forms a library.
