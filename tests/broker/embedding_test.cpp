@@ -61,12 +61,17 @@ class raw_client {
     read_line();  // INFO
   }
   void send(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
+  /// The next line from the server; its own PINGs are answered and skipped,
+  /// as a client does.
   std::string read_line() {
-    asio::read_until(socket_, buffer_, "\r\n");
-    std::istream in(&buffer_);
-    std::string line;
-    std::getline(in, line);
-    return line + "\n";
+    for (;;) {
+      asio::read_until(socket_, buffer_, "\r\n");
+      std::istream in(&buffer_);
+      std::string line;
+      std::getline(in, line);
+      if (line != "PING\r") return line + "\n";
+      send("PONG\r\n");
+    }
   }
   /// Reads `n` bytes plus CRLF.
   std::string read_payload(std::size_t n) {
@@ -169,9 +174,11 @@ TEST_F(embedding, request_reply_and_no_responders) {
   EXPECT_EQ(result.reply.payload, "42");
 
   auto start = std::chrono::steady_clock::now();
-  auto none = client->request("math.triple", "1", 5s);
+  // The status itself says no timeout ran; the clock only checks that it did
+  // not take anywhere near the request's timeout (with room for a slow machine).
+  auto none = client->request("math.triple", "1", 30s);
   EXPECT_EQ(none.status, request_status::no_responders);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
 
   // A responder that never answers: timeout.
   service->subscribe("math.slow", [](const message&) {});

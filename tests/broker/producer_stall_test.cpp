@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -74,12 +75,16 @@ TEST(producer_stall, stalled_mid_read_loses_and_reorders_nothing) {
     EXPECT_FALSE(ec) << ec.message();
   });
 
-  // Read slowly (16 KiB per millisecond at most) and check every sequence number.
+  // Read slowly (16 KiB per millisecond at most) and check every sequence
+  // number. Like a client, answer the server's PINGs (it sends its first
+  // one a second or two after CONNECT, to measure the round trip) and let
+  // other control lines (PONG, +OK, INFO) pass: only MSG records count.
   const std::string header = "MSG feed 1 1024\r\n";
   const std::size_t record = header.size() + 1024 + 2;
   std::string carry;
   int next = 0;
   bool in_order = true;
+  std::string first_mismatch;
   char chunk[16384];
   const auto deadline = std::chrono::steady_clock::now() + 60s;
   while (next < messages && std::chrono::steady_clock::now() < deadline) {
@@ -88,20 +93,37 @@ TEST(producer_stall, stalled_mid_read_loses_and_reorders_nothing) {
     if (ec) break;  // closed: the count below reports it
     carry.append(chunk, n);
     std::size_t pos = 0;
-    while (carry.size() - pos >= record) {
-      if (carry.compare(pos, header.size(), header) != 0 ||
-          carry.compare(pos + header.size(), 8, std::to_string(100000000 + next).substr(1)) != 0) {
+    while (pos < carry.size()) {
+      const std::string_view rest = std::string_view(carry).substr(pos);
+      if (rest.starts_with("MSG ")) {
+        if (rest.size() < record) break;  // the rest of the record is still coming
+        const bool header_ok = rest.substr(0, header.size()) == header;
+        const std::string expected = std::to_string(100000000 + next).substr(1);
+        if (!header_ok || rest.substr(header.size(), 8) != expected) {
+          if (in_order) first_mismatch = std::string(rest.substr(0, header.size() + 8));
+          in_order = false;
+        }
+        ++next;
+        pos += record;
+        continue;
+      }
+      const std::size_t end = rest.find("\r\n");
+      if (end == std::string_view::npos) break;  // a control line split by the read
+      const std::string_view line = rest.substr(0, end);
+      if (line == "PING") {
+        asio::write(subscriber, asio::buffer(std::string_view("PONG\r\n")), ec);
+      } else if (line != "PONG" && line != "+OK" && !line.starts_with("INFO ")) {
+        if (in_order) first_mismatch = std::string(line.substr(0, 64));
         in_order = false;
       }
-      ++next;
-      pos += record;
+      pos += end + 2;
     }
     carry.erase(0, pos);
     std::this_thread::sleep_for(1ms);
   }
   writer.join();
   EXPECT_EQ(next, messages);
-  EXPECT_TRUE(in_order);
+  EXPECT_TRUE(in_order) << "first record out of place: " << first_mismatch;
   EXPECT_EQ(broker.stats().slow_consumers.load(), 0u);
   broker.shutdown();
 }

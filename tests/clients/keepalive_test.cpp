@@ -12,7 +12,7 @@ constexpr const char* fast_pings = "ping_interval: \"100ms\"\nping_max: 2\n";
 TEST(keepalive_test, client_that_never_answers_pings_is_dropped_as_stale) {
   server_process server(fast_pings);
   ASSERT_TRUE(server.start());
-  raw_client raw(server.port());
+  raw_client raw(server.port(), 0, raw_client::server_pings::keep);
   ASSERT_TRUE(raw.connected());
   ASSERT_TRUE(raw.read_info());
   raw.clear();
@@ -28,7 +28,7 @@ TEST(keepalive_test, client_that_never_answers_pings_is_dropped_as_stale) {
 TEST(keepalive_test, client_that_answers_pings_stays_connected) {
   server_process server(fast_pings);
   ASSERT_TRUE(server.start());
-  raw_client raw(server.port());
+  raw_client raw(server.port(), 0, raw_client::server_pings::keep);
   ASSERT_TRUE(raw.connected());
   ASSERT_TRUE(raw.read_info());
   raw.clear();

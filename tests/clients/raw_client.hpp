@@ -6,15 +6,27 @@
 #include "server_process.hpp"
 
 #include <algorithm>
+#include <cstdlib>
+#include <string_view>
 
 namespace courier::test {
 
 /// Blocking loopback socket with deadline-bounded reads. Everything read is
 /// kept in buffer(), so expectations can look at the whole conversation.
+///
+/// Like every NATS client, it answers the PINGs the server sends on its own
+/// (the first one comes a second or two after CONNECT, to measure the round
+/// trip; on a slow machine it lands in the middle of a test's exchange) with
+/// PONG and keeps them out of buffer(). A test about keepalive itself asks for
+/// server_pings::keep to see them and answer by hand.
 class raw_client {
  public:
+  /// What happens to the PINGs the server sends.
+  enum class server_pings { answer, keep };
+
   /// Connects to the server on port; receive_buffer > 0 shrinks SO_RCVBUF.
-  explicit raw_client(int port, int receive_buffer = 0) : fd_(connect_loopback(port, receive_buffer)) {}
+  explicit raw_client(int port, int receive_buffer = 0, server_pings pings = server_pings::answer)
+      : fd_(connect_loopback(port, receive_buffer)), answer_pings_(pings == server_pings::answer) {}
   raw_client(const raw_client&) = delete;
   raw_client& operator=(const raw_client&) = delete;
   ~raw_client() {
@@ -76,6 +88,9 @@ class raw_client {
   /// True after the peer closed (EOF or reset).
   bool closed() const { return closed_; }
 
+  /// Server PINGs answered (and kept out of buffer()) so far.
+  size_t pings_answered() const { return pings_answered_; }
+
  private:
   /// One poll+recv; false on timeout or close.
   bool read_some(steady::time_point deadline) {
@@ -90,12 +105,67 @@ class raw_client {
       closed_ = true;
       return false;
     }
-    buffer_.append(chunk, static_cast<size_t>(n));
     total_ += static_cast<size_t>(n);
+    if (!answer_pings_) {
+      buffer_.append(chunk, static_cast<size_t>(n));
+      return true;
+    }
+    unsplit_.append(chunk, static_cast<size_t>(n));
+    take_records();
     return true;
   }
 
+  /// Moves the complete server records of unsplit_ to buffer_, answering and
+  /// dropping PINGs. A MSG/HMSG record ends after its payload, so a payload
+  /// that reads "PING" is never taken for one. Bytes that are not the NATS
+  /// protocol (a TLS record, say) switch the filtering off for good.
+  void take_records() {
+    size_t pos = 0;
+    while (pos < unsplit_.size()) {
+      const std::string_view rest = std::string_view(unsplit_).substr(pos);
+      const size_t line_end = rest.find("\r\n");
+      if (line_end == std::string_view::npos) {
+        if (!could_be_protocol(rest)) return pass_through(pos);
+        break;
+      }
+      const std::string_view line = rest.substr(0, line_end);
+      if (!could_be_protocol(line)) return pass_through(pos);
+      size_t record = line_end + 2;
+      if (line.starts_with("MSG ") || line.starts_with("HMSG ")) {
+        const size_t last_space = line.rfind(' ');
+        record += std::strtoull(std::string(line.substr(last_space + 1)).c_str(), nullptr, 10) + 2;
+        if (rest.size() < record) break;  // the payload is still coming
+      }
+      if (line == "PING") {
+        send("PONG\r\n");
+        ++pings_answered_;
+      } else {
+        buffer_.append(rest.substr(0, record));
+      }
+      pos += record;
+    }
+    unsplit_.erase(0, pos);
+  }
+
+  /// True if text is, or starts like, a line the server sends.
+  static bool could_be_protocol(std::string_view text) {
+    for (std::string_view verb : {"MSG ", "HMSG ", "PING", "PONG", "+OK", "-ERR ", "INFO "}) {
+      const size_t n = std::min(text.size(), verb.size());
+      if (text.substr(0, n) == verb.substr(0, n)) return true;
+    }
+    return false;
+  }
+
+  void pass_through(size_t from) {
+    buffer_.append(unsplit_, from);
+    unsplit_.clear();
+    answer_pings_ = false;
+  }
+
   int fd_;
+  bool answer_pings_;
+  std::string unsplit_;  // received, not yet a whole record (answering PINGs only)
+  size_t pings_answered_ = 0;
   std::string buffer_;
   size_t total_ = 0;
   bool closed_ = false;
