@@ -220,7 +220,9 @@ TEST_P(MessageServiceFlows, EventFansOutToEmailSmsAndWebhookWithoutBlockingThePu
   const auto started = std::chrono::steady_clock::now();
   ASSERT_EQ(app_->publish("kiam.event.login.abnormal", event), NATS_OK);
   ASSERT_EQ(app_->flush(), NATS_OK);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  // An event has no reply: the publisher only waits for its own PING round
+  // trip, however long the handlers take (bounded with room for a slow machine).
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
   ASSERT_TRUE(test::wait_until([&] { return mails().size() == 1 && http_requests().size() == 2; }, 15s));
   const auto mail = mails()[0];
   EXPECT_EQ(json_field(mail, "rcpt_tos"), R"(["bob@example.com"])");
@@ -364,9 +366,9 @@ TEST_P(MessageServiceFlows, HttpTargetDownIsRetriedThenDeadLettered) {
 
 TEST_P(MessageServiceFlows, UnknownActionGetsNoRespondersAtOnce) {
   const auto started = std::chrono::steady_clock::now();
-  const auto r = app_->request("kiam.action.nobody.home", R"({"x":1})", 5s);
+  const auto r = app_->request("kiam.action.nobody.home", R"({"x":1})", 30s);
   EXPECT_EQ(r.status, NATS_NO_RESPONDERS) << natsStatus_GetText(r.status);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s) << "at once, not at the 30 s timeout";
 }
 
 TEST_P(MessageServiceFlows, BadInputGetsAClearErrorAndNeverACrash) {

@@ -184,7 +184,7 @@ TEST_F(HttpClientTest, ServerThatNeverAnswersTimesOut) {
   EXPECT_EQ(result.error, http_error::timeout) << result.message;
   EXPECT_NE(result.message.find("read"), std::string::npos) << result.message;
   EXPECT_GE(elapsed, 450ms);
-  EXPECT_LT(elapsed, 3s);
+  EXPECT_LT(elapsed, 10s) << "the 500 ms deadline must end it";
 }
 
 TEST_F(HttpClientTest, HeaderInjectionAndBadInputAreRefusedLocally) {

@@ -289,7 +289,7 @@ TEST_F(SmtpClientTest, SilentServerTimesOutWithinTheDeadline) {
   EXPECT_EQ(result.error, smtp_error::timeout) << result.message;
   EXPECT_EQ(result.stage, "greeting");
   EXPECT_GE(elapsed, 350ms);
-  EXPECT_LT(elapsed, 3s);
+  EXPECT_LT(elapsed, 10s) << "the 400 ms deadline must end it";
 }
 
 TEST_F(SmtpClientTest, HeaderInjectionIsRejectedBeforeConnecting) {

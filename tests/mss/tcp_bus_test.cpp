@@ -110,9 +110,9 @@ TEST_P(TcpBusTest, RequestReplyNoRespondersAndTimeout) {
   EXPECT_EQ(ok.reply.payload, "echo:ping");
 
   const auto started = std::chrono::steady_clock::now();
-  auto none = requester->request("nobody.here", "x", 5s);
+  auto none = requester->request("nobody.here", "x", 30s);
   EXPECT_EQ(none.status, bus_request_status::no_responders);
-  EXPECT_LT(std::chrono::steady_clock::now() - started, 1s) << "no-responders must come at once";
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s) << "no-responders must come at once, not at the timeout";
 
   auto late = requester->request("silent", "x", 300ms);
   EXPECT_EQ(late.status, bus_request_status::timeout);
