@@ -169,9 +169,20 @@ class server_process {
   testing::AssertionResult start(std::chrono::milliseconds timeout = 10s) {
     if (pid_ > 0) return testing::AssertionFailure() << "server already running";
     if (dir_.empty()) return testing::AssertionFailure() << "mkdtemp failed";
-    if (port_ <= 0) port_ = pick_free_port();
-    if (port_ <= 0) return testing::AssertionFailure() << "no free port";
+    // A port picked here can be taken by another test's server or client
+    // before ours binds it: then pick another (a restart keeps its port).
+    const bool fresh_port = port_ <= 0;
+    for (int attempt = 1;; ++attempt) {
+      if (fresh_port) port_ = pick_free_port();
+      if (port_ <= 0) return testing::AssertionFailure() << "no free port";
+      auto started = start_on_port(timeout);
+      if (started || !fresh_port || attempt == 3 || log_text().find("in use") == std::string::npos) return started;
+    }
+  }
 
+ private:
+  /// One spawn on port_, waiting for its INFO.
+  testing::AssertionResult start_on_port(std::chrono::milliseconds timeout) {
     std::vector<std::string> args = server_command(port_);
     const std::string binary = args.front();
     if (!config_text_.empty()) {
@@ -198,6 +209,7 @@ class server_process {
                                        << timeout.count() << " ms; log:\n" << log_text();
   }
 
+ public:
   /// Graceful stop: SIGTERM, then SIGKILL if it lingers. Returns the
   /// wait status, or -1 when nothing was running.
   int stop(std::chrono::milliseconds grace = 5s) { return terminate(SIGTERM, grace); }
