@@ -215,26 +215,59 @@ class smtp_session : public std::enable_shared_from_this<smtp_session> {
   // ---- the conversation --------------------------------------------------
 
   asio::awaitable<smtp_result> run() {
-    if (std::string why = validate_mail(message_); !why.empty())
-      co_return fail(smtp_error::invalid_message, "validate", why);
-    if (has_line_break(options_.helo_name) || options_.helo_name.find(' ') != std::string::npos)
-      co_return fail(smtp_error::invalid_message, "validate", "invalid HELO name");
+    if (smtp_result r = validate(); !r.ok()) co_return r;
+    if (smtp_result r = make_stream(); !r.ok()) co_return r;
+    if (smtp_result r = co_await connect(); !r.ok()) co_return r;
+    capabilities caps;
+    if (smtp_result r = co_await open_session(caps); !r.ok()) co_return r;
+    if (!options_.username.empty()) {
+      if (smtp_result r = co_await authenticate(caps); !r.ok()) co_return r;
+    }
+    if (smtp_result r = co_await send_envelope(caps); !r.ok()) co_return r;
+    smtp_reply reply;
+    if (smtp_result r = co_await send_data(reply); !r.ok()) co_return r;
 
+    smtp_result delivered;
+    delivered.reply_code = reply.code;
+    delivered.stage = "done";
+    delivered.message = reply.text();
+    co_await quit();
+    co_return delivered;
+  }
+
+  /// Refuses, before any connection, a message or HELO name that would
+  /// break the SMTP session.
+  smtp_result validate() {
+    if (std::string why = validate_mail(message_); !why.empty())
+      return fail(smtp_error::invalid_message, "validate", why);
+    if (has_line_break(options_.helo_name) || options_.helo_name.find(' ') != std::string::npos)
+      return fail(smtp_error::invalid_message, "validate", "invalid HELO name");
+    return smtp_result{};
+  }
+
+  /// Makes the TLS context (the configured one, or a new one) and the stream.
+  smtp_result make_stream() {
     const bool want_tls = options_.tls != smtp_tls::none;
     if (want_tls) {
       tls_context_ = options_.tls_context;
       if (!tls_context_) {
         std::string error;
         tls_context_ = make_client_tls_context(options_.verify_peer, options_.ca_file, error);
-        if (!tls_context_) co_return fail(smtp_error::tls_failed, "tls setup", error);
+        if (!tls_context_) return fail(smtp_error::tls_failed, "tls setup", error);
       }
     } else {
       // The stream type always wraps TLS; a plain session never handshakes.
       tls_context_ = std::make_shared<ssl::context>(ssl::context::tls_client);
     }
     stream_.emplace(strand_, *tls_context_);
+    return smtp_result{};
+  }
 
-    // Resolve and connect.
+  /// "host:port", for messages.
+  std::string target() const { return options_.host + ":" + std::to_string(options_.port); }
+
+  /// Resolves the server and connects, each step under its own deadline.
+  asio::awaitable<smtp_result> connect() {
     arm(options_.timeout);
     auto [resolve_ec, endpoints] =
         co_await resolver_.async_resolve(options_.host, std::to_string(options_.port), use_tuple);
@@ -247,51 +280,58 @@ class smtp_session : public std::enable_shared_from_this<smtp_session> {
     arm(options_.timeout);
     auto [connect_ec, endpoint] = co_await asio::async_connect(stream_->next_layer(), endpoints, use_tuple);
     disarm();
-    const std::string target = options_.host + ":" + std::to_string(options_.port);
     if (connect_ec) {
       if (timed_out_)
         co_return fail(smtp_error::timeout, "connect",
-                       "connect to " + target + " timed out after " + std::to_string(options_.timeout.count()) +
+                       "connect to " + target() + " timed out after " + std::to_string(options_.timeout.count()) +
                            " ms");
-      co_return fail(smtp_error::connect_failed, "connect", "cannot connect to " + target + ": " + connect_ec.message());
+      co_return fail(smtp_error::connect_failed, "connect",
+                     "cannot connect to " + target() + ": " + connect_ec.message());
     }
     (void)endpoint;
+    co_return smtp_result{};
+  }
 
+  /// Implicit TLS, the greeting, EHLO, and STARTTLS when configured; `caps`
+  /// ends up with what the server offers on the final channel.
+  asio::awaitable<smtp_result> open_session(capabilities& caps) {
     if (options_.tls == smtp_tls::implicit) {
       if (smtp_result r = co_await handshake(); !r.ok()) co_return r;
     }
-
     smtp_reply reply;
     if (smtp_result r = co_await read_reply("greeting", reply); !r.ok()) co_return r;
     if (reply.code != 220) co_return refused("greeting", reply);
-
-    capabilities caps;
     if (smtp_result r = co_await hello(caps); !r.ok()) co_return r;
-
     if (options_.tls == smtp_tls::starttls || options_.tls == smtp_tls::starttls_if_available) {
-      if (caps.starttls) {
-        if (smtp_result r = co_await command("STARTTLS", "STARTTLS", reply); !r.ok()) co_return r;
-        if (reply.code != 220) co_return refused("STARTTLS", reply, smtp_error::tls_failed);
-        if (!buffer_.empty())
-          co_return fail(smtp_error::protocol_error, "STARTTLS",
-                         "server sent data after its STARTTLS reply (possible command injection)");
-        if (smtp_result r = co_await handshake(); !r.ok()) co_return r;
-        // RFC 3207 section 4.2: forget everything learnt before TLS.
-        if (smtp_result r = co_await hello(caps); !r.ok()) co_return r;
-      } else if (options_.tls == smtp_tls::starttls) {
-        co_return fail(smtp_error::tls_unavailable, "STARTTLS", "server " + target + " does not offer STARTTLS");
-      }
+      if (caps.starttls) co_return co_await start_tls(caps);
+      if (options_.tls == smtp_tls::starttls)
+        co_return fail(smtp_error::tls_unavailable, "STARTTLS", "server " + target() + " does not offer STARTTLS");
     }
+    co_return smtp_result{};
+  }
 
-    if (!options_.username.empty()) {
-      if (smtp_result r = co_await authenticate(caps); !r.ok()) co_return r;
-    }
+  /// STARTTLS, the handshake, and EHLO again over TLS.
+  asio::awaitable<smtp_result> start_tls(capabilities& caps) {
+    smtp_reply reply;
+    if (smtp_result r = co_await command("STARTTLS", "STARTTLS", reply); !r.ok()) co_return r;
+    if (reply.code != 220) co_return refused("STARTTLS", reply, smtp_error::tls_failed);
+    if (!buffer_.empty())
+      co_return fail(smtp_error::protocol_error, "STARTTLS",
+                     "server sent data after its STARTTLS reply (possible command injection)");
+    if (smtp_result r = co_await handshake(); !r.ok()) co_return r;
+    // RFC 3207 section 4.2: forget everything learnt before TLS.
+    co_return co_await hello(caps);
+  }
 
+  /// MAIL FROM (with SMTPUTF8 for non-ASCII addresses) and one RCPT TO per
+  /// recipient; any refused recipient fails the send.
+  asio::awaitable<smtp_result> send_envelope(const capabilities& caps) {
     bool needs_utf8 = !is_ascii(message_.from);
     for (const auto& to : message_.to) needs_utf8 = needs_utf8 || !is_ascii(to);
     if (needs_utf8 && !caps.smtputf8)
       co_return fail(smtp_error::invalid_message, "MAIL FROM",
                      "non-ASCII address but the server does not offer SMTPUTF8");
+    smtp_reply reply;
     if (smtp_result r = co_await command("MAIL FROM:<" + message_.from + ">" + (needs_utf8 ? " SMTPUTF8" : ""),
                                          "MAIL FROM", reply);
         !r.ok())
@@ -305,20 +345,23 @@ class smtp_session : public std::enable_shared_from_this<smtp_session> {
                        "recipient <" + to + "> refused: " + std::to_string(reply.code) + " " + reply.text(),
                        reply.code);
     }
+    co_return smtp_result{};
+  }
 
+  /// DATA, the dot-stuffed message, and the server's verdict on it in `reply`.
+  asio::awaitable<smtp_result> send_data(smtp_reply& reply) {
     if (smtp_result r = co_await command("DATA", "DATA", reply); !r.ok()) co_return r;
     if (reply.code != 354) co_return refused("DATA", reply);
     const std::string data = dot_stuff(format_mail(message_, options_.helo_name));
     if (const error_code ec = co_await write_raw(data)) co_return io_failure("message data", ec);
     if (smtp_result r = co_await read_reply("message data", reply); !r.ok()) co_return r;
     if (!reply.positive()) co_return refused("message data", reply);
+    co_return smtp_result{};
+  }
 
-    smtp_result delivered;
-    delivered.reply_code = reply.code;
-    delivered.stage = "done";
-    delivered.message = reply.text();
-
-    // QUIT is a courtesy; the message is accepted whatever happens now.
+  /// QUIT is a courtesy; the message is accepted whatever happens now.
+  asio::awaitable<void> quit() {
+    smtp_reply reply;
     const auto saved_timeout = options_.timeout;
     options_.timeout = std::min(options_.timeout, quit_timeout);
     (void)co_await command("QUIT", "QUIT", reply);
@@ -326,7 +369,6 @@ class smtp_session : public std::enable_shared_from_this<smtp_session> {
     error_code ignored;
     stream_->lowest_layer().shutdown(tcp::socket::shutdown_both, ignored);
     stream_->lowest_layer().close(ignored);
-    co_return delivered;
   }
 
   asio::awaitable<smtp_result> hello(capabilities& caps) {
