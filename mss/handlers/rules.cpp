@@ -36,6 +36,89 @@ std::vector<std::string> split_path(const std::string& path) {
   return parts;
 }
 
+// Readers of one rule object's keys. Each returns false with `problem` (the
+// caller prefixes the rule's position).
+
+/// Exactly one string `event` (or `action`, or `pattern`).
+bool read_pattern(const picojson::object& object, route_rule& rule, std::string& problem) {
+  bool have_pattern = false;
+  for (const char* key : {"event", "action", "pattern"}) {
+    if (auto it = object.find(key); it != object.end()) {
+      if (!it->second.is<std::string>() || have_pattern) {
+        problem = "needs exactly one string 'event'";
+        return false;
+      }
+      rule.pattern = it->second.get<std::string>();
+      have_pattern = true;
+    }
+  }
+  if (!have_pattern) {
+    problem = "has no 'event'";
+    return false;
+  }
+  return true;
+}
+
+/// `handlers`: a name or a list of names; absent means none.
+bool read_handlers(const picojson::object& object, route_rule& rule, std::string& problem) {
+  auto it = object.find("handlers");
+  if (it == object.end()) return true;
+  if (it->second.is<std::string>()) {
+    rule.handlers.push_back(it->second.get<std::string>());
+  } else if (it->second.is<picojson::array>()) {
+    for (const auto& name : it->second.get<picojson::array>()) {
+      if (!name.is<std::string>()) {
+        problem = "handler names must be strings";
+        return false;
+      }
+      rule.handlers.push_back(name.get<std::string>());
+    }
+  } else {
+    problem = "'handlers' must be a name or a list of names";
+    return false;
+  }
+  return true;
+}
+
+/// `when: { field.path: value or [values] }`, values being scalars.
+bool read_conditions(const picojson::object& object, route_rule& rule, std::string& problem) {
+  auto it = object.find("when");
+  if (it == object.end()) return true;
+  if (!it->second.is<picojson::object>()) {
+    problem = "'when' must be an object of field: value";
+    return false;
+  }
+  for (const auto& [path, expected] : it->second.get<picojson::object>()) {
+    field_condition condition;
+    condition.path = split_path(path);
+    if (expected.is<picojson::array>()) {
+      for (const auto& v : expected.get<picojson::array>()) condition.any_of.push_back(v);
+    } else {
+      condition.any_of.push_back(expected);
+    }
+    for (const auto& v : condition.any_of) {
+      if (!scalar(v)) {
+        problem = "condition on '" + path + "' must compare with strings, numbers or booleans";
+        return false;
+      }
+    }
+    rule.conditions.push_back(std::move(condition));
+  }
+  return true;
+}
+
+/// Refuses keys other than event/action/pattern, handlers and when.
+bool known_keys_only(const picojson::object& object, std::string& problem) {
+  for (const auto& [key, unused] : object) {
+    (void)unused;
+    if (key != "event" && key != "action" && key != "pattern" && key != "handlers" && key != "when") {
+      problem = "unknown key '" + key + "'";
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 bool condition_holds(const field_condition& condition, const picojson::value& message) {
@@ -90,69 +173,11 @@ bool route_table::load(const picojson::value& rules, std::string& error) {
     }
     const auto& object = item.get<picojson::object>();
     route_rule rule;
-    bool have_pattern = false;
-    for (const char* key : {"event", "action", "pattern"}) {
-      if (auto it = object.find(key); it != object.end()) {
-        if (!it->second.is<std::string>() || have_pattern) {
-          error = where + "needs exactly one string 'event'";
-          return false;
-        }
-        rule.pattern = it->second.get<std::string>();
-        have_pattern = true;
-      }
-    }
-    if (!have_pattern) {
-      error = where + "has no 'event'";
-      return false;
-    }
-    if (auto it = object.find("handlers"); it != object.end()) {
-      if (it->second.is<std::string>()) {
-        rule.handlers.push_back(it->second.get<std::string>());
-      } else if (it->second.is<picojson::array>()) {
-        for (const auto& name : it->second.get<picojson::array>()) {
-          if (!name.is<std::string>()) {
-            error = where + "handler names must be strings";
-            return false;
-          }
-          rule.handlers.push_back(name.get<std::string>());
-        }
-      } else {
-        error = where + "'handlers' must be a name or a list of names";
-        return false;
-      }
-    }
-    if (auto it = object.find("when"); it != object.end()) {
-      if (!it->second.is<picojson::object>()) {
-        error = where + "'when' must be an object of field: value";
-        return false;
-      }
-      for (const auto& [path, expected] : it->second.get<picojson::object>()) {
-        field_condition condition;
-        condition.path = split_path(path);
-        if (expected.is<picojson::array>()) {
-          for (const auto& v : expected.get<picojson::array>()) condition.any_of.push_back(v);
-        } else {
-          condition.any_of.push_back(expected);
-        }
-        for (const auto& v : condition.any_of) {
-          if (!scalar(v)) {
-            error = where + "condition on '" + path + "' must compare with strings, numbers or booleans";
-            return false;
-          }
-        }
-        rule.conditions.push_back(std::move(condition));
-      }
-    }
-    for (const auto& [key, unused] : object) {
-      (void)unused;
-      if (key != "event" && key != "action" && key != "pattern" && key != "handlers" && key != "when") {
-        error = where + "unknown key '" + key + "'";
-        return false;
-      }
-    }
-    std::string why;
-    if (!add(std::move(rule), why)) {
-      error = where + why;
+    std::string problem;
+    if (!read_pattern(object, rule, problem) || !read_handlers(object, rule, problem) ||
+        !read_conditions(object, rule, problem) || !known_keys_only(object, problem) ||
+        !add(std::move(rule), problem)) {
+      error = where + problem;
       return false;
     }
   }
