@@ -1,9 +1,10 @@
 // The message bus the message services and their client talk through: the
 // few NATS operations they need (publish, queue subscribe, request with a
 // timeout and no-responders detection, flush, close), with two
-// implementations: in_process_bus (a connection to the embedded broker, no
-// socket) and tcp_bus (a NATS client over TCP to any NATS server). The same
-// service and client code runs over either.
+// implementations: mss/service/in_process_bus (a connection to the embedded
+// broker, no socket) and client/tcp_bus (a NATS client over TCP to any NATS
+// server). The same service and client code runs over either. It lives in
+// client/ with tcp_bus so that courier_client needs neither mss nor the broker.
 //
 // Contract shared by the implementations:
 //  * every method is thread-safe;
