@@ -12,7 +12,7 @@
 #include "broker/server.hpp"
 #include "broker/signal_command.hpp"
 #include "conf/command_line.hpp"
-#include "mss/runner.hpp"
+#include "mss/service/runner.hpp"
 
 int main(int argc, char** argv) {
   using namespace courier;

@@ -109,160 +109,199 @@ const picojson::value* find_key(const picojson::object& object, std::string_view
 
 }  // namespace
 
+/// Builds an auth_config in named steps (nats-server opts.go and auth.go):
+/// the authorization block, the command-line flags over it, the accounts,
+/// then the checks and defaults that need all of them.
 struct auth_config_builder {
   static std::shared_ptr<const auth_config> build(const picojson::value& authorization,
                                                   const picojson::value& accounts, std::string_view no_auth_user,
                                                   const auth_flags& flags, bool tls_map,
                                                   std::optional<std::chrono::milliseconds> tls_timeout) {
-    auto config = std::make_shared<auth_config>();
-    config->tls_map_ = tls_map;
-    config->accounts_.emplace_back(global_account);
-    std::set<std::string, std::less<>> names;  // users and nkeys, unique across accounts
+    auth_config_builder builder(tls_map);
+    builder.read_authorization(authorization);
+    builder.apply_flags(flags);
+    builder.read_accounts(accounts);
+    builder.check_no_auth_user(no_auth_user);
+    builder.finish(tls_timeout);
+    return builder.config_;
+  }
 
-    auto add_users = [&](parsed_users& parsed, const std::string& account,
-                         const std::shared_ptr<const permissions>& defaults) {
-      for (std::size_t i = 0; i < parsed.users.size(); ++i) {
-        auto& u = parsed.users[i];
-        if (!names.insert(u.name).second) throw config_error("Duplicate user " + go_quote(u.name) + " detected");
-        u.account = account;
-        u.perms = compile(parsed.user_perms[i], defaults);
-        config->users_.emplace(u.name, std::move(u));
-      }
-      for (std::size_t i = 0; i < parsed.nkeys.size(); ++i) {
-        auto& u = parsed.nkeys[i];
-        if (!names.insert(u.nkey).second) throw config_error("Duplicate nkey " + go_quote(u.nkey) + " detected");
-        u.account = account;
-        u.perms = compile(parsed.nkey_perms[i], defaults);
-        config->nkey_users_.emplace(u.nkey, std::move(u));
-      }
-    };
+ private:
+  explicit auth_config_builder(bool tls_map) : config_(std::make_shared<auth_config>()) {
+    config_->tls_map_ = tls_map;
+    config_->accounts_.emplace_back(global_account);
+  }
 
-    // --- authorization { ... }
-    std::optional<double> timeout_seconds;
-    bool users_present = false;
-    if (!authorization.is<picojson::null>()) {
-      if (!authorization.is<picojson::object>()) {
-        throw config_error("Expected authorization to be a map/struct, got " + authorization.to_str());
-      }
-      std::optional<parsed_users> users;
-      std::optional<permission_spec> default_spec;
-      for (const auto& [key, value] : authorization.get<picojson::object>()) {
-        auto k = conf::ascii_lower(key);
-        if (k == "user" || k == "username") {
-          config->username_ = expect_string(value, "user");
-        } else if (k == "pass" || k == "password") {
-          config->password_ = expect_string(value, "password");
-        } else if (k == "token") {
-          config->token_ = expect_string(value, "token");
-        } else if (k == "timeout") {
-          // Seconds, integer or float; nats-server takes 1 s for any other type.
-          if (value.is<std::int64_t>()) {
-            timeout_seconds = static_cast<double>(value.get<std::int64_t>());
-          } else if (value.is<double>()) {
-            timeout_seconds = value.get<double>();
-          } else {
-            timeout_seconds = 1.0;
-          }
-        } else if (k == "users") {
-          users = parse_users(value);
-        } else if (k == "default_permission" || k == "default_permissions" || k == "permissions") {
-          default_spec = parse_permissions(value);
-        } else {
-          throw config_error("unknown field " + go_quote(key));
-        }
-      }
-      if ((!config->username_.empty() || !config->password_.empty()) && !config->token_.empty()) {
-        throw config_error("Cannot have a user/pass and token");
-      }
-      if (users) {
-        users_present = true;
-        if (!config->username_.empty()) throw config_error("Can not have a single user/pass and a users array");
-        if (!config->token_.empty()) throw config_error("Can not have a token and a users array");
-        auto defaults = default_spec ? std::make_shared<const permissions>(*default_spec) : nullptr;
-        add_users(*users, std::string(global_account), defaults);
-      }
+  /// Adds parsed users and nkeys to `account`, each with its own
+  /// permissions or else `defaults`; names must be unique across accounts.
+  void add_users(parsed_users& parsed, const std::string& account,
+                 const std::shared_ptr<const permissions>& defaults) {
+    for (std::size_t i = 0; i < parsed.users.size(); ++i) {
+      auto& u = parsed.users[i];
+      if (!names_.insert(u.name).second) throw config_error("Duplicate user " + go_quote(u.name) + " detected");
+      u.account = account;
+      u.perms = compile(parsed.user_perms[i], defaults);
+      config_->users_.emplace(u.name, std::move(u));
     }
+    for (std::size_t i = 0; i < parsed.nkeys.size(); ++i) {
+      auto& u = parsed.nkeys[i];
+      if (!names_.insert(u.nkey).second) throw config_error("Duplicate nkey " + go_quote(u.nkey) + " detected");
+      u.account = account;
+      u.perms = compile(parsed.nkey_perms[i], defaults);
+      config_->nkey_users_.emplace(u.nkey, std::move(u));
+    }
+  }
 
-    // Flags override the file (nats-server MergeOptions).
-    if (!flags.user.empty()) config->username_ = flags.user;
-    if (!flags.pass.empty()) config->password_ = flags.pass;
-    if (!flags.token.empty()) config->token_ = flags.token;
+  /// `authorization { user, password, token, timeout, users, default_permissions }`.
+  void read_authorization(const picojson::value& authorization) {
+    if (authorization.is<picojson::null>()) return;
+    if (!authorization.is<picojson::object>()) {
+      throw config_error("Expected authorization to be a map/struct, got " + authorization.to_str());
+    }
+    std::optional<parsed_users> users;
+    std::optional<permission_spec> default_spec;
+    for (const auto& [key, value] : authorization.get<picojson::object>()) {
+      read_authorization_field(key, value, users, default_spec);
+    }
+    if ((!config_->username_.empty() || !config_->password_.empty()) && !config_->token_.empty()) {
+      throw config_error("Cannot have a user/pass and token");
+    }
+    if (users) {
+      users_present_ = true;
+      if (!config_->username_.empty()) throw config_error("Can not have a single user/pass and a users array");
+      if (!config_->token_.empty()) throw config_error("Can not have a token and a users array");
+      auto defaults = default_spec ? std::make_shared<const permissions>(*default_spec) : nullptr;
+      add_users(*users, std::string(global_account), defaults);
+    }
+  }
 
-    // --- accounts { NAME: { users: [...], default_permissions } } or [A, B]
-    if (!accounts.is<picojson::null>()) {
-      if (accounts.is<picojson::array>()) {
-        for (const auto& name : accounts.get<picojson::array>()) {
-          const auto& n = expect_string(name, "account name");
-          if (n == global_account) throw config_error(go_quote(n) + " is a Reserved Account");
-          if (std::find(config->accounts_.begin(), config->accounts_.end(), n) != config->accounts_.end()) {
-            throw config_error("Duplicate Account Entry: " + n);
-          }
-          config->accounts_.push_back(n);
-        }
-      } else if (accounts.is<picojson::object>()) {
-        for (const auto& [name, body] : accounts.get<picojson::object>()) {
-          if (!body.is<picojson::object>()) throw config_error("Expected map entries for accounts");
-          if (name == global_account) throw config_error(go_quote(name) + " is a Reserved Account");
-          config->accounts_.push_back(name);
-          std::optional<parsed_users> users;
-          std::optional<permission_spec> default_spec;
-          for (const auto& [key, value] : body.get<picojson::object>()) {
-            auto k = conf::ascii_lower(key);
-            if (k == "users") {
-              users = parse_users(value);
-            } else if (k == "default_permissions") {
-              default_spec = parse_permissions(value);
-            } else if (k == "exports" || k == "imports" || k == "mappings" || k == "maps") {
-              // Ignoring these would silently change which messages cross
-              // accounts, so refuse to start instead.
-              throw config_error("account " + go_quote(name) + ": " + key + " are not supported by Courier yet");
-            } else if (k == "jetstream" || k == "limits" || k == "nkey") {
-              config->warnings_.push_back("account " + go_quote(name) + ": " + key +
-                                          " is not supported by Courier and is ignored");
-            } else {
-              throw config_error("unknown field " + go_quote(key));
-            }
-          }
-          if (users && (!users->users.empty() || !users->nkeys.empty())) {
-            if (!config->username_.empty()) throw config_error("Can not have a single user/pass and accounts");
-            if (!config->token_.empty()) throw config_error("Can not have a token and accounts");
-            users_present = true;
-            auto defaults = default_spec ? std::make_shared<const permissions>(*default_spec) : nullptr;
-            add_users(*users, name, defaults);
-          }
-        }
+  /// One key of the authorization block; users and default permissions are
+  /// kept for read_authorization, which needs both before adding users.
+  void read_authorization_field(const std::string& key, const picojson::value& value,
+                                std::optional<parsed_users>& users, std::optional<permission_spec>& default_spec) {
+    auto k = conf::ascii_lower(key);
+    if (k == "user" || k == "username") {
+      config_->username_ = expect_string(value, "user");
+    } else if (k == "pass" || k == "password") {
+      config_->password_ = expect_string(value, "password");
+    } else if (k == "token") {
+      config_->token_ = expect_string(value, "token");
+    } else if (k == "timeout") {
+      // Seconds, integer or float; nats-server takes 1 s for any other type.
+      if (value.is<std::int64_t>()) {
+        timeout_seconds_ = static_cast<double>(value.get<std::int64_t>());
+      } else if (value.is<double>()) {
+        timeout_seconds_ = value.get<double>();
       } else {
-        throw config_error("Expected accounts to be a map or an array, got " + accounts.to_str());
+        timeout_seconds_ = 1.0;
+      }
+    } else if (k == "users") {
+      users = parse_users(value);
+    } else if (k == "default_permission" || k == "default_permissions" || k == "permissions") {
+      default_spec = parse_permissions(value);
+    } else {
+      throw config_error("unknown field " + go_quote(key));
+    }
+  }
+
+  /// Flags override the file (nats-server MergeOptions).
+  void apply_flags(const auth_flags& flags) {
+    if (!flags.user.empty()) config_->username_ = flags.user;
+    if (!flags.pass.empty()) config_->password_ = flags.pass;
+    if (!flags.token.empty()) config_->token_ = flags.token;
+  }
+
+  /// `accounts { NAME: { users: [...], default_permissions } }` or `accounts [A, B]`.
+  void read_accounts(const picojson::value& accounts) {
+    if (accounts.is<picojson::null>()) return;
+    if (accounts.is<picojson::array>()) {
+      for (const auto& name : accounts.get<picojson::array>()) read_account_name(name);
+    } else if (accounts.is<picojson::object>()) {
+      for (const auto& [name, body] : accounts.get<picojson::object>()) read_account(name, body);
+    } else {
+      throw config_error("Expected accounts to be a map or an array, got " + accounts.to_str());
+    }
+  }
+
+  /// One entry of the array form: a name, no users.
+  void read_account_name(const picojson::value& name) {
+    const auto& n = expect_string(name, "account name");
+    if (n == global_account) throw config_error(go_quote(n) + " is a Reserved Account");
+    if (std::find(config_->accounts_.begin(), config_->accounts_.end(), n) != config_->accounts_.end()) {
+      throw config_error("Duplicate Account Entry: " + n);
+    }
+    config_->accounts_.push_back(n);
+  }
+
+  /// One entry of the map form: the account and its users.
+  void read_account(const std::string& name, const picojson::value& body) {
+    if (!body.is<picojson::object>()) throw config_error("Expected map entries for accounts");
+    if (name == global_account) throw config_error(go_quote(name) + " is a Reserved Account");
+    config_->accounts_.push_back(name);
+    std::optional<parsed_users> users;
+    std::optional<permission_spec> default_spec;
+    for (const auto& [key, value] : body.get<picojson::object>()) {
+      auto k = conf::ascii_lower(key);
+      if (k == "users") {
+        users = parse_users(value);
+      } else if (k == "default_permissions") {
+        default_spec = parse_permissions(value);
+      } else if (k == "exports" || k == "imports" || k == "mappings" || k == "maps") {
+        // Ignoring these would silently change which messages cross
+        // accounts, so refuse to start instead.
+        throw config_error("account " + go_quote(name) + ": " + key + " are not supported by Courier yet");
+      } else if (k == "jetstream" || k == "limits" || k == "nkey") {
+        config_->warnings_.push_back("account " + go_quote(name) + ": " + key +
+                                     " is not supported by Courier and is ignored");
+      } else {
+        throw config_error("unknown field " + go_quote(key));
       }
     }
-
-    // --- no_auth_user (auth.go validateNoAuthUser)
-    if (!no_auth_user.empty()) {
-      std::string quoted = "\"" + std::string(no_auth_user) + "\"";
-      if (!users_present) throw config_error("no_auth_user: " + quoted + " present, but users are not defined");
-      if (!config->users_.count(no_auth_user)) {
-        throw config_error("no_auth_user: " + quoted +
-                           " not present as user in authorization block or account configuration");
-      }
-      config->no_auth_user_ = std::string(no_auth_user);
+    if (users && (!users->users.empty() || !users->nkeys.empty())) {
+      if (!config_->username_.empty()) throw config_error("Can not have a single user/pass and accounts");
+      if (!config_->token_.empty()) throw config_error("Can not have a token and accounts");
+      users_present_ = true;
+      auto defaults = default_spec ? std::make_shared<const permissions>(*default_spec) : nullptr;
+      add_users(*users, name, defaults);
     }
+  }
 
-    config->auth_required_ = users_present || !config->username_.empty() || !config->token_.empty();
-    if (timeout_seconds && *timeout_seconds > 0) {
-      config->timeout_ = std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(*timeout_seconds * 1000)));
+  /// no_auth_user must name a configured user (auth.go validateNoAuthUser).
+  void check_no_auth_user(std::string_view no_auth_user) {
+    if (no_auth_user.empty()) return;
+    std::string quoted = "\"" + std::string(no_auth_user) + "\"";
+    if (!users_present_) throw config_error("no_auth_user: " + quoted + " present, but users are not defined");
+    if (!config_->users_.count(no_auth_user)) {
+      throw config_error("no_auth_user: " + quoted +
+                         " not present as user in authorization block or account configuration");
+    }
+    config_->no_auth_user_ = std::string(no_auth_user);
+  }
+
+  /// Whether auth is required, the auth timeout (the block's, else the TLS
+  /// timeout plus a second) and the plaintext-password warning.
+  void finish(std::optional<std::chrono::milliseconds> tls_timeout) {
+    config_->auth_required_ = users_present_ || !config_->username_.empty() || !config_->token_.empty();
+    if (timeout_seconds_ && *timeout_seconds_ > 0) {
+      config_->timeout_ =
+          std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(*timeout_seconds_ * 1000)));
     } else if (tls_timeout) {
-      config->timeout_ = *tls_timeout + std::chrono::seconds(1);
+      config_->timeout_ = *tls_timeout + std::chrono::seconds(1);
     }
 
     // auth.go checkAuthforWarnings: the single password or any user's.
-    bool warn = !config->password_.empty() && !is_bcrypt(config->password_);
-    for (const auto& [name, u] : config->users_) {
-      if (u.password.empty() && tls_map) continue;  // certificate users
+    bool warn = !config_->password_.empty() && !is_bcrypt(config_->password_);
+    for (const auto& [name, u] : config_->users_) {
+      if (u.password.empty() && config_->tls_map_) continue;  // certificate users
       if (!is_bcrypt(u.password)) warn = true;
     }
-    config->warn_plaintext_ = warn;
-    return config;
+    config_->warn_plaintext_ = warn;
   }
+
+  std::shared_ptr<auth_config> config_;
+  std::set<std::string, std::less<>> names_;  ///< users and nkeys, unique across accounts
+  std::optional<double> timeout_seconds_;     ///< authorization.timeout, when given
+  bool users_present_ = false;                ///< a users array or an account with users
 };
 
 std::shared_ptr<const auth_config> auth_config::build(const picojson::value& authorization,

@@ -204,15 +204,59 @@ void parse_signal(command_line& result) {
   if (parts.size() == 2) result.signal_pid = parts[1];
 }
 
-}  // namespace
-
-command_line parse_command_line(const std::vector<std::string>& args) {
-  command_line result;
-  result.arguments = args;
+/// The flags at the front of the arguments, in order, and where they end.
+struct scanned_flags {
   std::vector<parsed_flag> flags;
-  std::string config_file;
+  std::string config_file;  ///< -c's value, empty when absent
+  std::size_t end = 0;      ///< index of the first argument after the flags (and after "--")
+};
 
-  std::size_t i = 0;
+/// The spec of flag `name`; throws for unsupported and unknown flags.
+const flag_spec& lookup_flag(const std::string& name) {
+  const flag_spec* spec = find_flag(name);
+  if (spec == nullptr) {
+    if (std::find(std::begin(unsupported_flags), std::end(unsupported_flags), name) != std::end(unsupported_flags)) {
+      throw config_error("flag not supported by Courier: -" + name);
+    }
+    throw config_error("flag provided but not defined: -" + name);
+  }
+  return *spec;
+}
+
+/// The value of flag `name`: from `inline_value` ("-p=4222"), else, for a
+/// flag that is not boolean, from args[next] ("-p 4222"), advancing `next`.
+flag_value read_flag_value(const flag_spec& spec, const std::string& name, std::optional<std::string> inline_value,
+                           const std::vector<std::string>& args, std::size_t& next) {
+  flag_value value;
+  if (spec.kind == flag_kind::boolean) {
+    value.boolean = true;
+    if (inline_value) {
+      auto parsed = parse_bool(*inline_value);
+      if (!parsed) throw config_error("invalid boolean value \"" + *inline_value + "\" for -" + name + ": parse error");
+      value.boolean = *parsed;
+    }
+    return value;
+  }
+  if (!inline_value) {
+    if (next >= args.size()) throw config_error("flag needs an argument: -" + name);
+    inline_value = args[next++];
+  }
+  if (spec.kind == flag_kind::integer) {
+    std::string problem;
+    auto parsed = parse_int(*inline_value, problem);
+    if (!parsed) throw config_error("invalid value \"" + *inline_value + "\" for flag -" + name + ": " + problem);
+    value.integer = *parsed;
+  } else {
+    value.text = *inline_value;
+  }
+  return value;
+}
+
+/// Reads the flags up to the first argument that is not one, or up to "--"
+/// (which is dropped). Throws on bad syntax, unknown flags and bad values.
+scanned_flags scan_flags(const std::vector<std::string>& args) {
+  scanned_flags out;
+  std::size_t& i = out.end;
   while (i < args.size()) {
     const std::string& arg = args[i];
     if (arg.size() < 2 || arg[0] != '-') break;  // the first non-flag ends the flags
@@ -232,65 +276,35 @@ command_line parse_command_line(const std::vector<std::string>& args) {
       inline_value = name.substr(eq + 1);
       name.resize(eq);
     }
-
-    const flag_spec* spec = find_flag(name);
-    if (spec == nullptr) {
-      if (std::find(std::begin(unsupported_flags), std::end(unsupported_flags), name) != std::end(unsupported_flags)) {
-        throw config_error("flag not supported by Courier: -" + name);
-      }
-      throw config_error("flag provided but not defined: -" + name);
-    }
-    parsed_flag flag{spec, {}};
-    if (spec->kind == flag_kind::boolean) {
-      flag.value.boolean = true;
-      if (inline_value) {
-        auto parsed = parse_bool(*inline_value);
-        if (!parsed) throw config_error("invalid boolean value \"" + *inline_value + "\" for -" + name + ": parse error");
-        flag.value.boolean = *parsed;
-      }
-    } else {
-      if (!inline_value) {
-        if (i >= args.size()) throw config_error("flag needs an argument: -" + name);
-        inline_value = args[i++];
-      }
-      if (spec->kind == flag_kind::integer) {
-        std::string problem;
-        auto parsed = parse_int(*inline_value, problem);
-        if (!parsed) throw config_error("invalid value \"" + *inline_value + "\" for flag -" + name + ": " + problem);
-        flag.value.integer = *parsed;
-      } else {
-        flag.value.text = *inline_value;
-      }
-    }
-    if (spec->names.front() == "c") config_file = flag.value.text;
-    flags.push_back(std::move(flag));
+    const flag_spec& spec = lookup_flag(name);
+    parsed_flag flag{&spec, read_flag_value(spec, name, std::move(inline_value), args, i)};
+    if (spec.names.front() == "c") out.config_file = flag.value.text;
+    out.flags.push_back(std::move(flag));
   }
+  return out;
+}
 
-  // A first pass over the flags finds help, version, -t and --signal.
-  {
-    command_line probe;
-    for (const auto& flag : flags) flag.spec->apply(probe, flag.value);
-    result.show_help = probe.show_help;
-    result.show_version = probe.show_version;
-    result.test_config = probe.test_config;
-    result.signal = probe.signal;
-  }
-  if (result.show_version || result.show_help) return result;
+/// A first pass over the flags: help, version, -t and --signal, which decide
+/// what else to do.
+void apply_mode_flags(const std::vector<parsed_flag>& flags, command_line& result) {
+  command_line probe;
+  for (const auto& flag : flags) flag.spec->apply(probe, flag.value);
+  result.show_help = probe.show_help;
+  result.show_version = probe.show_version;
+  result.test_config = probe.test_config;
+  result.signal = probe.signal;
+}
 
-  if (i < args.size()) {
-    std::string word = args[i];
-    const std::string lower = ascii_lower(word);
-    if (lower == "version") result.show_version = true;
-    else if (lower == "help") result.show_help = true;
-    else throw config_error("unrecognized command: \"" + word + "\"");
-    return result;
-  }
+/// The word after the flags: `version` or `help`, in any case.
+void read_command_word(const std::string& word, command_line& result) {
+  const std::string lower = ascii_lower(word);
+  if (lower == "version") result.show_version = true;
+  else if (lower == "help") result.show_help = true;
+  else throw config_error("unrecognized command: \"" + word + "\"");
+}
 
-  if (!result.signal.empty()) {
-    parse_signal(result);
-    return result;
-  }
-
+/// Loads the -c file into the options; -t needs one, and fails on its warnings.
+void load_config(const std::string& config_file, command_line& result) {
   if (!config_file.empty()) {
     load_config_file(config_file, result.options);
     if (result.test_config && !result.options.config_warnings.empty()) {
@@ -299,26 +313,47 @@ command_line parse_command_line(const std::vector<std::string>& args) {
   } else if (result.test_config) {
     throw config_error("must specify [-c, --config] option to check configuration file syntax");
   }
+}
 
-  // Flags override the file.
-  for (const auto& flag : flags) flag.spec->apply(result, flag.value);
-
-  auto& tls = result.options.tls_flags;
-  if (tls.given && (tls.enabled || tls.verify || !tls.cert_file.empty() || !tls.key_file.empty() ||
-                    !tls.ca_file.empty())) {
-    // nats-server: any TLS flag but --tls=false turns TLS on from the flags,
-    // which then need a certificate and a key.
-    const bool disabled = std::any_of(flags.begin(), flags.end(), [](const parsed_flag& f) {
-      return f.spec->names.front() == "tls" && !f.value.boolean;
-    });
-    if (disabled) {
-      tls.enabled = false;
-    } else {
-      tls.enabled = true;
-      if (tls.cert_file.empty()) throw config_error("TLS Server certificate must be present and valid");
-      if (tls.key_file.empty()) throw config_error("TLS Server private key must be present and valid");
-    }
+/// nats-server: any TLS flag but --tls=false turns TLS on from the flags,
+/// which then need a certificate and a key.
+void resolve_tls_flags(const std::vector<parsed_flag>& flags, tls_flag_settings& tls) {
+  if (!tls.given || !(tls.enabled || tls.verify || !tls.cert_file.empty() || !tls.key_file.empty() ||
+                      !tls.ca_file.empty())) {
+    return;
   }
+  const bool disabled = std::any_of(flags.begin(), flags.end(), [](const parsed_flag& f) {
+    return f.spec->names.front() == "tls" && !f.value.boolean;
+  });
+  if (disabled) {
+    tls.enabled = false;
+  } else {
+    tls.enabled = true;
+    if (tls.cert_file.empty()) throw config_error("TLS Server certificate must be present and valid");
+    if (tls.key_file.empty()) throw config_error("TLS Server private key must be present and valid");
+  }
+}
+
+}  // namespace
+
+command_line parse_command_line(const std::vector<std::string>& args) {
+  command_line result;
+  result.arguments = args;
+  const scanned_flags scanned = scan_flags(args);
+  apply_mode_flags(scanned.flags, result);
+  if (result.show_version || result.show_help) return result;
+  if (scanned.end < args.size()) {
+    read_command_word(args[scanned.end], result);
+    return result;
+  }
+  if (!result.signal.empty()) {
+    parse_signal(result);
+    return result;
+  }
+  load_config(scanned.config_file, result);
+  // Flags override the file.
+  for (const auto& flag : scanned.flags) flag.spec->apply(result, flag.value);
+  resolve_tls_flags(scanned.flags, result.options.tls_flags);
   validate_options(result.options);
   return result;
 }

@@ -3,7 +3,7 @@
 // acknowledged records across kill -9 (a child process - this test binary
 // re-executed - appends and acknowledges, the parent SIGKILLs it and reads
 // the files).
-#include "mss/audit_log.hpp"
+#include "mss/audit/audit_log.hpp"
 
 #include <gtest/gtest.h>
 
@@ -16,7 +16,7 @@
 
 #include <picojson.h>
 
-#include "mss/json_util.hpp"
+#include "mss/common/json_util.hpp"
 #include "test_support.hpp"
 
 namespace courier::mss {

@@ -2,7 +2,7 @@
 // (email to aiosmtpd, webhook to the HTTP recorder, audit to a file):
 // reply only after the effect, idempotent repeats, expiry, retries then
 // dead letter, audit acknowledgement after durability.
-#include "mss/dispatcher.hpp"
+#include "mss/handlers/dispatcher.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,8 +10,8 @@
 #include <mutex>
 
 #include "conf/config_parser.hpp"
-#include "mss/idempotency_cache.hpp"
-#include "mss/dispatcher_config.hpp"
+#include "mss/config/dispatcher_config.hpp"
+#include "mss/handlers/idempotency_cache.hpp"
 #include "test_support.hpp"
 
 namespace courier::mss {

@@ -18,12 +18,12 @@
 
 #include "broker/server.hpp"
 #include "broker_process.hpp"
+#include "client/tcp_bus.hpp"
 #include "conf/config_loader.hpp"
 #include "conf/config_parser.hpp"
 #include "libnats_client.hpp"
-#include "mss/client.hpp"
-#include "mss/runner.hpp"
-#include "mss/tcp_bus.hpp"
+#include "mss/service/client.hpp"
+#include "mss/service/runner.hpp"
 #include "test_support.hpp"
 
 namespace courier::mss {

@@ -1,6 +1,6 @@
 // Envelope checks: JSON detection, correlationId, timestamp + timeout
 // expiry, idempotency key choice, malformed fields.
-#include "mss/envelope.hpp"
+#include "mss/handlers/envelope.hpp"
 
 #include <gtest/gtest.h>
 

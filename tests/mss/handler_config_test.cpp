@@ -2,7 +2,7 @@
 // language, run against real servers: email via aiosmtpd, sms and webhook
 // via the python HTTP recorder, audit into a file, log into a sink.
 // Covers fan-out of one message to several handlers and bad input.
-#include "mss/handler_config.hpp"
+#include "mss/config/handler_config.hpp"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +10,7 @@
 #include <mutex>
 
 #include "conf/config_parser.hpp"
-#include "mss/email_handler.hpp"
+#include "mss/handlers/email_handler.hpp"
 #include "test_support.hpp"
 
 namespace courier::mss {

@@ -1,7 +1,7 @@
 // HTTP client and webhook delivery against a real HTTP server
 // (tests/mss/http_recorder.py, python3 http.server) that records what it
 // received and verifies HMAC signatures with Python's hmac module.
-#include "mss/http_client.hpp"
+#include "mss/peers/http_client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 
 #include <picojson.h>
 
-#include "mss/webhook.hpp"
+#include "mss/peers/webhook.hpp"
 #include "test_support.hpp"
 
 namespace courier::mss {

@@ -1,6 +1,6 @@
 // Pure mail formatting: validation (header injection), dot-stuffing,
 // quoted-printable, base64, RFC 2047 subjects.
-#include "mss/mail_message.hpp"
+#include "mss/peers/mail_message.hpp"
 
 #include <gtest/gtest.h>
 

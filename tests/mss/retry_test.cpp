@@ -1,6 +1,6 @@
 // Backoff schedule and the timer-driven retry loop (no real peer needed:
 // the retried operation is a local function).
-#include "mss/retry.hpp"
+#include "mss/common/retry.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // Routing rules: wildcard patterns, JSON field conditions (the mail
 // platform's `order`), de-duplication, and loading from the real config
 // language through conf's parser.
-#include "mss/rules.hpp"
+#include "mss/handlers/rules.hpp"
 
 #include <gtest/gtest.h>
 

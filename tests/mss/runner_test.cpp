@@ -1,7 +1,7 @@
 // The runner (what main calls) on the shipped configs and on broken ones:
 // conf/courier.conf and conf/identity-service.conf build and subscribe on
 // an embedded broker; config mistakes are clear startup errors.
-#include "mss/runner.hpp"
+#include "mss/service/runner.hpp"
 
 #include <gtest/gtest.h>
 

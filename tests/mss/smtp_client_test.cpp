@@ -2,7 +2,7 @@
 // started per test: delivery, STARTTLS, implicit TLS, AUTH PLAIN/LOGIN,
 // failures (refused, timeout, rejected recipient, bad credentials,
 // untrusted certificate) and header injection.
-#include "mss/smtp_client.hpp"
+#include "mss/peers/smtp_client.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // SMTP reply parser: single and multi-line replies, every split point,
 // byte-at-a-time feeding, and inputs that must fail.
-#include "mss/smtp_reply.hpp"
+#include "mss/peers/smtp_reply.hpp"
 
 #include <gtest/gtest.h>
 

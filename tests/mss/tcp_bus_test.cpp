@@ -1,9 +1,9 @@
-// The TCP bus (mss/tcp_bus + mss/nats_client) against real servers: the
+// The TCP bus (client/tcp_bus + client/nats_client) against real servers: the
 // reference nats-server 2.9.10 and the courier binary, same tests for both.
 // Covers publish/subscribe, queue groups, request/reply, no-responders,
 // timeouts, payload limits, authentication, and reconnecting (with the
 // subscriptions re-made) after the server restarts.
-#include "mss/tcp_bus.hpp"
+#include "client/tcp_bus.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <mutex>
 
 #include "broker_process.hpp"
-#include "mss/in_process_bus.hpp"
+#include "mss/service/in_process_bus.hpp"
 
 namespace courier::mss {
 namespace {

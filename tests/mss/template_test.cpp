@@ -1,6 +1,6 @@
 // Template engine: field paths, value kinds, missing-field policies, the
 // escaping modes (header refuses CR/LF), no re-expansion of values.
-#include "mss/template.hpp"
+#include "mss/common/template.hpp"
 
 #include <gtest/gtest.h>
 

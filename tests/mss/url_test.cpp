@@ -1,5 +1,5 @@
 // http(s) URL parsing: accepted forms and inputs that must fail.
-#include "mss/url.hpp"
+#include "mss/peers/url.hpp"
 
 #include <gtest/gtest.h>
 

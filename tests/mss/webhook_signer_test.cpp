@@ -1,5 +1,5 @@
 // HMAC-SHA256 against RFC 4231 test vectors, and signature verification.
-#include "mss/webhook_signer.hpp"
+#include "mss/peers/webhook_signer.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,154 @@
+#include "mss/service/runner.hpp"
+
+#include <signal.h>
+
+#include <stdexcept>
+
+#include "broker/logger.hpp"
+#include "broker/server.hpp"
+#include "client/tcp_bus.hpp"
+#include "mss/service/in_process_bus.hpp"
+
+namespace courier::mss {
+namespace {
+
+void write_log(service_log_level level, const std::string& text) {
+  auto& log = broker::log();
+  switch (level) {
+    case service_log_level::error: log.write(broker::log_level::error, text); break;
+    case service_log_level::warning: log.write(broker::log_level::warning, text); break;
+    case service_log_level::info: log.write(broker::log_level::notice, text); break;
+    case service_log_level::debug:
+      if (log.debug_enabled()) log.write(broker::log_level::debug, text);
+      break;
+  }
+}
+
+/// The keys of the `mss` block that only the runner reads (how to reach an
+/// external server); everything else is the dispatcher's and the handlers'.
+struct connection_settings {
+  std::string server_url;
+  std::string user;
+  std::string password;
+  std::string token;
+  std::string name = "courier-mss";
+};
+
+connection_settings read_connection_settings(const picojson::value& block) {
+  connection_settings out;
+  const auto& o = block.get<picojson::object>();
+  const std::pair<const char*, std::string*> keys[] = {{"server", &out.server_url}, {"user", &out.user},
+                                                       {"password", &out.password}, {"token", &out.token},
+                                                       {"name", &out.name}};
+  for (const auto& [key, field] : keys) {
+    auto it = o.find(key);
+    if (it == o.end()) continue;
+    if (!it->second.is<std::string>()) throw std::runtime_error(std::string("mss.") + key + ": must be a string");
+    *field = it->second.get<std::string>();
+  }
+  return out;
+}
+
+}  // namespace
+
+runner::runner(broker::server* embedded, const picojson::value& mss_block, const std::string& server_url)
+    : work_(boost::asio::make_work_guard(io_)) {
+  const picojson::value block = mss_block.is<picojson::null>() ? picojson::value(picojson::object()) : mss_block;
+  if (!block.is<picojson::object>()) throw std::runtime_error("mss: must be a block");
+  const connection_settings connection = read_connection_settings(block);
+  dispatcher_config config;
+  std::string error;
+  if (!load_dispatcher_config(block, config, error)) throw std::runtime_error(error);
+  handler_set handlers;
+  if (!build_handlers(block, io_.get_executor(), handlers, error,
+                      [](const std::string& line) { broker::log().write(broker::log_level::notice, line); }))
+    throw std::runtime_error(error);
+  const std::string url = server_url.empty() ? connection.server_url : server_url;
+  if (!url.empty()) {
+    tcp_bus_options options;
+    options.urls = url;
+    options.name = connection.name;
+    options.user = connection.user;
+    options.password = connection.password;
+    options.token = connection.token;
+    options.log = [](const std::string& line) { broker::log().write(broker::log_level::notice, "mss: " + line); };
+    try {
+      bus_ = std::make_unique<tcp_bus>(std::move(options));
+    } catch (const bus_error& e) {
+      throw std::runtime_error(std::string("mss.server: ") + e.what());
+    }
+    external_ = true;
+  } else if (embedded != nullptr) {
+    bus_ = std::make_unique<in_process_bus>(*embedded, connection.name);
+  } else {
+    throw std::runtime_error("mss: no server to connect to (give --mss-only <url> or mss.server)");
+  }
+  try {
+    service_ = std::make_unique<service>(*bus_, std::move(handlers), std::move(config), io_.get_executor(), write_log);
+    // One I/O thread: the handlers are asynchronous, one is plenty.
+    io_thread_ = std::thread([this] { io_.run(); });
+    service_->start();
+  } catch (const std::invalid_argument& e) {
+    stop();
+    throw std::runtime_error(e.what());
+  } catch (const bus_error& e) {
+    stop();
+    throw std::runtime_error(std::string("mss: ") + e.what());
+  }
+  if (external_) {
+    auto* tcp = static_cast<tcp_bus*>(bus_.get());
+    if (!tcp->wait_connected(std::chrono::seconds(2)))
+      broker::log().write(broker::log_level::warning,
+                          "mss: not connected to " + tcp->describe() + " yet; retrying in the background");
+  }
+}
+
+runner::~runner() { stop(); }
+
+void runner::stop(std::chrono::milliseconds timeout) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (service_ && !service_->stop(timeout))
+    broker::log().write(broker::log_level::warning, "mss: stopped with handlers still running");
+  if (bus_) bus_->close();  // no callback runs after this
+  work_.reset();
+  io_.stop();
+  if (io_thread_.joinable()) io_thread_.join();
+  service_.reset();  // handlers (audit logs flush and close) before the io_context goes
+}
+
+std::unique_ptr<runner> start_message_services(broker::server* embedded, const conf::server_options& options) {
+  if (options.mss.is<picojson::null>() && options.mss_only_url.empty()) return nullptr;
+  return std::make_unique<runner>(embedded, options.mss, options.mss_only_url);
+}
+
+bool message_services_only(const conf::server_options& options) { return !options.mss_only_url.empty(); }
+
+int run_message_services_only(const conf::server_options& options) {
+  auto& log = broker::log();
+  std::unique_ptr<runner> services;
+  try {
+    services = start_message_services(nullptr, options);
+  } catch (const std::exception& e) {
+    log.write(broker::log_level::fatal, e.what());
+    return 1;
+  }
+  log.write(broker::log_level::notice, "message services only, connected to " + services->messages().describe());
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int s : {SIGINT, SIGTERM, SIGUSR2, SIGHUP}) sigaddset(&signals, s);
+  while (true) {
+    int received = 0;
+    if (sigwait(&signals, &received) != 0) break;
+    if (received == SIGHUP) {
+      log.write(broker::log_level::warning, "mss: reload is not supported in --mss-only mode; ignored");
+      continue;
+    }
+    break;
+  }
+  log.write(broker::log_level::notice, "message services stopping");
+  services->stop();
+  return 0;
+}
+
+}  // namespace courier::mss

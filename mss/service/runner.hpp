@@ -1,0 +1,79 @@
+// What the courier executable (or an embedding application) calls to run
+// the message services: build the handlers and the service from the `mss`
+// block of the server options, pick the bus (in-process to the embedded
+// broker, or TCP to the server named by --mss-only / mss.server), start.
+//
+// Wiring in main():
+//   if (mss::message_services_only(options)) return mss::run_message_services_only(options);
+//   ... server.start();
+//   auto services = mss::start_message_services(&server, options);  // null when no mss block
+//   server.wait();
+//   services.reset();  // before server.shutdown()
+#pragma once
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "client/bus.hpp"
+#include "conf/options.hpp"
+#include "mss/service/service.hpp"
+
+namespace courier::broker {
+class server;
+}
+
+namespace courier::mss {
+
+/// Running message services: their I/O thread, bus and service. Stops on
+/// destruction.
+class runner {
+ public:
+  /// Builds and starts from `mss_block` (an `mss { }` block, parsed).
+  /// `embedded` is used unless `server_url` (or mss.server) names an
+  /// external server. Throws std::runtime_error with a clear message on a
+  /// config error or when there is neither an embedded server nor a URL.
+  runner(broker::server* embedded, const picojson::value& mss_block, const std::string& server_url = {});
+  ~runner();
+  runner(const runner&) = delete;
+  runner& operator=(const runner&) = delete;
+
+  /// Stops the service (waits up to `timeout` for running handlers), closes
+  /// the bus, stops the I/O thread. Idempotent.
+  void stop(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  /// The service (for stats and tests).
+  service& services() { return *service_; }
+  /// The bus the service uses.
+  bus& messages() { return *bus_; }
+  /// True when connected to an external server over TCP.
+  bool external() const { return external_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread io_thread_;
+  std::unique_ptr<bus> bus_;
+  std::unique_ptr<service> service_;
+  bool external_ = false;
+  bool stopped_ = false;
+};
+
+/// Starts the message services the options ask for: null when there is no
+/// `mss` block (and no --mss-only). With --mss-only or mss.server the
+/// services connect to that server over TCP, else to `embedded`.
+/// Throws std::runtime_error on a config error.
+std::unique_ptr<runner> start_message_services(broker::server* embedded, const conf::server_options& options);
+
+/// True for --mss-only: run the message services without a broker.
+bool message_services_only(const conf::server_options& options);
+
+/// Runs the message services only (no broker) until SIGINT, SIGTERM or
+/// SIGUSR2, which the caller must have blocked in every thread (main does).
+/// Returns the process exit code; errors are logged.
+int run_message_services_only(const conf::server_options& options);
+
+}  // namespace courier::mss
