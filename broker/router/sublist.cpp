@@ -516,7 +516,7 @@ sublist::sublist(bool cache_enabled)
       instance_id_(next_instance_id.fetch_add(1, std::memory_order_relaxed)),
       root_(std::make_unique<level>()) {}
 
-bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
+bool sublist::insert_locked(const std::shared_ptr<subscription>& sub, bool& first) {
   const token_list tokens(sub->subject);
   level* l = root_.get();
   node* n = nullptr;
@@ -543,6 +543,7 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
   }
   bool added = false;
   if (sub->queue.empty()) {
+    first = n->plain.empty();
     added = n->plain.add(sub);
   } else {
     auto group = std::find_if(n->queues.begin(), n->queues.end(),
@@ -551,6 +552,7 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
       n->queues.push_back(queue_group{sub->queue, {}});
       group = n->queues.end() - 1;
     }
+    first = group->members.empty();
     added = group->members.add(sub);
   }
   if (!added) return false;
@@ -560,17 +562,19 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
   return true;
 }
 
-bool sublist::remove_locked(const std::shared_ptr<subscription>& sub) {
+bool sublist::remove_locked(const std::shared_ptr<subscription>& sub, bool& last) {
   if (sub->router_id != instance_id_) return false;
   node* n = static_cast<node*>(sub->router_node);
   bool removed = false;
   if (sub->queue.empty()) {
     removed = n->plain.erase(sub.get());
+    last = n->plain.empty();
   } else {
     for (auto group = n->queues.begin(); group != n->queues.end(); ++group) {
       if (group->name != sub->queue) continue;
       removed = group->members.erase(sub.get());
-      if (removed && group->members.empty()) n->queues.erase(group);
+      last = group->members.empty();
+      if (removed && last) n->queues.erase(group);
       break;
     }
   }
@@ -832,13 +836,17 @@ void sublist::insert(std::shared_ptr<subscription> sub) {
   bool retired = false;
   {
     std::unique_lock trie_lock(trie_mutex_);
-    if (!insert_locked(sub)) return;
+    bool first = false;
+    if (!insert_locked(sub, first)) return;
     count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
       hook();
     }
     if (cache_enabled_) retired = cache_drop_locked(*sub);
     changed_locked();
+    if (interest_hook_) [[unlikely]] {
+      interest_hook_(interest_change{interest_change::kind::added, *sub, first});
+    }
   }
   if (retired) epoch::reclaim();
 }
@@ -848,7 +856,8 @@ bool sublist::remove(const std::shared_ptr<subscription>& sub) {
   bool retired = false;
   {
     std::unique_lock trie_lock(trie_mutex_);
-    if (!remove_locked(sub)) return false;
+    bool last = false;
+    if (!remove_locked(sub, last)) return false;
     sub->closed.store(true, std::memory_order_release);
     count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     if (prune_queue_.size() >= prune_batch) prune_locked();
@@ -857,6 +866,9 @@ bool sublist::remove(const std::shared_ptr<subscription>& sub) {
     }
     if (cache_enabled_) retired = cache_drop_locked(*sub);
     changed_locked();
+    if (interest_hook_) [[unlikely]] {
+      interest_hook_(interest_change{interest_change::kind::removed, *sub, last});
+    }
   }
   if (retired) epoch::reclaim();
   return true;
@@ -871,12 +883,17 @@ void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& sub
     std::size_t removed = 0;
     // The first few removed, for dropping their cache entries one by one.
     const subscription* first[scan_limit];
+    // With a hook: each removal and whether it was the last of its kind, to
+    // report once the batch is done. Empty (never allocated) without one.
+    std::vector<std::pair<const subscription*, bool>> reported;
     for (std::size_t i = 0; i < subs.size(); ++i) {
       const auto& sub = subs[i];
-      if (!sub || !remove_locked(sub)) continue;
+      bool last = false;
+      if (!sub || !remove_locked(sub, last)) continue;
       sub->closed.store(true, std::memory_order_release);
       if (removed < scan_limit) first[removed] = sub.get();
       ++removed;
+      if (interest_hook_) [[unlikely]] reported.emplace_back(sub.get(), last);
     }
     if (removed == 0) return;
     prune_locked();
@@ -892,8 +909,20 @@ void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& sub
       }
     }
     changed_locked();
+    for (const auto& [sub, last] : reported) {
+      interest_hook_(interest_change{interest_change::kind::removed, *sub, last});
+    }
   }
   if (retired) epoch::reclaim();
+}
+
+void sublist::set_interest_hook(interest_hook hook) {
+  interest_hook retired_hook;
+  {
+    std::unique_lock trie_lock(trie_mutex_);
+    retired_hook = std::exchange(interest_hook_, std::move(hook));
+  }
+  // The old hook (and whatever it captured) goes with no lock held.
 }
 
 std::shared_ptr<const match_result> sublist::match_uncached(std::string_view literal_subject,

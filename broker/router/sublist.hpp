@@ -14,7 +14,11 @@
 //  * a node also keeps its own subscriptions as a ready result, so an uncached
 //    match that finds a single node (the common case) copies nothing;
 //  * every insert and remove moves a generation counter, which lets each event
-//    loop keep a lock-free L1 cache of its own (sublist_l1_cache below).
+//    loop keep a lock-free L1 cache of its own (sublist_l1_cache below);
+//  * an optional interest hook hears of every insert and remove, and of the
+//    first and last subscription on each exact subject and queue (see
+//    broker/router/interest_change.hpp); without one, a change pays a single
+//    well-predicted branch for it.
 //
 // Locking: a shared_mutex guards the trie and the cache's writers. A change
 // (insert, remove) holds it exclusively while it updates the trie and drops
@@ -42,6 +46,7 @@
 #include <vector>
 
 #include "broker/router/epoch_reclaim.hpp"
+#include "broker/router/interest_change.hpp"
 #include "broker/subscription.hpp"
 
 namespace courier::broker {
@@ -311,6 +316,12 @@ class sublist {
     return generation_.load(std::memory_order_acquire);
   }
 
+  /// Installs the hook told of every change from now on, replacing any
+  /// earlier one; an empty function removes it. Waits for changes in
+  /// progress, so a change is reported by the old hook or by the new one.
+  /// See interest_hook for what the hook may do.
+  void set_interest_hook(interest_hook hook);
+
   /// Number of subscriptions stored.
   std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
 
@@ -342,10 +353,13 @@ class sublist {
   template <typename Keep>
   bool cache_rebuild_locked(std::size_t at_most, Keep&& keep) const;
 
-  bool insert_locked(const std::shared_ptr<subscription>& sub);
+  /// Files sub in its node; `first` tells whether its subject and queue had
+  /// no subscription there before. False if it was there already.
+  bool insert_locked(const std::shared_ptr<subscription>& sub, bool& first);
   /// Takes sub out of its node (found through subscription::router_node, no
-  /// walk) and queues the node for pruning if that left it empty.
-  bool remove_locked(const std::shared_ptr<subscription>& sub);
+  /// walk) and queues the node for pruning if that left it empty; `last`
+  /// tells whether that was the node's last one with sub's queue.
+  bool remove_locked(const std::shared_ptr<subscription>& sub, bool& last);
   void queue_prune_locked(node* n);
   /// Prunes the queued nodes that are still empty, and the parents that
   /// leaves empty, with their parents' slots fetched ahead.
@@ -363,6 +377,9 @@ class sublist {
   /// it exclusively, misses shared (with cache_mutex_ to store).
   mutable std::shared_mutex trie_mutex_;
   std::unique_ptr<level> root_;
+  /// Told of every change; empty when nobody listens. Written and called
+  /// with trie_mutex_ held exclusively.
+  interest_hook interest_hook_;
   /// Trie nodes (under trie_mutex_).
   std::size_t nodes_ = 0;
   /// Nodes left empty by removals, pruned together once prune_batch of them
