@@ -3,8 +3,8 @@
 #include <cstdio>
 
 #include "auth/config_error.hpp"
-#include "auth/go_duration.hpp"
 #include "conf/ascii.hpp"
+#include "conf/duration.hpp"
 
 namespace courier::auth {
 
@@ -102,7 +102,8 @@ response_permission parse_response_permission(const picojson::value& v) {
       if (max != 0) rp.max_messages = max < 0 ? -1 : static_cast<int>(std::min<std::int64_t>(max, 1 << 30));
     } else if (k == "expires" || k == "expiration" || k == "ttl") {
       if (!value.is<std::string>()) throw config_error("error parsing expires, not a duration string");
-      auto d = parse_go_duration(value.get<std::string>());
+      std::string ignored;  // the message below is the one this check always gave
+      auto d = conf::parse_go_duration(value.get<std::string>(), ignored);
       if (!d) throw config_error("error parsing expires: time: invalid duration " + go_quote(value.get<std::string>()));
       if (d->count() != 0) {
         rp.expires = d->count() < 0 ? std::chrono::milliseconds(-1)
