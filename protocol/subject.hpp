@@ -51,6 +51,12 @@ bool subject_is_literal(std::string_view subject) noexcept;
 /// empty token or a wildcard there). For tests and small cases, not routing.
 bool subject_matches(std::string_view pattern, std::string_view literal) noexcept;
 
+/// nats-server subjectIsSubsetMatch: true if pattern `test` (may hold
+/// wildcards) covers every subject that `subject` (may hold wildcards)
+/// covers. A `*` in `subject` is covered only by `*` or `>` in `test`, a `>`
+/// in `subject` only by `>`; an empty token on either side covers nothing.
+bool subject_is_subset_match(std::string_view subject, std::string_view test) noexcept;
+
 /// Number of tokens ("" has one empty token, as in nats-server's split).
 std::size_t token_count(std::string_view subject) noexcept;
 
