@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <mutex>
 #include <span>
-#include <thread>
 #include <utility>
+
+#include "broker/spin_mutex.hpp"
+#include "protocol/subject.hpp"
 
 namespace courier::broker {
 
@@ -57,30 +59,21 @@ std::size_t detail::string_hash::operator()(std::string_view text) const noexcep
 }
 
 // ---------------------------------------------------------------------------
-// Subject helpers. The caller validates subjects; these only split them.
+// Subject helpers. The caller validates subjects; the splitting and the
+// brute-force matching are protocol/subject's, shared with the rest of the
+// broker.
 
 namespace {
 
 constexpr std::string_view star_token = "*";
 constexpr std::string_view full_token = ">";
 
-/// The tokens of a subject, on the stack for all but absurdly deep subjects.
+/// The tokens of a subject (split by protocol::subject_tokens), held on the
+/// stack for all but absurdly deep subjects so that a walk can index them.
 class token_list {
  public:
   explicit token_list(std::string_view subject) {
-    const char* begin = subject.data();
-    const char* end = begin + subject.size();
-    const char* start = begin;
-    for (;;) {
-      const void* dot = start == end ? nullptr : std::memchr(start, '.', end - start);
-      if (!dot) {
-        push(std::string_view(start, end - start));
-        break;
-      }
-      const char* at = static_cast<const char*>(dot);
-      push(std::string_view(start, at - start));
-      start = at + 1;
-    }
+    for (std::string_view token : protocol::subject_tokens(subject)) push(token);
   }
 
   /// True for "", "a..b", ".a" and "a.": a literal subject with an empty
@@ -115,42 +108,6 @@ class token_list {
   std::size_t size_ = 0;
   bool has_empty_token_ = false;
 };
-
-/// True when the subject has no wildcard token.
-bool is_literal(std::string_view subject) noexcept {
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t end = subject.find('.', start);
-    if (end == std::string_view::npos) end = subject.size();
-    const std::string_view token = subject.substr(start, end - start);
-    if (token == star_token || token == full_token) return false;
-    if (end == subject.size()) return true;
-    start = end + 1;
-  }
-}
-
-/// True when a subscription subject (with wildcards) matches a literal one.
-bool pattern_matches(std::string_view pattern, std::string_view literal) noexcept {
-  std::size_t pattern_at = 0;
-  std::size_t literal_at = 0;
-  for (;;) {
-    std::size_t pattern_end = pattern.find('.', pattern_at);
-    if (pattern_end == std::string_view::npos) pattern_end = pattern.size();
-    std::size_t literal_end = literal.find('.', literal_at);
-    if (literal_end == std::string_view::npos) literal_end = literal.size();
-    const std::string_view token = pattern.substr(pattern_at, pattern_end - pattern_at);
-    // `>` takes the rest, and there is at least one token left here.
-    if (token == full_token) return true;
-    if (token != star_token && token != literal.substr(literal_at, literal_end - literal_at)) {
-      return false;
-    }
-    const bool pattern_done = pattern_end == pattern.size();
-    const bool literal_done = literal_end == literal.size();
-    if (pattern_done || literal_done) return pattern_done && literal_done;
-    pattern_at = pattern_end + 1;
-    literal_at = literal_end + 1;
-  }
-}
 
 /// The shared answer for "nobody is interested": misses cost no allocation.
 const std::shared_ptr<const match_result>& empty_result() {
@@ -364,10 +321,10 @@ struct sublist::node {
   /// match (nats-server keeps a similar per-node list, plist).
   mutable std::shared_ptr<const match_result> prebuilt;
   /// Guards prebuilt between readers (held for a pointer copy, so a spin
-  /// does). Writers hold the trie lock exclusively and need not take it.
-  /// Not std::atomic<std::shared_ptr>: GCC 12's shows as a data race under
-  /// ThreadSanitizer.
-  mutable std::atomic<bool> prebuilt_busy{false};
+  /// lock does). Writers hold the trie lock exclusively and need not take
+  /// it. Not std::atomic<std::shared_ptr>: GCC 12's shows as a data race
+  /// under ThreadSanitizer.
+  mutable spin_mutex prebuilt_mutex;
 
   /// prebuilt, built if missing. Trie lock held (shared).
   std::shared_ptr<const match_result> ready_result() const;
@@ -473,35 +430,15 @@ struct sublist::builder {
   }
 };
 
-namespace {
-
-/// Holds a spin flag for a few instructions.
-class spin_guard {
- public:
-  explicit spin_guard(std::atomic<bool>& busy) noexcept : busy_(busy) {
-    while (busy_.exchange(true, std::memory_order_acquire)) {
-      while (busy_.load(std::memory_order_relaxed)) std::this_thread::yield();
-    }
-  }
-  ~spin_guard() { busy_.store(false, std::memory_order_release); }
-  spin_guard(const spin_guard&) = delete;
-  spin_guard& operator=(const spin_guard&) = delete;
-
- private:
-  std::atomic<bool>& busy_;
-};
-
-}  // namespace
-
 std::shared_ptr<const match_result> sublist::node::ready_result() const {
   {
-    spin_guard guard(prebuilt_busy);
+    std::lock_guard guard(prebuilt_mutex);
     if (prebuilt) return prebuilt;
   }
-  // Build outside the spin; if another reader got there first, use theirs.
+  // Build outside the lock; if another reader got there first, use theirs.
   auto built = std::make_shared<match_result>();
   append_node(*built, *this);
-  spin_guard guard(prebuilt_busy);
+  std::lock_guard guard(prebuilt_mutex);
   if (!prebuilt) prebuilt = std::move(built);
   return prebuilt;
 }
@@ -798,9 +735,12 @@ bool sublist::cache_rebuild_locked(std::size_t at_most, Keep&& keep) const {
 }
 
 bool sublist::cache_drop_locked(const subscription& sub) {
-  if (is_literal(sub.subject)) return cache_erase_locked(sub.subject);
+  if (protocol::subject_is_literal(sub.subject)) return cache_erase_locked(sub.subject);
+  // Cached subjects have no empty token (those are never cached); wildcard
+  // tokens in them (a PUB to "a.*", a permission check) compare as the trie
+  // takes them: a pattern `*` or `>` covers them, a literal token does not.
   return cache_rebuild_locked(cache_max, [&](std::string_view subject) {
-    return !pattern_matches(sub.subject, subject);
+    return !protocol::subject_matches(sub.subject, subject);
   });
 }
 

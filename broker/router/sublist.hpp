@@ -27,7 +27,7 @@
 // So no change comes between a walk and its store, and the cache never takes
 // in a stale result. Readers of the cache take no lock at all: its slots are
 // atomic pointers to immutable entries, and entries (and outgrown slot
-// arrays) are freed through epoch-based reclamation (broker/epoch_reclaim.hpp)
+// arrays) are freed through epoch-based reclamation (broker/router/epoch_reclaim.hpp)
 // once no reader can still hold them. A cache hit thus writes no shared
 // memory. See sublist.cpp for the order of a change.
 #pragma once
