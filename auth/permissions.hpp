@@ -37,7 +37,7 @@
 #include <picojson.h>
 
 #include "auth/subject_pattern_set.hpp"
-#include "broker/router/sublist.hpp"
+#include "broker/router/string_table.hpp"
 #include "broker/spin_mutex.hpp"
 
 namespace courier::auth {
@@ -138,7 +138,7 @@ class response_tracker {
 
   response_permission limits_;
   mutable broker::spin_mutex mutex_;
-  broker::detail::string_table<entry> replies_;  // lock: mutex_
+  broker::string_table<entry> replies_;  // lock: mutex_
 };
 
 /// Per-connection permission state owned by the session. Publish and
@@ -190,7 +190,7 @@ class permission_cache {
   std::shared_ptr<const permissions> perms_;
   /// Subject -> the allow/deny lists' verdict (replies aside). Session
   /// thread only; at most max_entries.
-  broker::detail::string_table<bool> publish_cache_;
+  broker::string_table<bool> publish_cache_;
   std::unique_ptr<response_tracker> responses_;
 };
 

@@ -11,54 +11,6 @@
 namespace courier::broker {
 
 // ---------------------------------------------------------------------------
-// Hashing
-
-namespace {
-
-/// 64x64->128 multiply folded to 64 bits: a cheap, well-mixing step.
-inline std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept {
-  const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
-  return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
-}
-
-inline std::uint64_t load_u64(const char* p) noexcept {
-  std::uint64_t value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-
-inline std::uint32_t load_u32(const char* p) noexcept {
-  std::uint32_t value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-
-}  // namespace
-
-std::size_t detail::string_hash::operator()(std::string_view text) const noexcept {
-  // Odd 64-bit constants with well-spread bits (digits of pi and the golden
-  // ratio); any such constants do. Subjects are short, so the loop runs a few
-  // times at most and the tail is read with two overlapping loads.
-  const char* p = text.data();
-  std::size_t n = text.size();
-  std::uint64_t hash = 0x9e3779b97f4a7c15ull ^ (n * 0x243f6a8885a308d3ull);
-  while (n > 8) {
-    hash = fold_multiply(hash ^ load_u64(p), 0x13198a2e03707345ull);
-    p += 8;
-    n -= 8;
-  }
-  std::uint64_t tail = 0;
-  if (n >= 4) {
-    tail = (static_cast<std::uint64_t>(load_u32(p)) << 32) | load_u32(p + n - 4);
-  } else if (n > 0) {
-    tail = (static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
-           (static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8) |
-           static_cast<unsigned char>(p[n - 1]);
-  }
-  return fold_multiply(hash ^ tail, 0xa4093822299f31d1ull);
-}
-
-// ---------------------------------------------------------------------------
 // Subject helpers. The caller validates subjects; the splitting and the
 // brute-force matching are protocol/subject's, shared with the rest of the
 // broker.
@@ -182,70 +134,43 @@ class subscription_set {
   std::vector<std::shared_ptr<subscription>> spill_;
 };
 
-/// Children of a trie level by literal token: open addressing over (hash,
-/// node) pairs, 16 bytes a slot. The token itself lives in the node, which a
-/// walk reads next anyway. Same probing and erasing as detail::string_table.
+/// Children of a trie level by literal token: a probe_table of (hash, node)
+/// pairs, 16 bytes a slot. The token itself lives in the node, which a walk
+/// reads next anyway. An emptied table frees its array (most nodes are
+/// leaves, and a pruned trie gives its memory back).
 template <typename Node>
 class node_table {
  public:
-  bool empty() const noexcept { return size_ == 0; }
+  bool empty() const noexcept { return table_.empty(); }
 
   Node* find(std::string_view token) const noexcept {
-    if (size_ == 0) return nullptr;
-    const std::uint64_t hash = hash_of(token);
-    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const slot& entry = slots_[i];
-      if (entry.hash == 0) return nullptr;
-      if (entry.hash == hash && entry.node->token == token) return entry.node.get();
-    }
+    const slot* found =
+        table_.find(hash_of(token), [token](const slot& s) { return s.node->token == token; });
+    return found ? found->node.get() : nullptr;
   }
 
   /// Asks the CPU to fetch the slot where token's probe starts, ahead of a
   /// find or erase: in a big level that slot is a cache miss.
-  void prefetch(std::string_view token) const noexcept {
-    if (size_ == 0) return;
-    __builtin_prefetch(&slots_[hash_of(token) & mask_], 1);
-  }
+  void prefetch(std::string_view token) const noexcept { table_.prefetch(hash_of(token)); }
 
   /// Adds a new child for token, which must be absent.
   Node* add(std::string_view token) {
-    if (!slots_ || (size_ + 1) * 2 > mask_ + 1) grow();
     auto created = std::make_unique<Node>();
     created->token.assign(token);
     Node* added = created.get();
-    place(slot{hash_of(token), std::move(created)});
+    table_.add_new(slot{hash_of(token), std::move(created)});
     return added;
   }
 
   /// Removes and destroys child, which must be one of this table's nodes.
   void erase(const Node* child) noexcept {
-    if (size_ == 0) return;
-    const std::uint64_t hash = hash_of(child->token);
-    for (std::size_t hole = hash & mask_;; hole = (hole + 1) & mask_) {
-      if (slots_[hole].hash == 0) return;
-      if (slots_[hole].node.get() != child) continue;
-      for (std::size_t next = (hole + 1) & mask_; slots_[next].hash != 0;
-           next = (next + 1) & mask_) {
-        if (detail::stays_after_erase(hole, next, slots_[next].hash & mask_)) continue;
-        slots_[hole] = std::move(slots_[next]);
-        hole = next;
-      }
-      slots_[hole] = slot{};
-      --size_;
-      if (size_ == 0) {
-        slots_.reset();
-        mask_ = 0;
-      }
-      return;
-    }
+    table_.erase(hash_of(child->token), [child](const slot& s) { return s.node.get() == child; });
+    if (table_.empty()) table_.release();
   }
 
   template <typename Visit>
   void for_each(Visit&& visit) const {
-    if (size_ == 0) return;
-    for (std::size_t i = 0; i <= mask_; ++i) {
-      if (slots_[i].hash != 0) visit(*slots_[i].node);
-    }
+    table_.for_each([&visit](const slot& s) { visit(*s.node); });
   }
 
  private:
@@ -254,32 +179,9 @@ class node_table {
     std::unique_ptr<Node> node;
   };
 
-  static std::uint64_t hash_of(std::string_view token) noexcept {
-    return detail::string_table<int>::hash_of(token);
-  }
+  static std::uint64_t hash_of(std::string_view token) noexcept { return string_hash::nonzero(token); }
 
-  void grow() {
-    const std::size_t capacity = slots_ ? (mask_ + 1) * 2 : 8;
-    auto old = std::move(slots_);
-    const std::size_t old_capacity = old ? mask_ + 1 : 0;
-    slots_ = std::make_unique<slot[]>(capacity);
-    mask_ = capacity - 1;
-    size_ = 0;
-    for (std::size_t i = 0; i < old_capacity; ++i) {
-      if (old[i].hash != 0) place(std::move(old[i]));
-    }
-  }
-
-  void place(slot&& entry) {
-    std::size_t i = entry.hash & mask_;
-    while (slots_[i].hash != 0) i = (i + 1) & mask_;
-    slots_[i] = std::move(entry);
-    ++size_;
-  }
-
-  std::unique_ptr<slot[]> slots_;
-  std::size_t mask_ = 0;
-  std::size_t size_ = 0;
+  probe_table<slot> table_;
 };
 
 /// The members of one queue group on one node.
@@ -572,7 +474,7 @@ void sublist::prune_locked() {
 // publish an entry with a release store once it is built;
 // readers (in a read section, no lock) probe with acquire loads and compare
 // keys, so whatever entry a reader finds is a whole one. Erasing shifts later
-// entries back, as detail::string_table does; a reader probing meanwhile may
+// entries back, as probe_table (broker/router/string_table.hpp) does; a reader probing meanwhile may
 // miss an entry that is there, which costs it a trie walk and nothing else.
 
 /// One cached result, with its subject stored right behind it.
@@ -686,7 +588,7 @@ bool sublist::cache_erase_locked(std::string_view subject) const {
   cache_table* table = cache_.load(std::memory_order_relaxed);
   if (!table || table->size == 0) return false;
   const std::size_t mask = table->mask;
-  const std::uint64_t hash = detail::string_table<int>::hash_of(subject);
+  const std::uint64_t hash = string_hash::nonzero(subject);
   for (std::size_t hole = hash & mask;; hole = (hole + 1) & mask) {
     cache_entry* doomed = table->slots[hole].load(std::memory_order_relaxed);
     if (!doomed) return false;
@@ -694,7 +596,7 @@ bool sublist::cache_erase_locked(std::string_view subject) const {
     for (std::size_t next = (hole + 1) & mask;; next = (next + 1) & mask) {
       cache_entry* moving = table->slots[next].load(std::memory_order_relaxed);
       if (!moving) break;
-      if (detail::stays_after_erase(hole, next, moving->hash & mask)) continue;
+      if (stays_after_erase(hole, next, moving->hash & mask)) continue;
       table->slots[hole].store(moving, std::memory_order_release);
       hole = next;
     }
@@ -897,7 +799,7 @@ std::shared_ptr<const match_result> sublist::match_uncached(std::string_view lit
 }
 
 std::shared_ptr<const match_result> sublist::match(std::string_view literal_subject) const {
-  const std::uint64_t hash = detail::string_table<int>::hash_of(literal_subject);
+  const std::uint64_t hash = string_hash::nonzero(literal_subject);
   if (cache_enabled_) {
     epoch::read_section section;
     if (const cache_entry* hit = cache_find(literal_subject, hash)) return hit->result;
@@ -907,7 +809,7 @@ std::shared_ptr<const match_result> sublist::match(std::string_view literal_subj
 
 const match_result& sublist::match(std::string_view literal_subject,
                                    sublist_read_scope& scope) const {
-  const std::uint64_t hash = detail::string_table<int>::hash_of(literal_subject);
+  const std::uint64_t hash = string_hash::nonzero(literal_subject);
   // The scope's section is open: an entry found stays alive until it closes.
   if (cache_enabled_) {
     if (const cache_entry* hit = cache_find(literal_subject, hash)) return *hit->result;
@@ -919,7 +821,7 @@ const match_result& sublist::match(std::string_view literal_subject,
 bool sublist::has_interest(std::string_view literal_subject) const {
   if (cache_enabled_) {
     epoch::read_section section;
-    const std::uint64_t hash = detail::string_table<int>::hash_of(literal_subject);
+    const std::uint64_t hash = string_hash::nonzero(literal_subject);
     if (const cache_entry* hit = cache_find(literal_subject, hash)) return !hit->result->empty();
   }
   const token_list tokens(literal_subject);
