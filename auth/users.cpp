@@ -121,20 +121,22 @@ struct auth_config_builder {
 
     auto add_users = [&](parsed_users& parsed, const std::string& account,
                          const std::shared_ptr<const permissions>& defaults) {
-      for (std::size_t i = 0; i < parsed.users.size(); ++i) {
-        auto& u = parsed.users[i];
-        if (!names.insert(u.name).second) throw config_error("Duplicate user " + go_quote(u.name) + " detected");
-        u.account = account;
-        u.perms = compile(parsed.user_perms[i], defaults);
-        config->users_.emplace(u.name, std::move(u));
-      }
-      for (std::size_t i = 0; i < parsed.nkeys.size(); ++i) {
-        auto& u = parsed.nkeys[i];
-        if (!names.insert(u.nkey).second) throw config_error("Duplicate nkey " + go_quote(u.nkey) + " detected");
-        u.account = account;
-        u.perms = compile(parsed.nkey_perms[i], defaults);
-        config->nkey_users_.emplace(u.nkey, std::move(u));
-      }
+      // Users by name, then nkeys by key: one name space, one rule each.
+      auto add = [&](std::vector<user_entry>& entries, std::vector<std::optional<permission_spec>>& specs,
+                     std::string user_entry::*key, const char* kind, auto& into) {
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+          auto& u = entries[i];
+          const std::string& name = u.*key;
+          if (!names.insert(name).second) {
+            throw config_error(std::string("Duplicate ") + kind + " " + go_quote(name) + " detected");
+          }
+          u.account = account;
+          u.perms = compile(specs[i], defaults);
+          into.emplace(name, std::move(u));
+        }
+      };
+      add(parsed.users, parsed.user_perms, &user_entry::name, "user", config->users_);
+      add(parsed.nkeys, parsed.nkey_perms, &user_entry::nkey, "nkey", config->nkey_users_);
     };
 
     // --- authorization { ... }

@@ -7,16 +7,12 @@
 #include <vector>
 
 #include "broker/router/sublist.hpp"
+#include "tests/router/router_test_support.hpp"
 
 namespace courier::broker {
 namespace {
 
-std::shared_ptr<subscription> make_sub(std::string subject, std::string queue = {}) {
-  auto sub = std::make_shared<subscription>();
-  sub->subject = std::move(subject);
-  sub->queue = std::move(queue);
-  return sub;
-}
+using test::make_sub;
 
 /// A change as the hook saw it, copied out of the call.
 struct seen {

@@ -14,15 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/router/router_test_support.hpp"
+
 namespace courier::broker {
 namespace {
 
-std::shared_ptr<subscription> make_sub(std::string subject, std::string queue = {}) {
-  auto sub = std::make_shared<subscription>();
-  sub->subject = std::move(subject);
-  sub->queue = std::move(queue);
-  return sub;
-}
+using test::make_sub;
 
 // ---------------------------------------------------------------------------
 // A brute-force reference: every subscription in a list, each checked
