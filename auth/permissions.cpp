@@ -278,9 +278,12 @@ bool permission_cache::can_publish(std::string_view subject, clock::time_point n
     allowed = *cached;
   } else {
     allowed = perms_->can_publish(subject);
-    // Full: drop prune_count arbitrary entries (nats-server
+    // Full: drop prune_count arbitrary entries, in place (nats-server
     // prunePubPermsCache drops as many, in map order).
-    if (publish_cache_.size() >= max_entries) publish_cache_.retain(max_entries - prune_count);
+    if (publish_cache_.size() >= max_entries) {
+      std::size_t dropping = prune_count;
+      publish_cache_.erase_if([&dropping](const std::string&, bool) { return dropping > 0 && dropping-- > 0; });
+    }
     publish_cache_.try_emplace(subject, allowed);
   }
   // Replies are checked after the lists and never cached: each use counts.

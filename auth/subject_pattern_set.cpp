@@ -28,6 +28,7 @@ void subject_pattern_set::insert(std::string_view pattern, std::string_view queu
   auto entry = std::make_shared<broker::subscription>();
   entry->subject.assign(pattern);
   entry->queue.assign(queue);
+  if (!queue.empty()) ++queue_scoped_;
   patterns_->insert(std::move(entry));
 }
 
@@ -51,6 +52,7 @@ subject_pattern_set::verdict subject_pattern_set::match(std::string_view subject
 
 bool subject_pattern_set::matches_plain(std::string_view subject) const {
   if (empty()) return false;
+  if (queue_scoped_ == 0) return patterns_->has_interest(subject);
   broker::sublist_read_scope scope;
   return !patterns_->match(subject, scope).plain.empty();
 }

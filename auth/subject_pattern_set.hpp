@@ -53,7 +53,11 @@ class subject_pattern_set {
   /// plain subscription).
   verdict match(std::string_view subject, std::string_view queue = {}) const;
 
-  /// Only whether a plain pattern matches (the publish check).
+  /// Only whether a plain pattern matches (the publish check). Without
+  /// queue-scoped entries (publish lists never have any) this is the
+  /// router's has_interest: a cached answer, or a walk that stops at the
+  /// first match and neither allocates nor fills the cache, so subjects seen
+  /// once (replies, per-message ids) do not churn it.
   bool matches_plain(std::string_view subject) const;
 
   /// True when no pattern was inserted.
@@ -66,6 +70,8 @@ class subject_pattern_set {
   /// router does not move. Null only in a moved-from set, which matches
   /// nothing.
   std::unique_ptr<broker::sublist> patterns_;
+  /// Number of queue-scoped patterns.
+  std::size_t queue_scoped_ = 0;
 };
 
 }  // namespace courier::auth

@@ -152,6 +152,7 @@ class probe_table {
   void retain(std::size_t keep) {
     if (size_ <= keep) return;
     probe_table kept;
+    kept.allocate(keep);
     for (std::size_t i = 0; i <= mask_ && kept.size_ < keep; ++i) {
       if (slots_[i].hash != 0) kept.add_new(std::move(slots_[i]));
     }
@@ -182,6 +183,14 @@ class probe_table {
   }
 
  private:
+  /// Gives an empty table room for `entries` without growing.
+  void allocate(std::size_t entries) {
+    std::size_t capacity = 8;
+    while (capacity < entries * 2 + 2) capacity *= 2;
+    slots_ = std::make_unique<Slot[]>(capacity);
+    mask_ = capacity - 1;
+  }
+
   void grow() {
     const std::size_t capacity = slots_ ? (mask_ + 1) * 2 : 8;
     auto old = std::move(slots_);

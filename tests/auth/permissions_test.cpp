@@ -222,6 +222,17 @@ TEST(permission_cache, publish_decisions_are_cached_and_bounded) {
   EXPECT_GT(cache.publish_cache_size(), 0u);
 }
 
+TEST(permission_cache, full_publish_cache_drops_prune_count_entries) {
+  permission_cache cache(perms(R"({"publish": "ok.>"})"));
+  for (std::size_t i = 0; i < permission_cache::max_entries; ++i) cache.can_publish("ok." + std::to_string(i));
+  EXPECT_EQ(cache.publish_cache_size(), permission_cache::max_entries);
+  cache.can_publish("ok.one-more");
+  EXPECT_EQ(cache.publish_cache_size(), permission_cache::max_entries - permission_cache::prune_count + 1);
+  // Evicted or kept, every answer stays right.
+  for (std::size_t i = 0; i < permission_cache::max_entries; ++i) EXPECT_TRUE(cache.can_publish("ok." + std::to_string(i)));
+  EXPECT_FALSE(cache.can_publish("no"));
+}
+
 TEST(permission_cache, allow_responses_default_one_reply_within_two_minutes) {
   permission_cache cache(perms(R"({"subscribe": "svc.>", "allow_responses": true})"));
   ASSERT_TRUE(cache.tracks_replies());
