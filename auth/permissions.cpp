@@ -3,8 +3,10 @@
 #include <cstdio>
 
 #include "auth/config_error.hpp"
-#include "auth/go_duration.hpp"
 #include "conf/ascii.hpp"
+#include "conf/duration.hpp"
+#include "protocol/encoder.hpp"
+#include "protocol/subject.hpp"
 
 namespace courier::auth {
 
@@ -38,10 +40,10 @@ std::vector<std::string_view> fields(std::string_view text) {
 /// opts.go checkPermSubjectArray.
 void check_subjects(const std::vector<std::string>& subjects) {
   for (const auto& s : subjects) {
-    if (is_valid_subject(s)) continue;
+    if (protocol::is_valid_subject(s)) continue;
     auto parts = fields(s);
     if (parts.size() != 2) throw config_error("subject " + go_quote(s) + " is not a valid subject");
-    if (!is_valid_subject(parts[0])) {
+    if (!protocol::is_valid_subject(parts[0])) {
       throw config_error("subject " + go_quote(parts[0]) + " is not a valid subject");
     }
   }
@@ -102,7 +104,8 @@ response_permission parse_response_permission(const picojson::value& v) {
       if (max != 0) rp.max_messages = max < 0 ? -1 : static_cast<int>(std::min<std::int64_t>(max, 1 << 30));
     } else if (k == "expires" || k == "expiration" || k == "ttl") {
       if (!value.is<std::string>()) throw config_error("error parsing expires, not a duration string");
-      auto d = parse_go_duration(value.get<std::string>());
+      std::string ignored;  // the message below is the one this check always gave
+      auto d = conf::parse_go_duration(value.get<std::string>(), ignored);
       if (!d) throw config_error("error parsing expires: time: invalid duration " + go_quote(value.get<std::string>()));
       if (d->count() != 0) {
         rp.expires = d->count() < 0 ? std::chrono::milliseconds(-1)
@@ -190,33 +193,19 @@ bool permissions::can_publish(std::string_view subject) const {
   return !publish_deny_.matches_plain(subject);
 }
 
-namespace {
-
-/// client.go queueMatches: a queue-scoped entry matches the queue by name or,
-/// when the entry's queue has wildcards, as a pattern.
-bool queue_matches(std::string_view queue, const std::vector<const std::string*>& queues) {
-  if (queues.empty()) return true;
-  for (const std::string* q : queues) {
-    if (queue == *q || (subject_has_wildcard(*q) && subject_is_subset_match(queue, *q))) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
 bool permissions::can_subscribe(std::string_view subject, std::string_view queue) const {
   bool allowed = true;
   if (subscribe_allow_) {
-    auto r = subscribe_allow_->match(subject);
+    const auto r = subscribe_allow_->match(subject, queue);
     allowed = r.plain;
     // With a queue and queue-scoped matches, the queue decides (even if a
     // plain entry matched): allow ["foo", "foo v1"] permits queue v1 only.
-    if (!queue.empty() && !r.queues.empty()) allowed = queue_matches(queue, r.queues);
+    if (!queue.empty() && r.queue_scoped) allowed = r.queue_matched;
   }
   if (allowed && !subscribe_deny_.empty()) {
-    auto r = subscribe_deny_.match(subject);
+    const auto r = subscribe_deny_.match(subject, queue);
     allowed = !r.plain;
-    if (!queue.empty() && !r.queues.empty()) allowed = !queue_matches(queue, r.queues);
+    if (!queue.empty() && r.queue_scoped) allowed = !r.queue_matched;
   }
   return allowed;
 }
@@ -231,22 +220,25 @@ void response_tracker::on_delivered(std::string_view reply, clock::time_point no
   std::lock_guard lock(mutex_);
   // A new delivery with the same reply restarts its allowance, as
   // nats-server's map assignment does.
-  replies_.insert_or_assign(std::string(reply), entry{now, 0});
+  if (entry* known = replies_.find(reply)) {
+    *known = entry{now, 0};
+    return;
+  }
+  replies_.try_emplace(reply, entry{now, 0});
   if (replies_.size() > prune_threshold) prune(now);
 }
 
 bool response_tracker::try_respond(std::string_view subject, clock::time_point now) {
   std::lock_guard lock(mutex_);
-  auto it = replies_.find(std::string(subject));
-  if (it == replies_.end()) return false;
-  auto& e = it->second;
-  ++e.count;
-  if (limits_.max_messages > 0 && e.count > limits_.max_messages) {
-    replies_.erase(it);
+  entry* e = replies_.find(subject);
+  if (!e) return false;
+  ++e->count;
+  if (limits_.max_messages > 0 && e->count > limits_.max_messages) {
+    replies_.erase(subject);
     return false;
   }
-  if (limits_.expires.count() > 0 && now - e.delivered > limits_.expires) {
-    replies_.erase(it);
+  if (limits_.expires.count() > 0 && now - e->delivered > limits_.expires) {
+    replies_.erase(subject);
     return false;
   }
   return true;
@@ -258,38 +250,20 @@ std::size_t response_tracker::size() const {
 }
 
 void response_tracker::prune(clock::time_point now) {
-  for (auto it = replies_.begin(); it != replies_.end();) {
-    bool used = limits_.max_messages > 0 && it->second.count >= limits_.max_messages;
-    bool expired = limits_.expires.count() > 0 && now - it->second.delivered > limits_.expires;
-    it = (used || expired) ? replies_.erase(it) : std::next(it);
-  }
+  replies_.erase_if([&](const std::string&, const entry& e) {
+    const bool used = limits_.max_messages > 0 && e.count >= limits_.max_messages;
+    const bool expired = limits_.expires.count() > 0 && now - e.delivered > limits_.expires;
+    return used || expired;
+  });
 }
 
 // ---------------------------------------------------------------------------
-
-namespace {
-
-/// Bounded insert: past max_entries, drop prune_count arbitrary entries
-/// (nats-server prunes its permission caches the same way).
-void cache_put(std::unordered_map<std::string, bool>& cache, std::string key, bool value) {
-  if (cache.size() >= permission_cache::max_entries) {
-    std::size_t n = 0;
-    for (auto it = cache.begin(); it != cache.end() && n < permission_cache::prune_count; ++n) it = cache.erase(it);
-  }
-  cache.emplace(std::move(key), value);
-}
-
-}  // namespace
 
 permission_cache::permission_cache(std::shared_ptr<const permissions> perms) { reset(std::move(perms)); }
 
 void permission_cache::reset(std::shared_ptr<const permissions> perms) {
   perms_ = std::move(perms);
   publish_cache_.clear();
-  {
-    std::lock_guard lock(deliver_mutex_);
-    deliver_cache_.clear();
-  }
   if (perms_ && perms_->response()) {
     responses_ = std::make_unique<response_tracker>(*perms_->response());
   } else {
@@ -300,11 +274,17 @@ void permission_cache::reset(std::shared_ptr<const permissions> perms) {
 bool permission_cache::can_publish(std::string_view subject, clock::time_point now) {
   if (!perms_ || !perms_->restricts_publish()) return true;
   bool allowed;
-  if (auto it = publish_cache_.find(std::string(subject)); it != publish_cache_.end()) {
-    allowed = it->second;
+  if (const bool* cached = publish_cache_.find(subject)) {
+    allowed = *cached;
   } else {
     allowed = perms_->can_publish(subject);
-    cache_put(publish_cache_, std::string(subject), allowed);
+    // Full: drop prune_count arbitrary entries, in place (nats-server
+    // prunePubPermsCache drops as many, in map order).
+    if (publish_cache_.size() >= max_entries) {
+      std::size_t dropping = prune_count;
+      publish_cache_.erase_if([&dropping](const std::string&, bool) { return dropping > 0 && dropping-- > 0; });
+    }
+    publish_cache_.try_emplace(subject, allowed);
   }
   // Replies are checked after the lists and never cached: each use counts.
   if (!allowed && responses_) allowed = responses_->try_respond(subject, now);
@@ -319,17 +299,8 @@ bool permission_cache::deliver_allowed(std::string_view subject, std::string_vie
                                        std::string_view queue) {
   if (!filters_delivery()) return true;
   // A literal subscription passed the same check when it was made.
-  if (!subject_has_wildcard(sub_subject)) return true;
-  std::string key(subject);
-  if (!queue.empty()) {
-    key.push_back(' ');  // subjects have no spaces: the key stays unambiguous
-    key.append(queue);
-  }
-  std::lock_guard lock(deliver_mutex_);
-  if (auto it = deliver_cache_.find(key); it != deliver_cache_.end()) return it->second;
-  bool allowed = perms_->deliver_allowed(subject, queue);
-  cache_put(deliver_cache_, std::move(key), allowed);
-  return allowed;
+  if (protocol::subject_is_literal(sub_subject)) return true;
+  return perms_->deliver_allowed(subject, queue);
 }
 
 void permission_cache::on_delivered_reply(std::string_view reply, clock::time_point now) {
@@ -420,6 +391,10 @@ std::string reload_subscription_removed_log(std::string_view subject, std::strin
          " - not authorized";
 }
 
-std::string err_line(std::string_view text) { return "-ERR '" + std::string(text) + "'\r\n"; }
+std::string err_line(std::string_view text) {
+  std::string line;
+  protocol::append_err(line, text);
+  return line;
+}
 
 }  // namespace courier::auth

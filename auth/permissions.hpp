@@ -14,23 +14,31 @@
 //
 // Three pieces: `permission_spec` (plain data, from config), `permissions`
 // (compiled, immutable, shared by every connection of a user) and
-// `permission_cache` (one per connection: decision caches and the replies
-// it may answer).
+// `permission_cache` (one per connection: the publish decision cache and the
+// replies it may answer).
+//
+// Matching is the router's: each allow and deny list is a broker::sublist of
+// its patterns (auth/subject_pattern_set.hpp), as nats-server keeps
+// perm{allow, deny} sublists. Its lock-free result cache is shared by every
+// connection of the user; in front of it each connection keeps a small
+// publish decision cache (nats-server pcache, pubAllowedFullCheck). The
+// delivery filter for wildcard subscriptions goes straight to the shared
+// router cache, so a delivery takes no lock and allocates nothing on a hit.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include <picojson.h>
 
 #include "auth/subject_pattern_set.hpp"
+#include "broker/router/string_table.hpp"
+#include "broker/spin_mutex.hpp"
 
 namespace courier::auth {
 
@@ -102,7 +110,8 @@ class permissions {
 
 /// The reply subjects a connection received with allow_responses: each may
 /// be published to `max_messages` times within `expires` of its delivery.
-/// Thread-safe: deliveries come from publishers' threads.
+/// Thread-safe: deliveries come from publishers' threads. Each call holds a
+/// spin lock for one table operation (no allocation on a lookup).
 class response_tracker {
  public:
   using clock = std::chrono::steady_clock;
@@ -125,21 +134,23 @@ class response_tracker {
     clock::time_point delivered;
     int count = 0;
   };
-  void prune(clock::time_point now);  // lock held
+  void prune(clock::time_point now);  // mutex_ held
 
   response_permission limits_;
-  mutable std::mutex mutex_;
-  std::unordered_map<std::string, entry> replies_;
+  mutable broker::spin_mutex mutex_;
+  broker::string_table<entry> replies_;  // lock: mutex_
 };
 
 /// Per-connection permission state owned by the session. Publish and
 /// subscribe checks run on the session's own thread; deliver_allowed and
-/// on_delivered_reply are called by publishers on any thread.
+/// on_delivered_reply are called by publishers on any thread, and take no
+/// lock (deliver_allowed) or one spin lock (on_delivered_reply, with
+/// allow_responses only).
 class permission_cache {
  public:
   using clock = response_tracker::clock;
-  /// Bound of each decision cache (nats-server maxPermCacheSize), and how many
-  /// entries one overflow evicts (pruneSize).
+  /// Bound of the publish decision cache (nats-server maxPermCacheSize), and
+  /// how many entries one overflow evicts (pruneSize).
   static constexpr std::size_t max_entries = 128;
   static constexpr std::size_t prune_count = 32;
 
@@ -156,7 +167,8 @@ class permission_cache {
   bool filters_delivery() const { return perms_ && perms_->restricts_subscribe(); }
   /// Delivery filter for a message on `subject` through subscription
   /// `sub_subject` in `queue`. Cheap when the subscription is literal (it
-  /// was checked at SUB time). Any thread.
+  /// was checked at SUB time); otherwise answered by the permission lists'
+  /// shared router cache, lock-free on a hit. Any thread.
   bool deliver_allowed(std::string_view subject, std::string_view sub_subject, std::string_view queue = {});
   /// Record a delivered message's reply subject (no-op without
   /// allow_responses or with an empty reply). Any thread.
@@ -176,9 +188,9 @@ class permission_cache {
 
  private:
   std::shared_ptr<const permissions> perms_;
-  std::unordered_map<std::string, bool> publish_cache_;  // session thread
-  std::mutex deliver_mutex_;
-  std::unordered_map<std::string, bool> deliver_cache_;  // lock: deliver_mutex_
+  /// Subject -> the allow/deny lists' verdict (replies aside). Session
+  /// thread only; at most max_entries.
+  broker::string_table<bool> publish_cache_;
   std::unique_ptr<response_tracker> responses_;
 };
 
@@ -211,7 +223,7 @@ std::string reload_subscription_violation(std::string_view subject, std::string_
 /// Notice logged for it: Removed sub "<subject>" (sid "<sid>") for <auth_user> - not authorized
 std::string reload_subscription_removed_log(std::string_view subject, std::string_view sid, std::string_view auth_user);
 
-/// The wire form: -ERR '<text>'\r\n
+/// The wire form: -ERR '<text>'\r\n, as protocol::append_err writes it.
 std::string err_line(std::string_view text);
 
 }  // namespace courier::auth

@@ -9,9 +9,9 @@
 #include <openssl/x509v3.h>
 
 #include "auth/config_error.hpp"
-#include "auth/go_duration.hpp"
 #include "auth/permissions.hpp"  // go_quote
 #include "conf/ascii.hpp"
+#include "conf/duration.hpp"
 
 namespace courier::auth {
 
@@ -148,7 +148,8 @@ tls_settings parse_tls(const picojson::value& value) {
       } else if (v.is<double>()) {
         s.timeout = seconds_value(v.get<double>());
       } else if (v.is<std::string>()) {
-        auto d = parse_go_duration(v.get<std::string>());
+        std::string ignored;  // the message below is nats-server's for this key
+        auto d = conf::parse_go_duration(v.get<std::string>(), ignored);
         if (!d) {
           throw config_error("error parsing tls config, 'timeout' time: invalid duration " + go_quote(v.get<std::string>()));
         }
@@ -202,7 +203,8 @@ tls_settings parse_tls(const picojson::value& value) {
           s.handshake_first = true;
           s.handshake_first_fallback = std::chrono::milliseconds(50);  // nats-server 2.10 DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK_DELAY
         } else {
-          auto d = parse_go_duration(text);
+          std::string ignored;  // the message below is nats-server's for this key
+          auto d = conf::parse_go_duration(text, ignored);
           if (!d) throw config_error("error parsing tls config, 'handshake_first' " + go_quote(text) + " is not a boolean or a duration");
           s.handshake_first = true;
           s.handshake_first_fallback = std::chrono::duration_cast<std::chrono::milliseconds>(*d);

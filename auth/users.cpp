@@ -136,19 +136,24 @@ struct auth_config_builder {
   /// permissions or else `defaults`; names must be unique across accounts.
   void add_users(parsed_users& parsed, const std::string& account,
                  const std::shared_ptr<const permissions>& defaults) {
-    for (std::size_t i = 0; i < parsed.users.size(); ++i) {
-      auto& u = parsed.users[i];
-      if (!names_.insert(u.name).second) throw config_error("Duplicate user " + go_quote(u.name) + " detected");
+    add_entries(parsed.users, parsed.user_perms, &user_entry::name, "user", account, defaults, config_->users_);
+    add_entries(parsed.nkeys, parsed.nkey_perms, &user_entry::nkey, "nkey", account, defaults, config_->nkey_users_);
+  }
+
+  /// Users by name or nkeys by key: one name space, one rule each.
+  template <typename Map>
+  void add_entries(std::vector<user_entry>& entries, std::vector<std::optional<permission_spec>>& specs,
+                   std::string user_entry::*key, const char* kind, const std::string& account,
+                   const std::shared_ptr<const permissions>& defaults, Map& into) {
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      auto& u = entries[i];
+      const std::string& name = u.*key;
+      if (!names_.insert(name).second) {
+        throw config_error(std::string("Duplicate ") + kind + " " + go_quote(name) + " detected");
+      }
       u.account = account;
-      u.perms = compile(parsed.user_perms[i], defaults);
-      config_->users_.emplace(u.name, std::move(u));
-    }
-    for (std::size_t i = 0; i < parsed.nkeys.size(); ++i) {
-      auto& u = parsed.nkeys[i];
-      if (!names_.insert(u.nkey).second) throw config_error("Duplicate nkey " + go_quote(u.nkey) + " detected");
-      u.account = account;
-      u.perms = compile(parsed.nkey_perms[i], defaults);
-      config_->nkey_users_.emplace(u.nkey, std::move(u));
+      u.perms = compile(specs[i], defaults);
+      into.emplace(name, std::move(u));
     }
   }
 

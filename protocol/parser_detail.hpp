@@ -118,10 +118,14 @@ enum class pub_args_status : std::uint8_t {
   bad_header_size,  ///< HPUB header size not a 1-9 digit number, or over the total
 };
 
-/// nats-server's parseSize: 1 to 9 ASCII digits (so at most 999,999,999),
-/// leading zeros allowed, no sign. Returns -1 for anything else.
-constexpr std::int64_t parse_size(std::string_view digits) noexcept {
-  constexpr std::size_t max_digits = 9;  // nats-server: maxParseSizeLen, "999M"
+/// Most digits in a client's size (nats-server maxParseSizeLen: "999M").
+inline constexpr std::size_t max_size_digits = 9;
+/// Most digits in a server's MSG/HMSG size: any 18 digits fit an int64.
+inline constexpr std::size_t max_long_size_digits = 18;
+
+/// 1 to max_digits ASCII digits, leading zeros allowed, no sign, as a
+/// number; -1 for anything else. max_digits must be at most 18.
+constexpr std::int64_t parse_decimal(std::string_view digits, std::size_t max_digits) noexcept {
   if (digits.empty() || digits.size() > max_digits) return -1;
   std::int64_t value = 0;
   for (char c : digits) {
@@ -131,12 +135,17 @@ constexpr std::int64_t parse_size(std::string_view digits) noexcept {
   return value;
 }
 
+/// nats-server's parseSize: 1 to 9 ASCII digits (so at most 999,999,999),
+/// leading zeros allowed, no sign. Returns -1 for anything else.
+constexpr std::int64_t parse_size(std::string_view digits) noexcept {
+  return parse_decimal(digits, max_size_digits);
+}
+
 /// The last space/tab-separated token of text[0, end): sets `token` to it,
 /// moves `end` to its first byte, and returns its value by parse_size's rules
 /// (-1 unless 1 to 9 digits), parsed during the same backward scan.
 inline std::int64_t last_size_token(const char* text, std::size_t& end,
                                     std::string_view& token) noexcept {
-  constexpr std::size_t max_digits = 9;  // as parse_size
   std::size_t stop = end;
   while (stop > 0 && is_space_tab(text[stop - 1])) --stop;
   std::size_t begin = stop;
@@ -158,7 +167,7 @@ inline std::int64_t last_size_token(const char* text, std::size_t& end,
   }
   token = std::string_view(text + begin, stop - begin);
   end = begin;
-  if (!digits || token.empty() || token.size() > max_digits) return -1;
+  if (!digits || token.empty() || token.size() > max_size_digits) return -1;
   return static_cast<std::int64_t>(value);
 }
 
@@ -214,14 +223,7 @@ template <bool Headers>
 /// reading a server's MSG/HMSG sizes, where the 9-digit cap is not part of the
 /// protocol, only an implementation detail of nats-server's own reader.
 constexpr std::int64_t parse_long_size(std::string_view digits) noexcept {
-  constexpr std::size_t max_digits = 18;
-  if (digits.empty() || digits.size() > max_digits) return -1;
-  std::int64_t value = 0;
-  for (char c : digits) {
-    if (c < '0' || c > '9') return -1;
-    value = value * 10 + (c - '0');
-  }
-  return value;
+  return parse_decimal(digits, max_long_size_digits);
 }
 
 /// A bounded excerpt for logs, like nats-server's protoSnippet.

@@ -54,6 +54,26 @@ bool is_valid_subscribe_subject(std::string_view subject) noexcept {
   return true;
 }
 
+bool subject_is_subset_match(std::string_view subject, std::string_view test) noexcept {
+  subject_tokens subject_range(subject);
+  subject_tokens test_range(test);
+  auto s = subject_range.begin();
+  for (std::string_view t : test_range) {
+    if (s == subject_range.end()) return false;
+    if (t.empty()) return false;
+    if (t == ">") return true;
+    const std::string_view token = *s;
+    if (token.empty() || token == ">") return false;
+    if (token == "*") {
+      if (t != "*") return false;
+    } else if (t != "*" && t != token) {
+      return false;
+    }
+    ++s;
+  }
+  return s == subject_range.end();
+}
+
 std::size_t token_count(std::string_view subject) noexcept {
   std::size_t count = 1;
   for (char c : subject) count += c == '.';

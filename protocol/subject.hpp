@@ -20,6 +20,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstring>
 #include <iterator>
 #include <string_view>
 
@@ -51,6 +52,12 @@ bool subject_is_literal(std::string_view subject) noexcept;
 /// empty token or a wildcard there). For tests and small cases, not routing.
 bool subject_matches(std::string_view pattern, std::string_view literal) noexcept;
 
+/// nats-server subjectIsSubsetMatch: true if pattern `test` (may hold
+/// wildcards) covers every subject that `subject` (may hold wildcards)
+/// covers. A `*` in `subject` is covered only by `*` or `>` in `test`, a `>`
+/// in `subject` only by `>`; an empty token on either side covers nothing.
+bool subject_is_subset_match(std::string_view subject, std::string_view test) noexcept;
+
 /// Number of tokens ("" has one empty token, as in nats-server's split).
 std::size_t token_count(std::string_view subject) noexcept;
 
@@ -59,7 +66,8 @@ std::size_t token_count(std::string_view subject) noexcept;
 /// "a..b" yields a, "", b; "" yields one empty token.
 class subject_tokens {
  public:
-  /// Iterates tokens; each is a view into the subject.
+  /// Iterates tokens; each is a view into the subject. Finds each '.' with
+  /// memchr: the router splits every uncached subject through it.
   class iterator {
    public:
     using iterator_category = std::forward_iterator_tag;
@@ -69,12 +77,15 @@ class subject_tokens {
     using reference = std::string_view;
 
     iterator() = default;
-    std::string_view operator*() const noexcept { return token_; }
+    std::string_view operator*() const noexcept {
+      return std::string_view(token_begin_, static_cast<std::size_t>(token_end_ - token_begin_));
+    }
     iterator& operator++() noexcept {
-      if (last_) {
+      if (token_end_ == subject_end_) {
         done_ = true;
       } else {
-        advance(rest_);
+        token_begin_ = token_end_ + 1;
+        token_end_ = find_dot(token_begin_, subject_end_);
       }
       return *this;
     }
@@ -84,37 +95,32 @@ class subject_tokens {
       return copy;
     }
     friend bool operator==(const iterator& a, const iterator& b) noexcept {
-      return a.done_ == b.done_ && (a.done_ || a.token_.data() == b.token_.data());
+      return a.done_ == b.done_ && (a.done_ || a.token_begin_ == b.token_begin_);
     }
 
    private:
     friend class subject_tokens;
-    explicit iterator(std::string_view subject) noexcept { advance(subject); }
-    void advance(std::string_view from) noexcept {
-      const std::size_t dot = from.find('.');
-      if (dot == std::string_view::npos) {
-        token_ = from;
-        rest_ = {};
-        last_ = true;
-      } else {
-        token_ = from.substr(0, dot);
-        rest_ = from.substr(dot + 1);
-        last_ = false;
-      }
+    explicit iterator(std::string_view subject) noexcept
+        : token_begin_(subject.data()),
+          subject_end_(subject.data() + subject.size()),
+          done_(false) {
+      token_end_ = find_dot(token_begin_, subject_end_);
     }
-    std::string_view token_;
-    std::string_view rest_;
-    bool last_ = true;
-    bool done_ = true;
+    /// The first '.' in [from, end), or end.
+    static const char* find_dot(const char* from, const char* end) noexcept {
+      if (from == end) return end;
+      const void* dot = std::memchr(from, '.', static_cast<std::size_t>(end - from));
+      return dot ? static_cast<const char*>(dot) : end;
+    }
+    const char* token_begin_ = nullptr;  ///< start of the current token
+    const char* token_end_ = nullptr;    ///< its end: a '.' or subject_end_
+    const char* subject_end_ = nullptr;
+    bool done_ = true;                   ///< past the last token
   };
 
   /// Tokens of `subject` (which must outlive the range).
   explicit subject_tokens(std::string_view subject) noexcept : subject_(subject) {}
-  iterator begin() const noexcept {
-    iterator it(subject_);
-    it.done_ = false;
-    return it;
-  }
+  iterator begin() const noexcept { return iterator(subject_); }
   iterator end() const noexcept { return iterator(); }
 
  private:

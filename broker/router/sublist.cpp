@@ -3,84 +3,29 @@
 #include <algorithm>
 #include <mutex>
 #include <span>
-#include <thread>
 #include <utility>
+
+#include "broker/spin_mutex.hpp"
+#include "protocol/subject.hpp"
 
 namespace courier::broker {
 
 // ---------------------------------------------------------------------------
-// Hashing
-
-namespace {
-
-/// 64x64->128 multiply folded to 64 bits: a cheap, well-mixing step.
-inline std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept {
-  const unsigned __int128 product = static_cast<unsigned __int128>(a) * b;
-  return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
-}
-
-inline std::uint64_t load_u64(const char* p) noexcept {
-  std::uint64_t value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-
-inline std::uint32_t load_u32(const char* p) noexcept {
-  std::uint32_t value;
-  std::memcpy(&value, p, sizeof value);
-  return value;
-}
-
-}  // namespace
-
-std::size_t detail::string_hash::operator()(std::string_view text) const noexcept {
-  // Odd 64-bit constants with well-spread bits (digits of pi and the golden
-  // ratio); any such constants do. Subjects are short, so the loop runs a few
-  // times at most and the tail is read with two overlapping loads.
-  const char* p = text.data();
-  std::size_t n = text.size();
-  std::uint64_t hash = 0x9e3779b97f4a7c15ull ^ (n * 0x243f6a8885a308d3ull);
-  while (n > 8) {
-    hash = fold_multiply(hash ^ load_u64(p), 0x13198a2e03707345ull);
-    p += 8;
-    n -= 8;
-  }
-  std::uint64_t tail = 0;
-  if (n >= 4) {
-    tail = (static_cast<std::uint64_t>(load_u32(p)) << 32) | load_u32(p + n - 4);
-  } else if (n > 0) {
-    tail = (static_cast<std::uint64_t>(static_cast<unsigned char>(p[0])) << 16) |
-           (static_cast<std::uint64_t>(static_cast<unsigned char>(p[n / 2])) << 8) |
-           static_cast<unsigned char>(p[n - 1]);
-  }
-  return fold_multiply(hash ^ tail, 0xa4093822299f31d1ull);
-}
-
-// ---------------------------------------------------------------------------
-// Subject helpers. The caller validates subjects; these only split them.
+// Subject helpers. The caller validates subjects; the splitting and the
+// brute-force matching are protocol/subject's, shared with the rest of the
+// broker.
 
 namespace {
 
 constexpr std::string_view star_token = "*";
 constexpr std::string_view full_token = ">";
 
-/// The tokens of a subject, on the stack for all but absurdly deep subjects.
+/// The tokens of a subject (split by protocol::subject_tokens), held on the
+/// stack for all but absurdly deep subjects so that a walk can index them.
 class token_list {
  public:
   explicit token_list(std::string_view subject) {
-    const char* begin = subject.data();
-    const char* end = begin + subject.size();
-    const char* start = begin;
-    for (;;) {
-      const void* dot = start == end ? nullptr : std::memchr(start, '.', end - start);
-      if (!dot) {
-        push(std::string_view(start, end - start));
-        break;
-      }
-      const char* at = static_cast<const char*>(dot);
-      push(std::string_view(start, at - start));
-      start = at + 1;
-    }
+    for (std::string_view token : protocol::subject_tokens(subject)) push(token);
   }
 
   /// True for "", "a..b", ".a" and "a.": a literal subject with an empty
@@ -115,42 +60,6 @@ class token_list {
   std::size_t size_ = 0;
   bool has_empty_token_ = false;
 };
-
-/// True when the subject has no wildcard token.
-bool is_literal(std::string_view subject) noexcept {
-  std::size_t start = 0;
-  for (;;) {
-    std::size_t end = subject.find('.', start);
-    if (end == std::string_view::npos) end = subject.size();
-    const std::string_view token = subject.substr(start, end - start);
-    if (token == star_token || token == full_token) return false;
-    if (end == subject.size()) return true;
-    start = end + 1;
-  }
-}
-
-/// True when a subscription subject (with wildcards) matches a literal one.
-bool pattern_matches(std::string_view pattern, std::string_view literal) noexcept {
-  std::size_t pattern_at = 0;
-  std::size_t literal_at = 0;
-  for (;;) {
-    std::size_t pattern_end = pattern.find('.', pattern_at);
-    if (pattern_end == std::string_view::npos) pattern_end = pattern.size();
-    std::size_t literal_end = literal.find('.', literal_at);
-    if (literal_end == std::string_view::npos) literal_end = literal.size();
-    const std::string_view token = pattern.substr(pattern_at, pattern_end - pattern_at);
-    // `>` takes the rest, and there is at least one token left here.
-    if (token == full_token) return true;
-    if (token != star_token && token != literal.substr(literal_at, literal_end - literal_at)) {
-      return false;
-    }
-    const bool pattern_done = pattern_end == pattern.size();
-    const bool literal_done = literal_end == literal.size();
-    if (pattern_done || literal_done) return pattern_done && literal_done;
-    pattern_at = pattern_end + 1;
-    literal_at = literal_end + 1;
-  }
-}
 
 /// The shared answer for "nobody is interested": misses cost no allocation.
 const std::shared_ptr<const match_result>& empty_result() {
@@ -225,70 +134,43 @@ class subscription_set {
   std::vector<std::shared_ptr<subscription>> spill_;
 };
 
-/// Children of a trie level by literal token: open addressing over (hash,
-/// node) pairs, 16 bytes a slot. The token itself lives in the node, which a
-/// walk reads next anyway. Same probing and erasing as detail::string_table.
+/// Children of a trie level by literal token: a probe_table of (hash, node)
+/// pairs, 16 bytes a slot. The token itself lives in the node, which a walk
+/// reads next anyway. An emptied table frees its array (most nodes are
+/// leaves, and a pruned trie gives its memory back).
 template <typename Node>
 class node_table {
  public:
-  bool empty() const noexcept { return size_ == 0; }
+  bool empty() const noexcept { return table_.empty(); }
 
   Node* find(std::string_view token) const noexcept {
-    if (size_ == 0) return nullptr;
-    const std::uint64_t hash = hash_of(token);
-    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      const slot& entry = slots_[i];
-      if (entry.hash == 0) return nullptr;
-      if (entry.hash == hash && entry.node->token == token) return entry.node.get();
-    }
+    const slot* found =
+        table_.find(hash_of(token), [token](const slot& s) { return s.node->token == token; });
+    return found ? found->node.get() : nullptr;
   }
 
   /// Asks the CPU to fetch the slot where token's probe starts, ahead of a
   /// find or erase: in a big level that slot is a cache miss.
-  void prefetch(std::string_view token) const noexcept {
-    if (size_ == 0) return;
-    __builtin_prefetch(&slots_[hash_of(token) & mask_], 1);
-  }
+  void prefetch(std::string_view token) const noexcept { table_.prefetch(hash_of(token)); }
 
   /// Adds a new child for token, which must be absent.
   Node* add(std::string_view token) {
-    if (!slots_ || (size_ + 1) * 2 > mask_ + 1) grow();
     auto created = std::make_unique<Node>();
     created->token.assign(token);
     Node* added = created.get();
-    place(slot{hash_of(token), std::move(created)});
+    table_.add_new(slot{hash_of(token), std::move(created)});
     return added;
   }
 
   /// Removes and destroys child, which must be one of this table's nodes.
   void erase(const Node* child) noexcept {
-    if (size_ == 0) return;
-    const std::uint64_t hash = hash_of(child->token);
-    for (std::size_t hole = hash & mask_;; hole = (hole + 1) & mask_) {
-      if (slots_[hole].hash == 0) return;
-      if (slots_[hole].node.get() != child) continue;
-      for (std::size_t next = (hole + 1) & mask_; slots_[next].hash != 0;
-           next = (next + 1) & mask_) {
-        if (detail::stays_after_erase(hole, next, slots_[next].hash & mask_)) continue;
-        slots_[hole] = std::move(slots_[next]);
-        hole = next;
-      }
-      slots_[hole] = slot{};
-      --size_;
-      if (size_ == 0) {
-        slots_.reset();
-        mask_ = 0;
-      }
-      return;
-    }
+    table_.erase(hash_of(child->token), [child](const slot& s) { return s.node.get() == child; });
+    if (table_.empty()) table_.release();
   }
 
   template <typename Visit>
   void for_each(Visit&& visit) const {
-    if (size_ == 0) return;
-    for (std::size_t i = 0; i <= mask_; ++i) {
-      if (slots_[i].hash != 0) visit(*slots_[i].node);
-    }
+    table_.for_each([&visit](const slot& s) { visit(*s.node); });
   }
 
  private:
@@ -297,32 +179,9 @@ class node_table {
     std::unique_ptr<Node> node;
   };
 
-  static std::uint64_t hash_of(std::string_view token) noexcept {
-    return detail::string_table<int>::hash_of(token);
-  }
+  static std::uint64_t hash_of(std::string_view token) noexcept { return string_hash::nonzero(token); }
 
-  void grow() {
-    const std::size_t capacity = slots_ ? (mask_ + 1) * 2 : 8;
-    auto old = std::move(slots_);
-    const std::size_t old_capacity = old ? mask_ + 1 : 0;
-    slots_ = std::make_unique<slot[]>(capacity);
-    mask_ = capacity - 1;
-    size_ = 0;
-    for (std::size_t i = 0; i < old_capacity; ++i) {
-      if (old[i].hash != 0) place(std::move(old[i]));
-    }
-  }
-
-  void place(slot&& entry) {
-    std::size_t i = entry.hash & mask_;
-    while (slots_[i].hash != 0) i = (i + 1) & mask_;
-    slots_[i] = std::move(entry);
-    ++size_;
-  }
-
-  std::unique_ptr<slot[]> slots_;
-  std::size_t mask_ = 0;
-  std::size_t size_ = 0;
+  probe_table<slot> table_;
 };
 
 /// The members of one queue group on one node.
@@ -364,10 +223,10 @@ struct sublist::node {
   /// match (nats-server keeps a similar per-node list, plist).
   mutable std::shared_ptr<const match_result> prebuilt;
   /// Guards prebuilt between readers (held for a pointer copy, so a spin
-  /// does). Writers hold the trie lock exclusively and need not take it.
-  /// Not std::atomic<std::shared_ptr>: GCC 12's shows as a data race under
-  /// ThreadSanitizer.
-  mutable std::atomic<bool> prebuilt_busy{false};
+  /// lock does). Writers hold the trie lock exclusively and need not take
+  /// it. Not std::atomic<std::shared_ptr>: GCC 12's shows as a data race
+  /// under ThreadSanitizer.
+  mutable spin_mutex prebuilt_mutex;
 
   /// prebuilt, built if missing. Trie lock held (shared).
   std::shared_ptr<const match_result> ready_result() const;
@@ -473,35 +332,15 @@ struct sublist::builder {
   }
 };
 
-namespace {
-
-/// Holds a spin flag for a few instructions.
-class spin_guard {
- public:
-  explicit spin_guard(std::atomic<bool>& busy) noexcept : busy_(busy) {
-    while (busy_.exchange(true, std::memory_order_acquire)) {
-      while (busy_.load(std::memory_order_relaxed)) std::this_thread::yield();
-    }
-  }
-  ~spin_guard() { busy_.store(false, std::memory_order_release); }
-  spin_guard(const spin_guard&) = delete;
-  spin_guard& operator=(const spin_guard&) = delete;
-
- private:
-  std::atomic<bool>& busy_;
-};
-
-}  // namespace
-
 std::shared_ptr<const match_result> sublist::node::ready_result() const {
   {
-    spin_guard guard(prebuilt_busy);
+    std::lock_guard guard(prebuilt_mutex);
     if (prebuilt) return prebuilt;
   }
-  // Build outside the spin; if another reader got there first, use theirs.
+  // Build outside the lock; if another reader got there first, use theirs.
   auto built = std::make_shared<match_result>();
   append_node(*built, *this);
-  spin_guard guard(prebuilt_busy);
+  std::lock_guard guard(prebuilt_mutex);
   if (!prebuilt) prebuilt = std::move(built);
   return prebuilt;
 }
@@ -516,7 +355,7 @@ sublist::sublist(bool cache_enabled)
       instance_id_(next_instance_id.fetch_add(1, std::memory_order_relaxed)),
       root_(std::make_unique<level>()) {}
 
-bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
+bool sublist::insert_locked(const std::shared_ptr<subscription>& sub, bool& first) {
   const token_list tokens(sub->subject);
   level* l = root_.get();
   node* n = nullptr;
@@ -543,6 +382,7 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
   }
   bool added = false;
   if (sub->queue.empty()) {
+    first = n->plain.empty();
     added = n->plain.add(sub);
   } else {
     auto group = std::find_if(n->queues.begin(), n->queues.end(),
@@ -551,6 +391,7 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
       n->queues.push_back(queue_group{sub->queue, {}});
       group = n->queues.end() - 1;
     }
+    first = group->members.empty();
     added = group->members.add(sub);
   }
   if (!added) return false;
@@ -560,17 +401,19 @@ bool sublist::insert_locked(const std::shared_ptr<subscription>& sub) {
   return true;
 }
 
-bool sublist::remove_locked(const std::shared_ptr<subscription>& sub) {
+bool sublist::remove_locked(const std::shared_ptr<subscription>& sub, bool& last) {
   if (sub->router_id != instance_id_) return false;
   node* n = static_cast<node*>(sub->router_node);
   bool removed = false;
   if (sub->queue.empty()) {
     removed = n->plain.erase(sub.get());
+    last = n->plain.empty();
   } else {
     for (auto group = n->queues.begin(); group != n->queues.end(); ++group) {
       if (group->name != sub->queue) continue;
       removed = group->members.erase(sub.get());
-      if (removed && group->members.empty()) n->queues.erase(group);
+      last = group->members.empty();
+      if (removed && last) n->queues.erase(group);
       break;
     }
   }
@@ -631,7 +474,7 @@ void sublist::prune_locked() {
 // publish an entry with a release store once it is built;
 // readers (in a read section, no lock) probe with acquire loads and compare
 // keys, so whatever entry a reader finds is a whole one. Erasing shifts later
-// entries back, as detail::string_table does; a reader probing meanwhile may
+// entries back, as probe_table (broker/router/string_table.hpp) does; a reader probing meanwhile may
 // miss an entry that is there, which costs it a trie walk and nothing else.
 
 /// One cached result, with its subject stored right behind it.
@@ -745,7 +588,7 @@ bool sublist::cache_erase_locked(std::string_view subject) const {
   cache_table* table = cache_.load(std::memory_order_relaxed);
   if (!table || table->size == 0) return false;
   const std::size_t mask = table->mask;
-  const std::uint64_t hash = detail::string_table<int>::hash_of(subject);
+  const std::uint64_t hash = string_hash::nonzero(subject);
   for (std::size_t hole = hash & mask;; hole = (hole + 1) & mask) {
     cache_entry* doomed = table->slots[hole].load(std::memory_order_relaxed);
     if (!doomed) return false;
@@ -753,7 +596,7 @@ bool sublist::cache_erase_locked(std::string_view subject) const {
     for (std::size_t next = (hole + 1) & mask;; next = (next + 1) & mask) {
       cache_entry* moving = table->slots[next].load(std::memory_order_relaxed);
       if (!moving) break;
-      if (detail::stays_after_erase(hole, next, moving->hash & mask)) continue;
+      if (stays_after_erase(hole, next, moving->hash & mask)) continue;
       table->slots[hole].store(moving, std::memory_order_release);
       hole = next;
     }
@@ -794,9 +637,12 @@ bool sublist::cache_rebuild_locked(std::size_t at_most, Keep&& keep) const {
 }
 
 bool sublist::cache_drop_locked(const subscription& sub) {
-  if (is_literal(sub.subject)) return cache_erase_locked(sub.subject);
+  if (protocol::subject_is_literal(sub.subject)) return cache_erase_locked(sub.subject);
+  // Cached subjects have no empty token (those are never cached); wildcard
+  // tokens in them (a PUB to "a.*", a permission check) compare as the trie
+  // takes them: a pattern `*` or `>` covers them, a literal token does not.
   return cache_rebuild_locked(cache_max, [&](std::string_view subject) {
-    return !pattern_matches(sub.subject, subject);
+    return !protocol::subject_matches(sub.subject, subject);
   });
 }
 
@@ -832,13 +678,17 @@ void sublist::insert(std::shared_ptr<subscription> sub) {
   bool retired = false;
   {
     std::unique_lock trie_lock(trie_mutex_);
-    if (!insert_locked(sub)) return;
+    bool first = false;
+    if (!insert_locked(sub, first)) return;
     count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
       hook();
     }
     if (cache_enabled_) retired = cache_drop_locked(*sub);
     changed_locked();
+    if (interest_hook_) [[unlikely]] {
+      interest_hook_(interest_change{interest_change::kind::added, *sub, first});
+    }
   }
   if (retired) epoch::reclaim();
 }
@@ -848,7 +698,8 @@ bool sublist::remove(const std::shared_ptr<subscription>& sub) {
   bool retired = false;
   {
     std::unique_lock trie_lock(trie_mutex_);
-    if (!remove_locked(sub)) return false;
+    bool last = false;
+    if (!remove_locked(sub, last)) return false;
     sub->closed.store(true, std::memory_order_release);
     count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
     if (prune_queue_.size() >= prune_batch) prune_locked();
@@ -857,6 +708,9 @@ bool sublist::remove(const std::shared_ptr<subscription>& sub) {
     }
     if (cache_enabled_) retired = cache_drop_locked(*sub);
     changed_locked();
+    if (interest_hook_) [[unlikely]] {
+      interest_hook_(interest_change{interest_change::kind::removed, *sub, last});
+    }
   }
   if (retired) epoch::reclaim();
   return true;
@@ -871,12 +725,17 @@ void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& sub
     std::size_t removed = 0;
     // The first few removed, for dropping their cache entries one by one.
     const subscription* first[scan_limit];
+    // With a hook: each removal and whether it was the last of its kind, to
+    // report once the batch is done. Empty (never allocated) without one.
+    std::vector<std::pair<const subscription*, bool>> reported;
     for (std::size_t i = 0; i < subs.size(); ++i) {
       const auto& sub = subs[i];
-      if (!sub || !remove_locked(sub)) continue;
+      bool last = false;
+      if (!sub || !remove_locked(sub, last)) continue;
       sub->closed.store(true, std::memory_order_release);
       if (removed < scan_limit) first[removed] = sub.get();
       ++removed;
+      if (interest_hook_) [[unlikely]] reported.emplace_back(sub.get(), last);
     }
     if (removed == 0) return;
     prune_locked();
@@ -892,8 +751,20 @@ void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& sub
       }
     }
     changed_locked();
+    for (const auto& [sub, last] : reported) {
+      interest_hook_(interest_change{interest_change::kind::removed, *sub, last});
+    }
   }
   if (retired) epoch::reclaim();
+}
+
+void sublist::set_interest_hook(interest_hook hook) {
+  interest_hook retired_hook;
+  {
+    std::unique_lock trie_lock(trie_mutex_);
+    retired_hook = std::exchange(interest_hook_, std::move(hook));
+  }
+  // The old hook (and whatever it captured) goes with no lock held.
 }
 
 std::shared_ptr<const match_result> sublist::match_uncached(std::string_view literal_subject,
@@ -928,7 +799,7 @@ std::shared_ptr<const match_result> sublist::match_uncached(std::string_view lit
 }
 
 std::shared_ptr<const match_result> sublist::match(std::string_view literal_subject) const {
-  const std::uint64_t hash = detail::string_table<int>::hash_of(literal_subject);
+  const std::uint64_t hash = string_hash::nonzero(literal_subject);
   if (cache_enabled_) {
     epoch::read_section section;
     if (const cache_entry* hit = cache_find(literal_subject, hash)) return hit->result;
@@ -938,7 +809,7 @@ std::shared_ptr<const match_result> sublist::match(std::string_view literal_subj
 
 const match_result& sublist::match(std::string_view literal_subject,
                                    sublist_read_scope& scope) const {
-  const std::uint64_t hash = detail::string_table<int>::hash_of(literal_subject);
+  const std::uint64_t hash = string_hash::nonzero(literal_subject);
   // The scope's section is open: an entry found stays alive until it closes.
   if (cache_enabled_) {
     if (const cache_entry* hit = cache_find(literal_subject, hash)) return *hit->result;
@@ -950,7 +821,7 @@ const match_result& sublist::match(std::string_view literal_subject,
 bool sublist::has_interest(std::string_view literal_subject) const {
   if (cache_enabled_) {
     epoch::read_section section;
-    const std::uint64_t hash = detail::string_table<int>::hash_of(literal_subject);
+    const std::uint64_t hash = string_hash::nonzero(literal_subject);
     if (const cache_entry* hit = cache_find(literal_subject, hash)) return !hit->result->empty();
   }
   const token_list tokens(literal_subject);

@@ -14,7 +14,11 @@
 //  * a node also keeps its own subscriptions as a ready result, so an uncached
 //    match that finds a single node (the common case) copies nothing;
 //  * every insert and remove moves a generation counter, which lets each event
-//    loop keep a lock-free L1 cache of its own (sublist_l1_cache below).
+//    loop keep a lock-free L1 cache of its own (sublist_l1_cache below);
+//  * an optional interest hook hears of every insert and remove, and of the
+//    first and last subscription on each exact subject and queue (see
+//    broker/router/interest_change.hpp); without one, a change pays a single
+//    well-predicted branch for it.
 //
 // Locking: a shared_mutex guards the trie and the cache's writers. A change
 // (insert, remove) holds it exclusively while it updates the trie and drops
@@ -23,7 +27,7 @@
 // So no change comes between a walk and its store, and the cache never takes
 // in a stale result. Readers of the cache take no lock at all: its slots are
 // atomic pointers to immutable entries, and entries (and outgrown slot
-// arrays) are freed through epoch-based reclamation (broker/epoch_reclaim.hpp)
+// arrays) are freed through epoch-based reclamation (broker/router/epoch_reclaim.hpp)
 // once no reader can still hold them. A cache hit thus writes no shared
 // memory. See sublist.cpp for the order of a change.
 #pragma once
@@ -42,6 +46,8 @@
 #include <vector>
 
 #include "broker/router/epoch_reclaim.hpp"
+#include "broker/router/interest_change.hpp"
+#include "broker/router/string_table.hpp"
 #include "broker/subscription.hpp"
 
 namespace courier::broker {
@@ -60,192 +66,6 @@ struct match_result {
 };
 
 namespace detail {
-
-/// Linear probing with back-shift erase (the router's three hash tables):
-/// once slot `hole` is emptied, the entry at `next`, whose home slot is
-/// `home`, may stay put if its home lies cyclically in (hole, next];
-/// otherwise it moves back into the hole.
-inline bool stays_after_erase(std::size_t hole, std::size_t next, std::size_t home) noexcept {
-  return hole <= next ? (hole < home && home <= next) : (hole < home || home <= next);
-}
-
-/// Fast hash for short strings (subjects and tokens), transparent so that
-/// maps keyed by std::string can be searched with a string_view without
-/// building a string: a cache hit must not allocate.
-struct string_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view text) const noexcept;
-  std::size_t operator()(const std::string& text) const noexcept {
-    return (*this)(std::string_view(text));
-  }
-  std::size_t operator()(const char* text) const noexcept {
-    return (*this)(std::string_view(text));
-  }
-};
-
-/// Open-addressing hash table from strings to Value, searched by string_view:
-/// one flat slot array probed linearly, so a lookup touches one or two cache
-/// lines and never allocates. Capacity is a power of two, at most half full;
-/// erase shifts later entries back instead of leaving tombstones. Not
-/// thread-safe: the router guards it with its locks.
-template <typename Value>
-class string_table {
- public:
-  struct slot {
-    std::uint64_t hash = 0;  ///< 0 marks an empty slot; real hashes are never 0
-    std::string key;
-    Value value{};
-  };
-
-  string_table() = default;
-  string_table(string_table&&) noexcept = default;
-  string_table& operator=(string_table&&) noexcept = default;
-
-  /// The hash this table files key under.
-  static std::uint64_t hash_of(std::string_view key) noexcept {
-    const std::uint64_t hash = string_hash{}(key);
-    return hash ? hash : 1;
-  }
-
-  std::size_t size() const noexcept { return size_; }
-  bool empty() const noexcept { return size_ == 0; }
-
-  /// The value under key, or null.
-  Value* find(std::string_view key) noexcept { return find(key, hash_of(key)); }
-  const Value* find(std::string_view key) const noexcept {
-    return const_cast<string_table*>(this)->find(key, hash_of(key));
-  }
-  /// As find(key), with hash == hash_of(key) already computed.
-  Value* find(std::string_view key, std::uint64_t hash) noexcept {
-    if (size_ == 0) return nullptr;
-    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      slot& entry = slots_[i];
-      if (entry.hash == 0) return nullptr;
-      if (entry.hash == hash && entry.key == key) return &entry.value;
-    }
-  }
-
-  /// Inserts key -> value unless key is present; returns the stored value and
-  /// whether it was inserted.
-  std::pair<Value*, bool> try_emplace(std::string_view key, Value value) {
-    const std::uint64_t hash = hash_of(key);
-    if ((size_ + 1) * 2 > mask_ + 1 || !slots_) grow();
-    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      slot& entry = slots_[i];
-      if (entry.hash == 0) {
-        entry.hash = hash;
-        entry.key.assign(key);
-        entry.value = std::move(value);
-        ++size_;
-        return {&entry.value, true};
-      }
-      if (entry.hash == hash && entry.key == key) return {&entry.value, false};
-    }
-  }
-
-  /// Removes key; false if absent.
-  bool erase(std::string_view key) noexcept {
-    if (size_ == 0) return false;
-    const std::uint64_t hash = hash_of(key);
-    for (std::size_t i = hash & mask_;; i = (i + 1) & mask_) {
-      slot& entry = slots_[i];
-      if (entry.hash == 0) return false;
-      if (entry.hash == hash && entry.key == key) {
-        erase_at(i);
-        return true;
-      }
-    }
-  }
-
-  /// Calls visit(key, value) for every entry.
-  template <typename Visit>
-  void for_each(Visit&& visit) {
-    if (size_ == 0) return;
-    for (std::size_t i = 0; i <= mask_; ++i) {
-      if (slots_[i].hash != 0) visit(std::as_const(slots_[i].key), slots_[i].value);
-    }
-  }
-  template <typename Visit>
-  void for_each(Visit&& visit) const {
-    const_cast<string_table*>(this)->for_each(
-        [&visit](const std::string& key, const Value& value) { visit(key, value); });
-  }
-
-  /// Removes every entry for which doomed(key, value) is true.
-  template <typename Doomed>
-  void erase_if(Doomed&& doomed) {
-    if (size_ == 0) return;
-    // Erasing shifts later entries back: recheck the slot just erased. An
-    // entry that wraps around into slots already passed was checked there.
-    for (std::size_t i = 0; i <= mask_;) {
-      if (slots_[i].hash != 0 && doomed(std::as_const(slots_[i].key), slots_[i].value)) {
-        erase_at(i);
-      } else {
-        ++i;
-      }
-    }
-  }
-
-  /// Keeps only the first `keep` entries in slot order (an arbitrary choice,
-  /// as a sweep wants), dropping the rest.
-  void retain(std::size_t keep) {
-    if (size_ <= keep) return;
-    string_table kept;
-    for (std::size_t i = 0; i <= mask_ && kept.size_ < keep; ++i) {
-      if (slots_[i].hash != 0) kept.insert_new(std::move(slots_[i]));
-    }
-    *this = std::move(kept);
-  }
-
-  /// Removes every entry, keeping the slot array.
-  void clear() noexcept {
-    if (size_ == 0) return;
-    for (std::size_t i = 0; i <= mask_; ++i) {
-      if (slots_[i].hash != 0) slots_[i] = slot{};
-    }
-    size_ = 0;
-  }
-
- private:
-  void grow() {
-    const std::size_t capacity = slots_ ? (mask_ + 1) * 2 : 8;
-    string_table bigger;
-    bigger.slots_ = std::make_unique<slot[]>(capacity);
-    bigger.mask_ = capacity - 1;
-    if (slots_) {
-      for (std::size_t i = 0; i <= mask_; ++i) {
-        if (slots_[i].hash != 0) bigger.insert_new(std::move(slots_[i]));
-      }
-    }
-    *this = std::move(bigger);
-  }
-
-  /// Files an entry known to be absent, in a table with room for it.
-  void insert_new(slot&& entry) {
-    if (!slots_ || (size_ + 1) * 2 > mask_ + 1) grow();
-    std::size_t i = entry.hash & mask_;
-    while (slots_[i].hash != 0) i = (i + 1) & mask_;
-    slots_[i] = std::move(entry);
-    ++size_;
-  }
-
-  /// Empties slot `hole`, shifting back later entries of its probe run that
-  /// would otherwise become unreachable.
-  void erase_at(std::size_t hole) noexcept {
-    for (std::size_t next = (hole + 1) & mask_; slots_[next].hash != 0;
-         next = (next + 1) & mask_) {
-      if (stays_after_erase(hole, next, slots_[next].hash & mask_)) continue;
-      slots_[hole] = std::move(slots_[next]);
-      hole = next;
-    }
-    slots_[hole] = slot{};
-    --size_;
-  }
-
-  std::unique_ptr<slot[]> slots_;
-  std::size_t mask_ = 0;
-  std::size_t size_ = 0;
-};
 
 /// Test seams, null in production: called at the two points where a
 /// concurrent change matters, so that tests can force those interleavings.
@@ -311,6 +131,12 @@ class sublist {
     return generation_.load(std::memory_order_acquire);
   }
 
+  /// Installs the hook told of every change from now on, replacing any
+  /// earlier one; an empty function removes it. Waits for changes in
+  /// progress, so a change is reported by the old hook or by the new one.
+  /// See interest_hook for what the hook may do.
+  void set_interest_hook(interest_hook hook);
+
   /// Number of subscriptions stored.
   std::size_t count() const noexcept { return count_.load(std::memory_order_relaxed); }
 
@@ -342,10 +168,13 @@ class sublist {
   template <typename Keep>
   bool cache_rebuild_locked(std::size_t at_most, Keep&& keep) const;
 
-  bool insert_locked(const std::shared_ptr<subscription>& sub);
+  /// Files sub in its node; `first` tells whether its subject and queue had
+  /// no subscription there before. False if it was there already.
+  bool insert_locked(const std::shared_ptr<subscription>& sub, bool& first);
   /// Takes sub out of its node (found through subscription::router_node, no
-  /// walk) and queues the node for pruning if that left it empty.
-  bool remove_locked(const std::shared_ptr<subscription>& sub);
+  /// walk) and queues the node for pruning if that left it empty; `last`
+  /// tells whether that was the node's last one with sub's queue.
+  bool remove_locked(const std::shared_ptr<subscription>& sub, bool& last);
   void queue_prune_locked(node* n);
   /// Prunes the queued nodes that are still empty, and the parents that
   /// leaves empty, with their parents' slots fetched ahead.
@@ -363,6 +192,9 @@ class sublist {
   /// it exclusively, misses shared (with cache_mutex_ to store).
   mutable std::shared_mutex trie_mutex_;
   std::unique_ptr<level> root_;
+  /// Told of every change; empty when nobody listens. Written and called
+  /// with trie_mutex_ held exclusively.
+  interest_hook interest_hook_;
   /// Trie nodes (under trie_mutex_).
   std::size_t nodes_ = 0;
   /// Nodes left empty by removals, pruned together once prune_batch of them
@@ -434,7 +266,7 @@ class sublist_l1_cache {
   std::uint64_t list_id_ = 0;
   std::uint64_t generation_ = 0;
   std::size_t max_entries_;
-  detail::string_table<std::shared_ptr<const match_result>> entries_;
+  string_table<std::shared_ptr<const match_result>> entries_;
 };
 
 }  // namespace courier::broker

@@ -222,6 +222,17 @@ TEST(permission_cache, publish_decisions_are_cached_and_bounded) {
   EXPECT_GT(cache.publish_cache_size(), 0u);
 }
 
+TEST(permission_cache, full_publish_cache_drops_prune_count_entries) {
+  permission_cache cache(perms(R"({"publish": "ok.>"})"));
+  for (std::size_t i = 0; i < permission_cache::max_entries; ++i) cache.can_publish("ok." + std::to_string(i));
+  EXPECT_EQ(cache.publish_cache_size(), permission_cache::max_entries);
+  cache.can_publish("ok.one-more");
+  EXPECT_EQ(cache.publish_cache_size(), permission_cache::max_entries - permission_cache::prune_count + 1);
+  // Evicted or kept, every answer stays right.
+  for (std::size_t i = 0; i < permission_cache::max_entries; ++i) EXPECT_TRUE(cache.can_publish("ok." + std::to_string(i)));
+  EXPECT_FALSE(cache.can_publish("no"));
+}
+
 TEST(permission_cache, allow_responses_default_one_reply_within_two_minutes) {
   permission_cache cache(perms(R"({"subscribe": "svc.>", "allow_responses": true})"));
   ASSERT_TRUE(cache.tracks_replies());
@@ -299,6 +310,52 @@ TEST(permission_cache, delivery_checks_from_many_threads) {
   for (auto& th : threads) th.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_TRUE(cache.can_publish("_INBOX.5"));
+}
+
+TEST(permissions, subjects_with_empty_tokens_match_no_entry) {
+  // Checked against nats-server 2.9.10: its Sublist.Match finds nothing for
+  // "a..b", so an allow list refuses it and a deny list lets it through
+  // (the SUB is then refused as an invalid subject).
+  auto allow = perms(R"({"publish": {"allow": ["a.>"]}, "subscribe": {"allow": ["a.>"]}})");
+  EXPECT_FALSE(allow->can_publish("a..b"));
+  EXPECT_FALSE(allow->can_subscribe("a..b"));
+  EXPECT_TRUE(allow->can_publish("a.b"));
+  auto deny = perms(R"({"publish": {"deny": ["a.>"]}, "subscribe": {"deny": ["a.>"]}})");
+  EXPECT_TRUE(deny->can_publish("a..b"));
+  EXPECT_TRUE(deny->can_subscribe("a..b"));
+  EXPECT_FALSE(deny->can_publish("a.b"));
+}
+
+TEST(permissions, one_compiled_set_serves_many_connections_at_once) {
+  // The lists' router cache is shared by every connection of a user: checks
+  // from many threads, through separate per-connection caches, agree.
+  auto shared = perms(R"({"publish": {"allow": ["svc.>", "_INBOX.>"], "deny": "svc.admin.>"},
+                          "subscribe": {"allow": ["svc.*", "jobs.* workers"], "deny": "svc.secret"}})");
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      permission_cache connection(shared);
+      for (int i = 0; i < 1500; ++i) {
+        const std::string id = std::to_string((i * 13 + t) % 2000);  // past both caches' bounds
+        if (!connection.can_publish("svc." + id)) ++wrong;
+        if (connection.can_publish("svc.admin." + id)) ++wrong;
+        if (connection.can_publish("other." + id)) ++wrong;
+        if (!connection.deliver_allowed("svc." + id, "svc.*")) ++wrong;
+        if (connection.deliver_allowed("svc.secret", "svc.*")) ++wrong;
+        if (!connection.deliver_allowed("jobs." + id, "jobs.*", "workers")) ++wrong;
+        if (connection.deliver_allowed("jobs." + id, "jobs.*", "others")) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(permission_errors, err_line_frames_like_the_protocol_encoder) {
+  using courier::auth::err_line;
+  EXPECT_EQ(err_line("Authorization Violation"), "-ERR 'Authorization Violation'\r\n");
+  EXPECT_EQ(err_line(""), "-ERR ''\r\n");
 }
 
 TEST(permission_errors, texts_match_nats_server) {

@@ -45,6 +45,24 @@ TEST(duration, parses_go_durations) {
   }
 }
 
+TEST(duration, refuses_what_go_refuses) {
+  for (const char* bad : {"", "5", "s", "1x", "1.s.", "--1s", "1 s", "1sm", "abc", ".s", "1e3s", "+", "1..5s"}) {
+    std::string error;
+    EXPECT_FALSE(parse_go_duration(bad, error)) << bad;
+    EXPECT_FALSE(error.empty()) << bad;
+  }
+}
+
+TEST(duration, mixed_units_and_fractions) {
+  std::string error;
+  EXPECT_EQ(parse_go_duration("1m0.25s", error), 60250ms);
+  EXPECT_EQ(parse_go_duration("2m", error), 2min);
+  EXPECT_EQ(parse_go_duration("1h30m", error), 90min);
+  EXPECT_EQ(parse_go_duration("-1s", error), -1s);
+  // Go truncates a fraction past the unit's resolution instead of rounding.
+  EXPECT_EQ(parse_go_duration("1.9999999999s", error), 1999999999ns);
+}
+
 TEST(duration, rejects_with_go_messages) {
   struct error_case {
     const char* text;

@@ -412,6 +412,11 @@ case("perm_deny_list", session("SUB secret.x 1\r\n", "PUB secret.x 1\r\nx\r\n", 
 case("perm_sub_wildcard_overlapping_deny", session("SUB > 1\r\n", "PUB secret.x 1\r\nx\r\n",
                                                    "PUB open 1\r\ny\r\n", connect=DC),
      "a wildcard SUB is allowed but messages on denied subjects are not delivered", config=PERMS)
+case("perm_empty_token_subjects", [
+    c("p"), s(PC + b"PUB pub..x 1\r\nx\r\nSUB sub..x 1\r\nPING\r\n", "p"),
+    c("d"), s(DC + b"PUB secret..x 1\r\nx\r\nSUB secret..x 2\r\nPING\r\n", "d")],
+    "a subject with an empty token matches no permission entry: refused by an allow list, "
+    "let through a deny list (then refused as an invalid subject)", config=PERMS)
 case("perm_verbose_pub_denied", session("PUB other 1\r\nx\r\n", "PING\r\n",
                                         connect=b'CONNECT {"verbose":true,"pedantic":false,"user":"p","pass":"p"}\r\n'),
      config=PERMS)

@@ -73,6 +73,8 @@ TEST(subject_validation, table) {
       {" ", false, true, false, true},
       {"a.\r", false, true, false, true},
       {"\xc3\xa9t\xc3\xa9", true, true, true, true},  // UTF-8 is fine
+      {"$SYS.>", true, false, false, true},
+      {"a-b_c", true, true, true, true},
   };
   for (const auto& c : cases) {
     EXPECT_EQ(is_valid_subject(c.subject), c.valid) << "valid: '" << c.subject << "'";
@@ -90,6 +92,24 @@ TEST(subject_validation, is_literal) {
   EXPECT_FALSE(subject_is_literal("a.*"));
   EXPECT_FALSE(subject_is_literal("a.>"));
   EXPECT_FALSE(subject_is_literal("*.a"));
+}
+
+TEST(subject_is_subset_match, follows_nats_server) {
+  EXPECT_TRUE(subject_is_subset_match("foo.*", ">"));
+  EXPECT_TRUE(subject_is_subset_match("foo.*", "*.*"));
+  EXPECT_TRUE(subject_is_subset_match("foo.*", "foo.*"));
+  EXPECT_FALSE(subject_is_subset_match("foo.*", "foo.bar"));
+  EXPECT_TRUE(subject_is_subset_match("foo.bar", "foo.*"));
+  EXPECT_TRUE(subject_is_subset_match("foo.bar.baz", "foo.>"));
+  EXPECT_FALSE(subject_is_subset_match("*.bar", "foo.*"));
+  EXPECT_FALSE(subject_is_subset_match("foo.>", "foo.*"));
+  EXPECT_TRUE(subject_is_subset_match("foo.>", "foo.>"));
+  EXPECT_FALSE(subject_is_subset_match("foo", "foo.bar"));
+  EXPECT_FALSE(subject_is_subset_match("foo.bar", "foo"));
+  EXPECT_FALSE(subject_is_subset_match("foo", "foo.>"));  // `>` needs a token
+  EXPECT_FALSE(subject_is_subset_match("a..b", "a.*.b"));  // empty tokens cover nothing
+  EXPECT_FALSE(subject_is_subset_match("a.b", "a..b"));
+  EXPECT_TRUE(subject_is_subset_match("workers.eu", "workers.*"));  // queue names, as queueMatches uses it
 }
 
 TEST(subject_matches, table) {

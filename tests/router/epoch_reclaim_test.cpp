@@ -132,6 +132,9 @@ TEST(EpochReclaim, ReadersNeverSeeAFreedObject) {
     if (v % 16 == 0) reclaim();
     if (v % 256 == 0) std::this_thread::yield();
   }
+  // On a loaded machine the writer can finish before any reader has run:
+  // let one read happen, so the test always checks something.
+  while (reads.load(std::memory_order_relaxed) == 0) std::this_thread::yield();
   stop.store(true);
   for (auto& t : readers) t.join();
   retire(current.load());

@@ -14,15 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/router/router_test_support.hpp"
+
 namespace courier::broker {
 namespace {
 
-std::shared_ptr<subscription> make_sub(std::string subject, std::string queue = {}) {
-  auto sub = std::make_shared<subscription>();
-  sub->subject = std::move(subject);
-  sub->queue = std::move(queue);
-  return sub;
-}
+using test::make_sub;
 
 // ---------------------------------------------------------------------------
 // A brute-force reference: every subscription in a list, each checked
@@ -631,82 +628,6 @@ TEST(SublistRandom, AgainstBruteForceThroughReadScope) {
     random_against_brute_force(true, read_via::scope, seed);
   }
   random_against_brute_force(false, read_via::scope, 4);
-}
-
-// ---------------------------------------------------------------------------
-// The flat hash table under the trie levels and the caches, against std::map.
-
-TEST(StringTable, RandomOperationsAgainstStdMap) {
-  for (std::uint64_t seed = 1; seed <= 4; ++seed) {
-    std::mt19937_64 rng(seed);
-    detail::string_table<int> table;
-    std::map<std::string, int> reference;
-    // Few distinct keys, so that probe runs collide, wrap and get erased from.
-    const std::size_t key_space = seed == 1 ? 12 : 300;
-    for (int step = 0; step < 40000; ++step) {
-      const std::string key = "k" + std::to_string(rng() % key_space);
-      switch (rng() % 5) {
-        case 0:
-        case 1: {
-          const int value = static_cast<int>(rng() % 1000);
-          const auto [stored, inserted] = table.try_emplace(key, value);
-          const auto [it, ref_inserted] = reference.try_emplace(key, value);
-          ASSERT_EQ(inserted, ref_inserted);
-          ASSERT_EQ(*stored, it->second);
-          break;
-        }
-        case 2:
-          ASSERT_EQ(table.erase(key), reference.erase(key) == 1);
-          break;
-        case 3: {
-          const int* found = table.find(key);
-          auto it = reference.find(key);
-          ASSERT_EQ(found != nullptr, it != reference.end());
-          if (found) {
-            ASSERT_EQ(*found, it->second);
-          }
-          break;
-        }
-        default:
-          if (rng() % 200 == 0) {
-            // Drop every key ending in an odd digit.
-            auto odd = [](const std::string& k) { return (k.back() - '0') % 2 == 1; };
-            table.erase_if([&](const std::string& k, int) { return odd(k); });
-            std::erase_if(reference, [&](const auto& entry) { return odd(entry.first); });
-          } else if (rng() % 300 == 0) {
-            table.retain(5);
-            ASSERT_EQ(table.size(), std::min<std::size_t>(5, reference.size()));
-            // Rebuild the reference from what was kept.
-            std::map<std::string, int> kept;
-            table.for_each([&](const std::string& k, int v) { kept[k] = v; });
-            for (const auto& [k, v] : kept) ASSERT_EQ(reference.at(k), v);
-            reference = std::move(kept);
-          }
-      }
-      ASSERT_EQ(table.size(), reference.size());
-    }
-    std::size_t visited = 0;
-    table.for_each([&](const std::string& k, int v) {
-      ++visited;
-      EXPECT_EQ(reference.at(k), v);
-    });
-    EXPECT_EQ(visited, reference.size());
-    table.clear();
-    EXPECT_EQ(table.size(), 0u);
-    EXPECT_EQ(table.find("k1"), nullptr);
-  }
-}
-
-TEST(StringTable, LooksUpByStringViewIntoLongerText) {
-  detail::string_table<int> table;
-  table.try_emplace("foo", 1);
-  table.try_emplace("foo.bar", 2);
-  const std::string text = "foo.bar.baz";
-  ASSERT_NE(table.find(std::string_view(text).substr(0, 3)), nullptr);
-  EXPECT_EQ(*table.find(std::string_view(text).substr(0, 3)), 1);
-  EXPECT_EQ(*table.find(std::string_view(text).substr(0, 7)), 2);
-  EXPECT_EQ(table.find(std::string_view(text)), nullptr);
-  EXPECT_EQ(table.find(""), nullptr);
 }
 
 // ---------------------------------------------------------------------------
