@@ -1,7 +1,7 @@
 // A fast producer and a subscriber that reads slowly, with a small
 // max_pending: the producer is stalled again and again in the middle of the
 // loop's 1 MiB reads, and what it had sent past the stall point waits in the
-// session (session::unparsed_) until the subscriber drains. Nothing may be
+// connection (connection::unparsed_) until the subscriber drains. Nothing may be
 // lost, reordered or cut off: nats-server 2.9.10 delivers all of it too (the
 // same session replayed by hand with a python client: 20,000 of 20,000 in
 // order, no slow consumer).
