@@ -47,7 +47,7 @@ class route_caches;  // broker/event_loop.hpp
 
 /// Options of an in-process connection (the CONNECT fields that apply).
 struct connection_options {
-  std::string name;   ///< for logs
+  std::string name{};  ///< for logs
   bool echo = true;   ///< receive own publishes on matching subscriptions
   /// Run callbacks on the publishing thread, inside its publish (which may be
   /// a broker event loop delivering a TCP client's message), instead of on
