@@ -29,72 +29,71 @@ open_step tls_transport::advance_open(const error_code& wait_error) {
     return {action::failed,
             state_ == state::handshaking ? close_reason::tls_handshake_error : close_reason::read_error};
   }
+  // Each step either moves to another state (nullopt: go on) or tells the
+  // connection what to do.
   for (;;) {
-    switch (state_) {
-      case state::start:
-        handshake_deadline_ = clock::now() + settings_.timeout;
-        if (!settings_.handshake_first) {
-          state_ = state::greeted;
-          greeted_ = true;
-          return {action::send_greeting};
-        }
-        if (settings_.handshake_first_fallback) {
-          state_ = state::waiting_hello_first;
-          hello_deadline_ = clock::now() + *settings_.handshake_first_fallback;
-          return {action::wait_readable};
-        }
-        if (!begin_handshake()) return {action::failed, close_reason::tls_handshake_error};
-        break;
-      case state::waiting_hello_first: {
-        const peeked first = peek_first_byte();
-        if (first.byte < 0) return first.step;
-        if (auth::looks_like_tls_client_hello(static_cast<unsigned char>(first.byte))) {
-          if (!begin_handshake()) return {action::failed, close_reason::tls_handshake_error};
-          break;  // the INFO goes out encrypted once the handshake completes
-        }
-        state_ = state::greeted;  // a client that does not start with TLS
-        greeted_ = true;
-        return {action::send_greeting};
-      }
-      case state::greeted:
-        if (settings_.allow_non_tls) {
-          state_ = state::waiting_first_byte;
-        } else if (!begin_handshake()) {
-          return {action::failed, close_reason::tls_handshake_error};
-        }
-        break;
-      case state::waiting_first_byte: {
-        const peeked first = peek_first_byte();
-        if (first.byte < 0) return first.step;
-        if (auth::looks_like_tls_client_hello(static_cast<unsigned char>(first.byte))) {
-          if (!begin_handshake()) return {action::failed, close_reason::tls_handshake_error};
-          break;
-        }
-        state_ = state::plain;
-        return {action::ready};
-      }
-      case state::handshaking:
-        if (auto step = continue_handshake()) return *step;
-        break;
-      case state::established:
-        if (!greeted_) {
-          // TLS came first: the INFO goes out now, encrypted.
-          greeted_ = true;
-          return {action::send_greeting};
-        }
-        return {action::ready};
-      case state::plain:
-        return {action::ready};
-    }
+    if (auto step = advance_once()) return *step;
   }
+}
+
+std::optional<open_step> tls_transport::advance_once() {
+  switch (state_) {
+    case state::start: return open_start();
+    case state::waiting_hello_first: return sniff_first_byte(state::greeted);
+    case state::greeted:
+      if (settings_.allow_non_tls) {
+        state_ = state::waiting_first_byte;
+        return std::nullopt;
+      }
+      return start_handshake();
+    case state::waiting_first_byte: return sniff_first_byte(state::plain);
+    case state::handshaking: return continue_handshake();
+    case state::established:
+      if (greeted_) return open_step{action::ready};
+      // TLS came first: the INFO goes out now, encrypted.
+      return greet();
+    case state::plain: return open_step{action::ready};
+  }
+  return open_step{action::failed, close_reason::tls_handshake_error};
+}
+
+std::optional<open_step> tls_transport::open_start() {
+  handshake_deadline_ = clock::now() + settings_.timeout;
+  if (!settings_.handshake_first) return greet();
+  if (settings_.handshake_first_fallback) {
+    state_ = state::waiting_hello_first;
+    hello_deadline_ = clock::now() + *settings_.handshake_first_fallback;
+    return open_step{action::wait_readable};
+  }
+  return start_handshake();  // the INFO follows the handshake
+}
+
+std::optional<open_step> tls_transport::greet() {
+  if (state_ != state::established) state_ = state::greeted;
+  greeted_ = true;
+  return open_step{action::send_greeting};
+}
+
+std::optional<open_step> tls_transport::sniff_first_byte(state otherwise) {
+  const peeked first = peek_first_byte();
+  if (first.byte < 0) return first.step;
+  // A TLS record (0x16) starts a handshake; anything else is a client that
+  // does not start with TLS.
+  if (auth::looks_like_tls_client_hello(static_cast<unsigned char>(first.byte))) return start_handshake();
+  if (otherwise == state::greeted) return greet();  // handshake_first fallback: INFO in clear
+  state_ = otherwise;                                // allow_non_tls: plain text from here on
+  return open_step{action::ready};
+}
+
+std::optional<open_step> tls_transport::start_handshake() {
+  if (!begin_handshake()) return open_step{action::failed, close_reason::tls_handshake_error};
+  return std::nullopt;
 }
 
 std::optional<open_step> tls_transport::check_open_deadline(clock::time_point now) {
   if (state_ == state::waiting_hello_first && now >= hello_deadline_) {
     // No ClientHello within the handshake_first duration: INFO first after all.
-    state_ = state::greeted;
-    greeted_ = true;
-    return open_step{action::send_greeting};
+    return greet();
   }
   if ((state_ == state::handshaking || state_ == state::waiting_first_byte) && now >= handshake_deadline_) {
     log().error(log_prefix_, "TLS handshake timeout");

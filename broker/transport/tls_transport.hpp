@@ -71,6 +71,16 @@ class tls_transport final : public transport {
     open_step step;
   };
   peeked peek_first_byte();
+  /// One step of the opening: a step for the connection, or nothing when
+  /// the state changed and the opening goes on.
+  std::optional<open_step> advance_once();
+  std::optional<open_step> open_start();
+  /// Asks for the greeting (the INFO) once.
+  std::optional<open_step> greet();
+  /// Waits for the first byte; a ClientHello starts the handshake, anything
+  /// else moves to `otherwise` (greeted: INFO in clear; plain: read on).
+  std::optional<open_step> sniff_first_byte(state otherwise);
+  std::optional<open_step> start_handshake();
   /// Creates the SSL object; false (logged) on failure.
   bool begin_handshake();
   /// One SSL_accept; a step to return, or nothing when it completed.
