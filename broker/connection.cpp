@@ -58,6 +58,7 @@ std::shared_ptr<subscriber> connection::receiver() {
 
 void connection::start() {
   assert(role_ != nullptr);
+  assert(loop_.in_this_thread());
   log().debug(log_prefix_, "Client connection created");
   role_->on_start();
   drive_open({});
@@ -228,6 +229,8 @@ void connection::resume_reading(std::uint64_t stall_id) {
 // ---- queueing and backpressure ----
 
 void connection::send(std::string_view bytes) {
+  // Own replies join the loop's read batch: only the loop may queue them.
+  assert(loop_.in_this_thread());
   bool register_flush = false;
   {
     std::lock_guard lock(out_mutex_);
@@ -409,6 +412,7 @@ void connection::on_pong() {
 }
 
 void connection::tick(clock::time_point now) {
+  assert(loop_.in_this_thread());
   if (closed_) return;
   if (opening_) {
     if (auto step = transport_->check_open_deadline(now)) {
@@ -478,6 +482,7 @@ void connection::close(close_reason reason) {
 }
 
 void connection::close_now(close_reason reason) {
+  assert(loop_.in_this_thread());
   if (closed_) return;
   outbound_buffer last;
   std::vector<std::function<void()>> waiters;
@@ -502,6 +507,8 @@ void connection::close_now(close_reason reason) {
     transport_->close();
   }
   closed_ = true;
+  // From here on nothing reads or writes: every path checks closed_ first,
+  // and direct writers see transport_closed_ under write_mutex_.
   role_->on_closed(reason);
   log().debug(log_prefix_, "Client connection closed: ", to_string(reason));
   server_.connection_closed(*this, reason);

@@ -216,31 +216,35 @@ void local_client::deliver(const subscription& sub, const message_view& view, fl
   // caller's match result keeps it, and so its state, alive during the call.
   const auto& local = static_cast<const local_subscription&>(sub);
   if (options_.inline_callbacks) {
-    const handler_state& state = *local.state;
-    if (state.cancelled.load(std::memory_order_relaxed)) return;
-    if (state.view_handler) {
-      state.view_handler(view);
-    } else if (state.handler) {
-      state.handler(message{std::string(view.subject), std::string(view.reply), std::string(view.headers),
-                            std::string(view.payload)});
-    }
-    return;
+    call_inline(*local.state, view);
+  } else if (enqueue(local, view)) {
+    // Wake the dispatcher once per batch, not once per message.
+    batch.add(shared_from_this());
   }
-  bool was_empty;
-  {
-    std::lock_guard lock(queue_mutex_);
-    if (stop_dispatch_) return;
-    was_empty = queue_size_ == 0;
-    if (queue_size_ == queue_.size()) queue_.emplace_back();
-    queued& slot = queue_[queue_size_++];
-    if (slot.state != local.state) slot.state = local.state;
-    slot.msg.subject.assign(view.subject);
-    slot.msg.reply.assign(view.reply);
-    slot.msg.headers.assign(view.headers);
-    slot.msg.payload.assign(view.payload);
+}
+
+void local_client::call_inline(const handler_state& state, const message_view& view) {
+  if (state.cancelled.load(std::memory_order_relaxed)) return;
+  if (state.view_handler) {
+    state.view_handler(view);
+  } else if (state.handler) {
+    state.handler(message{std::string(view.subject), std::string(view.reply), std::string(view.headers),
+                          std::string(view.payload)});
   }
-  // Wake the dispatcher once per batch, not once per message.
-  if (was_empty) batch.add(shared_from_this());
+}
+
+bool local_client::enqueue(const local_subscription& local, const message_view& view) {
+  std::lock_guard lock(queue_mutex_);
+  if (stop_dispatch_) return false;
+  const bool was_empty = queue_size_ == 0;
+  if (queue_size_ == queue_.size()) queue_.emplace_back();
+  queued& slot = queue_[queue_size_++];
+  if (slot.state != local.state) slot.state = local.state;
+  slot.msg.subject.assign(view.subject);
+  slot.msg.reply.assign(view.reply);
+  slot.msg.headers.assign(view.headers);
+  slot.msg.payload.assign(view.payload);
+  return was_empty;
 }
 
 void local_client::flush_deliveries() { queue_changed_.notify_all(); }

@@ -202,6 +202,11 @@ class local_client final : public subscriber {
   struct entry {
     std::shared_ptr<local_subscription> sub;
   };
+  /// Runs the callback on the publisher's thread (inline_callbacks).
+  static void call_inline(const handler_state& state, const message_view& view);
+  /// Queues a copy for the dispatch thread; true when the queue was empty
+  /// (the dispatcher needs waking).
+  bool enqueue(const local_subscription& local, const message_view& view);
 
   /// Applies options_.user's credentials; throws on failure.
   void authenticate();

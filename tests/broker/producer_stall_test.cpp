@@ -88,7 +88,14 @@ TEST(producer_stall, stalled_mid_read_loses_and_reorders_nothing) {
     if (ec) break;  // closed: the count below reports it
     carry.append(chunk, n);
     std::size_t pos = 0;
-    while (carry.size() - pos >= record) {
+    for (;;) {
+      // The server's first keep-alive PING comes 2 s after CONNECT, within
+      // the stream when the machine is loaded and the run takes longer.
+      if (carry.compare(pos, 6, "PING\r\n") == 0) {
+        pos += 6;
+        continue;
+      }
+      if (carry.size() - pos < record) break;
       if (carry.compare(pos, header.size(), header) != 0 ||
           carry.compare(pos + header.size(), 8, std::to_string(100000000 + next).substr(1)) != 0) {
         in_order = false;
