@@ -129,12 +129,17 @@ class connection final : public std::enable_shared_from_this<connection> {
 
   /// True once closed. Loop thread.
   bool closed() const { return closed_; }
+  /// The client id (cid), unique for the server's lifetime.
   std::uint64_t id() const { return id_; }
+  /// The loop owning this connection (its flush batch, its io_context).
   event_loop& loop() { return loop_; }
-  server& owner() { return server_; }
+  /// The transport: peer address, TLS peer certificate.
   const transport& link() const { return *transport_; }
+  /// The protocol role, for server events (reload, lame duck, refusal).
   connection_role& role() { return *role_; }
+  /// Counters the role updates (messages in, subscriptions).
   connection_counters& counters() { return counters_; }
+  /// The limits in force (from the server options at creation).
   const connection_limits& limits() const { return limits_; }
   /// "ip:port - cid:N - ", the prefix of this connection's log lines.
   const std::string& log_prefix() const { return log_prefix_; }
