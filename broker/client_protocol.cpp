@@ -6,7 +6,6 @@
 #include "auth/users.hpp"
 #include "broker/client_connect.hpp"
 #include "broker/connection.hpp"
-#include "broker/event_loop.hpp"
 #include "broker/logger.hpp"
 #include "broker/router/fanout.hpp"
 #include "broker/server.hpp"
@@ -125,7 +124,7 @@ void client_protocol::on_lame_duck() {
     // Only clients that announced protocol 1 (async INFO) are told.
     if (connection_.closed() || protocol_ < 1) return;
     connection_.send(server_.info_line(connection_.id(), connection_.link().remote_ip(), true));
-    connection_.loop().batch().flush();
+    connection_.batch().flush();
   });
 }
 
@@ -229,7 +228,7 @@ void client_protocol::apply_auth_reload(const auth::auth_config& config) {
     return;
   }
   drop_refused_subscriptions();
-  connection_.loop().batch().flush();
+  connection_.batch().flush();
 }
 
 void client_protocol::drop_refused_subscriptions() {
@@ -282,7 +281,7 @@ bool client_protocol::publish(std::string_view subject, std::string_view reply, 
     return true;
   }
   ok();
-  auto& batch = connection_.loop().batch();
+  auto& batch = connection_.batch();
   sublist& router = identity_.home().router;
   const message_view message{subject, reply, headers, payload, parser_.header_size_text(), parser_.size_text()};
   const bool matched = fanout::publish(router, this, message, batch);

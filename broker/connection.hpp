@@ -38,6 +38,7 @@
 
 #include "broker/close_reason.hpp"
 #include "broker/connection_info.hpp"
+#include "broker/event_loop.hpp"
 #include "broker/outbound_buffer.hpp"
 #include "broker/spin_mutex.hpp"
 #include "broker/subscriber.hpp"
@@ -46,7 +47,6 @@
 namespace courier::broker {
 
 class server;
-class event_loop;
 class connection_role;
 
 /// Per-connection counters. Each field has one writer, which updates it with
@@ -131,8 +131,12 @@ class connection final : public std::enable_shared_from_this<connection> {
   bool closed() const { return closed_; }
   /// The client id (cid), unique for the server's lifetime.
   std::uint64_t id() const { return id_; }
-  /// The loop owning this connection (its flush batch, its io_context).
-  event_loop& loop() { return loop_; }
+  /// The flush batch of this connection's loop: what the role's publishes
+  /// register receivers in and check for stalls. Loop thread.
+  flush_batch& batch() {
+    assert(loop_.in_this_thread());
+    return loop_.batch();
+  }
   /// The transport: peer address, TLS peer certificate.
   const transport& link() const { return *transport_; }
   /// The protocol role, for server events (reload, lame duck, refusal).
