@@ -25,6 +25,7 @@ struct connection_identity {
 /// A snapshot of one connection (nats-server's ConnInfo, the fields we have).
 struct connection_info {
   std::uint64_t cid = 0;
+  bool in_process = false;  ///< an in-process client (no address, no transport)
   std::string remote_ip;
   std::uint16_t remote_port = 0;
   connection_identity identity;

@@ -23,6 +23,7 @@
 namespace courier::broker {
 
 class connection;
+class local_client;
 
 /// The server's connections, live and recently closed.
 class connection_registry {
@@ -48,10 +49,20 @@ class connection_registry {
   /// Forgets every live connection (after shutdown closed them).
   void clear_live();
 
+  /// Registers an in-process client (held weakly: the application owns it).
+  void add_local(const std::shared_ptr<local_client>& client);
+  /// Moves an in-process client that is closing to the closed list.
+  void on_local_closed(const local_client& client, close_reason reason);
+  /// The in-process clients still alive; forgets those that are gone.
+  std::vector<std::shared_ptr<local_client>> live_local();
+
  private:
   mutable std::mutex mutex_;
   std::unordered_map<std::uint64_t, std::shared_ptr<connection>> live_;  // lock: mutex_
+  std::unordered_map<std::uint64_t, std::weak_ptr<local_client>> local_;  // lock: mutex_
   std::deque<connection_info> closed_;                                   // lock: mutex_
+  /// Appends to closed_, dropping the oldest past max_closed. Lock held.
+  void remember_closed(connection_info info);
 };
 
 }  // namespace courier::broker

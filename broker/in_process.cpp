@@ -55,15 +55,18 @@ void flush_if_foreign(flush_batch& batch) {
 }
 }  // namespace
 
-std::shared_ptr<local_client> local_client::create(server& owner, const connection_options& options) {
-  return std::shared_ptr<local_client>(new local_client(owner, options));
+std::shared_ptr<local_client> local_client::create(server& owner, const connection_options& options,
+                                                   std::uint64_t id) {
+  return std::shared_ptr<local_client>(new local_client(owner, options, id));
 }
 
-local_client::local_client(server& owner, const connection_options& options)
+local_client::local_client(server& owner, const connection_options& options, std::uint64_t id)
     : server_(owner),
       options_(options),
       max_payload_(owner.options().max_payload),
       identity_(owner.find_account(auth::global_account)),
+      id_(id),
+      started_(std::chrono::system_clock::now()),
       routes_(std::make_unique<route_caches>()) {
   authenticate();
 }
@@ -105,6 +108,8 @@ bool local_client::publish(std::string_view subject, std::string_view payload, s
     throw std::length_error("Maximum Payload Violation");  // nats-server's -ERR text
   }
   check_publish(subject);
+  traffic_.msgs_in.fetch_add(1, std::memory_order_relaxed);
+  traffic_.bytes_in.fetch_add(headers.size() + payload.size(), std::memory_order_relaxed);
   auto& batch = calling_thread_batch();
   const message_view message{subject, reply, headers, payload, {}, {}};
   bool matched;
@@ -215,6 +220,8 @@ void local_client::deliver(const subscription& sub, const message_view& view, fl
   // a local_subscription (made by subscribe() or ensure_reply_inbox()). The
   // caller's match result keeps it, and so its state, alive during the call.
   const auto& local = static_cast<const local_subscription&>(sub);
+  traffic_.msgs_out.fetch_add(1, std::memory_order_relaxed);
+  traffic_.bytes_out.fetch_add(view.headers.size() + view.payload.size(), std::memory_order_relaxed);
   if (options_.inline_callbacks) {
     call_inline(*local.state, view);
   } else if (enqueue(local, view)) {
@@ -374,9 +381,30 @@ bool local_client::drain(std::chrono::milliseconds timeout) {
 
 void local_client::close() { close(close_reason::client_closed); }
 
+connection_info local_client::info() const {
+  connection_info info;
+  info.cid = id_;
+  info.in_process = true;
+  info.identity.name = options_.name;
+  info.identity.user = identity_.user();
+  info.identity.account = identity_.home().name;
+  info.start = started_;
+  info.msgs_in = traffic_.msgs_in.load(std::memory_order_relaxed);
+  info.bytes_in = traffic_.bytes_in.load(std::memory_order_relaxed);
+  info.msgs_out = traffic_.msgs_out.load(std::memory_order_relaxed);
+  info.bytes_out = traffic_.bytes_out.load(std::memory_order_relaxed);
+  {
+    std::lock_guard lock(subs_mutex_);
+    info.subscriptions = static_cast<std::uint32_t>(subs_.size());
+  }
+  info.last_activity = started_;  // not tracked for in-process clients
+  return info;
+}
+
 void local_client::close(broker::close_reason reason) {
   if (closed_.exchange(true)) return;
   close_reason_.store(static_cast<int>(reason));
+  server_.local_client_closed(*this, reason);
   remove_all_subscriptions(true);
   {
     std::lock_guard lock(subs_mutex_);

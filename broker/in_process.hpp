@@ -38,6 +38,7 @@
 
 #include "broker/client_identity.hpp"
 #include "broker/close_reason.hpp"
+#include "broker/connection_info.hpp"
 #include "broker/subscriber.hpp"
 
 namespace courier::broker {
@@ -104,7 +105,8 @@ struct request_result {
 /// An in-process client. Create with server::connect(). Thread-safe.
 class local_client final : public subscriber {
  public:
-  static std::shared_ptr<local_client> create(server& owner, const connection_options& options);
+  /// Made by server::connect(); `id` is its cid among all connections.
+  static std::shared_ptr<local_client> create(server& owner, const connection_options& options, std::uint64_t id);
   ~local_client() override;
 
   /// Publishes; returns false if nothing was subscribed to `subject`.
@@ -150,6 +152,10 @@ class local_client final : public subscriber {
 
   /// Closes with `reason` (the server's shutdown). Idempotent.
   void close(broker::close_reason reason);
+  /// Its cid (client ids are shared with socket connections).
+  std::uint64_t id() const { return id_; }
+  /// A snapshot for monitoring (as connection::info). Any thread.
+  connection_info info() const;
 
   // subscriber
   void deliver(const subscription& sub, const message_view& message, flush_batch& batch) override;
@@ -158,7 +164,7 @@ class local_client final : public subscriber {
   bool echo() const override { return options_.echo; }
 
  private:
-  local_client(server& owner, const connection_options& options);
+  local_client(server& owner, const connection_options& options, std::uint64_t id);
   void dispatch_loop();
   void ensure_dispatcher();
   void ensure_reply_inbox();
@@ -223,10 +229,20 @@ class local_client final : public subscriber {
   client_identity identity_;
   std::mutex publish_check_mutex_;
   std::atomic<bool> closed_{false};
+  const std::uint64_t id_;
+  const std::chrono::system_clock::time_point started_;
+  /// Monitoring counters. Publishers on any thread update them (relaxed
+  /// adds); on their own cache line, apart from the fields publishes read.
+  struct alignas(64) traffic {
+    std::atomic<std::uint64_t> msgs_in{0};
+    std::atomic<std::uint64_t> bytes_in{0};
+    std::atomic<std::uint64_t> msgs_out{0};
+    std::atomic<std::uint64_t> bytes_out{0};
+  } traffic_;
   std::atomic<int> close_reason_{-1};  // a broker::close_reason once closed
   std::atomic<std::uint64_t> next_sid_{1};
 
-  std::mutex subs_mutex_;
+  mutable std::mutex subs_mutex_;
   std::unordered_map<std::uint64_t, entry> subs_;  // lock: subs_mutex_
 
   // Dispatch queue.

@@ -279,12 +279,13 @@ std::shared_ptr<const auth::auth_config> server::auth_settings() const {
 // ---- in-process connections ----
 
 std::shared_ptr<local_client> server::connect(const connection_options& options) {
-  auto client = local_client::create(*this, options);
-  std::lock_guard lock(in_process_mutex_);
-  // Forget the ones already gone so the list does not grow with churn.
-  std::erase_if(in_process_, [](const std::weak_ptr<local_client>& weak) { return weak.expired(); });
-  in_process_.push_back(client);
+  auto client = local_client::create(*this, options, ++next_client_id_);
+  registry_.add_local(client);
   return client;
+}
+
+void server::local_client_closed(const local_client& client, close_reason reason) {
+  registry_.on_local_closed(client, reason);
 }
 
 std::shared_ptr<local_client> server::connect() { return connect(connection_options{}); }
@@ -327,15 +328,7 @@ void server::shutdown() {
   for (auto& client : registry_.live()) client->close(close_reason::server_shutdown);
   // In-process connections close too: their subscriptions would otherwise
   // keep them (and what their caches hold) alive past the server.
-  std::vector<std::shared_ptr<local_client>> local;
-  {
-    std::lock_guard lock(in_process_mutex_);
-    for (auto& weak : in_process_) {
-      if (auto client = weak.lock()) local.push_back(std::move(client));
-    }
-    in_process_.clear();
-  }
-  for (auto& client : local) client->close(close_reason::server_shutdown);
+  for (auto& client : registry_.live_local()) client->close(close_reason::server_shutdown);
   // Each loop runs the closes posted above before this barrier.
   for (auto& loop : loops_) {
     std::promise<void> done;

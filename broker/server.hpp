@@ -121,7 +121,7 @@ class server {
   std::shared_ptr<local_client> connect(const connection_options& options);
   std::shared_ptr<local_client> connect();
 
-  /// Every socket connection, live and recently closed (for monitoring).
+  /// Every connection (socket and in-process), live and recently closed (for monitoring).
   const connection_registry& connections() const { return registry_; }
 
   // ---- used by connections and in-process clients ----
@@ -132,6 +132,8 @@ class server {
                         std::string_view nonce = {}) const;
   /// Unregisters a connection that just closed (called from its loop).
   void connection_closed(connection& client, close_reason reason);
+  /// Unregisters an in-process client that is closing (any thread).
+  void local_client_closed(const local_client& client, close_reason reason);
   bool lame_duck() const { return lame_duck_.load(); }
 
  private:
@@ -164,9 +166,7 @@ class server {
   server_stats stats_;
   std::atomic<std::uint64_t> next_client_id_{0};
 
-  connection_registry registry_;
-  mutable std::mutex in_process_mutex_;
-  std::vector<std::weak_ptr<local_client>> in_process_;  // lock: in_process_mutex_; closed at shutdown
+  connection_registry registry_;  // socket connections and in-process clients (closed at shutdown)
   /// Per loop (by index): its connections, touched only on that loop's thread.
   std::vector<std::unordered_map<std::uint64_t, connection*>> loop_connections_;
   std::unique_ptr<boost::asio::steady_timer> lame_duck_timer_;  // loop 0 only

@@ -16,6 +16,7 @@
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
+#include "broker/in_process.hpp"
 #include "broker/server.hpp"
 
 namespace courier::broker {
@@ -86,6 +87,33 @@ TEST_F(connection_registry_test, live_counters_and_identity_then_closed_with_rea
   EXPECT_EQ(closed.front().msgs_in, 1u);
   EXPECT_EQ(closed.front().subscriptions, 0u);
   EXPECT_EQ(server_->connections().live_count(), 0u);
+}
+
+TEST_F(connection_registry_test, in_process_clients_are_listed_with_their_traffic) {
+  auto a = server_->connect({.name = "app"});
+  auto b = server_->connect({.name = "worker"});
+  b->subscribe("jobs", [](const message&) {});
+  a->publish("jobs", "12345");
+  ASSERT_TRUE(b->flush(5s));
+  auto open = server_->connections().open_info();
+  ASSERT_EQ(open.size(), 2u);
+  EXPECT_TRUE(open[0].in_process);
+  EXPECT_EQ(open[0].identity.name, "app");
+  EXPECT_EQ(open[0].identity.account, "$G");
+  EXPECT_EQ(open[0].msgs_in, 1u);
+  EXPECT_EQ(open[0].bytes_in, 5u);
+  EXPECT_EQ(open[1].identity.name, "worker");
+  EXPECT_EQ(open[1].msgs_out, 1u);
+  EXPECT_EQ(open[1].subscriptions, 1u);
+
+  a->close();
+  auto closed = server_->connections().closed_info();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed.front().identity.name, "app");
+  EXPECT_EQ(closed.front().reason, close_reason::client_closed);
+  b->close();
+  EXPECT_EQ(server_->connections().closed_info().size(), 2u);
+  EXPECT_TRUE(server_->connections().open_info().empty());
 }
 
 }  // namespace
