@@ -108,8 +108,7 @@ bool local_client::publish(std::string_view subject, std::string_view payload, s
     throw std::length_error("Maximum Payload Violation");  // nats-server's -ERR text
   }
   check_publish(subject);
-  traffic_.msgs_in.fetch_add(1, std::memory_order_relaxed);
-  traffic_.bytes_in.fetch_add(headers.size() + payload.size(), std::memory_order_relaxed);
+  traffic_.count_in(headers.size() + payload.size());
   auto& batch = calling_thread_batch();
   const message_view message{subject, reply, headers, payload, {}, {}};
   bool matched;
@@ -220,9 +219,8 @@ void local_client::deliver(const subscription& sub, const message_view& view, fl
   // a local_subscription (made by subscribe() or ensure_reply_inbox()). The
   // caller's match result keeps it, and so its state, alive during the call.
   const auto& local = static_cast<const local_subscription&>(sub);
-  traffic_.msgs_out.fetch_add(1, std::memory_order_relaxed);
-  traffic_.bytes_out.fetch_add(view.headers.size() + view.payload.size(), std::memory_order_relaxed);
   if (options_.inline_callbacks) {
+    traffic_.count_out(view.headers.size() + view.payload.size());
     call_inline(*local.state, view);
   } else if (enqueue(local, view)) {
     // Wake the dispatcher once per batch, not once per message.
@@ -244,6 +242,7 @@ bool local_client::enqueue(const local_subscription& local, const message_view& 
   std::lock_guard lock(queue_mutex_);
   if (stop_dispatch_) return false;
   const bool was_empty = queue_size_ == 0;
+  traffic_.count_out(view.headers.size() + view.payload.size());  // exact: under queue_mutex_
   if (queue_size_ == queue_.size()) queue_.emplace_back();
   queued& slot = queue_[queue_size_++];
   if (slot.state != local.state) slot.state = local.state;
