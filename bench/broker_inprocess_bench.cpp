@@ -22,7 +22,7 @@
 
 namespace {
 
-using courier::broker::connection;
+using courier::broker::local_client;
 using courier::broker::connection_options;
 using courier::broker::message;
 using courier::broker::message_view;

@@ -5,7 +5,6 @@
 namespace courier::broker {
 
 thread_local event_loop* event_loop::current_ = nullptr;
-thread_local route_caches* route_cache_lease::lent_ = nullptr;
 
 event_loop::event_loop(std::size_t index)
     : index_(index),
@@ -56,7 +55,7 @@ void event_loop::stop() {
   if (thread_.joinable() && std::this_thread::get_id() != thread_.get_id()) {
     thread_.join();
     // The thread is gone: release the subscriptions (and through them the
-    // sessions) its cached results still hold, while every loop's
+    // connections) its cached results still hold, while every loop's
     // io_context is alive; the server stops its loops before destroying them.
     routes_.clear();
   }

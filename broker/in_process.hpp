@@ -10,6 +10,14 @@
 // embedded service on the hot path wants; the callback must then be quick and
 // thread-safe). Request replies are completed directly, so request() may be
 // called from inside a callback.
+//
+// An in-process client follows the client protocol's rules: with
+// connection_options::user it authenticates as that configured user and
+// lives in the user's account, held to its publish/subscribe permissions
+// and to max_payload, exactly like a TCP client. Refusals are exceptions
+// carrying the text nats-server would send a TCP client as -ERR (see
+// permission_violation). Without a user it is the embedding application's
+// own, trusted connection: global account, no restrictions (as before).
 #pragma once
 
 #include <atomic>
@@ -20,12 +28,17 @@
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "broker/client_identity.hpp"
+#include "broker/close_reason.hpp"
+#include "broker/connection_info.hpp"
 #include "broker/subscriber.hpp"
 
 namespace courier::broker {
@@ -35,7 +48,7 @@ class route_caches;  // broker/event_loop.hpp
 
 /// Options of an in-process connection (the CONNECT fields that apply).
 struct connection_options {
-  std::string name;   ///< for logs
+  std::string name{};  ///< for logs
   bool echo = true;   ///< receive own publishes on matching subscriptions
   /// Run callbacks on the publishing thread, inside its publish (which may be
   /// a broker event loop delivering a TCP client's message), instead of on
@@ -47,6 +60,22 @@ struct connection_options {
   /// from a callback is fine. No dispatch thread is started and nothing is
   /// copied for subscribe_view() handlers.
   bool inline_callbacks = false;
+  /// Authenticate as this configured user (CONNECT "user"/"pass"/"auth_token"
+  /// of a TCP client): its account and permissions then apply. Empty: the
+  /// application's own unrestricted connection in the global account. Ignored
+  /// when the server requires no authentication, as for a TCP client.
+  std::string user{};
+  std::string password{};  ///< with `user`
+  std::string auth_token{};  ///< token authentication instead of user/password
+};
+
+/// A publish or subscribe refused by the connection's permissions. what()
+/// is exactly the -ERR text nats-server sends a TCP client for it, e.g.
+/// `Permissions Violation for Publish to "secret.x"`. The connection stays
+/// open, as a TCP client's does.
+class permission_violation : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 /// A received message, owning its bytes.
@@ -74,17 +103,23 @@ struct request_result {
 };
 
 /// An in-process client. Create with server::connect(). Thread-safe.
-class connection final : public subscriber {
+class local_client final : public subscriber {
  public:
-  static std::shared_ptr<connection> create(server& owner, const connection_options& options);
-  ~connection() override;
+  /// Made by server::connect(); `id` is its cid among all connections.
+  static std::shared_ptr<local_client> create(server& owner, const connection_options& options, std::uint64_t id);
+  ~local_client() override;
 
   /// Publishes; returns false if nothing was subscribed to `subject`.
-  /// Throws std::invalid_argument for an invalid publish subject, std::logic_error when closed.
+  /// Throws std::invalid_argument for an invalid publish subject,
+  /// std::length_error ("Maximum Payload Violation") above max_payload,
+  /// permission_violation when the user may not publish there (nothing is
+  /// routed), std::logic_error when closed.
   bool publish(std::string_view subject, std::string_view payload, std::string_view reply = {},
                std::string_view headers = {});
   /// Subscribes; `handler` runs on this connection's dispatch thread.
-  /// Returns the subscription id. Throws std::invalid_argument for an invalid subject/queue.
+  /// Returns the subscription id. Throws std::invalid_argument for an
+  /// invalid subject/queue, permission_violation when the user may not
+  /// subscribe there.
   std::uint64_t subscribe(std::string_view subject, message_handler handler, std::string_view queue = {});
   /// As subscribe(), with a handler that receives views instead of an owning
   /// message (see message_view_handler).
@@ -109,6 +144,18 @@ class connection final : public subscriber {
   /// connections alive, possibly in a cycle between two of them.
   void close();
   bool closed() const { return closed_.load(); }
+  /// Why it closed (client_closed after close()/drain(), server_shutdown
+  /// when the server shut down); empty while open.
+  std::optional<broker::close_reason> close_reason() const;
+  /// The user authenticated as; empty for the unrestricted connection.
+  const std::string& user() const { return identity_.user(); }
+
+  /// Closes with `reason` (the server's shutdown). Idempotent.
+  void close(broker::close_reason reason);
+  /// Its cid (client ids are shared with socket connections).
+  std::uint64_t id() const { return id_; }
+  /// A snapshot for monitoring (as connection::info). Any thread.
+  connection_info info() const;
 
   // subscriber
   void deliver(const subscription& sub, const message_view& message, flush_batch& batch) override;
@@ -117,7 +164,7 @@ class connection final : public subscriber {
   bool echo() const override { return options_.echo; }
 
  private:
-  connection(server& owner, const connection_options& options);
+  local_client(server& owner, const connection_options& options, std::uint64_t id);
   void dispatch_loop();
   void ensure_dispatcher();
   void ensure_reply_inbox();
@@ -161,13 +208,56 @@ class connection final : public subscriber {
   struct entry {
     std::shared_ptr<local_subscription> sub;
   };
+  /// Runs the callback on the publisher's thread (inline_callbacks).
+  static void call_inline(const handler_state& state, const message_view& view);
+  /// Queues a copy for the dispatch thread; true when the queue was empty
+  /// (the dispatcher needs waking).
+  bool enqueue(const local_subscription& local, const message_view& view);
+
+  /// Applies options_.user's credentials; throws on failure.
+  void authenticate();
+  /// The permission check for a publish; throws permission_violation.
+  void check_publish(std::string_view subject);
 
   server& server_;
   connection_options options_;
+  const std::int64_t max_payload_;
+  /// Identity and permissions; fixed after create() but for the delivery
+  /// filter's atomics. can_publish() keeps a per-connection decision cache
+  /// that is not thread-safe: publishes from several threads take
+  /// publish_check_mutex_, and only when permissions exist.
+  client_identity identity_;
+  std::mutex publish_check_mutex_;
   std::atomic<bool> closed_{false};
+  const std::uint64_t id_;
+  const std::chrono::system_clock::time_point started_;
+  /// Monitoring counters, on their own cache line. Updated with a relaxed
+  /// load and store, not a locked add, to keep the in-process fast path as
+  /// cheap as it was: exact for one publishing thread and for queued
+  /// deliveries (under queue_mutex_); several threads publishing through
+  /// one client at the same instant, or inline deliveries racing, may lose
+  /// counts (monitoring only).
+  struct alignas(64) traffic {
+    std::atomic<std::uint64_t> msgs_in{0};
+    std::atomic<std::uint64_t> bytes_in{0};
+    std::atomic<std::uint64_t> msgs_out{0};
+    std::atomic<std::uint64_t> bytes_out{0};
+    static void bump(std::atomic<std::uint64_t>& counter, std::uint64_t n) noexcept {
+      counter.store(counter.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+    }
+    void count_in(std::size_t bytes) noexcept {
+      bump(msgs_in, 1);
+      bump(bytes_in, bytes);
+    }
+    void count_out(std::size_t bytes) noexcept {
+      bump(msgs_out, 1);
+      bump(bytes_out, bytes);
+    }
+  } traffic_;
+  std::atomic<int> close_reason_{-1};  // a broker::close_reason once closed
   std::atomic<std::uint64_t> next_sid_{1};
 
-  std::mutex subs_mutex_;
+  mutable std::mutex subs_mutex_;
   std::unordered_map<std::uint64_t, entry> subs_;  // lock: subs_mutex_
 
   // Dispatch queue.

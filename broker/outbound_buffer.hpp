@@ -1,4 +1,4 @@
-// A session's outbound bytes: a growable byte buffer whose resize() does not
+// A connection's outbound bytes: a growable byte buffer whose resize() does not
 // initialise the new bytes (the encoders overwrite them at once) and whose
 // clear() keeps the storage, so a connection streaming large messages neither
 // zero-fills each message before copying it nor regrows its buffer after

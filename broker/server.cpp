@@ -15,7 +15,9 @@
 #include "broker/in_process.hpp"
 #include "broker/logger.hpp"
 #include "auth/password.hpp"
-#include "broker/session.hpp"
+#include "broker/client_protocol.hpp"
+#include "broker/connection.hpp"
+#include "broker/transport/tcp_transport.hpp"
 #include "conf/config_loader.hpp"
 
 namespace courier::broker {
@@ -34,18 +36,6 @@ std::string make_server_id() {
   std::string id = "N";
   for (int i = 0; i < 55; ++i) id += alphabet[generator() % 32];
   return id;
-}
-
-/// A cheap per-thread generator for picking queue members.
-std::uint64_t next_random() {
-  thread_local std::uint64_t state = [] {
-    std::random_device device;
-    return (static_cast<std::uint64_t>(device()) << 32) | device() | 1;
-  }();
-  state ^= state << 13;
-  state ^= state >> 7;
-  state ^= state << 17;
-  return state;
 }
 
 void append_json_string(std::string& out, std::string_view text) {
@@ -91,6 +81,9 @@ server::server(conf::server_options options)
   if (tls_settings_.enabled()) {
     tls_context_ = auth::make_server_context(tls_settings_);
     tls_timeout = tls_settings_.timeout;
+    tls_transport_settings_ = tls_transport_settings{tls_context_->native_handle(), tls_settings_.handshake_first,
+                                                     tls_settings_.handshake_first_fallback, options_.allow_non_tls,
+                                                     tls_settings_.timeout};
     auto fields = auth::tls_info(tls_settings_, options_.allow_non_tls);
     if (fields.tls_required) tls_info_json_ += ",\"tls_required\":true";
     if (fields.tls_verify) tls_info_json_ += ",\"tls_verify\":true";
@@ -111,7 +104,7 @@ server::server(conf::server_options options)
   std::size_t threads = options_.threads > 0 ? static_cast<std::size_t>(options_.threads)
                                              : default_loop_count(std::thread::hardware_concurrency());
   for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<event_loop>(i));
-  loop_sessions_.resize(threads);
+  loop_connections_.resize(threads);
 }
 
 server::~server() { shutdown(); }
@@ -186,55 +179,52 @@ void server::do_accept() {
       do_accept();
       return;
     }
-    auto id = ++next_client_id_;
     stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
-    auto client = std::make_shared<session>(*this, target, std::move(socket), id);
-    bool over_limit = false;
-    {
-      std::lock_guard lock(sessions_mutex_);
-      if (options_.max_connections > 0 && sessions_.size() >= static_cast<std::size_t>(options_.max_connections)) {
-        over_limit = true;
-      } else {
-        sessions_.emplace(id, client);
-      }
-    }
+    auto client = make_client(std::move(socket), target);
+    const bool over_limit = !registry_.add(client, options_.max_connections);
     asio::post(target.context(), [this, client, over_limit, &target] {
       if (over_limit) {
         log().error("Maximum connections exceeded (", options_.max_connections, ")");
-        client->reject_max_connections();
+        client->role().refuse_over_limit();
         return;
       }
-      loop_sessions_[target.index()].emplace(client->id(), client.get());
+      loop_connections_[target.index()].emplace(client->id(), client.get());
       client->start();
     });
     if (!lame_duck_) do_accept();
   });
 }
 
-void server::session_closed(std::uint64_t client_id) {
-  if (auto* loop = event_loop::current()) loop_sessions_[loop->index()].erase(client_id);
-  std::shared_ptr<session> last;  // released outside the lock
-  std::lock_guard lock(sessions_mutex_);
-  auto it = sessions_.find(client_id);
-  if (it != sessions_.end()) {
-    last = std::move(it->second);
-    sessions_.erase(it);
+std::shared_ptr<connection> server::make_client(asio::ip::tcp::socket socket, event_loop& loop) {
+  std::unique_ptr<transport> link;
+  if (tls_enabled()) {
+    link = std::make_unique<tls_transport>(std::move(socket), tls_transport_settings_);
+  } else {
+    link = std::make_unique<tcp_transport>(std::move(socket));
   }
+  auto client = std::make_shared<connection>(*this, loop, std::move(link), ++next_client_id_);
+  client->set_role(std::make_unique<client_protocol>(*client, *this));
+  return client;
+}
+
+void server::connection_closed(connection& client, close_reason reason) {
+  if (auto* loop = event_loop::current()) loop_connections_[loop->index()].erase(client.id());
+  registry_.on_closed(client, reason);
 }
 
 void server::tick(event_loop& loop) {
-  auto now = session::clock::now();
-  // Copy first: tick() may close a session, which erases it from the map.
-  std::vector<session*> local;
-  local.reserve(loop_sessions_[loop.index()].size());
-  for (auto& [id, client] : loop_sessions_[loop.index()]) local.push_back(client);
+  auto now = connection::clock::now();
+  // Copy first: tick() may close a connection, which erases it from the map.
+  std::vector<connection*> local;
+  local.reserve(loop_connections_[loop.index()].size());
+  for (auto& [id, client] : loop_connections_[loop.index()]) local.push_back(client);
   for (auto* client : local) {
-    auto keep = std::static_pointer_cast<session>(client->shared_from_this());
+    auto keep = client->shared_from_this();
     client->tick(now);
   }
   // Router cache entries a reader held back when they were retired would
   // otherwise wait for the next retire; with them, the subscriptions (and
-  // sessions) their results keep alive.
+  // connections) their results keep alive.
   if (loop.index() == 0) epoch::reclaim_if_pending();
 }
 
@@ -286,95 +276,19 @@ std::shared_ptr<const auth::auth_config> server::auth_settings() const {
   return auth_;
 }
 
-// ---- routing ----
-
-namespace {
-/// Delivers to one subscription, honouring auto-unsubscribe. Returns whether
-/// the message went out.
-bool deliver_one(sublist& router, const std::shared_ptr<subscription>& sub, const message_view& message,
-                 flush_batch& batch) {
-  if (sub->closed.load(std::memory_order_relaxed)) return false;
-  auto delivered = sub->delivered.fetch_add(1, std::memory_order_relaxed) + 1;
-  auto max = sub->max_messages.load(std::memory_order_relaxed);
-  if (max != 0 && delivered > max) return false;
-  sub->owner->deliver(*sub, message, batch);
-  if (max != 0 && delivered == max && !sub->closed.exchange(true)) {
-    router.remove(sub);
-    sub->owner->subscription_done(sub);
-  }
-  return true;
-}
-}  // namespace
-
-namespace {
-/// The router's answer for `subject`: from the calling thread's L1 cache when
-/// it has one to lend (no lock, no reference count touched), else from the
-/// router itself, kept alive in `owned`. Valid while `lease` is held.
-const match_result& route(sublist& router, std::string_view subject, const route_cache_lease& lease,
-                          std::shared_ptr<const match_result>& owned) {
-  if (auto* caches = lease.get()) return *caches->for_router(router).match(router, subject);
-  owned = router.match(subject);
-  return *owned;
-}
-}  // namespace
-
-bool server::publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch) {
-  // Subjects with an empty token ("a..b") match nothing in the router itself,
-  // as in nats-server (tested in tests/router), so no separate scan here.
-  route_cache_lease lease;
-  std::shared_ptr<const match_result> owned;
-  const match_result& result = route(router, message.subject, lease, owned);
-  if (result.plain.empty() && result.queues.empty()) return false;
-  const bool skip_own = from != nullptr && !from->echo();
-  for (const auto& sub : result.plain) {
-    if (skip_own && sub->owner.get() == from) continue;
-    deliver_one(router, sub, message, batch);
-  }
-  for (const auto& group : result.queues) {
-    // One member at random; if it is gone (or is the publisher without
-    // echo), try the next ones.
-    const std::size_t size = group.size();
-    const std::size_t start = static_cast<std::size_t>(next_random() % size);
-    for (std::size_t i = 0; i < size; ++i) {
-      const auto& sub = group[(start + i) % size];
-      if (skip_own && sub->owner.get() == from) continue;
-      if (deliver_one(router, sub, message, batch)) break;
-    }
-  }
-  return true;
-}
-
-void server::send_no_responders(sublist& router, subscriber& publisher, std::string_view reply,
-                                flush_batch& batch) {
-  // nats-server answers on the requester's own subscription for the reply
-  // subject: HMSG <reply> <sid> 16 16 with a 503 status and no payload.
-  static constexpr std::string_view status = "NATS/1.0 503\r\n\r\n";
-  route_cache_lease lease;
-  std::shared_ptr<const match_result> owned;
-  const match_result& result = route(router, reply, lease, owned);
-  message_view message{reply, {}, status, {}, {}, {}};
-  for (const auto& sub : result.plain) {
-    if (sub->owner.get() == &publisher) deliver_one(router, sub, message, batch);
-  }
-  for (const auto& group : result.queues) {
-    for (const auto& sub : group) {
-      if (sub->owner.get() == &publisher && deliver_one(router, sub, message, batch)) break;
-    }
-  }
-}
-
 // ---- in-process connections ----
 
-std::shared_ptr<connection> server::connect(const connection_options& options) {
-  auto client = connection::create(*this, options);
-  std::lock_guard lock(sessions_mutex_);
-  // Forget the ones already gone so the list does not grow with churn.
-  std::erase_if(in_process_, [](const std::weak_ptr<connection>& weak) { return weak.expired(); });
-  in_process_.push_back(client);
+std::shared_ptr<local_client> server::connect(const connection_options& options) {
+  auto client = local_client::create(*this, options, ++next_client_id_);
+  registry_.add_local(client);
   return client;
 }
 
-std::shared_ptr<connection> server::connect() { return connect(connection_options{}); }
+void server::local_client_closed(const local_client& client, close_reason reason) {
+  registry_.on_local_closed(client, reason);
+}
+
+std::shared_ptr<local_client> server::connect() { return connect(connection_options{}); }
 
 // ---- lifecycle ----
 
@@ -411,23 +325,10 @@ void server::shutdown() {
     });
     closed.get_future().wait();
   }
-  std::vector<std::shared_ptr<session>> clients;
-  {
-    std::lock_guard lock(sessions_mutex_);
-    for (auto& [id, client] : sessions_) clients.push_back(client);
-  }
-  for (auto& client : clients) client->close(close_reason::server_shutdown);
+  for (auto& client : registry_.live()) client->close(close_reason::server_shutdown);
   // In-process connections close too: their subscriptions would otherwise
   // keep them (and what their caches hold) alive past the server.
-  std::vector<std::shared_ptr<connection>> local;
-  {
-    std::lock_guard lock(sessions_mutex_);
-    for (auto& weak : in_process_) {
-      if (auto client = weak.lock()) local.push_back(std::move(client));
-    }
-    in_process_.clear();
-  }
-  for (auto& client : local) client->close();
+  for (auto& client : registry_.live_local()) client->close(close_reason::server_shutdown);
   // Each loop runs the closes posted above before this barrier.
   for (auto& loop : loops_) {
     std::promise<void> done;
@@ -435,10 +336,7 @@ void server::shutdown() {
     done.get_future().wait();
   }
   for (auto& loop : loops_) loop->stop();
-  {
-    std::lock_guard lock(sessions_mutex_);
-    sessions_.clear();
-  }
+  registry_.clear_live();
   acceptor_.reset();
   signals_.reset();
   lame_duck_timer_.reset();
@@ -500,12 +398,7 @@ void server::reload() {
       auth_ = fresh_auth;
     }
     auth_required_ = fresh_auth->auth_required() && fresh_auth->no_auth_user().empty();
-    std::vector<std::shared_ptr<session>> clients;
-    {
-      std::lock_guard lock(sessions_mutex_);
-      for (auto& [id, client] : sessions_) clients.push_back(client);
-    }
-    for (auto& client : clients) client->apply_auth_reload(fresh_auth);
+    for (auto& client : registry_.live()) client->role().on_auth_reload(fresh_auth);
     log().notice("Reloaded server configuration");
   } catch (const std::exception& error) {
     log().error("Failed to reload server configuration: ", error.what());
@@ -518,12 +411,8 @@ void server::enter_lame_duck_mode() {
   asio::post(loops_.front()->context(), [this] {
     error_code ec;
     if (acceptor_) acceptor_->close(ec);
-    std::vector<std::shared_ptr<session>> clients;
-    {
-      std::lock_guard lock(sessions_mutex_);
-      for (auto& [id, client] : sessions_) clients.push_back(client);
-    }
-    for (auto& client : clients) client->send_lame_duck_info();
+    auto clients = registry_.live();
+    for (auto& client : clients) client->role().on_lame_duck();
     // Wait the grace period, then close clients spread over the rest of
     // the lame duck duration, then shut down.
     auto grace = options_.lame_duck_grace_period;
@@ -539,7 +428,7 @@ void server::enter_lame_duck_mode() {
   });
 }
 
-void server::close_lame_duck_clients(std::vector<std::shared_ptr<session>> clients, std::size_t next,
+void server::close_lame_duck_clients(std::vector<std::shared_ptr<connection>> clients, std::size_t next,
                                      std::chrono::milliseconds spread) {
   if (next >= clients.size()) {
     request_shutdown();

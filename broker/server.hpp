@@ -21,15 +21,18 @@
 
 #include "auth/tls_config.hpp"
 #include "auth/users.hpp"
+#include "broker/close_reason.hpp"
+#include "broker/connection_registry.hpp"
 #include "broker/router/sublist.hpp"
 #include "broker/subscriber.hpp"
+#include "broker/transport/tls_transport.hpp"
 #include "conf/options.hpp"
 
 namespace courier::broker {
 
 class event_loop;
-class session;
 class connection;
+class local_client;
 struct connection_options;
 
 /// The nats-server release whose client-visible behaviour Courier matches;
@@ -112,32 +115,34 @@ class server {
 
   /// A new in-process client connection (no socket, no text protocol).
   /// shutdown() closes it; close or drain it earlier when done with it.
-  std::shared_ptr<connection> connect(const connection_options& options);
-  std::shared_ptr<connection> connect();
+  /// With options.user set, it authenticates as that configured user and
+  /// is held to the user's account and permissions; throws
+  /// std::invalid_argument("Authorization Violation") when that fails.
+  std::shared_ptr<local_client> connect(const connection_options& options);
+  std::shared_ptr<local_client> connect();
 
-  // ---- used by sessions and in-process connections ----
+  /// Every connection (socket and in-process), live and recently closed (for monitoring).
+  const connection_registry& connections() const { return registry_; }
 
-  /// Routes one message to every matching subscription (one member per
-  /// queue group, chosen at random). `from` is the publisher, for echo.
-  /// Returns whether any subscription matched.
-  bool publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch);
-  /// Delivers nats-server's no-responders status (NATS/1.0 503) to the
-  /// publisher's own subscriptions matching `reply`.
-  void send_no_responders(sublist& router, subscriber& publisher, std::string_view reply, flush_batch& batch);
+  // ---- used by connections and in-process clients ----
 
   /// The INFO line for a new client (with its id and address), CRLF included.
   /// `nonce`: the per-connection nonce when nkey users are configured.
   std::string info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck,
                         std::string_view nonce = {}) const;
-  /// Unregisters a closed session (called from its loop).
-  void session_closed(std::uint64_t client_id);
+  /// Unregisters a connection that just closed (called from its loop).
+  void connection_closed(connection& client, close_reason reason);
+  /// Unregisters an in-process client that is closing (any thread).
+  void local_client_closed(const local_client& client, close_reason reason);
   bool lame_duck() const { return lame_duck_.load(); }
 
  private:
   void do_accept();
   void do_wait_signal();
-  void close_lame_duck_clients(std::vector<std::shared_ptr<session>> clients, std::size_t next,
+  void close_lame_duck_clients(std::vector<std::shared_ptr<connection>> clients, std::size_t next,
                                std::chrono::milliseconds spread);
+  /// A connection for an accepted socket, with its transport and role.
+  std::shared_ptr<connection> make_client(boost::asio::ip::tcp::socket socket, event_loop& loop);
   void tick(event_loop& loop);
   event_loop& next_loop();
 
@@ -156,15 +161,14 @@ class server {
   std::atomic<bool> auth_required_{false};         // INFO auth_required
   std::string tls_info_json_;                      // INFO tls_* fields, fixed at start
   auth::tls_settings tls_settings_;
+  tls_transport_settings tls_transport_settings_;  // fixed at construction
   std::shared_ptr<boost::asio::ssl::context> tls_context_;
   server_stats stats_;
   std::atomic<std::uint64_t> next_client_id_{0};
 
-  mutable std::mutex sessions_mutex_;
-  std::unordered_map<std::uint64_t, std::shared_ptr<session>> sessions_;  // lock: sessions_mutex_
-  std::vector<std::weak_ptr<connection>> in_process_;  // lock: sessions_mutex_; closed at shutdown
-  /// Per loop (by index): its sessions, touched only on that loop's thread.
-  std::vector<std::unordered_map<std::uint64_t, session*>> loop_sessions_;
+  connection_registry registry_;  // socket connections and in-process clients (closed at shutdown)
+  /// Per loop (by index): its connections, touched only on that loop's thread.
+  std::vector<std::unordered_map<std::uint64_t, connection*>> loop_connections_;
   std::unique_ptr<boost::asio::steady_timer> lame_duck_timer_;  // loop 0 only
 
   std::mutex state_mutex_;

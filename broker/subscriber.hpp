@@ -1,4 +1,4 @@
-// The receiving side of a subscription: a TCP session or an in-process
+// The receiving side of a subscription: a socket connection's protocol role or an in-process
 // connection. Publishers call deliver() on their own thread; the receiver
 // queues the message and, if it needs a flush, registers in the publisher's
 // flush_batch, which is flushed once per read batch (not once per message).
@@ -49,7 +49,7 @@ struct message_view {
   std::string_view payload;
   /// The publisher's size arguments as it wrote them, which nats-server
   /// echoes verbatim ("PUB a 002" is delivered as "MSG a <sid> 002"). Set by
-  /// TCP sessions; empty otherwise, and then the sizes are written in decimal.
+  /// socket connections; empty otherwise, and then the sizes are written in decimal.
   std::string_view header_size_text;
   std::string_view total_size_text;
 };

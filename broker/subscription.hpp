@@ -1,4 +1,4 @@
-// A subscription as the router stores it. Plain data: the session that made it
+// A subscription as the router stores it. Plain data: the connection that made it
 // owns it; results handed out by the router keep it alive while a publisher
 // is still delivering to it.
 #pragma once
@@ -20,7 +20,7 @@ struct subscription {
   std::string queue;    ///< queue group; empty when not in one
   std::string sid;      ///< the client's subscription id
   /// Receiver of deliveries. Null only in routers used as plain subject sets
-  /// (permissions). A subscription keeps its subscriber alive; the session
+  /// (permissions). A subscription keeps its subscriber alive; the owner
   /// breaks the cycle by removing its subscriptions when it closes.
   std::shared_ptr<subscriber> owner;
   /// Auto-unsubscribe after this many deliveries; 0 = no limit.

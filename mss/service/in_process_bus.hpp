@@ -13,7 +13,7 @@ class server;
 
 namespace courier::mss {
 
-/// A bus on broker::connection. Callbacks run on the connection's dispatch
+/// A bus on broker::local_client. Callbacks run on the connection's dispatch
 /// thread (see broker/in_process.hpp), which matches the bus contract.
 class in_process_bus final : public bus {
  public:
@@ -36,7 +36,7 @@ class in_process_bus final : public bus {
  private:
   void check_size(std::string_view payload, std::string_view headers) const;
 
-  std::shared_ptr<broker::connection> connection_;
+  std::shared_ptr<broker::local_client> connection_;
   std::int64_t max_payload_;
 };
 

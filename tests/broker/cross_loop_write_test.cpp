@@ -1,5 +1,5 @@
 // Publishers on one event loop write straight into receivers owned by another
-// loop (session::flush_deliveries), racing the receiver's own writes, its
+// loop (connection::flush), racing the receiver's own writes, its
 // close, and each other. Run under ThreadSanitizer by tools/test.sh.
 #include <gtest/gtest.h>
 

@@ -143,7 +143,7 @@ TEST_F(embedding, no_listener_mode_opens_no_port) {
 
 TEST_F(embedding, queue_group_delivers_each_message_once) {
   auto publisher = server_->connect();
-  std::vector<std::shared_ptr<connection>> members;
+  std::vector<std::shared_ptr<local_client>> members;
   std::vector<std::unique_ptr<collector>> got;
   for (int i = 0; i < 4; ++i) {
     members.push_back(server_->connect());

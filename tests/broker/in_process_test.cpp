@@ -198,7 +198,7 @@ TEST_F(in_process, closed_connection_is_released_despite_cached_routes) {
   // A connection that published to its own subscription has that
   // subscription (which owns the connection) in its router cache: close()
   // must drop the cache, or the connection would keep itself alive.
-  std::weak_ptr<connection> watch;
+  std::weak_ptr<local_client> watch;
   {
     auto self = server_->connect(inline_options());
     watch = self;
@@ -214,7 +214,7 @@ TEST_F(in_process, closed_connection_is_released_despite_cached_routes) {
 TEST_F(in_process, connections_routing_to_each_other_are_released_after_close) {
   // Each one's router cache holds the other's subscription (and so the other
   // connection): a cycle that only close() breaks.
-  std::weak_ptr<connection> watch_a, watch_b;
+  std::weak_ptr<local_client> watch_a, watch_b;
   {
     auto a = server_->connect();
     auto b = server_->connect(inline_options());
@@ -234,11 +234,11 @@ TEST_F(in_process, connections_routing_to_each_other_are_released_after_close) {
 TEST_F(in_process, close_from_inside_own_inline_callback_releases_the_connection) {
   // Here close() runs while the connection's router cache is lent to the
   // publish that called back; the publish drops the cache when it ends.
-  std::weak_ptr<connection> watch;
+  std::weak_ptr<local_client> watch;
   {
     auto self = server_->connect(inline_options());
     watch = self;
-    connection* raw = self.get();
+    local_client* raw = self.get();
     self->subscribe_view("close.me", [raw](const message_view&) { raw->close(); });
     self->publish("close.me", "bye");
     EXPECT_TRUE(self->closed());

@@ -1,0 +1,74 @@
+#include "broker/client_connect.hpp"
+
+#include <picojson.h>
+
+#include "broker/logger.hpp"
+
+namespace courier::broker {
+
+namespace {
+
+/// Reads one optional boolean; a non-boolean sets `bad_type`.
+std::optional<bool> read_flag(const picojson::object& object, const char* key, bool& bad_type) {
+  auto it = object.find(key);
+  if (it == object.end() || it->second.is<picojson::null>()) return std::nullopt;
+  if (!it->second.is<bool>()) {
+    bad_type = true;
+    return std::nullopt;
+  }
+  return it->second.get<bool>();
+}
+
+/// A string field, or empty when absent or not a string.
+std::string read_text(const picojson::object& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->second.is<std::string>() ? it->second.get<std::string>() : std::string();
+}
+
+}  // namespace
+
+connect_error parse_client_connect(std::string_view json, client_connect& out, std::string& detail) {
+  picojson::value value;
+  picojson::parse(value, json.begin(), json.end(), &detail);
+  if (!detail.empty() || !value.is<picojson::object>()) return connect_error::not_json;
+  const auto& object = value.get<picojson::object>();
+  bool bad_type = false;
+  out.verbose = read_flag(object, "verbose", bad_type);
+  out.pedantic = read_flag(object, "pedantic", bad_type);
+  out.echo = read_flag(object, "echo", bad_type);
+  out.headers = read_flag(object, "headers", bad_type);
+  out.no_responders = read_flag(object, "no_responders", bad_type);
+  if (auto it = object.find("protocol"); it != object.end() && !it->second.is<picojson::null>()) {
+    if (it->second.is<std::int64_t>()) {
+      out.protocol = it->second.get<std::int64_t>();
+    } else {
+      bad_type = true;
+    }
+  }
+  out.name = read_text(object, "name");
+  if (bad_type) return connect_error::wrong_type;
+  out.lang = read_text(object, "lang");
+  out.version = read_text(object, "version");
+  out.user = read_text(object, "user");
+  out.pass = read_text(object, "pass");
+  out.auth_token = read_text(object, "auth_token");
+  out.nkey = read_text(object, "nkey");
+  out.sig = read_text(object, "sig");
+  return connect_error::none;
+}
+
+std::string redacted_connect(std::string_view json) {
+  picojson::value value;
+  std::string error;
+  picojson::parse(value, json.begin(), json.end(), &error);
+  if (!error.empty() || !value.is<picojson::object>()) {
+    return concat("(", json.size(), " bytes, not JSON)");
+  }
+  auto& object = value.get<picojson::object>();
+  for (const char* secret : {"pass", "auth_token"}) {
+    if (object.count(secret)) object[secret] = picojson::value("[REDACTED]");
+  }
+  return log_snippet(value.serialize(), 256);
+}
+
+}  // namespace courier::broker

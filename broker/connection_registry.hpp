@@ -1,0 +1,68 @@
+// Every live connection of a server, and the most recently closed ones, for
+// the server's own bookkeeping (shutdown, reload, lame duck) and for
+// monitoring (nats-server's /connz, including state=closed).
+//
+// Thread rules: every method is safe from any thread. One mutex guards the
+// maps; it is held only to insert, erase or copy pointers and finished
+// snapshots, never across I/O and never on the per-message path (which
+// does not touch the registry at all). Snapshots of live connections read
+// each connection's counters (atomics) outside the lock.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+#include "broker/close_reason.hpp"
+#include "broker/connection_info.hpp"
+
+namespace courier::broker {
+
+class connection;
+class local_client;
+
+/// The server's connections, live and recently closed.
+class connection_registry {
+ public:
+  /// Closed connections kept for monitoring, oldest dropped first
+  /// (nats-server keeps 10,000 for /connz?state=closed).
+  static constexpr std::size_t max_closed = 10000;
+
+  /// Registers a live connection, unless `limit` (> 0) are live already.
+  bool add(std::shared_ptr<connection> client, std::int64_t limit);
+  /// Moves a connection that just closed to the closed list, with its
+  /// final counters and `reason`. Unknown ids (refused over the limit) are
+  /// not recorded. Called on the connection's loop.
+  void on_closed(connection& client, close_reason reason);
+  /// The live connections (pointers copied under the lock).
+  std::vector<std::shared_ptr<connection>> live() const;
+  /// How many are live.
+  std::size_t live_count() const;
+  /// Snapshots of the live connections, by ascending cid.
+  std::vector<connection_info> open_info() const;
+  /// Snapshots of the closed connections, oldest first.
+  std::vector<connection_info> closed_info() const;
+  /// Forgets every live connection (after shutdown closed them).
+  void clear_live();
+
+  /// Registers an in-process client (held weakly: the application owns it).
+  void add_local(const std::shared_ptr<local_client>& client);
+  /// Moves an in-process client that is closing to the closed list.
+  void on_local_closed(const local_client& client, close_reason reason);
+  /// The in-process clients still alive; forgets those that are gone.
+  std::vector<std::shared_ptr<local_client>> live_local();
+
+ private:
+  mutable std::mutex mutex_;
+  std::unordered_map<std::uint64_t, std::shared_ptr<connection>> live_;  // lock: mutex_
+  std::unordered_map<std::uint64_t, std::weak_ptr<local_client>> local_;  // lock: mutex_
+  std::deque<connection_info> closed_;                                   // lock: mutex_
+  /// Appends to closed_, dropping the oldest past max_closed. Lock held.
+  void remember_closed(connection_info info);
+};
+
+}  // namespace courier::broker

@@ -1,0 +1,27 @@
+// Fan-out: one published message to every matching subscription, one
+// member per queue group. Sits between the router (sublist) and the
+// receivers (subscriber::deliver); used by every publisher, socket or
+// in-process.
+//
+// Thread rules: any thread. A publish borrows the calling thread's router
+// L1 caches (route_cache_lease) for its duration; deliveries run on the
+// calling thread and register receivers in `batch`, which the caller flushes.
+#pragma once
+
+#include <string_view>
+
+#include "broker/router/sublist.hpp"
+#include "broker/subscriber.hpp"
+
+namespace courier::broker::fanout {
+
+/// Routes one message to every matching subscription (one member per
+/// queue group, chosen at random). `from` is the publisher, for echo.
+/// Returns whether any subscription matched.
+bool publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch);
+
+/// Delivers nats-server's no-responders status (NATS/1.0 503) to the
+/// publisher's own subscriptions matching `reply`.
+void send_no_responders(sublist& router, subscriber& publisher, std::string_view reply, flush_batch& batch);
+
+}  // namespace courier::broker::fanout

@@ -1,0 +1,120 @@
+// The registry of connections: live ones with their counters and CONNECT
+// identity, closed ones with their close reason, read without stopping the
+// data path.
+#include "broker/connection_registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <istream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+
+#include "broker/in_process.hpp"
+#include "broker/server.hpp"
+
+namespace courier::broker {
+namespace {
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+class connection_registry_test : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    conf::server_options options;
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.threads = 1;
+    server_ = std::make_unique<server>(options);
+    server_->start();
+  }
+  void TearDown() override { server_->shutdown(); }
+
+  std::string read_line() {
+    asio::read_until(socket_, buffer_, "\r\n");
+    std::istream in(&buffer_);
+    std::string line;
+    std::getline(in, line);
+    return line + "\n";
+  }
+
+  std::unique_ptr<server> server_;
+  asio::io_context context_;
+  asio::ip::tcp::socket socket_{context_};
+  asio::streambuf buffer_;
+};
+
+TEST_F(connection_registry_test, live_counters_and_identity_then_closed_with_reason) {
+  socket_.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+  read_line();  // INFO
+  const std::string ops =
+      "CONNECT {\"verbose\":false,\"name\":\"probe\",\"lang\":\"cpp\",\"version\":\"1.2\"}\r\n"
+      "SUB x 1\r\nPUB x 2\r\nhi\r\nPING\r\n";
+  asio::write(socket_, asio::buffer(ops));
+  ASSERT_EQ(read_line(), "MSG x 1 2\r\n");
+  ASSERT_EQ(read_line(), "hi\r\n");
+  ASSERT_EQ(read_line(), "PONG\r\n");
+
+  auto open = server_->connections().open_info();
+  ASSERT_EQ(open.size(), 1u);
+  const auto& info = open.front();
+  EXPECT_EQ(info.identity.name, "probe");
+  EXPECT_EQ(info.identity.lang, "cpp");
+  EXPECT_EQ(info.identity.version, "1.2");
+  EXPECT_EQ(info.identity.account, "$G");
+  EXPECT_EQ(info.remote_ip, "127.0.0.1");
+  EXPECT_EQ(info.msgs_in, 1u);
+  EXPECT_EQ(info.bytes_in, 2u);
+  EXPECT_EQ(info.msgs_out, 1u);
+  EXPECT_EQ(info.bytes_out, 2u);
+  EXPECT_EQ(info.subscriptions, 1u);
+  EXPECT_FALSE(info.reason.has_value());
+  EXPECT_GE(info.last_activity, info.start);
+
+  socket_.close();
+  for (int i = 0; i < 200 && server_->connections().closed_info().empty(); ++i) std::this_thread::sleep_for(10ms);
+  auto closed = server_->connections().closed_info();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed.front().cid, info.cid);
+  EXPECT_EQ(closed.front().reason, close_reason::client_closed);
+  EXPECT_EQ(closed.front().msgs_in, 1u);
+  EXPECT_EQ(closed.front().subscriptions, 0u);
+  EXPECT_EQ(server_->connections().live_count(), 0u);
+}
+
+TEST_F(connection_registry_test, in_process_clients_are_listed_with_their_traffic) {
+  auto a = server_->connect({.name = "app"});
+  auto b = server_->connect({.name = "worker"});
+  b->subscribe("jobs", [](const message&) {});
+  a->publish("jobs", "12345");
+  ASSERT_TRUE(b->flush(5s));
+  auto open = server_->connections().open_info();
+  ASSERT_EQ(open.size(), 2u);
+  EXPECT_TRUE(open[0].in_process);
+  EXPECT_EQ(open[0].identity.name, "app");
+  EXPECT_EQ(open[0].identity.account, "$G");
+  EXPECT_EQ(open[0].msgs_in, 1u);
+  EXPECT_EQ(open[0].bytes_in, 5u);
+  EXPECT_EQ(open[1].identity.name, "worker");
+  EXPECT_EQ(open[1].msgs_out, 1u);
+  EXPECT_EQ(open[1].subscriptions, 1u);
+
+  a->close();
+  auto closed = server_->connections().closed_info();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed.front().identity.name, "app");
+  EXPECT_EQ(closed.front().reason, close_reason::client_closed);
+  b->close();
+  EXPECT_EQ(server_->connections().closed_info().size(), 2u);
+  EXPECT_TRUE(server_->connections().open_info().empty());
+}
+
+}  // namespace
+}  // namespace courier::broker
