@@ -34,7 +34,7 @@ std::string build_error(const std::string& authorization, const std::string& acc
   return "";
 }
 
-std::string bcrypt_hash(const std::string& password) {
+std::string bcrypt_of(const std::string& password) {
   char setting[CRYPT_GENSALT_OUTPUT_SIZE];
   if (!crypt_gensalt_rn("$2b$", 4, nullptr, 0, setting, sizeof setting)) return {};
   crypt_data data{};
@@ -97,7 +97,7 @@ TEST(auth_config, single_user_plain_and_bcrypt) {
   EXPECT_EQ(failed.reason.find("s3cret"), std::string::npos);  // no secrets in the reason
   EXPECT_EQ(failed.reason.find("wrong"), std::string::npos);
 
-  auto hash = bcrypt_hash("s3cret");
+  auto hash = bcrypt_of("s3cret");
   auto b = build(R"({"user": "alice", "password": ")" + hash + R"("})");
   EXPECT_FALSE(b->warn_plaintext_passwords());
   EXPECT_TRUE(login(*b, "alice", "s3cret").ok);
@@ -113,7 +113,7 @@ TEST(auth_config, token_plain_and_bcrypt) {
   EXPECT_TRUE(login(*c, "", "", "t0k3n").ok);
   EXPECT_FALSE(login(*c, "", "", "t0k3").ok);
   EXPECT_FALSE(login(*c, "", "t0k3n").ok);  // a password is not a token
-  auto b = build(R"({"token": ")" + bcrypt_hash("t0k3n") + R"("})");
+  auto b = build(R"({"token": ")" + bcrypt_of("t0k3n") + R"("})");
   EXPECT_TRUE(login(*b, "", "", "t0k3n").ok);
   EXPECT_FALSE(login(*b, "", "", "nope").ok);
 }
@@ -200,7 +200,7 @@ TEST(auth_config, no_auth_user) {
   EXPECT_FALSE(login(*c, "", "", "token").ok);
 
   // nats-server 2.9.10 refuses a no_auth_user whose password is bcrypt.
-  auto b = build(R"({"users": [{"user": "guest", "password": ")" + bcrypt_hash("g") + R"("}]})", "null", "guest");
+  auto b = build(R"({"users": [{"user": "guest", "password": ")" + bcrypt_of("g") + R"("}]})", "null", "guest");
   EXPECT_FALSE(login(*b, "", "").ok);
   EXPECT_TRUE(login(*b, "guest", "g").ok);
 
