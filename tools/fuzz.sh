@@ -5,8 +5,11 @@
 # give each more time, e.g.  tools/fuzz.sh 600
 # A crash, leak, sanitizer report or timeout fails the run; the input that
 # caused it is left in build-fuzz/findings/.
+#   tools/fuzz.sh --build   only builds the targets.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+build_only=0
+if [ "${1:-}" = --build ]; then build_only=1; shift; fi
 seconds=${1:-20}
 build="$root/build-fuzz"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
@@ -14,6 +17,7 @@ CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebI
   -DCOURIER_FUZZ=ON -DCOURIER_TESTS=OFF -DCOURIER_BENCH=OFF >/dev/null
 targets=(client_parser server_parser headers config)
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
+[ $build_only = 1 ] && exit 0
 mkdir -p "$build/findings"
 failed=0
 pids=()

@@ -30,16 +30,34 @@ cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
   -DCOURIER_SANITIZE=address,undefined -DCOURIER_BENCH=OFF >/dev/null
 cmake --build "$root/build-asan" -j"$jobs"
+
+# The ASan tests mostly wait on sockets and child processes, so the
+# ThreadSanitizer and fuzzing builds run beside them, at a lower priority
+# (the tests must pass on a busy machine anyway).
+step "ThreadSanitizer and fuzz builds start in the background (log: build-asan/background-build.log)"
+background_log="$root/build-asan/background-build.log"
+(
+  cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
+    -DCOURIER_SANITIZE=thread -DCOURIER_BENCH=OFF >/dev/null
+  nice -n 10 cmake --build "$root/build-tsan" --target test_router test_broker test_mss courier_server -j"$jobs"
+  nice -n 10 "$root/tools/fuzz.sh" --build
+) >"$background_log" 2>&1 &
+background=$!
+
 step "AddressSanitizer + UndefinedBehaviorSanitizer: tests"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-(cd "$root/build-asan" && ctest --output-on-failure -j"$test_jobs" --timeout 300)
+asan_status=0
+(cd "$root/build-asan" && ctest --output-on-failure -j"$test_jobs" --timeout 300) || asan_status=$?
+step "waiting for the background builds"
+if ! wait "$background"; then
+  tail -60 "$background_log"
+  echo "background build failed (log: $background_log)"
+  exit 1
+fi
+[ "$asan_status" = 0 ] || exit "$asan_status"
 
-step "ThreadSanitizer: build"
-cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
-  -DCOURIER_SANITIZE=thread -DCOURIER_BENCH=OFF >/dev/null
-cmake --build "$root/build-tsan" --target test_router test_broker test_mss courier_server -j"$jobs"
 step "ThreadSanitizer: tests"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 (cd "$root/build-tsan" && ctest --output-on-failure -j"$test_jobs" --timeout 300 -R '^(router|broker|mss)\.')
