@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "broker/logger.hpp"
 #include "broker/server.hpp"
@@ -14,22 +15,13 @@
 #include "conf/command_line.hpp"
 #include "mss/service/runner.hpp"
 
-int main(int argc, char** argv) {
-  using namespace courier;
-  // Outbound buffers of busy receivers grow to megabytes. With a fixed mmap
-  // threshold (glibc raises it dynamically otherwise) every buffer of 1 MiB
-  // or more is its own mapping: it grows with mremap rather than a copy and
-  // goes back to the system when freed, instead of staying in the heap.
-  // Only the executable sets this; an application embedding the library
-  // keeps its own allocator settings.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  conf::command_line command;
-  try {
-    command = conf::parse_command_line(argc, argv);
-  } catch (const std::exception& error) {
-    std::fprintf(stderr, "nats-server: %s\n", error.what());
-    return 1;
-  }
+namespace {
+
+using namespace courier;
+
+/// The commands that answer and exit without serving: help, version,
+/// signal, -t. Returns the exit status, or nothing to go on and serve.
+std::optional<int> answer_without_serving(const conf::command_line& command) {
   if (command.show_help) {
     std::fputs(conf::usage_text().c_str(), stdout);
     return 0;
@@ -48,17 +40,67 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "nats-server: configuration file %s is valid\n", command.options.config_file.c_str());
     return 0;
   }
+  return std::nullopt;
+}
 
+/// Opens the log as the options say. False (after saying why) if it cannot.
+bool open_log(const conf::server_options& options) {
   auto& log = broker::log();
   try {
-    log.open(command.options.log_file);
+    log.open(options.log_file);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "nats-server: %s\n", error.what());
+    return false;
+  }
+  log.set_debug(options.debug);
+  log.set_trace(options.trace);
+  log.set_logtime(options.logtime);
+  return true;
+}
+
+/// The broker with its embedded message services, until a signal stops it.
+int serve(const conf::server_options& options, const sigset_t& handled) {
+  try {
+    broker::server server(options);
+    server.set_command_line_logging(options.debug, options.trace);
+    server.handle_signals();
+    // Clients are accepted only once the embedded message services have
+    // subscribed; until then their connects wait in the listen backlog.
+    server.start(broker::server::accepting::later);
+    pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
+    if (!options.pid_file.empty()) std::ofstream(options.pid_file) << ::getpid();
+    auto services = mss::start_message_services(&server, options);  // null without an mss block
+    server.accept_clients();
+    server.wait();
+    services.reset();  // stop the services before the broker they use
+    server.shutdown();
+    if (!options.pid_file.empty()) ::unlink(options.pid_file.c_str());
+  } catch (const std::exception& error) {
+    broker::log().write(broker::log_level::fatal, error.what());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Outbound buffers of busy receivers grow to megabytes. With a fixed mmap
+  // threshold (glibc raises it dynamically otherwise) every buffer of 1 MiB
+  // or more is its own mapping: it grows with mremap rather than a copy and
+  // goes back to the system when freed, instead of staying in the heap.
+  // Only the executable sets this; an application embedding the library
+  // keeps its own allocator settings.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  conf::command_line command;
+  try {
+    command = conf::parse_command_line(argc, argv);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "nats-server: %s\n", error.what());
     return 1;
   }
-  log.set_debug(command.options.debug);
-  log.set_trace(command.options.trace);
-  log.set_logtime(command.options.logtime);
+  if (auto status = answer_without_serving(command)) return *status;
+  if (!open_log(command.options)) return 1;
 
   // Block the signals the server handles before any thread starts, so that
   // only the server's signal_set sees them.
@@ -68,32 +110,7 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &handled, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
 
-  if (mss::message_services_only(command.options)) {
-    // --mss-only: no broker, the message services as a client of another server.
-    int status = mss::run_message_services_only(command.options);
-    return status;
-  }
-
-  try {
-    broker::server server(command.options);
-    server.set_command_line_logging(command.options.debug, command.options.trace);
-    server.handle_signals();
-    // Clients are accepted only once the embedded message services have
-    // subscribed; until then their connects wait in the listen backlog.
-    server.start(broker::server::accepting::later);
-    pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
-    if (!command.options.pid_file.empty()) {
-      std::ofstream(command.options.pid_file) << ::getpid();
-    }
-    auto services = mss::start_message_services(&server, command.options);  // null without an mss block
-    server.accept_clients();
-    server.wait();
-    services.reset();  // stop the services before the broker they use
-    server.shutdown();
-    if (!command.options.pid_file.empty()) ::unlink(command.options.pid_file.c_str());
-  } catch (const std::exception& error) {
-    log.write(broker::log_level::fatal, error.what());
-    return 1;
-  }
-  return 0;
+  // --mss-only: no broker, the message services as a client of another server.
+  if (mss::message_services_only(command.options)) return mss::run_message_services_only(command.options);
+  return serve(command.options, handled);
 }

@@ -1,5 +1,6 @@
 #include "auth/tls_config.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -120,109 +121,139 @@ bool boolean(const picojson::value& v, const char* field) {
 
 }  // namespace
 
+namespace {
+
+/// `timeout`: seconds (integer or float) or a Go duration string.
+std::chrono::milliseconds tls_timeout(const picojson::value& v) {
+  if (v.is<std::int64_t>()) return seconds_value(static_cast<double>(v.get<std::int64_t>()));
+  if (v.is<double>()) return seconds_value(v.get<double>());
+  if (!v.is<std::string>()) throw config_error("error parsing tls config, 'timeout' wrong type");
+  std::string ignored;  // the message below is nats-server's for this key
+  auto d = conf::parse_go_duration(v.get<std::string>(), ignored);
+  if (!d) throw config_error("error parsing tls config, 'timeout' time: invalid duration " + go_quote(v.get<std::string>()));
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
+/// A non-empty array of names, each as text (non-strings as written).
+std::vector<std::string> name_list(const picojson::value& v, const char* field) {
+  if (!v.is<picojson::array>() || v.get<picojson::array>().empty()) {
+    throw config_error(std::string("error parsing tls config, '") + field + "' cannot be empty");
+  }
+  std::vector<std::string> names;
+  for (const auto& item : v.get<picojson::array>()) {
+    names.push_back(item.is<std::string>() ? item.get<std::string>() : item.to_str());
+  }
+  return names;
+}
+
+/// `cipher_suites`: Go names, mapped to OpenSSL's; TLS 1.3 suites are not
+/// configurable (as in Go) and are skipped.
+std::vector<std::string> cipher_suites(const picojson::value& v) {
+  std::vector<std::string> ciphers;
+  for (const auto& name : name_list(v, "cipher_suites")) {
+    if (!is_go_cipher_name(name)) throw config_error("unrecognized cipher " + name);
+    if (is_tls13_suite(name)) continue;
+    auto it = openssl_cipher_names().find(name);
+    if (it == openssl_cipher_names().end()) {
+      throw config_error("cipher " + name + " is not available in this OpenSSL build");
+    }
+    ciphers.push_back(it->second);
+  }
+  return ciphers;
+}
+
+std::vector<std::string> curve_preferences(const picojson::value& v) {
+  std::vector<std::string> groups;
+  for (const auto& name : name_list(v, "curve_preferences")) {
+    auto group = group_name(name);
+    if (group.empty()) throw config_error("unrecognized curve preference " + name);
+    groups.push_back(group);
+  }
+  return groups;
+}
+
+/// `min_version`: "1.2" or "1.3", as the TLS protocol number.
+int min_version(const picojson::value& v) {
+  std::string version = v.is<std::string>() ? v.get<std::string>() : v.to_str();
+  if (version == "1.2") return 0x0303;
+  if (version == "1.3") return 0x0304;
+  if (version == "1.0" || version == "1.1") {
+    throw config_error("unsupported TLS version: " + version + " (the minimum is 1.2)");
+  }
+  throw config_error("unknown version: " + version);
+}
+
+/// `handshake_first`: a boolean, "auto" (50 ms fallback, nats-server 2.10's
+/// DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK_DELAY) or a fallback duration.
+void handshake_first(const picojson::value& v, tls_settings& s) {
+  if (v.is<bool>()) {
+    s.handshake_first = v.get<bool>();
+    return;
+  }
+  if (!v.is<std::string>()) throw config_error("error parsing tls config, 'handshake_first' wrong type");
+  const auto& text = v.get<std::string>();
+  s.handshake_first = true;
+  if (conf::ascii_lower(text) == "auto") {
+    s.handshake_first_fallback = std::chrono::milliseconds(50);
+    return;
+  }
+  std::string ignored;  // the message below is nats-server's for this key
+  auto d = conf::parse_go_duration(text, ignored);
+  if (!d) throw config_error("error parsing tls config, 'handshake_first' " + go_quote(text) + " is not a boolean or a duration");
+  s.handshake_first_fallback = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
+/// One key of the tls block into `s`.
+void tls_field(const std::string& key, const picojson::value& v, tls_settings& s) {
+  auto k = conf::ascii_lower(key);
+  if (k == "cert_file") {
+    s.cert_file = file_name(v, "cert_file");
+  } else if (k == "key_file") {
+    s.key_file = file_name(v, "key_file");
+  } else if (k == "ca_file") {
+    s.ca_file = file_name(v, "ca_file");
+  } else if (k == "verify") {
+    // verify_and_map also turns verify on; `verify: false` next to it
+    // does not turn it off again (nats-server reads keys in any order).
+    s.verify = boolean(v, "verify") || s.verify;
+  } else if (k == "verify_and_map") {
+    s.map = boolean(v, "verify_and_map");
+    if (s.map) s.verify = true;
+  } else if (k == "insecure") {
+    if (boolean(v, "insecure")) s.warnings.push_back("tls: 'insecure' only applies to outgoing connections; ignored");
+  } else if (k == "timeout") {
+    s.timeout = tls_timeout(v);
+  } else if (k == "cipher_suites") {
+    s.ciphers = cipher_suites(v);
+  } else if (k == "curve_preferences") {
+    s.groups = curve_preferences(v);
+  } else if (k == "min_version") {
+    s.min_version = min_version(v);
+  } else if (k == "handshake_first" || k == "first" || k == "immediate") {
+    handshake_first(v, s);
+  } else if (k == "connection_rate_limit") {
+    s.warnings.push_back("tls: 'connection_rate_limit' is not supported by Courier; ignored");
+  } else if (k == "pinned_certs" || k == "verify_cert_and_check_known_urls") {
+    // Ignoring either would accept certificates the operator meant to refuse.
+    throw config_error("error parsing tls config, '" + key + "' is not supported by Courier yet");
+  } else {
+    throw config_error("error parsing tls config, unknown field [" + go_quote(key) + "]");
+  }
+}
+
+}  // namespace
+
 tls_settings parse_tls(const picojson::value& value) {
   if (!value.is<picojson::object>()) throw config_error("error parsing tls config, expected a map");
+  const auto& fields = value.get<picojson::object>();
   tls_settings s;
-  bool ciphers_set = false;
-  bool groups_set = false;
-  for (const auto& [key, v] : value.get<picojson::object>()) {
-    auto k = conf::ascii_lower(key);
-    if (k == "cert_file") {
-      s.cert_file = file_name(v, "cert_file");
-    } else if (k == "key_file") {
-      s.key_file = file_name(v, "key_file");
-    } else if (k == "ca_file") {
-      s.ca_file = file_name(v, "ca_file");
-    } else if (k == "verify") {
-      // verify_and_map also turns verify on; `verify: false` next to it
-      // does not turn it off again (nats-server reads keys in any order).
-      s.verify = boolean(v, "verify") || s.verify;
-    } else if (k == "verify_and_map") {
-      s.map = boolean(v, "verify_and_map");
-      if (s.map) s.verify = true;
-    } else if (k == "insecure") {
-      if (boolean(v, "insecure")) s.warnings.push_back("tls: 'insecure' only applies to outgoing connections; ignored");
-    } else if (k == "timeout") {
-      if (v.is<std::int64_t>()) {
-        s.timeout = seconds_value(static_cast<double>(v.get<std::int64_t>()));
-      } else if (v.is<double>()) {
-        s.timeout = seconds_value(v.get<double>());
-      } else if (v.is<std::string>()) {
-        std::string ignored;  // the message below is nats-server's for this key
-        auto d = conf::parse_go_duration(v.get<std::string>(), ignored);
-        if (!d) {
-          throw config_error("error parsing tls config, 'timeout' time: invalid duration " + go_quote(v.get<std::string>()));
-        }
-        s.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
-      } else {
-        throw config_error("error parsing tls config, 'timeout' wrong type");
-      }
-    } else if (k == "cipher_suites") {
-      if (!v.is<picojson::array>() || v.get<picojson::array>().empty()) {
-        throw config_error("error parsing tls config, 'cipher_suites' cannot be empty");
-      }
-      ciphers_set = true;
-      for (const auto& item : v.get<picojson::array>()) {
-        std::string name = item.is<std::string>() ? item.get<std::string>() : item.to_str();
-        if (!is_go_cipher_name(name)) throw config_error("unrecognized cipher " + name);
-        if (is_tls13_suite(name)) continue;  // not configurable, as in Go
-        auto it = openssl_cipher_names().find(name);
-        if (it == openssl_cipher_names().end()) {
-          throw config_error("cipher " + name + " is not available in this OpenSSL build");
-        }
-        s.ciphers.push_back(it->second);
-      }
-    } else if (k == "curve_preferences") {
-      if (!v.is<picojson::array>() || v.get<picojson::array>().empty()) {
-        throw config_error("error parsing tls config, 'curve_preferences' cannot be empty");
-      }
-      groups_set = true;
-      for (const auto& item : v.get<picojson::array>()) {
-        std::string name = item.is<std::string>() ? item.get<std::string>() : item.to_str();
-        auto group = group_name(name);
-        if (group.empty()) throw config_error("unrecognized curve preference " + name);
-        s.groups.push_back(group);
-      }
-    } else if (k == "min_version") {
-      std::string version = v.is<std::string>() ? v.get<std::string>() : v.to_str();
-      if (version == "1.2") {
-        s.min_version = 0x0303;
-      } else if (version == "1.3") {
-        s.min_version = 0x0304;
-      } else if (version == "1.0" || version == "1.1") {
-        throw config_error("unsupported TLS version: " + version + " (the minimum is 1.2)");
-      } else {
-        throw config_error("unknown version: " + version);
-      }
-    } else if (k == "handshake_first" || k == "first" || k == "immediate") {
-      if (v.is<bool>()) {
-        s.handshake_first = v.get<bool>();
-      } else if (v.is<std::string>()) {
-        const auto& text = v.get<std::string>();
-        if (conf::ascii_lower(text) == "auto") {
-          s.handshake_first = true;
-          s.handshake_first_fallback = std::chrono::milliseconds(50);  // nats-server 2.10 DEFAULT_TLS_HANDSHAKE_FIRST_FALLBACK_DELAY
-        } else {
-          std::string ignored;  // the message below is nats-server's for this key
-          auto d = conf::parse_go_duration(text, ignored);
-          if (!d) throw config_error("error parsing tls config, 'handshake_first' " + go_quote(text) + " is not a boolean or a duration");
-          s.handshake_first = true;
-          s.handshake_first_fallback = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
-        }
-      } else {
-        throw config_error("error parsing tls config, 'handshake_first' wrong type");
-      }
-    } else if (k == "connection_rate_limit") {
-      s.warnings.push_back("tls: 'connection_rate_limit' is not supported by Courier; ignored");
-    } else if (k == "pinned_certs" || k == "verify_cert_and_check_known_urls") {
-      // Ignoring either would accept certificates the operator meant to refuse.
-      throw config_error("error parsing tls config, '" + key + "' is not supported by Courier yet");
-    } else {
-      throw config_error("error parsing tls config, unknown field [" + go_quote(key) + "]");
-    }
-  }
-  if (!ciphers_set) s.ciphers = default_ciphers();
-  if (!groups_set) s.groups = {"X25519", "P-256", "P-384", "P-521"};
+  for (const auto& [key, v] : fields) tls_field(key, v, s);
+  auto present = [&](const char* name) {
+    return std::any_of(fields.begin(), fields.end(),
+                       [&](const auto& field) { return conf::ascii_lower(field.first) == name; });
+  };
+  if (!present("cipher_suites")) s.ciphers = default_ciphers();
+  if (!present("curve_preferences")) s.groups = {"X25519", "P-256", "P-384", "P-521"};
   return s;
 }
 
