@@ -110,77 +110,90 @@ void dispatcher::on_message(const std::string& subject, std::string payload, rep
   }
   const auto [kind, name] = *classified;
   auto input = handler_input::make(subject, name, std::move(payload));
-  const auto& correlation = input->message.correlation_id;
-  const std::string correlation_text = correlation ? *correlation : "-";
   // Audit messages are recorded even when expired: an audit trail that
   // silently drops late records would be worse than a late record.
   if (kind != message_kind::audit && input->message.expired()) {
-    ++counters_->expired;
-    log_(std::string("mss: ") + kind_name(kind) + " " + name + " correlationId=" + correlation_text +
-         " expired (timestamp " + std::to_string(*input->message.timestamp_ms) + " + timeout " +
-         std::to_string(*input->message.timeout_ms) + " ms), not executed");
-    if (reply) {
-      picojson::object o;
-      o["ok"] = picojson::value(false);
-      o["error"] = picojson::value(std::string("message expired"));
-      o["expired"] = picojson::value(true);
-      if (correlation) o["correlationId"] = picojson::value(*correlation);
-      reply(picojson::value(std::move(o)).serialize());
-    }
+    refuse_expired(*input, kind, reply);
+  } else if (kind == message_kind::action) {
+    on_action(std::move(input), std::move(reply), msg_id);
+  } else {
+    on_event(std::move(input), kind, std::move(reply));
+  }
+}
+
+namespace {
+
+std::string correlation_text(const handler_input& input) {
+  return input.message.correlation_id ? *input.message.correlation_id : "-";
+}
+
+}  // namespace
+
+void dispatcher::refuse_expired(const handler_input& input, message_kind kind, const reply_fn& reply) {
+  ++counters_->expired;
+  log_(std::string("mss: ") + kind_name(kind) + " " + input.name + " correlationId=" + correlation_text(input) +
+       " expired (timestamp " + std::to_string(*input.message.timestamp_ms) + " + timeout " +
+       std::to_string(*input.message.timeout_ms) + " ms), not executed");
+  if (!reply) return;
+  picojson::object o;
+  o["ok"] = picojson::value(false);
+  o["error"] = picojson::value(std::string("message expired"));
+  o["expired"] = picojson::value(true);
+  if (input.message.correlation_id) o["correlationId"] = picojson::value(*input.message.correlation_id);
+  reply(picojson::value(std::move(o)).serialize());
+}
+
+void dispatcher::on_action(std::shared_ptr<const handler_input> input, reply_fn reply, const std::string& msg_id) {
+  const std::string& name = input->name;
+  auto targets = resolve(actions_.match(name, input->message.message));
+  if (targets.empty()) {
+    ++counters_->unrouted;
+    log_("mss: action " + name + " correlationId=" + correlation_text(*input) + ": no handler matched");
+    if (reply) reply(error_reply("no handler for action '" + name + "'", input->message.correlation_id));
     return;
   }
-
-  if (kind == message_kind::action) {
-    auto targets = resolve(actions_.match(name, input->message.message));
-    if (targets.empty()) {
-      ++counters_->unrouted;
-      log_("mss: action " + name + " correlationId=" + correlation_text + ": no handler matched");
-      if (reply) reply(error_reply("no handler for action '" + name + "'", correlation));
+  // Keys are scoped by subject: one correlationId reused for two
+  // different actions must run both.
+  auto key = input->message.idempotency_key(msg_id);
+  if (key) {
+    key = input->subject + '\n' + *key;
+    std::string cached;
+    const auto state = idempotency_.begin(*key, [reply](const std::string& r) { if (reply) reply(r); }, cached);
+    if (state != idempotency_cache::state::started) {
+      ++counters_->duplicates;
+      log_("mss: action " + name + " correlationId=" + correlation_text(*input) + ": repeated idempotency key '" +
+           key->substr(input->subject.size() + 1) + "', answered from the first run");
+      if (state == idempotency_cache::state::completed && reply) reply(cached);
       return;
     }
-    // Keys are scoped by subject: one correlationId reused for two
-    // different actions must run both.
-    auto key = input->message.idempotency_key(msg_id);
-    if (key) key = subject + '\n' + *key;
-    if (key) {
-      std::string cached;
-      const auto state = idempotency_.begin(*key, [reply](const std::string& r) { if (reply) reply(r); }, cached);
-      if (state != idempotency_cache::state::started) {
-        ++counters_->duplicates;
-        log_("mss: action " + name + " correlationId=" + correlation_text + ": repeated idempotency key '" +
-             key->substr(subject.size() + 1) + "', answered from the first run");
-        if (state == idempotency_cache::state::completed && reply) reply(cached);
-        return;
-      }
-    }
-    run_action(input, std::move(targets), [this, key, reply](std::string result, bool ok) {
-      if (key) idempotency_.complete(*key, result, ok);
-      if (reply) reply(result);
-    });
-    return;
   }
+  run_action(std::move(input), std::move(targets), [this, key, reply](std::string result, bool ok) {
+    if (key) idempotency_.complete(*key, result, ok);
+    if (reply) reply(result);
+  });
+}
 
+void dispatcher::on_event(std::shared_ptr<const handler_input> input, message_kind kind, reply_fn reply) {
   std::vector<std::shared_ptr<handler>> targets;
   if (kind == message_kind::audit && audits_.rules().empty()) {
     for (const auto& [unused, h] : handlers_.by_name)
       if (h->type() == "audit") targets.push_back(h);
   } else {
-    targets = resolve((kind == message_kind::event ? events_ : audits_).match(name, input->message.message));
+    targets = resolve((kind == message_kind::event ? events_ : audits_).match(input->name, input->message.message));
   }
-  if (targets.empty()) {
-    ++counters_->unrouted;
-    log_(std::string("mss: ") + kind_name(kind) + " " + name + " correlationId=" + correlation_text +
-         ": no handler matched");
-    if (reply) {
-      picojson::object o;
-      o["ok"] = picojson::value(kind != message_kind::audit);  // an audit nobody records is a failure
-      o["handlers"] = picojson::value(std::int64_t(0));
-      if (kind == message_kind::audit) o["error"] = picojson::value(std::string("no audit handler"));
-      reply(picojson::value(std::move(o)).serialize());
-    }
+  if (!targets.empty()) {
+    run_event(std::move(input), std::move(targets), kind, std::move(reply));
     return;
   }
-  run_event(input, std::move(targets), kind, std::move(reply));
+  ++counters_->unrouted;
+  log_(std::string("mss: ") + kind_name(kind) + " " + input->name + " correlationId=" + correlation_text(*input) +
+       ": no handler matched");
+  if (!reply) return;
+  picojson::object o;
+  o["ok"] = picojson::value(kind != message_kind::audit);  // an audit nobody records is a failure
+  o["handlers"] = picojson::value(std::int64_t(0));
+  if (kind == message_kind::audit) o["error"] = picojson::value(std::string("no audit handler"));
+  reply(picojson::value(std::move(o)).serialize());
 }
 
 void dispatcher::log_run(const handler_input& input, const handler& target, const handler_result& result,

@@ -115,6 +115,10 @@ class dispatcher {
         duplicates{0}, unrouted{0};
   };
 
+  void refuse_expired(const handler_input& input, message_kind kind, const reply_fn& reply);
+  void on_action(std::shared_ptr<const handler_input> input, reply_fn reply, const std::string& msg_id);
+  /// Events and audits: every matching handler, or a clear answer when none.
+  void on_event(std::shared_ptr<const handler_input> input, message_kind kind, reply_fn reply);
   void run_action(std::shared_ptr<const handler_input> input, std::vector<std::shared_ptr<handler>> targets,
                   std::function<void(std::string reply, bool ok)> done);
   void run_event(std::shared_ptr<const handler_input> input, std::vector<std::shared_ptr<handler>> targets,
