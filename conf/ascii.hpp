@@ -1,5 +1,5 @@
-// ASCII case folding for configuration keys and keywords, which nats-server
-// matches without regard to case.
+// ASCII helpers for the config language: case folding for keys and
+// keywords (nats-server matches them without regard to case) and digits.
 #pragma once
 
 #include <string>
@@ -15,5 +15,8 @@ inline std::string ascii_lower(std::string_view text) {
   }
   return out;
 }
+
+/// '0'-'9' only (std::isdigit depends on the locale and wants an int).
+constexpr bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 }  // namespace courier::conf

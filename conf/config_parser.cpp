@@ -33,7 +33,6 @@ bool is_newline(char c) { return c == '\n' || c == '\r'; }
 /// The whitespace nats-server's lexer skips between tokens (Go's
 /// unicode.IsSpace, restricted to ASCII).
 bool is_space(char c) { return is_blank(c) || is_newline(c) || c == '\v' || c == '\f'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_size_suffix(char c) {
   switch (c) {
     case 'k': case 'K': case 'm': case 'M': case 'g': case 'G':

@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <limits>
 
+#include "conf/ascii.hpp"
+
 namespace courier::conf {
 
 namespace {
@@ -18,7 +20,6 @@ std::optional<std::uint64_t> unit_nanoseconds(std::string_view unit) {
   return std::nullopt;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 /// value with `precision` decimal digits after the point, trailing zeros
 /// (and a bare point) dropped: (1500, 3) -> "1.5".

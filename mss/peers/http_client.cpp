@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "mss/common/template.hpp"
+#include "mss/peers/awaitable.hpp"
 #include "mss/peers/tls_client.hpp"
 #include "mss/peers/url.hpp"
 
@@ -28,7 +29,6 @@ using boost::system::error_code;
 
 namespace {
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 /// RFC 9110 section 5.6.2 token characters.
 bool is_token(std::string_view text) {

@@ -25,12 +25,6 @@ constexpr std::size_t max_qp_line = 76;
 /// far under RFC 2047's 75-character word limit).
 constexpr std::size_t encoded_word_bytes = 39;
 
-bool is_ascii(std::string_view text) {
-  for (unsigned char c : text)
-    if (c >= 0x80) return false;
-  return true;
-}
-
 /// Header names per RFC 5322 section 2.2: printable ASCII except ':'.
 bool valid_header_name(std::string_view name) {
   if (name.empty()) return false;
@@ -137,6 +131,12 @@ std::string random_hex(std::size_t bytes) {
 }
 
 }  // namespace
+
+bool is_ascii(std::string_view text) {
+  for (unsigned char c : text)
+    if (c >= 0x80) return false;
+  return true;
+}
 
 bool valid_mail_address(std::string_view address) {
   if (address.empty() || address.size() > 320) return false;  // 64 local + 1 + 255 domain

@@ -42,6 +42,9 @@ std::string format_mail(const mail_message& message, std::string_view hostname);
 /// terminating "<CRLF>.<CRLF>" is appended.
 std::string dot_stuff(std::string_view text);
 
+/// True when every byte is 7-bit (no header encoding or SMTPUTF8 needed).
+bool is_ascii(std::string_view text);
+
 /// Encodes `text` as quoted-printable (RFC 2045), CRLF line ends, soft breaks
 /// keeping lines <= 76 characters.
 std::string quoted_printable(std::string_view text);

@@ -15,6 +15,8 @@
 #include <sstream>
 
 #include "mss/common/template.hpp"
+#include "mss/peers/mail_message.hpp"
+#include "mss/peers/awaitable.hpp"
 #include "mss/peers/smtp_reply.hpp"
 #include "mss/peers/tls_client.hpp"
 
@@ -26,8 +28,6 @@ using tcp = asio::ip::tcp;
 using boost::system::error_code;
 
 namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 /// How long QUIT may take after the message was accepted; the result is
 /// already known then, so a server that does not answer QUIT must not
@@ -70,12 +70,6 @@ struct capabilities {
     return caps;
   }
 };
-
-bool is_ascii(std::string_view text) {
-  for (unsigned char c : text)
-    if (c >= 0x80) return false;
-  return true;
-}
 
 /// One SMTP conversation. Lives in a shared_ptr while its coroutine and
 /// watchdog run; everything runs on strand_.

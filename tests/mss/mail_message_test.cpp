@@ -66,8 +66,11 @@ TEST(MailMessage, FormatHasHeadersAndCrlf) {
   EXPECT_NE(text.find("@mx.test>\r\n"), std::string::npos);
   EXPECT_NE(text.find("Content-Transfer-Encoding: 7bit\r\n\r\nline1\r\nline2"), std::string::npos);
   // No bare LF anywhere.
-  for (std::size_t i = 0; i < text.size(); ++i)
-    if (text[i] == '\n') ASSERT_TRUE(i > 0 && text[i - 1] == '\r') << i;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ASSERT_TRUE(i > 0 && text[i - 1] == '\r') << i;
+    }
+  }
 }
 
 TEST(MailMessage, NonAsciiSubjectIsEncodedWordsWithShortLines) {
