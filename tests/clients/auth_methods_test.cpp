@@ -184,9 +184,11 @@ TEST(auth_methods_test, authorization_timeout_closes_a_silent_client) {
   raw_client silent(server.port());
   ASSERT_TRUE(silent.read_info());
   const auto started = steady::now();
-  EXPECT_TRUE(silent.read_until("-ERR 'Authentication Timeout'\r\n", 3s)) << silent.buffer();
-  EXPECT_TRUE(silent.wait_closed(2s));
-  EXPECT_LT(steady::now() - started, 2s);
+  // The -ERR text says which timer closed it; the bounds only rule out a
+  // hang, with room for a loaded machine.
+  EXPECT_TRUE(silent.read_until("-ERR 'Authentication Timeout'\r\n", 10s)) << silent.buffer();
+  EXPECT_TRUE(silent.wait_closed(10s));
+  EXPECT_LT(steady::now() - started, 10s);
   // The authenticated client is untouched, even past the timeout.
   EXPECT_TRUE(round_trip(nc.get(), "timeout.still_fine"));
 }

@@ -89,7 +89,7 @@ TEST_F(security_input_test, connect_cut_off_mid_line_times_out) {
   const auto started = steady::now();
   EXPECT_TRUE(bad_session(server_->port(), "CONNECT {\"user\":\"alice\",\"pass\":\"s3cr",
                           {"-ERR 'Authentication Timeout'\r\n", true}));
-  EXPECT_LT(steady::now() - started, 2500ms);
+  EXPECT_LT(steady::now() - started, 10s);
   EXPECT_TRUE(still_serving());
 }
 
@@ -307,9 +307,13 @@ TEST_F(tls_input_test, stalled_handshake_times_out_without_blocking_others) {
   ASSERT_TRUE(fresh);
   EXPECT_TRUE(delivers(fresh.get(), bystander_.get(), "tls.during_stall", "not blocked"));
 
-  EXPECT_TRUE(silent.wait_closed(3s));
-  EXPECT_TRUE(partial.wait_closed(3s));
-  EXPECT_LT(steady::now() - started, 2500ms);
+  // Without the TLS timeout nothing would close them before the first
+  // keep-alive PING, two minutes away; 10 s leaves room for a loaded
+  // machine (three CI runs at once took 2.6 s here) without a timing bound
+  // that only an idle machine meets.
+  EXPECT_TRUE(silent.wait_closed(10s));
+  EXPECT_TRUE(partial.wait_closed(10s));
+  EXPECT_LT(steady::now() - started, 10s);
   EXPECT_EQ(std::string::npos, silent.buffer().find("PONG"));
   EXPECT_TRUE(still_serving());
 }
