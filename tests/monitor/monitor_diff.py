@@ -620,6 +620,15 @@ def compare_values(ctx, path, ref, cand, problems, trees):
         elif ref != cand:
             differ("reference %s, candidate %s" % (json.dumps(ref), json.dumps(cand)))
         return
+    if key == "cid" and ctx.endpoint in ("/connz", "/subsz") and check_number(ref):
+        rr = ctx.runs[0].cid_rank.get(ref)
+        cr = ctx.runs[1].cid_rank.get(cand)
+        if rr is None:
+            raise HarnessError("%s: reference cid %s not among the client cids" % (path, ref))
+        if rr != cr:
+            differ("the reference's %s client cid (%s), the candidate's %s (%s)"
+                   % (ordinal(rr), ref, ordinal(cr) if cr is not None else "non-client", cand))
+        return
     if key in VOLATILE and ref == "":
         # e.g. server_id of a /connz filtered by an unknown account
         if cand != "":
@@ -732,6 +741,10 @@ def compare_values(ctx, path, ref, cand, problems, trees):
         differ("reference %s, candidate %s" % (short(ref), short(cand)))
 
 
+def ordinal(i):
+    return "%d%s" % (i + 1, {0: "st", 1: "nd", 2: "rd"}.get(i if i < 3 else 9, "th"))
+
+
 def short(v, limit=200):
     s = json.dumps(gojson.to_plain(v), ensure_ascii=False)
     return s if len(s) <= limit else s[:limit] + "..."
@@ -825,8 +838,46 @@ def parse_json_doc(doc, who):
     return form, tree, None
 
 
-def compare_docs(case, ref_run, cand_run):
+def client_cids(run):
+    """The cids of client connections shown anywhere in a run's /connz and
+    /subsz documents (nats-server's internal subscriptions left out)."""
+    found = set()
+    for doc in run.docs:
+        if doc.status != 200 or body_kind(doc) not in ("json", "jsonp"):
+            continue
+        text = split_jsonp(doc) if body_kind(doc) == "jsonp" else doc.body.decode(errors="replace")
+        try:
+            tree = gojson.parse(text or "")
+        except ValueError:
+            continue
+        if not isinstance(tree, gojson.Object):
+            continue
+        if doc.endpoint == "/connz":
+            for c in tree.get("connections") or []:
+                if isinstance(c, gojson.Object) and isinstance(c.get("cid"), int):
+                    found.add(int(c.get("cid")))
+        elif doc.endpoint == "/subsz":
+            for e in tree.get("subscriptions_list") or []:
+                if not is_internal_sub(e) and isinstance(e, gojson.Object) \
+                        and isinstance(e.get("cid"), int):
+                    found.add(int(e.get("cid")))
+    return found
+
+
+def compare_docs(case, ref_run, cand_run, notes=None):
+    """Problems found comparing two runs of a case (empty when they match);
+    remarks that are not failures go to notes."""
     problems = []
+    notes = [] if notes is None else notes
+    # Client cids are compared by rank: nats-server gives cids to its
+    # internal clients concurrently with the first client connections, so
+    # even two nats-servers number the first client 3 or 4.
+    ref_cids, cand_cids = sorted(client_cids(ref_run)), sorted(client_cids(cand_run))
+    ref_run.cid_rank = {c: i for i, c in enumerate(ref_cids)}
+    cand_run.cid_rank = {c: i for i, c in enumerate(cand_cids)}
+    if ref_cids and cand_cids and ref_cids[0] != cand_cids[0]:
+        notes.append("client cids start at %d in the reference, at %d in the candidate "
+                     "(compared by rank)" % (ref_cids[0], cand_cids[0]))
     if getattr(ref_run, "error", None):
         raise HarnessError("the scenario failed against the reference: %s" % ref_run.error)
     if getattr(cand_run, "error", None):
@@ -955,16 +1006,17 @@ def run_both(reference, candidate, case):
 def diff_case(reference, candidate, case, retries=1):
     """Compare one case; a mismatch is re-run `retries` times before it is
     reported, and a match on retry is reported as a note."""
-    notes = []
+    retried = []
     for attempt in range(retries + 1):
         ref_run, cand_run = run_both(reference, candidate, case)
-        problems = compare_docs(case, ref_run, cand_run)
+        notes = []
+        problems = compare_docs(case, ref_run, cand_run, notes)
         if not problems:
             if attempt:
-                notes.append("matched only on retry %d (timing-sensitive)" % attempt)
+                retried.append("matched only on retry %d (timing-sensitive)" % attempt)
             break
     checks = sum(1 for _ in ref_run.docs)
-    return problems, notes, checks
+    return problems, notes + retried, checks
 
 
 def show_reference(binary, case):
