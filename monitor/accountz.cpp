@@ -57,7 +57,7 @@ void write_account_detail(json_writer& out, broker::server& server, const broker
 http_reply accountz(const endpoint_context& context, const query_params& query) {
   broker::server& server = context.server;
   const std::string wanted = query.get("acc");
-  json_writer out;
+  json_writer out(context.layout);
   out.begin_object();
   out.member("server_id", server.id());
   out.member("now", rfc3339_nano(context.now));
@@ -87,7 +87,7 @@ http_reply accstatz(const endpoint_context& context, const query_params& query) 
   if (!unused.error.empty()) return http_reply::bad_request(unused.error);
   const std::string wanted = query.get("acc");
   const auto traffic = traffic_by_account(server);
-  json_writer out;
+  json_writer out(context.layout);
   out.begin_object();
   out.member("server_id", server.id());
   out.member("now", rfc3339_nano(context.now));

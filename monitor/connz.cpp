@@ -225,7 +225,7 @@ http_reply connz(const endpoint_context& context, const query_params& query) {
   if (limit <= 0) limit = default_limit;
 
   broker::server& server = context.server;
-  json_writer out;
+  json_writer out(context.layout);
   out.begin_object();
   if (!account.empty()) {
     bool known = false;

@@ -10,7 +10,7 @@ namespace courier::monitor {
 namespace {
 
 json_writer header(const endpoint_context& context) {
-  json_writer out;
+  json_writer out(context.layout);
   out.begin_object();
   out.member("server_id", context.server.id());
   out.member("now", rfc3339_nano(context.now));

@@ -47,6 +47,8 @@ struct endpoint_context {
   const listener_facts& listener;
   const request_counts& requests;
   std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+  /// JSON laid out compact (system account replies) instead of indented (HTTP).
+  json_writer::layout layout = json_writer::layout::indented;
 };
 
 http_reply varz(const endpoint_context& context, const query_params& query);

@@ -30,6 +30,9 @@ class query_params {
   query_params() = default;
   /// Parses the part of `target` after '?', if any.
   explicit query_params(std::string_view target);
+  /// From name/value pairs already decoded (the system account's requests
+  /// carry their options as JSON).
+  explicit query_params(std::vector<std::pair<std::string, std::string>> values) : values_(std::move(values)) {}
   /// The first value of `name`; empty when absent (Go's Values.Get).
   std::string get(std::string_view name) const;
   bool has(std::string_view name) const;

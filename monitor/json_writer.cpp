@@ -7,6 +7,7 @@
 namespace courier::monitor {
 
 void json_writer::newline_indent(std::size_t depth) {
+  if (!indented_) return;
   out_ += '\n';
   out_.append(2 * depth, ' ');
 }
@@ -28,7 +29,7 @@ json_writer& json_writer::key(std::string_view name) {
   has_members_.back() = true;
   newline_indent(has_members_.size());
   append_string(out_, name);
-  out_ += ": ";
+  out_ += indented_ ? ": " : ":";
   after_key_ = true;
   return *this;
 }

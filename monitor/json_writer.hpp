@@ -14,6 +14,11 @@ namespace courier::monitor {
 
 class json_writer {
  public:
+  /// Indented as MarshalIndent (the HTTP endpoints), or compact as
+  /// json.Marshal (the system account's replies).
+  enum class layout { indented, compact };
+  explicit json_writer(layout how = layout::indented) : indented_(how == layout::indented) {}
+
   json_writer& begin_object();
   json_writer& end_object();
   json_writer& begin_array();
@@ -59,6 +64,7 @@ class json_writer {
   std::string out_;
   std::vector<bool> has_members_;  // one per open container
   bool after_key_ = false;
+  bool indented_ = true;
 };
 
 }  // namespace courier::monitor

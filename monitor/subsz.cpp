@@ -94,7 +94,7 @@ http_reply subsz(const endpoint_context& context, const query_params& query) {
     });
   }
 
-  json_writer out;
+  json_writer out(context.layout);
   out.begin_object();
   if (subs.value) {
     out.member("server_id", context.server.id());

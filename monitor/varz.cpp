@@ -71,7 +71,7 @@ http_reply varz(const endpoint_context& context, const query_params&) {
   std::uint64_t subscriptions = 0;
   for (const auto* account : server.accounts()) subscriptions += account->router.count();
 
-  json_writer out;
+  json_writer out(context.layout);
   out.begin_object();
   out.member("server_id", server.id());
   out.member("server_name", server.name());

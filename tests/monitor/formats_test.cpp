@@ -28,6 +28,13 @@ TEST(json_writer, lays_out_as_go_marshal_indent) {
             "  \"nested\": {\n    \"f\": 0.75\n  },\n  \"nothing\": null\n}");
 }
 
+TEST(json_writer, compact_as_go_marshal) {
+  json_writer out(json_writer::layout::compact);
+  out.begin_object().member("a", 1).key("b").begin_array().value("x").empty_object().end_array();
+  out.key("c").empty_array().end_object();
+  EXPECT_EQ(out.text(), R"({"a":1,"b":["x",{}],"c":[]})");
+}
+
 TEST(json_writer, escapes_strings_as_go) {
   std::string out;
   json_writer::append_string(out, "a\"b\\c\n<tag>&\x01\xE2\x80\xA8");
