@@ -587,8 +587,13 @@ def volatile_extra(case, endpoint, pattern):
     return False
 
 
+# Values compared so far (leaves and key lists), for the summary line.
+COMPARED = [0]
+
+
 def compare_values(ctx, path, ref, cand, problems, trees):
     """Recursive comparison; appends human-readable problems."""
+    COMPARED[0] += 1
     pattern = pattern_of(path)
     key = path.rsplit(".", 1)[-1] if path else ""
     key = re.sub(r"\[\d+\]$", "", key)
@@ -1010,13 +1015,14 @@ def diff_case(reference, candidate, case, retries=1):
     for attempt in range(retries + 1):
         ref_run, cand_run = run_both(reference, candidate, case)
         notes = []
+        before = COMPARED[0]
         problems = compare_docs(case, ref_run, cand_run, notes)
+        values = COMPARED[0] - before
         if not problems:
             if attempt:
                 retried.append("matched only on retry %d (timing-sensitive)" % attempt)
             break
-    checks = sum(1 for _ in ref_run.docs)
-    return problems, notes + retried, checks
+    return problems, notes + retried, (len(ref_run.docs), values)
 
 
 def show_reference(binary, case):
@@ -1080,7 +1086,7 @@ def main():
         for b in (args.reference, args.candidate):
             if not os.path.isfile(b) or not os.access(b, os.X_OK):
                 raise HarnessError("server binary not found or not executable: %s" % b)
-        failed, errors, total_checks = [], [], 0
+        failed, errors, total_docs, total_values = [], [], 0, 0
         for case in chosen:
             t0 = time.time()
             try:
@@ -1089,9 +1095,11 @@ def main():
                 print("ERR  %-28s %s" % (case["name"], e), flush=True)
                 errors.append(case["name"])
                 continue
-            total_checks += checks
-            print("%-4s %-28s %d documents, %.1fs" % ("FAIL" if problems else "ok", case["name"],
-                                                      checks, time.time() - t0), flush=True)
+            total_docs += checks[0]
+            total_values += checks[1]
+            print("%-4s %-28s %3d documents, %5d values, %.1fs" % (
+                "FAIL" if problems else "ok", case["name"], checks[0], checks[1],
+                time.time() - t0), flush=True)
             for n in notes:
                 print("     note: " + n)
             for p in problems:
@@ -1104,8 +1112,9 @@ def main():
             print("mismatching cases: " + " ".join(failed))
         if errors:
             print("cases that could not run: " + " ".join(errors))
-        print("%d passed, %d failed (%d documents compared)"
-              % (len(chosen) - len(failed) - len(errors), len(failed) + len(errors), total_checks))
+        print("%d passed, %d failed (%d documents, %d values compared)"
+              % (len(chosen) - len(failed) - len(errors), len(failed) + len(errors),
+                 total_docs, total_values))
         return 2 if errors else 1 if failed else 0
     except HarnessError as e:
         print("monitor_diff: error: %s" % e, file=sys.stderr)

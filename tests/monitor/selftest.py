@@ -198,6 +198,18 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(compare(ref, good), [])
         self.assertEqual(len(compare(ref, swapped)), 2)
 
+    def test_cids_compare_by_rank_and_an_offset_is_a_note(self):
+        lp = {1000: "a", 1001: "b"}
+        ref = FakeRun(local_ports=lp).add("/connz", connz([conn(4, 1000, "a"), conn(5, 1001, "b")]))
+        shifted = FakeRun(local_ports=lp).add("/connz", connz([conn(1, 1000, "a"), conn(2, 1001, "b")]))
+        notes = []
+        self.assertEqual(md.compare_docs({"name": "t"}, ref, shifted, notes), [])
+        self.assertIn("start at 4 in the reference, at 1 in the candidate", notes[0])
+        # the same numbers given to the clients the other way round
+        swapped = FakeRun(local_ports=lp).add("/connz", connz([conn(5, 1000, "a"), conn(4, 1001, "b")]))
+        problems = compare(ref, swapped)
+        self.assertTrue(any("1st client cid" in p for p in problems), problems)
+
     def test_sort_order(self):
         lp = {1000: "a", 1001: "b"}
         a, b = conn(4, 1000, "a", out_msgs=5), conn(5, 1001, "b", out_msgs=2)
