@@ -229,9 +229,11 @@ def _(run):
     run.pub("c_bob", "x", "hi")
     run.sync("c_bob")
     run.sync("c_alice")
-    run.poll("/connz?state=closed", lambda d: d.get("num_connections", 0) >= 1,
-             "the failed authentication to be recorded")
-    for q in ("", "?auth=1", "?user=alice", "?user=alice&auth=1", "?acc=A", "?acc=B&auth=1",
+    run.connect("c_dave", user="bob", password="pb")
+    run.close("c_dave")                                        # Client Closed, account A
+    run.poll("/connz?state=closed", lambda d: d.get("num_connections", 0) >= 2,
+             "the failed authentication and the closed client to be recorded")
+    for q in ("?state=closed&acc=A", "?state=closed&acc=A&auth=1", "?state=closed&user=bob", "", "?auth=1", "?user=alice", "?user=alice&auth=1", "?acc=A", "?acc=B&auth=1",
               "?acc=nope", "?user=nobody", "?state=closed", "?state=closed&auth=1",
               "?state=any&auth=1&sort=cid", "?state=closed&sort=reason&auth=1", "?acc=A&user=bob"):
         run.fetch("/connz" + q)
