@@ -1031,6 +1031,37 @@ def diff_case(reference, candidate, case, retries=1):
     return problems, notes + retried, (len(ref_run.docs), values)
 
 
+def group_problems(problems):
+    """The same difference seen in several documents of a case is printed
+    once, with the other URLs it was seen in."""
+    groups = {}
+    order = []
+    for p in problems:
+        m = re.match(r"GET (\S+): (.*)$", p, re.S)
+        if not m:
+            order.append((p, None))
+            continue
+        key = re.sub(r"\[\d+\]", "[]", m.group(2))
+        key = re.sub(r'"(port|start|last_activity|stop|now)": [^,]*, ', "", key)
+        if key not in groups:
+            groups[key] = [m.group(1), m.group(2), []]
+            order.append((None, key))
+        else:
+            groups[key][2].append(m.group(1))
+    out = []
+    for plain, key in order:
+        if plain is not None:
+            out.append(plain)
+            continue
+        path, text, others = groups[key]
+        more = ""
+        if others:
+            shown = ", ".join(others[:4]) + (", ..." if len(others) > 4 else "")
+            more = " (also in %d more: %s)" % (len(others), shown)
+        out.append("GET %s: %s%s" % (path, text, more))
+    return out
+
+
 def show_reference(binary, case):
     run = run_case(binary, case)
     out = ["# %s: %s" % (case["name"], case.get("doc", ""))]
@@ -1108,7 +1139,7 @@ def main():
                 time.time() - t0), flush=True)
             for n in notes:
                 print("     note: " + n)
-            for p in problems:
+            for p in group_problems(problems):
                 print("     " + p)
             if problems:
                 failed.append(case["name"])
