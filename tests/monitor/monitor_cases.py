@@ -1,7 +1,8 @@
 """Cases of the differential monitoring test (see monitor_diff.py).
 
 A case is a dict: name, doc, config (nats-server config text; the harness
-adds `http_port: N` unless http_flag is set, then it passes `-m N`), an
+adds `http_port: N` unless http_flag is set, then it passes `-m N`, or
+http_line is given, a config line where {port} stands for N), an
 optional list `volatile` of (endpoint glob, path glob) pairs compared by type
 only in this case, and scenario(run): the client activity and the fetches,
 run identically against both servers (see Run in monitor_diff.py).
@@ -16,9 +17,10 @@ a /connz sort is compared, or the tie is only checked as a set.
 CASES = []
 
 
-def case(name, doc, config=None, http_flag=False, volatile=None, base_path=""):
+def case(name, doc, config=None, http_flag=False, volatile=None, base_path="", http_line=None):
     def register(scenario):
         CASES.append({"name": name, "doc": doc, "config": config, "http_flag": http_flag,
+                      "http_line": http_line,
                       "base_path": base_path,
                       "volatile": volatile or [], "scenario": scenario})
         return scenario
@@ -117,6 +119,12 @@ def _(run):
     run.fetch("/healthz")
 
 
+@case("varz_http_hostport", "monitoring listener given as http: \"host:port\" in the config",
+      http_line='http: "127.0.0.1:{port}"')
+def _(run):
+    run.fetch("/varz")
+
+
 # --- /connz ----------------------------------------------------------------------
 
 @case("connz_open", "/connz with subscriptions lists, auth info, cid, mqtt_client filters")
@@ -127,6 +135,9 @@ def _(run):
               "?subs=1&auth=1", "?state=open", "?state=any", "?state=ANY", "?mqtt_client=foo",
               "?cid=999999", "?user=nobody", "?acc=$G", "?acc=nope", "?callback=cb"):
         run.fetch("/connz" + q)
+    run.unsub("beta", 2, max_msgs=10)     # a subscription with a limit shows "max"
+    run.sync("beta")
+    run.fetch("/connz?subs=detail&sort=subs")
     cids = cids_by_name(run)
     run.fetch("/connz?cid=%d" % cids.get("beta", 0), label="/connz?cid=<beta>")
     run.fetch("/connz?cid=%d&subs=detail" % cids.get("delta", 0), label="/connz?cid=<delta>&subs=detail")

@@ -77,7 +77,7 @@ def free_port():
 class Server:
     """One server process with its client port and monitoring port."""
 
-    def __init__(self, binary, config, workdir, http_flag=False):
+    def __init__(self, binary, config, workdir, http_flag=False, http_line=None):
         if not binary or not os.path.isfile(binary) or not os.access(binary, os.X_OK):
             raise HarnessError("server binary not found or not executable: %r" % binary)
         self.binary = binary
@@ -87,6 +87,8 @@ class Server:
         text = config or ""
         if http_flag:
             args += ["-m", str(self.http_port)]
+        elif http_line:
+            text = http_line.replace("{port}", str(self.http_port)) + "\n" + text
         else:
             text = "http_port: %d\n" % self.http_port + text
         path = os.path.join(workdir, "server.conf")
@@ -972,7 +974,8 @@ def run_case(binary, case):
     workdir = tempfile.mkdtemp(prefix="monitordiff-")
     server = None
     try:
-        server = Server(binary, case.get("config"), workdir, case.get("http_flag", False))
+        server = Server(binary, case.get("config"), workdir, case.get("http_flag", False),
+                        case.get("http_line"))
         run = Run(server, case.get("base_path", ""))
         try:
             case["scenario"](run)
