@@ -537,6 +537,11 @@ def sort_violation(conns, sort, now):
 COMPARED_HEADERS = ["content-type", "x-content-type-options"]
 
 
+def glob(name, pattern):
+    """Shell-style match where only * is special ([] in paths is literal)."""
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), name) is not None
+
+
 def pattern_of(path):
     """connections[3].port -> connections[].port"""
     return re.sub(r"\[\d+\]", "[]", path)
@@ -586,7 +591,7 @@ class Context:
 
 def volatile_extra(case, endpoint, pattern):
     for ep, pat in case.get("volatile", []):
-        if fnmatch.fnmatch(endpoint, ep) and fnmatch.fnmatch(pattern, pat):
+        if glob(endpoint, ep) and glob(pattern, pat):
             return True
     return False
 
@@ -730,7 +735,7 @@ def compare_values(ctx, path, ref, cand, problems, trees):
             differ("%d elements in the reference, %d in the candidate:\n        reference %s\n"
                    "        candidate %s" % (len(ref), len(cand), short(ref, 600), short(cand, 600)))
             return
-        if any(fnmatch.fnmatch(pattern, p) for p in UNORDERED):
+        if any(glob(pattern, p) for p in UNORDERED):
             ref = sorted(ref, key=canonical)
             cand = sorted(cand, key=canonical)
             if not any(isinstance(v, list) for v in ref + cand):

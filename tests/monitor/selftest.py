@@ -5,8 +5,8 @@ Unit checks of the Go JSON emulation and of the document comparison on
 doctored documents (a changed value, a swapped key order, a missing key, a
 malformed clock, a different layout, connections out of sort order, a wrong
 delta, ...), plus live checks: nats-server against itself matches;
-nats-server against itself under another name (-n) or with a user and
-password required is reported as a mismatch; a missing candidate is an
+nats-server against itself under another name (-n), with clustering on or
+with a user and password required is reported as a mismatch; a missing candidate is an
 error, not a pass.  Needs /usr/sbin/nats-server (or COURIER_MONITOR_REFERENCE).
 """
 
@@ -293,6 +293,14 @@ class LiveTest(unittest.TestCase):
         self.assertEqual(r.returncode, 1, r.stdout)
         self.assertIn("server_name", r.stdout)
         self.assertIn("0 passed, 1 failed", r.stdout)
+
+    def test_a_difference_only_in_monitoring_is_reported(self):
+        # clustering on: clients see the same protocol, /varz shows it
+        with tempfile.TemporaryDirectory() as d:
+            r = self.run_diff(self.wrapper(d, "--cluster_name c1 --cluster nats://127.0.0.1:-1"),
+                              "varz_defaults")
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("cluster: keys only in candidate: name, addr, cluster_port", r.stdout)
 
     def test_a_server_requiring_auth_is_reported(self):
         with tempfile.TemporaryDirectory() as d:
