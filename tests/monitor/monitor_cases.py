@@ -231,6 +231,7 @@ def _(run):
              '  B { users [ {user: carol, password: pc} ] }\n'
              '}\n')
 def _(run):
+    baseline(run, "/varz")
     run.connect("c_alice", user="alice", password="pa")
     run.connect("c_bob", user="bob", password="pb")
     run.connect("c_carol", user="carol", password="pc")
@@ -248,6 +249,7 @@ def _(run):
               "?acc=nope", "?user=nobody", "?state=closed", "?state=closed&auth=1",
               "?state=any&auth=1&sort=cid", "?state=closed&sort=reason&auth=1", "?acc=A&user=bob"):
         run.fetch("/connz" + q)
+    run.fetch("/varz")
 
 
 @case("slow_consumer", "a subscriber that stops reading is cut: Slow Consumer (Pending Bytes)",
@@ -303,7 +305,8 @@ def _(run):
              '  C { }\n'
              '}\n')
 def _(run):
-    baseline(run, "/accountz?acc=A", "/accountz?acc=B", "/accountz?acc=C", "/accountz?acc=$G")
+    baseline(run, "/accountz?acc=A", "/accountz?acc=B", "/accountz?acc=C", "/accountz?acc=$G",
+             "/subsz?acc=A", "/subsz?acc=A&subs=1", "/varz")
     run.connect("c_alice", user="alice", password="pa")
     run.connect("c_carol", user="carol", password="pc")
     run.sub("c_alice", "a.>", 1)
@@ -318,7 +321,8 @@ def _(run):
     for q in ("/accountz", "/accountz?acc=A", "/accountz?acc=B", "/accountz?acc=C",
               "/accountz?acc=$G", "/accountz?acc=nope", "/accountz?callback=cb",
               "/accstatz", "/accstatz?unused=1", "/accstatz?unused=true", "/accstatz?acc=B",
-              "/accstatz?unused=foo", "/accstatz?callback=cb"):
+              "/accstatz?unused=foo", "/accstatz?callback=cb", "/subsz?acc=A", "/subsz?acc=A&subs=1",
+              "/connz?acc=A&subs=detail", "/varz"):
         run.fetch(q)
 
 
