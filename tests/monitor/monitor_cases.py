@@ -353,6 +353,7 @@ def _(run):
               "/connz?state=bad", "/connz?cid=abc", "/subsz?test=foo.*", "/connz?sort=stop",
               "/connz?callback=cb", "/subsz?callback=cb", "/routez?callback=cb", "/varz?callback=cb"):
         run.fetch(q)
+    run.fetch_on_one_connection(["/healthz", "/bogus", "/connz?sort=bogus", "/routez", "/varz"])
     traffic(run)
     run.fetch("/varz")
 

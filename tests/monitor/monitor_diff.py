@@ -339,6 +339,26 @@ class Run:
         self.docs.append(Doc(label or path, path, status, headers, body, self.activity,
                              self.base_path))
 
+    def fetch_on_one_connection(self, paths):
+        """Several requests on one kept-alive HTTP/1.1 connection (as
+        browsers and metric exporters send them); a request that fails is
+        kept as status 0 with the error as its body."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=IO_TIMEOUT)
+        try:
+            for path in paths:
+                try:
+                    conn.request("GET", path)
+                    r = conn.getresponse()
+                    body = r.read()
+                    status, headers = r.status, {k.lower(): v for k, v in r.getheaders()}
+                except (OSError, http.client.HTTPException) as e:
+                    status, headers, body = 0, {}, ("%s" % type(e).__name__).encode()
+                    conn.close()
+                self.docs.append(Doc(path + " (kept-alive)", path, status, headers, body,
+                                     self.activity, self.base_path))
+        finally:
+            conn.close()
+
     def poll(self, path, predicate, what):
         """Fetch a JSON URL until predicate(document) holds (or POLL_TIMEOUT).
         These requests are not compared, but they count in /varz
