@@ -257,6 +257,10 @@ http_reply connz(const endpoint_context& context, const query_params& query) {
   auto consider = [&](const std::vector<connection_info>& list) {
     for (const auto& c : list) {
       if (!account.empty() && c.identity.account != account) continue;
+      // nats-server keeps no account name for a closed connection of the
+      // global account ("account" is left out for $G), so acc=$G never
+      // matches one.
+      if (c.reason && account == "$G") continue;
       candidates.push_back(&c);
     }
   };

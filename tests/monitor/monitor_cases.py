@@ -284,12 +284,13 @@ def _(run):
 
 @case("subsz", "/subsz statistics, subs=1 lists, test=subject, acc=, paging and errors")
 def _(run):
-    baseline(run, "/subsz", "/subsz?subs=1", "/subsz?acc=$G", "/subsz?acc=$G&subs=1", "/subsz?acc=nope")
+    baseline(run, "/subsz", "/subsz?subs=1", "/subsz?acc=$G", "/subsz?acc=$G&subs=1", "/subsz?acc=nope",
+             "/subsz?acc=nope&subs=1")
     traffic(run)
     run.unsub("delta", 5)
     run.sync("delta")
     for q in ("", "?subs=1", "?subs=true", "?acc=$G", "?acc=$G&subs=1", "?test=b.x", "?subs=1&test=b.x",
-              "?subs=1&test=a.one", "?subs=1&test=c.q", "?subs=1&test=nomatch", "?test=foo.*",
+              "?subs=1&test=a.one", "?subs=1&test=c.q", "?subs=1&test=nomatch", "?subs=1&acc=nope", "?subs=1&offset=100", "?test=foo.*",
               "?test=foo.>", "?test=", "?acc=nope", "?subs=1&limit=99999999", "?subs=1&offset=abc",
               "?subs=foo", "?callback=cb"):
         run.fetch("/subsz" + q)

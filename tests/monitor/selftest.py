@@ -263,6 +263,19 @@ class CompareTest(unittest.TestCase):
         self.assertEqual(compare(ref, cand), [])  # the first document is its own baseline
 
 
+    def test_a_list_of_only_internal_subscriptions_is_an_empty_page(self):
+        stats = {"num_subscriptions": 0}
+        internal = {"account": "$SYS", "subject": "$SYS.REQ.SERVER.PING", "sid": "10", "msgs": 0, "cid": 1}
+        ref = FakeRun().add("/subsz?subs=1", dict(server_id=SID, now="2026-12-05T20:00:00Z", **stats,
+                                                  total=1, offset=0, limit=1024,
+                                                  subscriptions_list=[internal]))
+        self.assertEqual(compare(ref, FakeRun().add("/subsz?subs=1", stats)), [])
+        with_empty_list = dict(server_id=SID, now="2026-12-05T20:00:00Z", **stats, total=0, offset=0,
+                               limit=1024, subscriptions_list=[])
+        problems = compare(ref, FakeRun().add("/subsz?subs=1", with_empty_list))
+        self.assertTrue(any("keys only in candidate" in p for p in problems), problems)
+
+
 class LiveTest(unittest.TestCase):
     """Needs the reference server; fails (never skips) when it is missing."""
 
