@@ -66,16 +66,16 @@ http_reply monitoring::handle(std::string_view, std::string_view target) {
   }
   auto route = routes_.find(path);
   if (route == routes_.end()) return http_reply::not_found();
-  // nats-server counts a request once its query options decoded: a 400
-  // "Error decoding ..." is not counted, a refused sort or test subject
-  // is. /varz counts itself before answering (its document shows it).
-  const bool counts_itself = route->first == "/varz";
-  if (counts_itself) requests_.count(route->first);
+  // nats-server counts a request as it arrives, except /connz and /routez,
+  // which count it once their query options decoded: a 400 "Error decoding
+  // ..." there is not counted (a refused sort is).
+  const bool counted_after_decoding = route->first == "/connz" || route->first == "/routez";
+  if (!counted_after_decoding) requests_.count(route->first);
   const query_params query(target);
   const endpoint_context context{server_, listener_, requests_};
   http_reply reply = route->second(context, query);
   const bool decode_error = reply.status == 400 && reply.body.rfind("Error decoding", 0) == 0;
-  if (!counts_itself && !decode_error) requests_.count(route->first);
+  if (counted_after_decoding && !decode_error) requests_.count(route->first);
   // JSONP, as nats-server: ?callback=name wraps a JSON answer.
   const std::string callback = query.get("callback");
   if (!callback.empty() && reply.status == 200 && reply.content_type == "application/json") {

@@ -352,7 +352,11 @@ def _(run):
     baseline(run, "/varz")
     for q in ("/", "/?callback=cb", "/bogus", "/varz/", "/connz/x", "/VARZ", "/connz?sort=bogus",
               "/connz?state=bad", "/connz?cid=abc", "/subsz?test=foo.*", "/connz?sort=stop",
-              "/connz?callback=cb", "/subsz?callback=cb", "/routez?callback=cb", "/varz?callback=cb"):
+              "/connz?callback=cb", "/subsz?callback=cb", "/routez?callback=cb", "/varz?callback=cb",
+              # refused option values: some endpoints count these requests, some do not
+              "/connz?auth=foo", "/connz?offset=abc", "/subsz?subs=foo", "/subsz?offset=abc",
+              "/accstatz?unused=foo", "/routez?subs=foo", "/leafz?subs=foo", "/jsz?accounts=foo",
+              "/gatewayz?accs=foo", "/healthz?js-enabled-only=foo", "/accountz?acc=nope"):
         run.fetch(q)
     run.fetch_on_one_connection(["/healthz", "/bogus", "/connz?sort=bogus", "/routez", "/varz"])
     traffic(run)
