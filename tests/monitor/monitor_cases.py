@@ -356,7 +356,9 @@ def _(run):
               # refused option values: some endpoints count these requests, some do not
               "/connz?auth=foo", "/connz?offset=abc", "/subsz?subs=foo", "/subsz?offset=abc",
               "/accstatz?unused=foo", "/routez?subs=foo", "/leafz?subs=foo", "/jsz?accounts=foo",
-              "/gatewayz?accs=foo", "/healthz?js-enabled-only=foo", "/accountz?acc=nope"):
+              "/gatewayz?accs=foo", "/healthz?js-enabled-only=foo", "/accountz?acc=nope",
+              "/routez?subs=detail", "/leafz?subs=detail", "/jsz?streams=foo", "/jsz?leader-only=foo",
+              "/jsz?offset=abc", "/healthz?js-server-only=foo", "/gatewayz?gw_name=foo"):
         run.fetch(q)
     run.fetch_on_one_connection(["/healthz", "/bogus", "/connz?sort=bogus", "/routez", "/varz"])
     traffic(run)
