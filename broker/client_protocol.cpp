@@ -101,16 +101,21 @@ void client_protocol::on_stale() {
 
 void client_protocol::on_closed(close_reason) {
   std::vector<std::shared_ptr<subscription>> subs;
+  std::vector<subscription_info> kept;  // for monitoring's closed list, as nats-server keeps them
   subs.reserve(subscriptions_.size());
+  kept.reserve(subscriptions_.size());
   for (auto& [sid, sub] : subscriptions_) {
     sub->closed.store(true);
+    kept.push_back({sub->subject, sub->queue, sub->sid, sub->delivered.load(std::memory_order_relaxed),
+                    sub->max_messages.load(std::memory_order_relaxed)});
     subs.push_back(sub);
   }
   identity_.home().router.remove_batch(subs);
   // Dropping the map breaks the connection <-> subscription cycle; the
   // subscriptions die when the last in-flight match result lets go of them.
+  // The subscription count stays: a closed connection shows what it had.
   subscriptions_.clear();
-  connection_.counters().subscriptions.store(0, std::memory_order_relaxed);
+  connection_.set_closed_subscriptions(std::move(kept));
 }
 
 void client_protocol::refuse_over_limit() {
@@ -149,6 +154,9 @@ bool client_protocol::on_connect(std::string_view json) {
       return false;
   }
   adopt_connect(connect);
+  // Who it says it is, before authentication: a refused client is listed
+  // closed with its name and the user it tried (as nats-server does).
+  connection_.set_identity(connection_identity{connect.name, connect.lang, connect.version, connect.user, ""});
   if (awaiting_auth_ && !authenticate()) return false;
   return accept_connect(connect);
 }
@@ -380,7 +388,8 @@ void client_protocol::on_error(protocol::parse_error error, std::string_view sni
   if (error == parse_error::max_payload) reason = close_reason::max_payload;
   if (error == parse_error::max_control_line) reason = close_reason::max_control_line;
   if (error == parse_error::headers_not_supported || error == parse_error::bad_pub_arguments ||
-      error == parse_error::bad_sub_arguments) {
+      error == parse_error::bad_sub_arguments || error == parse_error::unknown_operation ||
+      error == parse_error::bad_payload_end) {
     reason = close_reason::protocol_violation;
   }
   // Some errors get an -ERR first, others close silently, as in nats-server.

@@ -529,6 +529,11 @@ void connection::set_identity(connection_identity identity) {
   identity_ = std::move(identity);
 }
 
+void connection::set_closed_subscriptions(std::vector<subscription_info> subscriptions) {
+  std::lock_guard lock(identity_mutex_);
+  closed_subscriptions_ = std::move(subscriptions);
+}
+
 connection_info connection::info() const {
   connection_info info;
   info.cid = id_;
@@ -539,6 +544,7 @@ connection_info connection::info() const {
     info.identity = identity_;
     info.tls_version = tls_.version;
     info.tls_cipher_suite = tls_.cipher_suite;
+    info.closed_subscriptions = closed_subscriptions_;
   }
   info.start = started_;
   const auto last = clock::time_point(std::chrono::nanoseconds(counters_.last_activity_ns.load(std::memory_order_relaxed)));

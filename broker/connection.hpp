@@ -124,6 +124,8 @@ class connection final : public std::enable_shared_from_this<connection> {
   std::chrono::milliseconds stall_timeout() const;
   /// Replaces what monitoring shows of the peer's identity. Loop thread.
   void set_identity(connection_identity identity);
+  /// Keeps the subscriptions it had, for its closed snapshot. Loop thread, once.
+  void set_closed_subscriptions(std::vector<subscription_info> subscriptions);
   /// The receiver for subscriptions: the role, kept alive by this connection.
   std::shared_ptr<subscriber> receiver();
 
@@ -208,6 +210,7 @@ class connection final : public std::enable_shared_from_this<connection> {
   mutable std::mutex identity_mutex_;
   connection_identity identity_;  // lock: identity_mutex_
   transport::tls_description tls_;  // lock: identity_mutex_ (set once open)
+  std::vector<subscription_info> closed_subscriptions_;  // lock: identity_mutex_
 
   // Outbound. pending_ is appended to by publishers on any loop.
   mutable spin_mutex out_mutex_;    // held only to append or swap, never across I/O

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "broker/close_reason.hpp"
 
@@ -20,6 +21,15 @@ struct connection_identity {
   std::string version;  ///< CONNECT "version"
   std::string user;     ///< authenticated user (or nkey); empty when none
   std::string account;  ///< the account it lives in
+};
+
+/// One subscription as a closed connection's snapshot keeps it.
+struct subscription_info {
+  std::string subject;
+  std::string queue;
+  std::string sid;
+  std::uint64_t msgs = 0;  ///< delivered
+  std::uint64_t max = 0;   ///< auto-unsubscribe limit; 0 = none
 };
 
 /// A snapshot of one connection (nats-server's ConnInfo, the fields we have).
@@ -40,6 +50,9 @@ struct connection_info {
   std::uint64_t pending_bytes = 0;  ///< queued and not yet written
   std::string tls_version;       ///< "1.3"; empty in clear text
   std::string tls_cipher_suite;  ///< "TLS_AES_128_GCM_SHA256"
+  /// Its subscriptions when it closed (as nats-server lists them for
+  /// /connz?state=closed&subs=1); empty while live (read the routers).
+  std::vector<subscription_info> closed_subscriptions;
   /// Set once closed, with when.
   std::optional<close_reason> reason;
   std::chrono::system_clock::time_point stop{};

@@ -14,6 +14,7 @@ namespace {
 struct account_traffic {
   std::uint64_t connections = 0;  // live
   std::uint64_t msgs_in = 0, bytes_in = 0, msgs_out = 0, bytes_out = 0;
+  std::uint64_t slow_consumers = 0;  // cut off as slow consumers (of the closed ones remembered)
 };
 
 /// Per account: live connections, and the traffic of the live and the
@@ -23,6 +24,10 @@ std::map<std::string, account_traffic> traffic_by_account(broker::server& server
   auto add = [&out](const broker::connection_info& c, bool live) {
     auto& t = out[c.identity.account];
     if (live) ++t.connections;
+    if (c.reason == broker::close_reason::slow_consumer_pending_bytes ||
+        c.reason == broker::close_reason::slow_consumer_write_deadline) {
+      ++t.slow_consumers;
+    }
     t.msgs_in += c.msgs_in;
     t.bytes_in += c.bytes_in;
     t.msgs_out += c.msgs_out;
@@ -105,7 +110,7 @@ http_reply accstatz(const endpoint_context& context, const query_params& query) 
     out.member("total_conns", t.connections);
     out.key("sent").begin_object().member("msgs", t.msgs_out).member("bytes", t.bytes_out).end_object();
     out.key("received").begin_object().member("msgs", t.msgs_in).member("bytes", t.bytes_in).end_object();
-    out.member("slow_consumers", 0);
+    out.member("slow_consumers", t.slow_consumers);
     out.end_object();
   }
   out.end_array();

@@ -22,15 +22,7 @@ enum class state_filter { open, closed, any };
 /// nats-server's default and the cap on what one page may list.
 constexpr std::int64_t default_limit = 1024;
 
-struct subscription_entry {
-  std::string subject;
-  std::string queue;
-  std::string sid;
-  std::uint64_t msgs = 0;
-  std::uint64_t max = 0;
-};
-
-using subscriptions_by_client = std::unordered_map<std::uint64_t, std::vector<subscription_entry>>;
+using subscriptions_by_client = std::unordered_map<std::uint64_t, std::vector<broker::subscription_info>>;
 
 subscriptions_by_client collect_subscriptions(broker::server& server) {
   subscriptions_by_client out;
@@ -42,26 +34,12 @@ subscriptions_by_client collect_subscriptions(broker::server& server) {
   }
   // The router's order is the trie's; list them as the client made them.
   for (auto& [cid, subs] : out) {
-    std::sort(subs.begin(), subs.end(), [](const subscription_entry& a, const subscription_entry& b) {
+    std::sort(subs.begin(), subs.end(), [](const broker::subscription_info& a, const broker::subscription_info& b) {
       if (a.sid.size() != b.sid.size()) return a.sid.size() < b.sid.size();
       return a.sid < b.sid;
     });
   }
   return out;
-}
-
-/// Go's strconv.Atoi / ParseUint errors as nats-server words them.
-std::optional<std::string> parse_int(const query_params& query, std::string_view name, std::int64_t& out) {
-  const std::string text = query.get(name);
-  if (text.empty()) return std::nullopt;
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) {
-    return "Error decoding int for '" + std::string(name) + "': strconv.Atoi: parsing \"" + text +
-           (ec == std::errc::result_out_of_range ? "\": value out of range" : "\": invalid syntax");
-  }
-  out = value;
-  return std::nullopt;
 }
 
 std::optional<std::string> parse_cid(const query_params& query, std::uint64_t& out) {
@@ -157,27 +135,34 @@ void write_connection(json_writer& out, const connection_info& c, std::chrono::s
     // nats-server names the account only when it is not the global one.
     if (!c.identity.account.empty() && c.identity.account != "$G") out.member("account", c.identity.account);
   }
-  if (subs != subs_detail::none && !c.reason) {
-    auto it = all_subs.find(c.cid);
-    if (it != all_subs.end() && !it->second.empty()) {
-      if (subs == subs_detail::subjects) {
-        out.key("subscriptions_list").begin_array();
-        for (const auto& sub : it->second) out.value(sub.subject);
-        out.end_array();
-      } else {
-        out.key("subscriptions_list_detail").begin_array();
-        for (const auto& sub : it->second) {
-          out.begin_object();
-          out.member("subject", sub.subject);
-          if (!sub.queue.empty()) out.member("qgroup", sub.queue);
-          out.member("sid", sub.sid);
-          out.member("msgs", sub.msgs);
-          if (sub.max != 0) out.member("max", sub.max);
-          out.member("cid", c.cid);
-          out.end_object();
-        }
-        out.end_array();
+  // A live connection's subscriptions come from the routers; a closed one
+  // kept its own.
+  const std::vector<broker::subscription_info>* listed = nullptr;
+  if (c.reason) {
+    listed = &c.closed_subscriptions;
+  } else if (auto it = all_subs.find(c.cid); it != all_subs.end()) {
+    listed = &it->second;
+  }
+  if (subs != subs_detail::none && listed && !listed->empty()) {
+    if (subs == subs_detail::subjects) {
+      out.key("subscriptions_list").begin_array();
+      for (const auto& sub : *listed) out.value(sub.subject);
+      out.end_array();
+    } else {
+      out.key("subscriptions_list_detail").begin_array();
+      for (const auto& sub : *listed) {
+        out.begin_object();
+        // nats-server names the account in a closed connection's list only.
+        if (c.reason) out.member("account", c.identity.account.empty() ? "$G" : c.identity.account);
+        out.member("subject", sub.subject);
+        if (!sub.queue.empty()) out.member("qgroup", sub.queue);
+        out.member("sid", sub.sid);
+        out.member("msgs", sub.msgs);
+        if (sub.max != 0) out.member("max", sub.max);
+        out.member("cid", c.cid);
+        out.end_object();
       }
+      out.end_array();
     }
   }
   out.end_object();
@@ -203,8 +188,8 @@ http_reply connz(const endpoint_context& context, const query_params& query) {
   auto auth = decode_bool(query, "auth");
   if (!auth.error.empty()) return http_reply::bad_request(auth.error);
   std::int64_t offset = 0, limit = default_limit;
-  if (auto error = parse_int(query, "offset", offset)) return http_reply::bad_request(*error);
-  if (auto error = parse_int(query, "limit", limit)) return http_reply::bad_request(*error);
+  if (auto error = decode_int(query, "offset", offset)) return http_reply::bad_request(*error);
+  if (auto error = decode_int(query, "limit", limit)) return http_reply::bad_request(*error);
   std::uint64_t cid = 0;
   if (auto error = parse_cid(query, cid)) return http_reply::bad_request(*error);
   state_filter state = state_filter::open;

@@ -65,8 +65,12 @@ http_reply leafz(const endpoint_context& context, const query_params& query) {
 }
 
 http_reply jsz(const endpoint_context& context, const query_params& query) {
-  // (nats-server also refuses a malformed offset= or limit= here.)
   if (auto refused = bad_flag(query, {"accounts", "streams", "consumers", "config", "leader-only"})) return *refused;
+  // nats-server also refuses a malformed offset= or limit= here.
+  std::int64_t ignored = 0;
+  for (const char* number : {"offset", "limit"}) {
+    if (auto error = decode_int(query, number, ignored)) return http_reply::bad_request(*error);
+  }
   auto out = header(context);
   out.member("disabled", true);
   out.key("config").begin_object().member("max_memory", 0).member("max_storage", 0).end_object();

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "broker/router/sublist.hpp"
@@ -72,6 +73,9 @@ struct decoded_bool {
   std::string error;
 };
 decoded_bool decode_bool(const query_params& query, std::string_view name);
+/// An int option (Go's strconv.Atoi): `out` unchanged when absent; the
+/// 400 text when malformed.
+std::optional<std::string> decode_int(const query_params& query, std::string_view name, std::int64_t& out);
 
 /// A router's statistics as nats-server's SublistStats (/subsz, /accountz).
 void write_sublist_stats(json_writer& out, const broker::sublist::statistics& stats);

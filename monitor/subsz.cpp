@@ -49,16 +49,6 @@ struct summed_stats {
   }
 };
 
-std::optional<std::string> parse_int(const query_params& query, std::string_view name, std::int64_t& out) {
-  const std::string text = query.get(name);
-  if (text.empty()) return std::nullopt;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-  if (ec != std::errc{} || end != text.data() + text.size()) {
-    return "Error decoding int for '" + std::string(name) + "': strconv.Atoi: parsing \"" + text + "\": invalid syntax";
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 void write_sublist_stats(json_writer& out, const broker::sublist::statistics& stats) {
@@ -71,8 +61,8 @@ http_reply subsz(const endpoint_context& context, const query_params& query) {
   auto subs = decode_bool(query, "subs");
   if (!subs.error.empty()) return http_reply::bad_request(subs.error);
   std::int64_t offset = 0, limit = 1024;
-  if (auto error = parse_int(query, "offset", offset)) return http_reply::bad_request(*error);
-  if (auto error = parse_int(query, "limit", limit)) return http_reply::bad_request(*error);
+  if (auto error = decode_int(query, "offset", offset)) return http_reply::bad_request(*error);
+  if (auto error = decode_int(query, "limit", limit)) return http_reply::bad_request(*error);
   if (offset < 0) offset = 0;
   if (limit <= 0) limit = 1024;
   const std::string test = query.get("test");

@@ -85,7 +85,11 @@ TEST_F(connection_registry_test, live_counters_and_identity_then_closed_with_rea
   EXPECT_EQ(closed.front().cid, info.cid);
   EXPECT_EQ(closed.front().reason, close_reason::client_closed);
   EXPECT_EQ(closed.front().msgs_in, 1u);
-  EXPECT_EQ(closed.front().subscriptions, 0u);
+  // As nats-server: a closed connection shows the subscriptions it had.
+  EXPECT_EQ(closed.front().subscriptions, 1u);
+  ASSERT_EQ(closed.front().closed_subscriptions.size(), 1u);
+  EXPECT_EQ(closed.front().closed_subscriptions[0].subject, "x");
+  EXPECT_EQ(closed.front().closed_subscriptions[0].msgs, 1u);
   EXPECT_EQ(server_->connections().live_count(), 0u);
 }
 
