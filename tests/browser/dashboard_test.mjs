@@ -97,6 +97,18 @@ async function until(what, check, timeout = WAIT_MS) {
   fail(`timed out after ${timeout / 1000} s waiting for ${what}` + (last ? ` (last: ${last})` : ""));
 }
 
+// Waits for a condition inside the page; a timeout says what was awaited
+// and what the page showed.
+async function inPage(page, what, condition) {
+  try {
+    await page.waitForFunction(condition, { polling: 250, timeout: WAIT_MS });
+  } catch (e) {
+    const shown = await page.evaluate(() => `state '${document.getElementById("live")?.textContent}', ` +
+      `error banner '${document.getElementById("error")?.textContent}'`).catch((x) => x.message);
+    fail(`timed out after ${WAIT_MS / 1000} s waiting for ${what} (${e.message}); the page shows ${shown}`);
+  }
+}
+
 async function getJson(url) {
   const response = await fetch(url, { signal: AbortSignal.timeout(10_000) });
   if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
@@ -216,7 +228,7 @@ async function main() {
       options.url = courier.url;
       options.natsPort = courier.natsPort;
     }
-    const varzUrl = new URL("varz", options.url).toString();
+    const varzUrl = new URL("varz", options.url.replace(/\/+$/, "")).toString();
     const baseline = (await getJson(varzUrl)).connections;
 
     step(`launching ${options.chromium}`);
@@ -253,7 +265,7 @@ async function main() {
     if (!response.ok()) fail(`GET ${options.url}: HTTP ${response.status()}`);
     const type = response.headers()["content-type"] || "";
     if (!type.startsWith("text/html")) fail(`GET ${options.url}: Content-Type '${type}', not text/html`);
-    await page.waitForFunction(() => document.getElementById("live")?.dataset.state === "live", { polling: 250 });
+    await inPage(page, "the page to go live", () => document.getElementById("live")?.dataset.state === "live");
     checkProblems("after loading the page");
     step("page is live");
 
@@ -261,10 +273,10 @@ async function main() {
     step(`traffic running (${traffic.clients} clients; ${baseline} connections before)`);
 
     // The rates move.
-    await page.waitForFunction(() => Number(document.getElementById("msgs-in-rate").dataset.value) > 0 &&
+    await inPage(page, "message and byte rates above zero", () => Number(document.getElementById("msgs-in-rate").dataset.value) > 0 &&
       Number(document.getElementById("msgs-out-rate").dataset.value) > 0 &&
       Number(document.getElementById("bytes-in-rate").dataset.value) > 0 &&
-      Number(document.getElementById("bytes-out-rate").dataset.value) > 0, { polling: 250 });
+      Number(document.getElementById("bytes-out-rate").dataset.value) > 0);
     step("message and byte rates above zero");
 
     // The connection count is the server's.
@@ -304,13 +316,13 @@ async function main() {
       else request.continue();
     };
     page.on("request", refuse);
-    await page.waitForFunction(() => !document.getElementById("error").hidden &&
+    await inPage(page, "the error state", () => !document.getElementById("error").hidden &&
       document.getElementById("live").dataset.state === "error" &&
-      document.getElementById("error").textContent.includes("Cannot reach"), { polling: 250 });
+      document.getElementById("error").textContent.includes("Cannot reach"));
     step("requests refused: error state shown");
     failing = false;
-    await page.waitForFunction(() => document.getElementById("error").hidden &&
-      document.getElementById("live").dataset.state === "live", { polling: 250 });
+    await inPage(page, "the page to recover", () => document.getElementById("error").hidden &&
+      document.getElementById("live").dataset.state === "live");
     page.off("request", refuse);
     await page.setRequestInterception(false);
     step("requests answered again: recovered");
