@@ -25,10 +25,13 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const WAIT_MS = 90_000;  // per step; CI runs this beside other suites on 2 cores
 
+// A failure of the test, as opposed to a condition not met yet: it ends
+// every wait at once.
+class TestFailure extends Error {}
 function fail(message) {
   console.error("FAIL: " + message);
   process.exitCode = 1;
-  throw new Error(message);
+  throw new TestFailure(message);
 }
 function step(message) {
   console.log(`[${new Date().toISOString().slice(11, 23)}] ${message}`);
@@ -90,6 +93,7 @@ async function until(what, check, timeout = WAIT_MS) {
       last = await check();
       if (last) return last;
     } catch (e) {
+      if (e instanceof TestFailure) throw e;
       last = e.message;
     }
     await new Promise((r) => setTimeout(r, 200));
@@ -128,12 +132,18 @@ async function startCourier(binary) {
   child.stderr.on("data", (d) => { log += d; });
   let exited = null;
   child.on("exit", (code, signal) => { exited = signal || code; });
-  await until("courier to start", async () => {
-    if (exited !== null) fail(`courier exited (${exited}) while starting:\n${log}`);
-    if (!log.includes("Server is ready")) return false;
-    await getJson(`http://127.0.0.1:${httpPort}/varz`);
-    return true;
-  });
+  try {
+    await until(`courier to start and answer on its monitoring port ${httpPort}`, async () => {
+      if (exited !== null) fail(`courier exited (${exited}) while starting:\n${log}`);
+      if (!log.includes("Server is ready")) return false;
+      await getJson(`http://127.0.0.1:${httpPort}/varz`);
+      return true;
+    });
+  } catch (e) {
+    child.kill("SIGKILL");
+    console.error("courier's log:\n" + log.slice(-6000));
+    throw e;
+  }
   return {
     natsPort, url: `http://127.0.0.1:${httpPort}/dashboard`, log: () => log,
     // SIGTERM is a clean shutdown: exit status 0, or a failure (a sanitizer
