@@ -33,8 +33,17 @@ void connection_registry::on_closed(connection& client, close_reason reason) {
 }
 
 void connection_registry::remember_closed(connection_info info) {
+  closed_totals_.msgs_in += info.msgs_in;
+  closed_totals_.bytes_in += info.bytes_in;
+  closed_totals_.msgs_out += info.msgs_out;
+  closed_totals_.bytes_out += info.bytes_out;
   closed_.push_back(std::move(info));
   if (closed_.size() > max_closed) closed_.pop_front();
+}
+
+closed_traffic connection_registry::totals() const {
+  std::lock_guard lock(mutex_);
+  return closed_totals_;
 }
 
 void connection_registry::add_local(const std::shared_ptr<local_client>& client) {

@@ -25,6 +25,16 @@ namespace courier::broker {
 class connection;
 class local_client;
 
+/// Traffic of connections that have closed (all of them, not only the
+/// ones kept): added to the live connections' counters, it gives the server
+/// totals (nats-server's /varz in_msgs, out_bytes...).
+struct closed_traffic {
+  std::uint64_t msgs_in = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t msgs_out = 0;
+  std::uint64_t bytes_out = 0;
+};
+
 /// The server's connections, live and recently closed.
 class connection_registry {
  public:
@@ -46,6 +56,8 @@ class connection_registry {
   std::vector<connection_info> open_info() const;
   /// Snapshots of the closed connections, oldest first.
   std::vector<connection_info> closed_info() const;
+  /// What the connections that closed so far sent and received.
+  closed_traffic totals() const;
   /// Forgets every live connection (after shutdown closed them).
   void clear_live();
 
@@ -61,6 +73,7 @@ class connection_registry {
   std::unordered_map<std::uint64_t, std::shared_ptr<connection>> live_;  // lock: mutex_
   std::unordered_map<std::uint64_t, std::weak_ptr<local_client>> local_;  // lock: mutex_
   std::deque<connection_info> closed_;                                   // lock: mutex_
+  closed_traffic closed_totals_;                                         // lock: mutex_
   /// Appends to closed_, dropping the oldest past max_closed. Lock held.
   void remember_closed(connection_info info);
 };
