@@ -307,15 +307,18 @@ async function main() {
 
     const problems = [];
     let watching = true;
+    const absentMetrics = (url) => metricsStatus === 404 && url === metricsUrl;
     page.on("console", (message) => {
-      if (watching && message.type() === "error") problems.push(`console error: ${message.text()}`);
+      if (watching && message.type() === "error" && !absentMetrics(message.location()?.url)) {
+        problems.push(`console error: ${message.text()} (${message.location()?.url})`);
+      }
     });
     page.on("pageerror", (error) => { problems.push(`uncaught exception: ${error.message}`); });
     page.on("requestfailed", (request) => {
       if (watching) problems.push(`request failed: ${request.url()} (${request.failure()?.errorText})`);
     });
     page.on("response", (response) => {
-      if (watching && response.status() >= 400 && !(metricsStatus === 404 && response.url() === metricsUrl)) {
+      if (watching && response.status() >= 400 && !absentMetrics(response.url())) {
         problems.push(`HTTP ${response.status()} for ${response.url()}`);
       }
     });
