@@ -41,9 +41,34 @@ void connection_registry::remember_closed(connection_info info) {
   if (closed_.size() > max_closed) closed_.pop_front();
 }
 
-closed_traffic connection_registry::totals() const {
-  std::lock_guard lock(mutex_);
-  return closed_totals_;
+traffic_totals connection_registry::all_traffic() const {
+  std::vector<std::shared_ptr<local_client>> locals;
+  traffic_totals sum;
+  {
+    std::lock_guard lock(mutex_);
+    sum = closed_totals_;
+    sum.live_connections = live_.size();
+    for (const auto& [id, client] : live_) {
+      auto& counters = client->counters();
+      sum.msgs_in += counters.msgs_in.load(std::memory_order_relaxed);
+      sum.bytes_in += counters.bytes_in.load(std::memory_order_relaxed);
+      sum.msgs_out += counters.msgs_out.load(std::memory_order_relaxed);
+      sum.bytes_out += counters.bytes_out.load(std::memory_order_relaxed);
+    }
+    for (const auto& [id, weak] : local_) {
+      if (auto client = weak.lock()) locals.push_back(std::move(client));
+    }
+  }
+  // In-process clients snapshot under their own locks: outside ours.
+  sum.live_connections += locals.size();
+  for (const auto& client : locals) {
+    const auto info = client->info();
+    sum.msgs_in += info.msgs_in;
+    sum.bytes_in += info.bytes_in;
+    sum.msgs_out += info.msgs_out;
+    sum.bytes_out += info.bytes_out;
+  }
+  return sum;
 }
 
 void connection_registry::add_local(const std::shared_ptr<local_client>& client) {

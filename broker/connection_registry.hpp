@@ -25,10 +25,10 @@ namespace courier::broker {
 class connection;
 class local_client;
 
-/// Traffic of connections that have closed (all of them, not only the
-/// ones kept): added to the live connections' counters, it gives the server
-/// totals (nats-server's /varz in_msgs, out_bytes...).
-struct closed_traffic {
+/// Messages and bytes summed over connections (nats-server's /varz
+/// in_msgs, out_bytes...), and how many of them are live.
+struct traffic_totals {
+  std::uint64_t live_connections = 0;
   std::uint64_t msgs_in = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t msgs_out = 0;
@@ -56,8 +56,9 @@ class connection_registry {
   std::vector<connection_info> open_info() const;
   /// Snapshots of the closed connections, oldest first.
   std::vector<connection_info> closed_info() const;
-  /// What the connections that closed so far sent and received.
-  closed_traffic totals() const;
+  /// Server totals (nats-server's /varz): every connection's traffic, live
+  /// and closed, read from the counters without snapshotting connections.
+  traffic_totals all_traffic() const;
   /// Forgets every live connection (after shutdown closed them).
   void clear_live();
 
@@ -73,7 +74,7 @@ class connection_registry {
   std::unordered_map<std::uint64_t, std::shared_ptr<connection>> live_;  // lock: mutex_
   std::unordered_map<std::uint64_t, std::weak_ptr<local_client>> local_;  // lock: mutex_
   std::deque<connection_info> closed_;                                   // lock: mutex_
-  closed_traffic closed_totals_;                                         // lock: mutex_
+  traffic_totals closed_totals_;                                         // lock: mutex_
   /// Appends to closed_, dropping the oldest past max_closed. Lock held.
   void remember_closed(connection_info info);
 };
