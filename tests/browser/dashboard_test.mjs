@@ -1,15 +1,16 @@
 // The /dashboard page in a real headless Chromium against a real Courier.
 //
-// Starts the courier binary with a monitoring port and a message service
-// (a webhook handler posting to an HTTP peer of this test that refuses one
-// request in four, and an audit file), opens /dashboard, and checks that
-// the page loads without a console error or a failed request. Then it
-// drives NATS traffic into the server over plain sockets (one publisher,
-// two subscribers, events and audits for the service) and waits until the
-// page shows it: a message rate above zero, the connection count the server
-// reports, the busiest subject on top, the test's clients in the
-// connections table, the handlers with messages sent. It makes the page's
-// requests fail for a while (the page must say so) and lets them through
+// Starts the courier binary with a monitoring port, its paths under an
+// http_base_path, and a message service (a webhook handler posting to an
+// HTTP peer of this test that refuses one request in four, and an audit
+// file); opens <base>/dashboard and checks that the page loads without a
+// console error or a failed request. Then it drives NATS traffic into the
+// server over plain sockets (one publisher, two subscribers, events and
+// audits for the service) and waits until the page shows it: a message
+// rate above zero, the connection count the server reports, the busiest
+// subject on top, the test's clients in the connections table, the
+// handlers with messages sent. It makes the page's requests fail for a
+// while (the page must say so) and lets them through
 // again (the page must recover). Last, a screenshot.
 //
 //   node dashboard_test.mjs --courier build/courier --screenshot out.png
@@ -141,7 +142,7 @@ async function startCourier(binary, config) {
     await until(`courier to start and answer on its monitoring port ${httpPort}`, async () => {
       if (exited !== null) fail(`courier exited (${exited}) while starting:\n${log}`);
       if (!log.includes("Server is ready")) return false;
-      await getJson(`http://127.0.0.1:${httpPort}/varz`);
+      await getJson(`http://127.0.0.1:${httpPort}${BASE_PATH}/varz`);
       return true;
     });
   } catch (e) {
@@ -150,7 +151,7 @@ async function startCourier(binary, config) {
     throw e;
   }
   return {
-    natsPort, url: `http://127.0.0.1:${httpPort}/dashboard`, log: () => log,
+    natsPort, url: `http://127.0.0.1:${httpPort}${BASE_PATH}/dashboard`, log: () => log,
     // SIGTERM is a clean shutdown: exit status 0, or a failure (a sanitizer
     // build reports what it found through the status).
     stop: async () => {
@@ -183,10 +184,15 @@ async function startWebhookPeer() {
   return { port: server.address().port, requests: () => requests, stop: () => server.close() };
 }
 
+// The monitoring paths sit under a prefix, so that the page must find the
+// endpoints relative to its own address.
+const BASE_PATH = "/courier";
+
 // A message service "shop": order events go to the webhook, audits to a file.
 function writeConfig(directory, webhookPort) {
   const config = path.join(directory, "courier.conf");
   fs.writeFileSync(config, `
+http_base_path: "${BASE_PATH}"
 mss {
   prefix: shop
   event_retry { attempts: 2, initial_delay: "50ms", max_delay: "100ms", multiplier: 2 }
