@@ -66,6 +66,9 @@ http_reply jsz(const endpoint_context& context, const query_params& query);
 http_reply healthz(const endpoint_context& context, const query_params& query);
 /// The index page at `/`: links to every endpoint.
 http_reply index_page(const endpoint_context& context, const query_params& query);
+/// The live page at `/dashboard` (monitor/dashboard.html), which reads the
+/// endpoints above from the browser every second.
+http_reply dashboard(const endpoint_context& context, const query_params& query);
 
 /// nats-server's query decoders: nothing when absent, an error text when malformed.
 struct decoded_bool {

@@ -26,6 +26,7 @@ monitoring::monitoring(broker::server& server) : server_(server) {
       {"/", index_page},         {"/varz", varz},         {"/connz", connz},   {"/routez", routez},
       {"/gatewayz", gatewayz},   {"/leafz", leafz},       {"/subsz", subsz},   {"/subscriptionsz", subsz},
       {"/accountz", accountz},   {"/accstatz", accstatz}, {"/jsz", jsz},       {"/healthz", healthz},
+      {"/dashboard", dashboard},
   };
 }
 

@@ -9,7 +9,14 @@ packages=(
   libnats-dev nats-server
   golang-go golang-github-nats-io-go-nats-dev golang-github-nats-io-nats-server-dev
   python3 python3-aiosmtpd
+  chromium
 )
+# Node.js and npm run the browser tests (tests/browser). A machine may have
+# them from another source than Debian (whose nodejs and npm packages then
+# conflict with it), so they are installed only when the commands are missing.
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  packages+=(nodejs npm)
+fi
 missing=()
 for package in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

@@ -2,7 +2,9 @@
 # Installs what is missing, builds and runs every test:
 #  1. the whole suite (unit, stock-client, differential against nats-server,
 #     message services against real SMTP/HTTP servers) built with
-#     AddressSanitizer + UndefinedBehaviorSanitizer;
+#     AddressSanitizer + UndefinedBehaviorSanitizer, the monitoring page
+#     /dashboard included (headless Chromium against that server,
+#     tests/browser);
 #  2. the threaded parts (router, broker, message services) again under
 #     ThreadSanitizer, and the stock-client tests against a ThreadSanitizer
 #     build of the server;
@@ -20,6 +22,8 @@ step() { echo "== $1 (at $((SECONDS - started)) s)"; }
 
 step "dependencies"
 "$root/tools/install-deps.sh"
+# The browser tests' packages (puppeteer-core), exactly as locked.
+(cd "$root/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 # Sanitizer builds at -O1 with line tables only (what the sanitizers' docs
 # recommend): reports keep file:line, and Asio/Beast-heavy files compile in
 # about half the time of -O2 -g. Assertions stay on.
