@@ -215,12 +215,16 @@ def _(run):
     closing_clients(run)
     run.poll("/connz?state=closed", lambda d: d.get("num_connections", 0) >= 4,
              "four closed connections")
+    # subs=detail comes last: nats-server 2.9.10 writes the detail list into
+    # its stored record of a closed connection, so every later closed
+    # document shows it, asked or not (README: a quirk Courier does not copy).
     for q in ("state=closed", "state=any", "state=open", "state=closed&sort=stop",
-              "state=closed&sort=reason", "state=closed&subs=1", "state=closed&subs=detail",
+              "state=closed&sort=reason", "state=closed&subs=1",
               "state=closed&sort=cid", "state=closed&sort=start", "state=closed&sort=msgs_from",
               "state=closed&sort=idle", "state=closed&sort=uptime",
               "state=closed&sort=last", "state=closed&sort=subs", "state=closed&offset=1&limit=2", "state=any&sort=msgs_from",
-              "state=closed&auth=1", "state=closed&acc=$G", "state=closed&cid=999999"):
+              "state=closed&auth=1", "state=closed&acc=$G", "state=closed&cid=999999",
+              "state=closed&subs=detail"):
         run.fetch("/connz?" + q)
     run.fetch("/varz")
 
