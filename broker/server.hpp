@@ -23,6 +23,7 @@
 #include "auth/users.hpp"
 #include "broker/close_reason.hpp"
 #include "broker/connection_registry.hpp"
+#include "broker/metrics_sources.hpp"
 #include "broker/router/sublist.hpp"
 #include "broker/subscriber.hpp"
 #include "broker/transport/tls_transport.hpp"
@@ -123,6 +124,8 @@ class server {
 
   /// Every connection (socket and in-process), live and recently closed (for monitoring).
   const connection_registry& connections() const { return registry_; }
+  /// Metrics other parts (message services, the application) add to /metrics.
+  broker::metrics_sources& metrics_sources() { return metrics_sources_; }
 
   // ---- used by connections and in-process clients ----
 
@@ -167,6 +170,7 @@ class server {
   std::atomic<std::uint64_t> next_client_id_{0};
 
   connection_registry registry_;  // socket connections and in-process clients (closed at shutdown)
+  broker::metrics_sources metrics_sources_;  // outlives every handle (their owners stop first)
   /// Per loop (by index): its connections, touched only on that loop's thread.
   std::vector<std::unordered_map<std::uint64_t, connection*>> loop_connections_;
   std::unique_ptr<boost::asio::steady_timer> lame_duck_timer_;  // loop 0 only
