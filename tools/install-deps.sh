@@ -9,6 +9,7 @@ packages=(
   libnats-dev nats-server
   golang-go golang-github-nats-io-go-nats-dev golang-github-nats-io-nats-server-dev
   python3 python3-aiosmtpd
+  prometheus
 )
 missing=()
 for package in "${packages[@]}"; do
