@@ -11,6 +11,24 @@
 // totals (messages and bytes in and out) are the live connections'
 // counters plus the sums the registry adds up when a connection closes,
 // taken together so that a connection closing meanwhile is counted once.
+//
+// Families (counters end in _total):
+//   courier_info{version,nats_version,server_id,server_name}   always 1
+//   courier_max_connections, courier_max_payload_bytes,
+//   courier_max_pending_bytes, courier_max_subscriptions       configured limits
+//   courier_connections{state="open"|"closed"}    open now; closed ones kept (at most 10000)
+//   courier_connections_total                     TCP connections accepted
+//   courier_connections_closed_total{reason}      closes by reason ("Client Closed", "Slow Consumer
+//                                                 (Pending Bytes)", ... as nats-server's /connz)
+//   courier_slow_consumers_total
+//   courier_pending_bytes                         queued to open connections, not written yet
+//   courier_lame_duck                             1 in lame duck mode
+//   courier_{in,out}_{msgs,bytes}_total           all connections, open and closed
+//   courier_subscriptions                         all accounts
+//   courier_account_connections{account}          open, per account
+//   courier_account_subscriptions{account}
+//   courier_account_{in,out}_{msgs,bytes}_total{account}
+// then the sources': courier_mss_* (mss/service/metrics.hpp).
 #pragma once
 
 #include <string>
