@@ -74,7 +74,9 @@ TEST(render_metrics, every_family_is_declared_once_before_its_samples) {
   const auto doc = parse_exposition(text);
   EXPECT_EQ(doc.duplicate_series, 0);
   for (const auto& [family, type] : doc.types) {
-    if (type == "counter") EXPECT_TRUE(family.size() > 6 && family.substr(family.size() - 6) == "_total") << family;
+    if (type == "counter") {
+      EXPECT_TRUE(family.size() > 6 && family.substr(family.size() - 6) == "_total") << family;
+    }
   }
 }
 
