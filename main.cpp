@@ -13,6 +13,7 @@
 #include "broker/server.hpp"
 #include "broker/signal_command.hpp"
 #include "conf/command_line.hpp"
+#include "monitor/monitoring.hpp"
 #include "mss/service/runner.hpp"
 
 namespace {
@@ -69,10 +70,13 @@ int serve(const conf::server_options& options, const sigset_t& handled) {
     server.start(broker::server::accepting::later);
     pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
     if (!options.pid_file.empty()) std::ofstream(options.pid_file) << ::getpid();
+    monitor::monitoring monitoring(server);  // listens when -m/-ms/http/https ask
+    monitoring.start();
     auto services = mss::start_message_services(&server, options);  // null without an mss block
     server.accept_clients();
     server.wait();
     services.reset();  // stop the services before the broker they use
+    monitoring.stop();
     server.shutdown();
     if (!options.pid_file.empty()) ::unlink(options.pid_file.c_str());
   } catch (const std::exception& error) {

@@ -328,6 +328,7 @@ void client_protocol::add_subscription(std::string_view subject, std::string_vie
   sub->subject = subject;
   sub->queue = queue;
   sub->sid = sid;
+  sub->client_id = connection_.id();
   sub->owner = connection_.receiver();
   identity_.home().router.insert(sub);
   subscriptions_.emplace(sub->sid, std::move(sub));

@@ -33,7 +33,7 @@ void connection_registry::on_closed(connection& client, close_reason reason) {
 }
 
 void connection_registry::remember_closed(connection_info info) {
-  for (closed_totals* sums : {&totals_, &account_totals_[info.identity.account]}) {
+  for (closed_traffic* sums : {&closed_totals_, &account_totals_[info.identity.account]}) {
     ++sums->connections;
     sums->msgs_in += info.msgs_in;
     sums->bytes_in += info.bytes_in;
@@ -43,6 +43,11 @@ void connection_registry::remember_closed(connection_info info) {
   if (info.reason) ++closed_reasons_[*info.reason];
   closed_.push_back(std::move(info));
   if (closed_.size() > max_closed) closed_.pop_front();
+}
+
+closed_traffic connection_registry::totals() const {
+  std::lock_guard lock(mutex_);
+  return closed_totals_;
 }
 
 void connection_registry::add_local(const std::shared_ptr<local_client>& client) {
@@ -87,12 +92,12 @@ std::size_t connection_registry::live_count() const {
 }
 
 std::vector<connection_info> connection_registry::open_info() const {
-  std::map<std::string, closed_totals, std::less<>> unused;
+  std::map<std::string, closed_traffic, std::less<>> unused;
   return open_info(unused);
 }
 
 std::vector<connection_info> connection_registry::open_info(
-    std::map<std::string, closed_totals, std::less<>>& closed) const {
+    std::map<std::string, closed_traffic, std::less<>>& closed) const {
   // Pointers and totals copied under one lock: a connection closing after
   // this is in the copy (its info read below), one closed before is in the
   // totals. The infos are read outside the lock (they take the
@@ -121,12 +126,7 @@ std::vector<connection_info> connection_registry::closed_info() const {
   return {closed_.begin(), closed_.end()};
 }
 
-closed_totals connection_registry::totals() const {
-  std::lock_guard lock(mutex_);
-  return totals_;
-}
-
-std::map<std::string, closed_totals, std::less<>> connection_registry::totals_by_account() const {
+std::map<std::string, closed_traffic, std::less<>> connection_registry::totals_by_account() const {
   std::lock_guard lock(mutex_);
   return account_totals_;
 }

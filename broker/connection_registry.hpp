@@ -28,15 +28,16 @@ namespace courier::broker {
 class connection;
 class local_client;
 
-/// Sums over connections that have closed, added once per connection as it
-/// closes (never per message). Server-wide totals are these plus the live
-/// connections' own counters (see open_info).
-struct closed_totals {
-  std::uint64_t connections = 0;  ///< connections closed so far
+/// Traffic of connections that have closed (all of them, not only the
+/// ones kept): added to the live connections' counters, it gives the server
+/// totals (nats-server's /varz in_msgs, out_bytes...). Added once per
+/// connection as it closes, never per message.
+struct closed_traffic {
   std::uint64_t msgs_in = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t msgs_out = 0;
   std::uint64_t bytes_out = 0;
+  std::uint64_t connections = 0;  ///< connections closed so far
 };
 
 /// The server's connections, live and recently closed.
@@ -60,16 +61,16 @@ class connection_registry {
   std::vector<connection_info> open_info() const;
   /// Snapshots of the closed connections, oldest first.
   std::vector<connection_info> closed_info() const;
-  /// Traffic of every connection that has closed (not only the kept ones).
-  closed_totals totals() const;
-  /// totals() per account name.
-  std::map<std::string, closed_totals, std::less<>> totals_by_account() const;
+  /// What the connections that closed so far sent and received.
+  closed_traffic totals() const;
+  /// totals() per account name ("" for connections closed before CONNECT).
+  std::map<std::string, closed_traffic, std::less<>> totals_by_account() const;
   /// Connections closed so far, per reason.
   std::map<close_reason, std::uint64_t> closed_by_reason() const;
   /// open_info() and totals_by_account() taken together: each connection
   /// is counted in exactly one of them, so live + closed sums never count a
   /// connection closing meanwhile twice, nor miss it.
-  std::vector<connection_info> open_info(std::map<std::string, closed_totals, std::less<>>& closed) const;
+  std::vector<connection_info> open_info(std::map<std::string, closed_traffic, std::less<>>& closed) const;
   /// Forgets every live connection (after shutdown closed them).
   void clear_live();
 
@@ -85,8 +86,8 @@ class connection_registry {
   std::unordered_map<std::uint64_t, std::shared_ptr<connection>> live_;  // lock: mutex_
   std::unordered_map<std::uint64_t, std::weak_ptr<local_client>> local_;  // lock: mutex_
   std::deque<connection_info> closed_;                                   // lock: mutex_
-  closed_totals totals_;                                                 // lock: mutex_
-  std::map<std::string, closed_totals, std::less<>> account_totals_;    // lock: mutex_
+  closed_traffic closed_totals_;                                         // lock: mutex_
+  std::map<std::string, closed_traffic, std::less<>> account_totals_;   // lock: mutex_
   std::map<close_reason, std::uint64_t> closed_reasons_;                // lock: mutex_
   /// Adds to the totals, appends to closed_, dropping the oldest past
   /// max_closed. Lock held.

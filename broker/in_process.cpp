@@ -159,6 +159,7 @@ std::uint64_t local_client::add_subscription(std::string_view subject, std::stri
   sub->subject = subject;
   sub->queue = queue;
   sub->sid = std::to_string(sid);
+  sub->client_id = id_;
   sub->owner = shared_from_this();
   sub->state = std::make_shared<handler_state>();
   sub->state->handler = std::move(handler);
@@ -304,6 +305,7 @@ void local_client::ensure_reply_inbox() {
     auto sub = std::make_shared<local_subscription>();
     sub->subject = inbox_prefix_ + "*";
     sub->sid = std::to_string(sid);
+    sub->client_id = id_;
     sub->owner = shared_from_this();
     {
       std::lock_guard lock(subs_mutex_);

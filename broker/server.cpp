@@ -101,6 +101,10 @@ server::server(conf::server_options options)
   for (const auto& name : auth_->accounts()) {
     if (!accounts_.count(name)) accounts_.emplace(name, std::make_unique<account>(name));
   }
+  // nats-server always has a system account (for its $SYS subjects).
+  if (!options_.system_account.empty() && !accounts_.count(options_.system_account)) {
+    accounts_.emplace(options_.system_account, std::make_unique<account>(options_.system_account));
+  }
   std::size_t threads = options_.threads > 0 ? static_cast<std::size_t>(options_.threads)
                                              : default_loop_count(std::thread::hardware_concurrency());
   for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<event_loop>(i));
@@ -266,6 +270,18 @@ std::string server::info_line(std::uint64_t client_id, const std::string& client
   return out;
 }
 
+std::vector<const account*> server::accounts() const {
+  std::vector<const account*> out;
+  out.reserve(accounts_.size());
+  for (const auto& [name, entry] : accounts_) out.push_back(entry.get());
+  return out;
+}
+
+std::chrono::system_clock::time_point server::config_load_time() const {
+  std::lock_guard lock(auth_mutex_);
+  return config_load_time_;
+}
+
 account& server::find_account(std::string_view name) {
   auto it = accounts_.find(name);
   return it == accounts_.end() ? *global_account_ : *it->second;
@@ -396,6 +412,7 @@ void server::reload() {
     {
       std::lock_guard lock(auth_mutex_);
       auth_ = fresh_auth;
+      config_load_time_ = std::chrono::system_clock::now();
     }
     auth_required_ = fresh_auth->auth_required() && fresh_auth->no_auth_user().empty();
     for (auto& client : registry_.live()) client->role().on_auth_reload(fresh_auth);

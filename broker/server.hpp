@@ -124,6 +124,18 @@ class server {
 
   /// Every connection (socket and in-process), live and recently closed (for monitoring).
   const connection_registry& connections() const { return registry_; }
+  /// Every account, by name (fixed after construction): the global one,
+  /// the configured ones and the system account.
+  std::vector<const account*> accounts() const;
+  /// The system account's name (`system_account`, default "$SYS").
+  const std::string& system_account_name() const { return options_.system_account; }
+  /// When the server was created, and when its configuration was last (re)loaded.
+  std::chrono::system_clock::time_point start_time() const { return start_time_; }
+  std::chrono::system_clock::time_point config_load_time() const;
+  /// Number of event loops (worker threads).
+  std::size_t loop_count() const { return loops_.size(); }
+  /// The TLS context of the tls block (for the HTTPS monitoring port); null without TLS.
+  std::shared_ptr<boost::asio::ssl::context> tls_asio_context() const { return tls_context_; }
   /// Metrics other parts (message services, the application) add to /metrics.
   broker::metrics_sources& metrics_sources() { return metrics_sources_; }
 
@@ -174,6 +186,9 @@ class server {
   /// Per loop (by index): its connections, touched only on that loop's thread.
   std::vector<std::unordered_map<std::uint64_t, connection*>> loop_connections_;
   std::unique_ptr<boost::asio::steady_timer> lame_duck_timer_;  // loop 0 only
+
+  const std::chrono::system_clock::time_point start_time_ = std::chrono::system_clock::now();
+  std::chrono::system_clock::time_point config_load_time_ = start_time_;  // lock: auth_mutex_
 
   std::mutex state_mutex_;
   std::condition_variable state_changed_;

@@ -19,6 +19,7 @@ struct subscription {
   std::string subject;  ///< as given, validated before insertion
   std::string queue;    ///< queue group; empty when not in one
   std::string sid;      ///< the client's subscription id
+  std::uint64_t client_id = 0;  ///< the connection's cid (monitoring lists subscriptions by it)
   /// Receiver of deliveries. Null only in routers used as plain subject sets
   /// (permissions). A subscription keeps its subscriber alive; the owner
   /// breaks the cycle by removing its subscriptions when it closes.

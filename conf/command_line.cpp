@@ -66,6 +66,8 @@ const std::vector<flag_spec>& flag_table() {
        [](command_line& c, const flag_value& v) { c.options.logtime = v.boolean; }},
       {{"m", "http_port"}, flag_kind::integer,
        [](command_line& c, const flag_value& v) { c.options.http_port = v.integer; }},
+      {{"ms", "https_port"}, flag_kind::integer,
+       [](command_line& c, const flag_value& v) { c.options.https_port = v.integer; }},
       {{"user"}, flag_kind::text, [](command_line& c, const flag_value& v) { c.options.username = v.text; }},
       {{"pass"}, flag_kind::text, [](command_line& c, const flag_value& v) { c.options.password = v.text; }},
       {{"auth"}, flag_kind::text,
@@ -110,7 +112,7 @@ const std::vector<flag_spec>& flag_table() {
 
 /// nats-server 2.9.10 flags that Courier does not implement.
 constexpr std::string_view unsupported_flags[] = {
-    "ms", "https_port", "client_advertise", "ports_file_dir", "s", "syslog", "r", "remote_syslog",
+    "client_advertise", "ports_file_dir", "s", "syslog", "r", "remote_syslog",
     "log_size_limit", "max_traced_msg_len", "js", "jetstream", "sd", "store_dir", "routes", "cluster",
     "cluster_listen", "cluster_name", "no_advertise", "cluster_advertise", "connect_retries", "profile",
     "help_tls",
@@ -377,7 +379,11 @@ Server options:
     -n, --name,
         --server_name <name>         Server name (default: the server id)
     -P, --pid <file>                 Write the process id to this file
-    -m, --http_port <port>           Monitoring port (accepted; no monitoring endpoint yet)
+    -m, --http_port <port>           HTTP monitoring port (/varz, /connz, /subsz, /routez,
+                                     /gatewayz, /leafz, /accountz, /accstatz, /jsz,
+                                     /healthz as nats-server; /metrics for Prometheus;
+                                     /dashboard, a live page). -1 picks a free port
+    -ms,--https_port <port>          The same over HTTPS (with the tls block's certificate)
     -c, --config <file>              Read this configuration file (flags override it)
     -t                               Check the configuration file and exit
     -sl,--signal <signal>[=<pid>]    Send a signal to a running server and exit:

@@ -22,12 +22,12 @@ namespace {
 // for, so they are refused by name.
 const std::vector<std::string_view> unsupported_option_names = {
     "client_advertise", "trace_verbose", "mappings", "maps", "disable_sublist_cache", "no_sublist_cache",
-    "http", "https", "https_port", "http_base_path", "cluster", "gateway", "leaf", "leafnodes",
+    "cluster", "gateway", "leaf", "leafnodes",
     "store_dir", "storedir", "jetstream", "logfile_size_limit", "log_size_limit", "syslog", "remote_syslog",
     "ports_file_dir", "prof_port", "max_traced_msg_len", "max_sub_tokens", "max_subscription_tokens", "ocsp",
     "operator", "operators", "roots", "root", "root_operators", "root_operator", "resolver",
     "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts",
-    "system_account", "system", "no_system_account", "no_system", "no_sys_acc", "no_header_support", "trusted",
+    "no_system_account", "no_system", "no_sys_acc", "no_header_support", "trusted",
     "trusted_keys", "connect_error_reports", "reconnect_error_reports", "websocket", "ws", "mqtt",
     "server_tags", "default_js_domain",
 };
@@ -115,6 +115,16 @@ class loader {
       }
     } else if (name == "http_port" || name == "monitor_port") {
       if (auto number = integer(value)) out_.http_port = *number;
+    } else if (name == "http") {
+      apply_http_listen(value, out_.http_port);
+    } else if (name == "https_port") {
+      if (auto number = integer(value)) out_.https_port = *number;
+    } else if (name == "https") {
+      apply_http_listen(value, out_.https_port);
+    } else if (name == "http_base_path") {
+      if (auto text = string(value)) out_.http_base_path = *text;
+    } else if (name == "system_account" || name == "system") {
+      if (auto text = string(value)) out_.system_account = *text;
     } else if (name == "no_auth_user") {
       if (auto text = string(value)) out_.no_auth_user = *text;
     } else if (name == "authorization") {
@@ -193,34 +203,54 @@ class loader {
 
   /// listen: a port, or "host:port" ("[::1]:4222" for IPv6).
   void apply_listen(const picojson::value& value) {
-    if (value.is<std::int64_t>()) return set_port(value.get<std::int64_t>());
+    if (auto address = listen_address(value)) {
+      out_.host = address->first.empty() ? "0.0.0.0" : address->first;
+      set_port(address->second);
+    }
+  }
+
+  /// `http: 8222` or `http: "host:port"` (and the same for https), as
+  /// nats-server's parseListen: the port goes to `port`, a host to http_host.
+  void apply_http_listen(const picojson::value& value, std::int64_t& port) {
+    if (auto address = listen_address(value)) {
+      if (!address->first.empty()) out_.http_host = address->first;
+      port = address->second;
+    }
+  }
+
+  /// A port, or "host:port" in the shape Go's net.SplitHostPort accepts
+  /// (the host may be empty). Nothing, after an error, when malformed.
+  std::optional<std::pair<std::string, std::int64_t>> listen_address(const picojson::value& value) {
+    if (value.is<std::int64_t>()) return std::pair<std::string, std::int64_t>{"", value.get<std::int64_t>()};
     if (!value.is<std::string>()) {
-      return error("expected port or host:port, got " + config_type_name(value));
+      error("expected port or host:port, got " + config_type_name(value));
+      return std::nullopt;
     }
     const std::string& text = value.get<std::string>();
     std::string host, port;
-    // The shape Go's net.SplitHostPort accepts.
     if (!text.empty() && text[0] == '[') {
       const auto close = text.find(']');
       if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
-        return error("could not parse address string \"" + text + "\"");
+        error("could not parse address string \"" + text + "\"");
+        return std::nullopt;
       }
       host = text.substr(1, close - 1);
       port = text.substr(close + 2);
     } else {
       const auto colon = text.find(':');
       if (colon == std::string::npos || text.find(':', colon + 1) != std::string::npos) {
-        return error("could not parse address string \"" + text + "\"");
+        error("could not parse address string \"" + text + "\"");
+        return std::nullopt;
       }
       host = text.substr(0, colon);
       port = text.substr(colon + 1);
     }
     if (port.empty() || port.size() > 9 ||
         !std::all_of(port.begin(), port.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      return error("could not parse port \"" + port + "\"");
+      error("could not parse port \"" + port + "\"");
+      return std::nullopt;
     }
-    out_.host = host.empty() ? "0.0.0.0" : host;
-    set_port(std::stoll(port));
+    return std::pair<std::string, std::int64_t>{host, std::stoll(port)};
   }
 
   /// ping_interval and write_deadline: a duration string, or (the old form)

@@ -47,7 +47,12 @@ struct server_options {
   std::chrono::milliseconds write_deadline{10 * 1000};     ///< DEFAULT_FLUSH_DEADLINE, 10 s
   std::chrono::milliseconds lame_duck_duration{2 * 60 * 1000};  ///< DEFAULT_LAME_DUCK_DURATION
   std::chrono::milliseconds lame_duck_grace_period{10 * 1000};  ///< DEFAULT_LAME_DUCK_GRACE_PERIOD
-  std::int64_t http_port = 0;                  ///< `-m`: accepted, monitoring not built yet
+  // Monitoring (monitor/): nats-server's HTTP endpoints.
+  std::string http_host;          ///< `http: "host:port"`; empty = the client listen host
+  std::int64_t http_port = 0;     ///< `-m`, `http_port`, `http`; 0 = off (-1: pick one)
+  std::int64_t https_port = 0;    ///< `-ms`, `https_port`, `https` (needs the tls block)
+  std::string http_base_path;     ///< `http_base_path`: prefix of every endpoint path
+  std::string system_account = "$SYS";  ///< `system_account`
 
   bool debug = false;       ///< `-D`, `debug`
   bool trace = false;       ///< `-V`, `trace`

@@ -1,10 +1,10 @@
 #include "monitor/metrics.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <vector>
 
-#include "auth/users.hpp"
 #include "broker/prometheus_text.hpp"
 #include "broker/server.hpp"
 
@@ -32,26 +32,13 @@ struct traffic {
     bytes_out += info.bytes_out;
     pending_bytes += info.pending_bytes;
   }
-  void add_closed(const broker::closed_totals& closed) {
+  void add_closed(const broker::closed_traffic& closed) {
     msgs_in += closed.msgs_in;
     bytes_in += closed.bytes_in;
     msgs_out += closed.msgs_out;
     bytes_out += closed.bytes_out;
   }
 };
-
-/// The accounts that exist: the global one and those configured. A
-/// configured name that a reload added has no account until a restart
-/// (find_account then answers the global one): skipped.
-std::vector<broker::account*> accounts_of(broker::server& server) {
-  std::vector<broker::account*> out{&server.find_account(auth::global_account)};
-  for (const auto& name : server.auth_settings()->accounts()) {
-    broker::account& found = server.find_account(name);
-    if (found.name == name && std::find(out.begin(), out.end(), &found) == out.end()) out.push_back(&found);
-  }
-  std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->name < b->name; });
-  return out;
-}
 
 void write_server_info(std::string& out, broker::server& server) {
   family(out, "courier_info", metric_type::gauge,
@@ -62,6 +49,17 @@ void write_server_info(std::string& out, broker::server& server) {
           {"server_id", server.id()},
           {"server_name", server.name()}},
          std::uint64_t{1});
+  const auto seconds = [](std::chrono::system_clock::time_point t) {
+    return std::chrono::duration<double>(t.time_since_epoch()).count();
+  };
+  const auto now = std::chrono::system_clock::now();
+  family(out, "courier_start_time_seconds", metric_type::gauge, "When the server started, in seconds since the epoch.");
+  sample(out, "courier_start_time_seconds", {}, seconds(server.start_time()));
+  family(out, "courier_uptime_seconds", metric_type::gauge, "Seconds since the server started.");
+  sample(out, "courier_uptime_seconds", {}, std::chrono::duration<double>(now - server.start_time()).count());
+  family(out, "courier_config_load_time_seconds", metric_type::gauge,
+         "When the configuration was last loaded or reloaded, in seconds since the epoch.");
+  sample(out, "courier_config_load_time_seconds", {}, seconds(server.config_load_time()));
 }
 
 void write_limits(std::string& out, const conf::server_options& options) {
@@ -80,7 +78,7 @@ void write_limits(std::string& out, const conf::server_options& options) {
 }
 
 void write_connections(std::string& out, broker::server& server, const traffic& total,
-                       const broker::closed_totals& closed) {
+                       const broker::closed_traffic& closed) {
   const auto& registry = server.connections();
   family(out, "courier_connections", metric_type::gauge,
          "Client connections by state: open now, and closed ones kept for monitoring (the most recent "
@@ -145,9 +143,9 @@ std::string render_metrics(broker::server& server) {
   out.reserve(8192);
   // Live connections and closed totals in one registry snapshot (see
   // connection_registry::open_info).
-  std::map<std::string, broker::closed_totals, std::less<>> closed_by_account;
+  std::map<std::string, broker::closed_traffic, std::less<>> closed_by_account;
   const auto open = server.connections().open_info(closed_by_account);
-  broker::closed_totals closed;
+  broker::closed_traffic closed;
   std::map<std::string, traffic, std::less<>> by_account;
   traffic total;
   for (const auto& [account, sums] : closed_by_account) {
@@ -159,7 +157,7 @@ std::string render_metrics(broker::server& server) {
     total.add_live(info);
     by_account[info.identity.account].add_live(info);
   }
-  const auto accounts = accounts_of(server);
+  const auto accounts = server.accounts();  // by name
 
   write_server_info(out, server);
   write_limits(out, server.options());
@@ -188,6 +186,10 @@ std::string render_metrics(broker::server& server) {
 
   server.metrics_sources().write_all(out);
   return out;
+}
+
+http_reply metrics(const endpoint_context& context, const query_params&) {
+  return {200, metrics_content_type, render_metrics(context.server)};
 }
 
 }  // namespace courier::monitor

@@ -14,6 +14,7 @@
 //
 // Families (counters end in _total):
 //   courier_info{version,nats_version,server_id,server_name}   always 1
+//   courier_start_time_seconds, courier_uptime_seconds, courier_config_load_time_seconds
 //   courier_max_connections, courier_max_payload_bytes,
 //   courier_max_pending_bytes, courier_max_subscriptions       configured limits
 //   courier_connections{state="open"|"closed"}    open now; closed ones kept (at most 10000)
@@ -33,6 +34,8 @@
 
 #include <string>
 
+#include "monitor/endpoints.hpp"
+
 namespace courier::broker {
 class server;
 }
@@ -44,5 +47,9 @@ inline constexpr const char* metrics_content_type = "text/plain; version=0.0.4; 
 
 /// The /metrics document for `server` (thread-safe; any thread).
 std::string render_metrics(broker::server& server);
+
+/// GET /metrics (monitor/monitoring's route table): render_metrics with
+/// Prometheus' content type. The query is ignored.
+http_reply metrics(const endpoint_context& context, const query_params& query);
 
 }  // namespace courier::monitor

@@ -681,6 +681,7 @@ void sublist::insert(std::shared_ptr<subscription> sub) {
     bool first = false;
     if (!insert_locked(sub, first)) return;
     count_.store(count_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    inserts_.store(inserts_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
       hook();
     }
@@ -702,6 +703,7 @@ bool sublist::remove(const std::shared_ptr<subscription>& sub) {
     if (!remove_locked(sub, last)) return false;
     sub->closed.store(true, std::memory_order_release);
     count_.store(count_.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+    removes_.store(removes_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     if (prune_queue_.size() >= prune_batch) prune_locked();
     if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
       hook();
@@ -740,6 +742,7 @@ void sublist::remove_batch(const std::vector<std::shared_ptr<subscription>>& sub
     if (removed == 0) return;
     prune_locked();
     count_.store(count_.load(std::memory_order_relaxed) - removed, std::memory_order_relaxed);
+    removes_.store(removes_.load(std::memory_order_relaxed) + removed, std::memory_order_relaxed);
     if (auto hook = detail::sublist_test_hooks::before_cache_drop.load(std::memory_order_relaxed)) {
       hook();
     }
@@ -800,9 +803,13 @@ std::shared_ptr<const match_result> sublist::match_uncached(std::string_view lit
 
 std::shared_ptr<const match_result> sublist::match(std::string_view literal_subject) const {
   const std::uint64_t hash = string_hash::nonzero(literal_subject);
+  matches_.fetch_add(1, std::memory_order_relaxed);
   if (cache_enabled_) {
     epoch::read_section section;
-    if (const cache_entry* hit = cache_find(literal_subject, hash)) return hit->result;
+    if (const cache_entry* hit = cache_find(literal_subject, hash)) {
+      cache_hits_.fetch_add(1, std::memory_order_relaxed);
+      return hit->result;
+    }
   }
   return match_uncached(literal_subject, hash);
 }
@@ -811,8 +818,12 @@ const match_result& sublist::match(std::string_view literal_subject,
                                    sublist_read_scope& scope) const {
   const std::uint64_t hash = string_hash::nonzero(literal_subject);
   // The scope's section is open: an entry found stays alive until it closes.
+  matches_.fetch_add(1, std::memory_order_relaxed);
   if (cache_enabled_) {
-    if (const cache_entry* hit = cache_find(literal_subject, hash)) return *hit->result;
+    if (const cache_entry* hit = cache_find(literal_subject, hash)) {
+      cache_hits_.fetch_add(1, std::memory_order_relaxed);
+      return *hit->result;
+    }
   }
   scope.held_ = match_uncached(literal_subject, hash);
   return *scope.held_;
@@ -836,6 +847,53 @@ std::size_t sublist::cache_count() const {
   std::lock_guard cache_lock(cache_mutex_);
   const cache_table* table = cache_.load(std::memory_order_relaxed);
   return table ? table->size : 0;
+}
+
+namespace {
+
+template <typename Level, typename Visit>
+void visit_level(const Level& l, const Visit& visit) {
+  auto on_node = [&visit](const auto& n) {
+    for (const auto& sub : n.plain.items()) visit(*sub);
+    for (const auto& group : n.queues) {
+      for (const auto& sub : group.members.items()) visit(*sub);
+    }
+    visit_level(n.children, visit);
+  };
+  l.literals.for_each(on_node);
+  if (l.star) on_node(*l.star);
+  if (l.full) on_node(*l.full);
+}
+
+}  // namespace
+
+void sublist::for_each(const std::function<void(const subscription&)>& visit) const {
+  std::shared_lock trie_lock(trie_mutex_);
+  visit_level(*root_, visit);
+}
+
+sublist::statistics sublist::stats() const {
+  statistics out;
+  out.subscriptions = count();
+  out.inserts = inserts_.load(std::memory_order_relaxed);
+  out.removes = removes_.load(std::memory_order_relaxed);
+  out.matches = matches_.load(std::memory_order_relaxed);
+  out.cache_hits = cache_hits_.load(std::memory_order_relaxed);
+  std::shared_lock trie_lock(trie_mutex_);
+  std::lock_guard cache_lock(cache_mutex_);
+  const cache_table* table = cache_.load(std::memory_order_relaxed);
+  if (!table) return out;
+  out.cache_entries = table->size;
+  std::size_t total_fanout = 0;
+  for (std::size_t i = 0; i <= table->mask; ++i) {
+    const cache_entry* entry = table->at(i);
+    if (!entry) continue;
+    std::size_t fanout = entry->result->plain.size() + entry->result->queues.size();
+    total_fanout += fanout;
+    out.max_fanout = std::max(out.max_fanout, fanout);
+  }
+  if (out.cache_entries > 0) out.average_fanout = static_cast<double>(total_fanout) / out.cache_entries;
+  return out;
 }
 
 std::size_t sublist::node_count() {

@@ -36,6 +36,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -147,6 +148,24 @@ class sublist {
   /// tests: pruning must bring it back to 0).
   std::size_t node_count();
 
+  /// Calls `visit` with every subscription stored, under the shared trie
+  /// lock (inserts and removes wait; publishers do not). For monitoring:
+  /// `visit` must be quick and must not call back into this router.
+  void for_each(const std::function<void(const subscription&)>& visit) const;
+
+  /// What nats-server reports as a sublist's statistics (/subsz).
+  struct statistics {
+    std::size_t subscriptions = 0;
+    std::size_t cache_entries = 0;
+    std::uint64_t inserts = 0;
+    std::uint64_t removes = 0;
+    std::uint64_t matches = 0;     ///< lookups in this router (not in the loops' own L1 caches)
+    std::uint64_t cache_hits = 0;  ///< of those, answered from the cache
+    std::size_t max_fanout = 0;    ///< over the cached results
+    double average_fanout = 0;     ///< over the cached results
+  };
+  statistics stats() const;
+
  private:
   struct level;
   struct node;
@@ -214,6 +233,12 @@ class sublist {
   /// Read freely.
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::size_t> count_{0};
+  // Monitoring counters. inserts_/removes_ change under the exclusive trie
+  // lock (single writer); the match counters are bumped by any reader.
+  std::atomic<std::uint64_t> inserts_{0};
+  std::atomic<std::uint64_t> removes_{0};
+  mutable std::atomic<std::uint64_t> matches_{0};
+  mutable std::atomic<std::uint64_t> cache_hits_{0};
 };
 
 /// Matches through a router with no lock and no reference counting: a cache

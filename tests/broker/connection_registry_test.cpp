@@ -127,7 +127,7 @@ TEST_F(connection_registry_test, closed_connections_add_their_traffic_to_the_tot
   a->publish("jobs", "678");
   ASSERT_TRUE(b->flush(5s));
   a->close();
-  closed_totals totals = server_->connections().totals();
+  closed_traffic totals = server_->connections().totals();
   EXPECT_EQ(totals.connections, 1u);
   EXPECT_EQ(totals.msgs_in, 2u);
   EXPECT_EQ(totals.bytes_in, 8u);
@@ -177,7 +177,7 @@ TEST_F(connection_registry_test, live_and_closed_sums_count_a_closing_connection
   std::uint64_t snapshots = 0;
   std::uint64_t wrong = 0;  // the first sum that was off, or 0
   while (true) {
-    std::map<std::string, closed_totals, std::less<>> closed;
+    std::map<std::string, closed_traffic, std::less<>> closed;
     const auto live = server_->connections().open_info(closed);
     std::uint64_t msgs = 0;
     for (const auto& info : live) msgs += info.msgs_in;

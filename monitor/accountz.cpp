@@ -1,0 +1,116 @@
+// /accountz and /accstatz: the accounts, one in detail, and per-account traffic.
+#include <algorithm>
+
+#include "broker/connection_registry.hpp"
+#include "broker/server.hpp"
+#include "monitor/endpoints.hpp"
+#include "monitor/go_format.hpp"
+#include "monitor/json_writer.hpp"
+
+namespace courier::monitor {
+
+namespace {
+
+struct account_traffic {
+  std::uint64_t connections = 0;  // live
+  std::uint64_t msgs_in = 0, bytes_in = 0, msgs_out = 0, bytes_out = 0;
+};
+
+/// Per account: live connections, and the traffic of the live and the
+/// closed connections still remembered.
+std::map<std::string, account_traffic> traffic_by_account(broker::server& server) {
+  std::map<std::string, account_traffic> out;
+  auto add = [&out](const broker::connection_info& c, bool live) {
+    auto& t = out[c.identity.account];
+    if (live) ++t.connections;
+    t.msgs_in += c.msgs_in;
+    t.bytes_in += c.bytes_in;
+    t.msgs_out += c.msgs_out;
+    t.bytes_out += c.bytes_out;
+  };
+  for (const auto& c : server.connections().open_info()) add(c, true);
+  for (const auto& c : server.connections().closed_info()) add(c, false);
+  return out;
+}
+
+void write_account_detail(json_writer& out, broker::server& server, const broker::account& account,
+                          const account_traffic& traffic) {
+  out.begin_object();
+  out.member("account_name", account.name);
+  out.member("update_time", rfc3339_nano(server.config_load_time()));
+  out.member("expired", false);
+  out.member("complete", true);
+  out.member("jetstream_enabled", false);
+  out.member("leafnode_connections", 0);
+  out.member("client_connections", traffic.connections);
+  const auto stats = account.router.stats();
+  out.member("subscriptions", static_cast<std::uint64_t>(stats.subscriptions));
+  out.key("sublist_stats");
+  out.begin_object();
+  write_sublist_stats(out, stats);
+  out.end_object();
+  out.end_object();
+}
+
+}  // namespace
+
+http_reply accountz(const endpoint_context& context, const query_params& query) {
+  broker::server& server = context.server;
+  const std::string wanted = query.get("acc");
+  json_writer out(context.layout);
+  out.begin_object();
+  out.member("server_id", server.id());
+  out.member("now", rfc3339_nano(context.now));
+  out.member("system_account", server.system_account_name());
+  if (wanted.empty()) {
+    out.key("accounts").begin_array();
+    for (const auto* account : server.accounts()) out.value(account->name);
+    out.end_array();
+  } else {
+    const broker::account* found = nullptr;
+    for (const auto* account : server.accounts()) {
+      if (account->name == wanted) found = account;
+    }
+    if (!found) return http_reply::bad_request("Account " + wanted + " does not exist");
+    const auto traffic = traffic_by_account(server);
+    auto it = traffic.find(found->name);
+    out.key("account_detail");
+    write_account_detail(out, server, *found, it == traffic.end() ? account_traffic{} : it->second);
+  }
+  out.end_object();
+  return {200, "application/json", out.take()};
+}
+
+http_reply accstatz(const endpoint_context& context, const query_params& query) {
+  broker::server& server = context.server;
+  auto unused = decode_bool(query, "unused");
+  if (!unused.error.empty()) return http_reply::bad_request(unused.error);
+  const std::string wanted = query.get("acc");
+  const auto traffic = traffic_by_account(server);
+  json_writer out(context.layout);
+  out.begin_object();
+  out.member("server_id", server.id());
+  out.member("now", rfc3339_nano(context.now));
+  out.key("account_statz").begin_array();
+  for (const auto* account : server.accounts()) {
+    if (!wanted.empty() && account->name != wanted) continue;
+    auto it = traffic.find(account->name);
+    const account_traffic t = it == traffic.end() ? account_traffic{} : it->second;
+    // Without unused=1, only accounts with a connection.
+    if (!unused.value && t.connections == 0) continue;
+    out.begin_object();
+    out.member("acc", account->name);
+    out.member("conns", t.connections);
+    out.member("leafnodes", 0);
+    out.member("total_conns", t.connections);
+    out.key("sent").begin_object().member("msgs", t.msgs_out).member("bytes", t.bytes_out).end_object();
+    out.key("received").begin_object().member("msgs", t.msgs_in).member("bytes", t.bytes_in).end_object();
+    out.member("slow_consumers", 0);
+    out.end_object();
+  }
+  out.end_array();
+  out.end_object();
+  return {200, "application/json", out.take()};
+}
+
+}  // namespace courier::monitor

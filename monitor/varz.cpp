@@ -1,0 +1,137 @@
+// /varz: the server's settings and totals, in nats-server 2.9.10's order.
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "broker/connection_registry.hpp"
+#include "broker/server.hpp"
+#include "monitor/endpoints.hpp"
+#include "monitor/go_format.hpp"
+#include "monitor/json_writer.hpp"
+
+namespace courier::monitor {
+
+namespace {
+
+/// Resident memory in bytes (/proc/self/statm), 0 if unreadable.
+std::int64_t resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  long long total_pages = 0, resident_pages = 0;
+  if (!(statm >> total_pages >> resident_pages)) return 0;
+  return resident_pages * static_cast<long long>(::sysconf(_SC_PAGESIZE));
+}
+
+/// CPU use in percent of one core over the server's life, one decimal, as
+/// `ps -o pcpu` gives it (what nats-server reports).
+double cpu_percent(std::chrono::system_clock::time_point start, std::chrono::system_clock::time_point now) {
+  std::ifstream stat("/proc/self/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return 0;
+  // Fields after the command name (which may hold spaces) in parentheses.
+  const auto close = line.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream fields(line.substr(close + 2));
+  std::string field;
+  long long user_ticks = 0, system_ticks = 0;
+  for (int i = 3; i <= 15 && fields >> field; ++i) {
+    if (i == 14) user_ticks = std::stoll(field);
+    if (i == 15) system_ticks = std::stoll(field);
+  }
+  const double cpu_seconds = static_cast<double>(user_ticks + system_ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  const double elapsed = std::chrono::duration<double>(now - start).count();
+  if (elapsed <= 0) return 0;
+  return std::round(cpu_seconds / elapsed * 1000.0) / 10.0;
+}
+
+std::int64_t nanoseconds(std::chrono::milliseconds duration) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
+}
+
+double seconds(std::chrono::milliseconds duration) { return static_cast<double>(duration.count()) / 1000.0; }
+
+}  // namespace
+
+http_reply varz(const endpoint_context& context, const query_params&) {
+  broker::server& server = context.server;
+  const auto& options = server.options();
+  const auto auth = server.auth_settings();
+
+  std::uint64_t connections = 0, msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0;
+  for (const auto& info : server.connections().open_info()) {
+    ++connections;
+    msgs_in += info.msgs_in;
+    msgs_out += info.msgs_out;
+    bytes_in += info.bytes_in;
+    bytes_out += info.bytes_out;
+  }
+  const auto closed = server.connections().totals();
+  std::uint64_t subscriptions = 0;
+  for (const auto* account : server.accounts()) subscriptions += account->router.count();
+
+  json_writer out(context.layout);
+  out.begin_object();
+  out.member("server_id", server.id());
+  out.member("server_name", server.name());
+  out.member("version", broker::compatible_nats_version);
+  out.member("proto", 1);
+  out.member("go", "courier " + std::string(broker::courier_version) + " (C++, not Go)");
+  out.member("host", options.host);
+  out.member("port", static_cast<std::int64_t>(server.port()));
+  if (auth && auth->auth_required()) out.member("auth_required", true);
+  if (server.tls_enabled()) {
+    if (!options.allow_non_tls) out.member("tls_required", true);
+    if (server.tls_settings().verify) out.member("tls_verify", true);
+  }
+  out.member("max_connections", static_cast<std::int64_t>(options.max_connections));
+  if (options.max_subscriptions > 0) out.member("max_subscriptions", static_cast<std::int64_t>(options.max_subscriptions));
+  out.member("ping_interval", nanoseconds(options.ping_interval));
+  out.member("ping_max", static_cast<std::int64_t>(options.ping_max));
+  out.member("http_host", context.listener.http_host);
+  out.member("http_port", context.listener.http_port);
+  out.member("http_base_path", context.listener.base_path);
+  out.member("https_port", context.listener.https_port);
+  out.member("auth_timeout", auth ? seconds(auth->timeout()) : 2.0);
+  out.member("max_control_line", options.max_control_line);
+  out.member("max_payload", options.max_payload);
+  out.member("max_pending", options.max_pending);
+  for (const char* empty : {"cluster", "gateway", "leaf", "mqtt", "websocket", "jetstream"}) {
+    out.key(empty).empty_object();
+  }
+  if (server.tls_enabled()) {
+    out.member("tls_timeout", seconds(server.tls_settings().timeout));
+  } else {
+    out.member("tls_timeout", 2.0);
+  }
+  out.member("write_deadline", nanoseconds(options.write_deadline));
+  out.member("start", rfc3339_nano(server.start_time()));
+  out.member("now", rfc3339_nano(context.now));
+  out.member("uptime", uptime_text(context.now - server.start_time()));
+  out.member("mem", resident_bytes());
+  const auto cores = static_cast<std::int64_t>(std::thread::hardware_concurrency());
+  out.member("cores", cores);
+  out.member("gomaxprocs", cores);
+  out.member("cpu", cpu_percent(server.start_time(), context.now));
+  out.member("connections", connections);
+  out.member("total_connections", server.stats().total_connections.load(std::memory_order_relaxed));
+  out.member("routes", 0);
+  out.member("remotes", 0);
+  out.member("leafnodes", 0);
+  out.member("in_msgs", msgs_in + closed.msgs_in);
+  out.member("out_msgs", msgs_out + closed.msgs_out);
+  out.member("in_bytes", bytes_in + closed.bytes_in);
+  out.member("out_bytes", bytes_out + closed.bytes_out);
+  out.member("slow_consumers", server.stats().slow_consumers.load(std::memory_order_relaxed));
+  out.member("subscriptions", subscriptions);
+  out.key("http_req_stats").begin_object();
+  for (const auto& [path, count] : context.requests.snapshot()) out.member(path, count);
+  out.end_object();
+  out.member("config_load_time", rfc3339_nano(server.config_load_time()));
+  out.member("system_account", server.system_account_name());
+  out.end_object();
+  return {200, "application/json", out.take()};
+}
+
+}  // namespace courier::monitor
