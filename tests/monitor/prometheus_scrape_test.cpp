@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <iostream>
 #include <string>
 
 #include "exposition.hpp"
@@ -75,6 +76,8 @@ TEST(prometheus, scrapes_the_traffic_sent_to_a_running_courier) {
   };
   ASSERT_TRUE(mss::test::wait_until(all_match, 180s))
       << "last mismatch: " << last_seen << "\nPrometheus log:\n" << prometheus.log();
+  for (const auto& [expression, want] : expected)
+    std::cout << "Prometheus: " << expression << " = " << prometheus.value(expression).value_or(-1) << "\n";
 
   // The traffic has stopped: what Prometheus scraped last must equal what
   // /metrics says now (poll: the next scrape may still be on its way).
