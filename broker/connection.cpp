@@ -87,6 +87,10 @@ bool connection::on_open_step(const open_step& step) {
       return false;
     case open_step::action::ready:
       opening_ = false;
+      if (auto tls = transport_->describe_tls(); !tls.version.empty()) {
+        std::lock_guard lock(identity_mutex_);
+        tls_ = std::move(tls);
+      }
       // Data may already be waiting (a peeked byte, records OpenSSL buffered
       // during the handshake): read now rather than wait for an edge.
       on_readable(error_code{});
@@ -533,6 +537,8 @@ connection_info connection::info() const {
   {
     std::lock_guard lock(identity_mutex_);
     info.identity = identity_;
+    info.tls_version = tls_.version;
+    info.tls_cipher_suite = tls_.cipher_suite;
   }
   info.start = started_;
   const auto last = clock::time_point(std::chrono::nanoseconds(counters_.last_activity_ns.load(std::memory_order_relaxed)));

@@ -207,6 +207,7 @@ class connection final : public std::enable_shared_from_this<connection> {
   // Identity for monitoring.
   mutable std::mutex identity_mutex_;
   connection_identity identity_;  // lock: identity_mutex_
+  transport::tls_description tls_;  // lock: identity_mutex_ (set once open)
 
   // Outbound. pending_ is appended to by publishers on any loop.
   mutable spin_mutex out_mutex_;    // held only to append or swap, never across I/O

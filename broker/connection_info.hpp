@@ -38,6 +38,8 @@ struct connection_info {
   std::uint64_t bytes_out = 0;
   std::uint32_t subscriptions = 0;
   std::uint64_t pending_bytes = 0;  ///< queued and not yet written
+  std::string tls_version;       ///< "1.3"; empty in clear text
+  std::string tls_cipher_suite;  ///< "TLS_AES_128_GCM_SHA256"
   /// Set once closed, with when.
   std::optional<close_reason> reason;
   std::chrono::system_clock::time_point stop{};

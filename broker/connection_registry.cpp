@@ -33,8 +33,8 @@ void connection_registry::on_closed(connection& client, close_reason reason) {
 }
 
 void connection_registry::remember_closed(connection_info info) {
-  for (closed_traffic* sums : {&closed_totals_, &account_totals_[info.identity.account]}) {
-    ++sums->connections;
+  for (traffic_totals* sums : {&closed_totals_, &account_totals_[info.identity.account]}) {
+    ++sums->closed_connections;
     sums->msgs_in += info.msgs_in;
     sums->bytes_in += info.bytes_in;
     sums->msgs_out += info.msgs_out;
@@ -45,9 +45,34 @@ void connection_registry::remember_closed(connection_info info) {
   if (closed_.size() > max_closed) closed_.pop_front();
 }
 
-closed_traffic connection_registry::totals() const {
-  std::lock_guard lock(mutex_);
-  return closed_totals_;
+traffic_totals connection_registry::all_traffic() const {
+  std::vector<std::shared_ptr<local_client>> locals;
+  traffic_totals sum;
+  {
+    std::lock_guard lock(mutex_);
+    sum = closed_totals_;
+    sum.live_connections = live_.size();
+    for (const auto& [id, client] : live_) {
+      auto& counters = client->counters();
+      sum.msgs_in += counters.msgs_in.load(std::memory_order_relaxed);
+      sum.bytes_in += counters.bytes_in.load(std::memory_order_relaxed);
+      sum.msgs_out += counters.msgs_out.load(std::memory_order_relaxed);
+      sum.bytes_out += counters.bytes_out.load(std::memory_order_relaxed);
+    }
+    for (const auto& [id, weak] : local_) {
+      if (auto client = weak.lock()) locals.push_back(std::move(client));
+    }
+  }
+  // In-process clients snapshot under their own locks: outside ours.
+  sum.live_connections += locals.size();
+  for (const auto& client : locals) {
+    const auto info = client->info();
+    sum.msgs_in += info.msgs_in;
+    sum.bytes_in += info.bytes_in;
+    sum.msgs_out += info.msgs_out;
+    sum.bytes_out += info.bytes_out;
+  }
+  return sum;
 }
 
 void connection_registry::add_local(const std::shared_ptr<local_client>& client) {
@@ -92,12 +117,12 @@ std::size_t connection_registry::live_count() const {
 }
 
 std::vector<connection_info> connection_registry::open_info() const {
-  std::map<std::string, closed_traffic, std::less<>> unused;
+  std::map<std::string, traffic_totals, std::less<>> unused;
   return open_info(unused);
 }
 
 std::vector<connection_info> connection_registry::open_info(
-    std::map<std::string, closed_traffic, std::less<>>& closed) const {
+    std::map<std::string, traffic_totals, std::less<>>& closed) const {
   // Pointers and totals copied under one lock: a connection closing after
   // this is in the copy (its info read below), one closed before is in the
   // totals. The infos are read outside the lock (they take the
@@ -126,7 +151,7 @@ std::vector<connection_info> connection_registry::closed_info() const {
   return {closed_.begin(), closed_.end()};
 }
 
-std::map<std::string, closed_traffic, std::less<>> connection_registry::totals_by_account() const {
+std::map<std::string, traffic_totals, std::less<>> connection_registry::closed_by_account() const {
   std::lock_guard lock(mutex_);
   return account_totals_;
 }

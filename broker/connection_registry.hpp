@@ -28,16 +28,17 @@ namespace courier::broker {
 class connection;
 class local_client;
 
-/// Traffic of connections that have closed (all of them, not only the
-/// ones kept): added to the live connections' counters, it gives the server
-/// totals (nats-server's /varz in_msgs, out_bytes...). Added once per
-/// connection as it closes, never per message.
-struct closed_traffic {
+/// Messages and bytes summed over connections (nats-server's /varz
+/// in_msgs, out_bytes...), and how many of them are live. The registry
+/// adds a connection's counters to its closed sums once, as it closes
+/// (never per message).
+struct traffic_totals {
+  std::uint64_t live_connections = 0;
   std::uint64_t msgs_in = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t msgs_out = 0;
   std::uint64_t bytes_out = 0;
-  std::uint64_t connections = 0;  ///< connections closed so far
+  std::uint64_t closed_connections = 0;  ///< connections closed so far
 };
 
 /// The server's connections, live and recently closed.
@@ -61,16 +62,18 @@ class connection_registry {
   std::vector<connection_info> open_info() const;
   /// Snapshots of the closed connections, oldest first.
   std::vector<connection_info> closed_info() const;
-  /// What the connections that closed so far sent and received.
-  closed_traffic totals() const;
-  /// totals() per account name ("" for connections closed before CONNECT).
-  std::map<std::string, closed_traffic, std::less<>> totals_by_account() const;
+  /// Server totals (nats-server's /varz): every connection's traffic, live
+  /// and closed, read from the counters without snapshotting connections.
+  traffic_totals all_traffic() const;
+  /// The closed connections' sums per account name ("" for connections
+  /// closed before CONNECT); live_connections is 0.
+  std::map<std::string, traffic_totals, std::less<>> closed_by_account() const;
   /// Connections closed so far, per reason.
   std::map<close_reason, std::uint64_t> closed_by_reason() const;
-  /// open_info() and totals_by_account() taken together: each connection
+  /// open_info() and closed_by_account() taken together: each connection
   /// is counted in exactly one of them, so live + closed sums never count a
   /// connection closing meanwhile twice, nor miss it.
-  std::vector<connection_info> open_info(std::map<std::string, closed_traffic, std::less<>>& closed) const;
+  std::vector<connection_info> open_info(std::map<std::string, traffic_totals, std::less<>>& closed) const;
   /// Forgets every live connection (after shutdown closed them).
   void clear_live();
 
@@ -86,10 +89,10 @@ class connection_registry {
   std::unordered_map<std::uint64_t, std::shared_ptr<connection>> live_;  // lock: mutex_
   std::unordered_map<std::uint64_t, std::weak_ptr<local_client>> local_;  // lock: mutex_
   std::deque<connection_info> closed_;                                   // lock: mutex_
-  closed_traffic closed_totals_;                                         // lock: mutex_
-  std::map<std::string, closed_traffic, std::less<>> account_totals_;   // lock: mutex_
+  traffic_totals closed_totals_;                                         // lock: mutex_
+  std::map<std::string, traffic_totals, std::less<>> account_totals_;   // lock: mutex_
   std::map<close_reason, std::uint64_t> closed_reasons_;                // lock: mutex_
-  /// Adds to the totals, appends to closed_, dropping the oldest past
+  /// Adds to the closed sums, appends to closed_, dropping the oldest past
   /// max_closed. Lock held.
   void remember_closed(connection_info info);
 };

@@ -147,6 +147,8 @@ void write_connection(json_writer& out, const connection_info& c, std::chrono::s
   if (!c.identity.name.empty()) out.member("name", c.identity.name);
   if (!c.identity.lang.empty()) out.member("lang", c.identity.lang);
   if (!c.identity.version.empty()) out.member("version", c.identity.version);
+  if (!c.tls_version.empty()) out.member("tls_version", c.tls_version);
+  if (!c.tls_cipher_suite.empty()) out.member("tls_cipher_suite", c.tls_cipher_suite);
   if (with_auth) {
     if (!c.identity.user.empty()) out.member("authorized_user", c.identity.user);
     if (!c.identity.account.empty()) out.member("account", c.identity.account);

@@ -32,7 +32,7 @@ struct traffic {
     bytes_out += info.bytes_out;
     pending_bytes += info.pending_bytes;
   }
-  void add_closed(const broker::closed_traffic& closed) {
+  void add_closed(const broker::traffic_totals& closed) {
     msgs_in += closed.msgs_in;
     bytes_in += closed.bytes_in;
     msgs_out += closed.msgs_out;
@@ -78,14 +78,14 @@ void write_limits(std::string& out, const conf::server_options& options) {
 }
 
 void write_connections(std::string& out, broker::server& server, const traffic& total,
-                       const broker::closed_traffic& closed) {
+                       const broker::traffic_totals& closed) {
   const auto& registry = server.connections();
   family(out, "courier_connections", metric_type::gauge,
          "Client connections by state: open now, and closed ones kept for monitoring (the most recent "
          "10000, as nats-server's /connz?state=closed).");
   sample(out, "courier_connections", {{"state", "open"}}, total.connections);
   sample(out, "courier_connections", {{"state", "closed"}},
-         std::min<std::uint64_t>(closed.connections, broker::connection_registry::max_closed));
+         std::min<std::uint64_t>(closed.closed_connections, broker::connection_registry::max_closed));
 
   family(out, "courier_connections_total", metric_type::counter, "TCP client connections accepted since start.");
   sample(out, "courier_connections_total", {},
@@ -143,13 +143,13 @@ std::string render_metrics(broker::server& server) {
   out.reserve(8192);
   // Live connections and closed totals in one registry snapshot (see
   // connection_registry::open_info).
-  std::map<std::string, broker::closed_traffic, std::less<>> closed_by_account;
+  std::map<std::string, broker::traffic_totals, std::less<>> closed_by_account;
   const auto open = server.connections().open_info(closed_by_account);
-  broker::closed_traffic closed;
+  broker::traffic_totals closed;
   std::map<std::string, traffic, std::less<>> by_account;
   traffic total;
   for (const auto& [account, sums] : closed_by_account) {
-    closed.connections += sums.connections;
+    closed.closed_connections += sums.closed_connections;
     total.add_closed(sums);
     by_account[account].add_closed(sums);
   }

@@ -59,15 +59,7 @@ http_reply varz(const endpoint_context& context, const query_params&) {
   const auto& options = server.options();
   const auto auth = server.auth_settings();
 
-  std::uint64_t connections = 0, msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0;
-  for (const auto& info : server.connections().open_info()) {
-    ++connections;
-    msgs_in += info.msgs_in;
-    msgs_out += info.msgs_out;
-    bytes_in += info.bytes_in;
-    bytes_out += info.bytes_out;
-  }
-  const auto closed = server.connections().totals();
+  const auto traffic = server.connections().all_traffic();
   std::uint64_t subscriptions = 0;
   for (const auto* account : server.accounts()) subscriptions += account->router.count();
 
@@ -114,15 +106,15 @@ http_reply varz(const endpoint_context& context, const query_params&) {
   out.member("cores", cores);
   out.member("gomaxprocs", cores);
   out.member("cpu", cpu_percent(server.start_time(), context.now));
-  out.member("connections", connections);
+  out.member("connections", traffic.live_connections);
   out.member("total_connections", server.stats().total_connections.load(std::memory_order_relaxed));
   out.member("routes", 0);
   out.member("remotes", 0);
   out.member("leafnodes", 0);
-  out.member("in_msgs", msgs_in + closed.msgs_in);
-  out.member("out_msgs", msgs_out + closed.msgs_out);
-  out.member("in_bytes", bytes_in + closed.bytes_in);
-  out.member("out_bytes", bytes_out + closed.bytes_out);
+  out.member("in_msgs", traffic.msgs_in);
+  out.member("out_msgs", traffic.msgs_out);
+  out.member("in_bytes", traffic.bytes_in);
+  out.member("out_bytes", traffic.bytes_out);
   out.member("slow_consumers", server.stats().slow_consumers.load(std::memory_order_relaxed));
   out.member("subscriptions", subscriptions);
   out.key("http_req_stats").begin_object();

@@ -178,4 +178,16 @@ transport::error_code tls_transport::tls_error(int result, error_code failure) {
   }
 }
 
+transport::tls_description tls_transport::describe_tls() const {
+  if (!ssl_) return {};
+  tls_description out;
+  std::string_view version = SSL_get_version(ssl_);  // "TLSv1.3"
+  if (version.substr(0, 4) == "TLSv") version.remove_prefix(4);
+  out.version = version;
+  if (const SSL_CIPHER* cipher = SSL_get_current_cipher(ssl_)) {
+    if (const char* name = SSL_CIPHER_standard_name(cipher)) out.cipher_suite = name;  // Go's names
+  }
+  return out;
+}
+
 }  // namespace courier::broker

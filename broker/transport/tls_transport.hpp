@@ -50,6 +50,7 @@ class tls_transport final : public transport {
   /// shared between threads.
   bool thread_free_writes() const override { return ssl_ == nullptr; }
   bool short_read_drains() const override { return ssl_ == nullptr; }
+  tls_description describe_tls() const override;
   bool can_write_at_close() const override { return state_ != state::handshaking; }
   const auth::peer_certificate* peer_certificate() const override {
     return peer_certificate_ ? &*peer_certificate_ : nullptr;

@@ -83,6 +83,14 @@ class transport {
   virtual bool can_write_at_close() const = 0;
   /// The verified TLS peer certificate, if any.
   virtual const auth::peer_certificate* peer_certificate() const { return nullptr; }
+  /// Once open over TLS: the protocol version as nats-server shows it
+  /// ("1.3") and the suite's standard name ("TLS_AES_128_GCM_SHA256").
+  /// Empty in clear text. Loop thread.
+  struct tls_description {
+    std::string version;
+    std::string cipher_suite;
+  };
+  virtual tls_description describe_tls() const { return {}; }
 
   /// Starts waiting for readiness; `handler(error_code)` runs on the loop.
   template <class Handler>

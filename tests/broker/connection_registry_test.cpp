@@ -119,7 +119,7 @@ TEST_F(connection_registry_test, in_process_clients_are_listed_with_their_traffi
 }
 
 TEST_F(connection_registry_test, closed_connections_add_their_traffic_to_the_totals) {
-  EXPECT_EQ(server_->connections().totals().connections, 0u);
+  EXPECT_EQ(server_->connections().all_traffic().closed_connections, 0u);
   auto a = server_->connect({.name = "app"});
   auto b = server_->connect({.name = "worker"});
   b->subscribe("jobs", [](const message&) {});
@@ -127,21 +127,27 @@ TEST_F(connection_registry_test, closed_connections_add_their_traffic_to_the_tot
   a->publish("jobs", "678");
   ASSERT_TRUE(b->flush(5s));
   a->close();
-  closed_traffic totals = server_->connections().totals();
-  EXPECT_EQ(totals.connections, 1u);
-  EXPECT_EQ(totals.msgs_in, 2u);
-  EXPECT_EQ(totals.bytes_in, 8u);
-  EXPECT_EQ(totals.msgs_out, 0u);
+  auto closed = server_->connections().closed_by_account();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed.at("$G").closed_connections, 1u);
+  EXPECT_EQ(closed.at("$G").msgs_in, 2u);
+  EXPECT_EQ(closed.at("$G").bytes_in, 8u);
+  EXPECT_EQ(closed.at("$G").msgs_out, 0u);
+  traffic_totals all = server_->connections().all_traffic();
+  EXPECT_EQ(all.live_connections, 1u);
+  EXPECT_EQ(all.closed_connections, 1u);
+  EXPECT_EQ(all.msgs_in, 2u);
+  EXPECT_EQ(all.msgs_out, 2u);
   b->close();
-  totals = server_->connections().totals();
-  EXPECT_EQ(totals.connections, 2u);
-  EXPECT_EQ(totals.msgs_in, 2u);
-  EXPECT_EQ(totals.msgs_out, 2u);
-  EXPECT_EQ(totals.bytes_out, 8u);
-  const auto by_account = server_->connections().totals_by_account();
-  ASSERT_EQ(by_account.size(), 1u);
-  EXPECT_EQ(by_account.at("$G").msgs_in, 2u);
-  EXPECT_EQ(by_account.at("$G").connections, 2u);
+  closed = server_->connections().closed_by_account();
+  EXPECT_EQ(closed.at("$G").closed_connections, 2u);
+  EXPECT_EQ(closed.at("$G").msgs_in, 2u);
+  EXPECT_EQ(closed.at("$G").msgs_out, 2u);
+  EXPECT_EQ(closed.at("$G").bytes_out, 8u);
+  all = server_->connections().all_traffic();
+  EXPECT_EQ(all.live_connections, 0u);
+  EXPECT_EQ(all.closed_connections, 2u);
+  EXPECT_EQ(all.bytes_out, 8u);
   const auto reasons = server_->connections().closed_by_reason();
   ASSERT_EQ(reasons.size(), 1u);
   EXPECT_EQ(reasons.at(close_reason::client_closed), 2u);
@@ -156,9 +162,11 @@ TEST_F(connection_registry_test, totals_are_not_bounded_by_the_closed_connection
     c->close();
   }
   EXPECT_EQ(server_->connections().closed_info().size(), connection_registry::max_closed);
-  EXPECT_EQ(server_->connections().totals().connections, n);
-  EXPECT_EQ(server_->connections().totals().msgs_in, n);
-  EXPECT_EQ(server_->connections().totals().bytes_in, 2 * n);
+  const auto all = server_->connections().all_traffic();
+  EXPECT_EQ(all.closed_connections, n);
+  EXPECT_EQ(all.msgs_in, n);
+  EXPECT_EQ(all.bytes_in, 2 * n);
+  EXPECT_EQ(server_->connections().closed_by_account().at("$G").closed_connections, n);
 }
 
 TEST_F(connection_registry_test, live_and_closed_sums_count_a_closing_connection_once) {
@@ -177,7 +185,7 @@ TEST_F(connection_registry_test, live_and_closed_sums_count_a_closing_connection
   std::uint64_t snapshots = 0;
   std::uint64_t wrong = 0;  // the first sum that was off, or 0
   while (true) {
-    std::map<std::string, closed_traffic, std::less<>> closed;
+    std::map<std::string, traffic_totals, std::less<>> closed;
     const auto live = server_->connections().open_info(closed);
     std::uint64_t msgs = 0;
     for (const auto& info : live) msgs += info.msgs_in;
@@ -191,7 +199,7 @@ TEST_F(connection_registry_test, live_and_closed_sums_count_a_closing_connection
   }
   closer.join();
   EXPECT_EQ(wrong, 0u) << "after " << snapshots << " consistent snapshots";
-  EXPECT_EQ(server_->connections().totals().connections, std::uint64_t{clients});
+  EXPECT_EQ(server_->connections().all_traffic().closed_connections, std::uint64_t{clients});
 }
 
 }  // namespace

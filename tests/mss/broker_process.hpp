@@ -11,8 +11,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,17 +56,30 @@ class broker_process {
   broker_process() = default;
   broker_process(const broker_process&) = delete;
   broker_process& operator=(const broker_process&) = delete;
-  ~broker_process() { stop(); }
+  ~broker_process() {
+    stop();
+    if (own_log_) std::remove(log_file_.c_str());
+  }
 
   /// Starts `binary` with `args` plus "-a 127.0.0.1 -p <port>" (port 0 =
-  /// pick a free one) and waits until the port accepts connections. Output
-  /// goes to `log_file` (or /dev/null). False when it did not come up.
+  /// pick a free one) and waits until it is up: its own log says "Server is
+  /// ready" (nats-server and courier both log it) and the port accepts
+  /// connections. The port alone is not enough: another test's server may
+  /// hold it while ours fails with "address in use". Output goes to
+  /// `log_file` (or a private file removed at destruction). False when it
+  /// did not come up.
   bool start(const std::string& binary, std::vector<std::string> args, int port = 0,
-             const std::string& log_file = "/dev/null") {
+             const std::string& log_file = "") {
     port_ = port > 0 ? port : unused_port();
     binary_ = binary;
     args_ = args;
-    log_file_ = log_file;
+    if (log_file.empty()) {
+      static std::atomic<int> serial{0};
+      log_file_ = "/tmp/courier-broker-process-" + std::to_string(::getpid()) + "-" + std::to_string(serial++) + ".log";
+      own_log_ = true;
+    } else {
+      log_file_ = log_file;
+    }
     return launch();
   }
 
@@ -91,7 +108,15 @@ class broker_process {
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
 
  private:
+  /// What the log holds past `from` bytes.
+  std::string log_since(std::size_t from) const {
+    std::ifstream in(log_file_, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return from < text.size() ? text.substr(from) : std::string();
+  }
+
   bool launch() {
+    const std::size_t log_start = log_since(0).size();  // a restart appends to the same log
     std::vector<std::string> argv{binary_};
     argv.insert(argv.end(), args_.begin(), args_.end());
     for (std::string extra : {std::string("-a"), std::string("127.0.0.1"), std::string("-p"), std::to_string(port_)})
@@ -116,7 +141,7 @@ class broker_process {
     }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (std::chrono::steady_clock::now() < deadline) {
-      if (port_open(port_)) return true;
+      if (log_since(log_start).find("Server is ready") != std::string::npos && port_open(port_)) return true;
       int status = 0;
       if (::waitpid(pid_, &status, WNOHANG) == pid_) {
         pid_ = -1;
@@ -130,6 +155,7 @@ class broker_process {
   std::string binary_;
   std::vector<std::string> args_;
   std::string log_file_;
+  bool own_log_ = false;
   int port_ = 0;
   pid_t pid_ = -1;
 };

@@ -1,0 +1,81 @@
+#!/usr/bin/env python3
+"""Courier's monitoring documents decode into nats-server 2.9.10's own Go
+types (server.Varz, server.Connz, ... from Debian's
+golang-github-nats-io-nats-server-dev), with unknown fields refused: what
+nats-top, prometheus-nats-exporter and the nats CLI decode them with.
+
+    go_types_test.py COURIER_BINARY BUILD_DIR
+
+Builds go_types/ (GOPATH mode, cache in BUILD_DIR), starts Courier with -m,
+gives it a live client with subscriptions and a closed one, and runs the
+decoder on every endpoint. Exit status 1 on any refusal.
+"""
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_http(url, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=5).read()
+            return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} never answered")
+
+
+def main():
+    courier, build_dir = sys.argv[1], sys.argv[2]
+    decoder = os.path.join(build_dir, "go_types")
+    env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode",
+               GOCACHE=os.path.join(build_dir, "gocache"))
+    subprocess.run(["go", "build", "-o", decoder, "."], cwd=os.path.join(HERE, "go_types"), env=env, check=True)
+
+    port, http = free_port(), free_port()
+    log = tempfile.TemporaryFile()
+    server = subprocess.Popen([courier, "-a", "127.0.0.1", "-p", str(port), "-m", str(http)], stdout=log, stderr=log)
+    try:
+        base = f"http://127.0.0.1:{http}"
+        wait_http(base + "/healthz")
+        live = socket.create_connection(("127.0.0.1", port))
+        live.sendall(b'CONNECT {"verbose":false,"name":"live","lang":"python","version":"1"}\r\n'
+                     b'SUB a.b 1\r\nSUB c.* q 2\r\nPUB a.b 2\r\nhi\r\nPING\r\n')
+        gone = socket.create_connection(("127.0.0.1", port))
+        gone.sendall(b'CONNECT {"verbose":false,"name":"gone"}\r\nPING\r\n')
+        for s in (live, gone):
+            s.settimeout(30)
+            data = b""
+            while b"PONG" not in data:
+                data += s.recv(4096)
+        gone.close()
+        deadline = time.time() + 30
+        while b'"gone"' not in urllib.request.urlopen(base + "/connz?state=closed").read():
+            if time.time() > deadline:
+                raise SystemExit("the closed client never showed in /connz?state=closed")
+            time.sleep(0.2)
+        result = subprocess.run([decoder, base])
+        live.close()
+        return result.returncode
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
