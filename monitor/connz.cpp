@@ -101,8 +101,11 @@ void sort_connections(std::vector<const connection_info*>& list, std::string_vie
     if (by == "bytes_to") return descending(a->bytes_out, b->bytes_out);
     if (by == "bytes_from") return descending(a->bytes_in, b->bytes_in);
     if (by == "last") return descending(a->last_activity, b->last_activity);
-    if (by == "idle") return descending(end_of(*a) - a->last_activity, end_of(*b) - b->last_activity);
-    if (by == "uptime") return descending(end_of(*a) - a->start, end_of(*b) - b->start);
+    // nats-server 2.9.10 sorts "idle" by the time from start to the last
+    // activity, longest first, and "uptime" shortest first (newest
+    // connection first), whatever the option names suggest.
+    if (by == "idle") return descending(a->last_activity - a->start, b->last_activity - b->start);
+    if (by == "uptime") return ascending(end_of(*a) - a->start, end_of(*b) - b->start);
     if (by == "stop") return descending(a->stop, b->stop);
     if (by == "reason") {
       const std::string_view ra = a->reason ? broker::to_string(*a->reason) : "";
@@ -151,7 +154,8 @@ void write_connection(json_writer& out, const connection_info& c, std::chrono::s
   if (!c.tls_cipher_suite.empty()) out.member("tls_cipher_suite", c.tls_cipher_suite);
   if (with_auth) {
     if (!c.identity.user.empty()) out.member("authorized_user", c.identity.user);
-    if (!c.identity.account.empty()) out.member("account", c.identity.account);
+    // nats-server names the account only when it is not the global one.
+    if (!c.identity.account.empty() && c.identity.account != "$G") out.member("account", c.identity.account);
   }
   if (subs != subs_detail::none && !c.reason) {
     auto it = all_subs.find(c.cid);
@@ -204,7 +208,7 @@ http_reply connz(const endpoint_context& context, const query_params& query) {
   std::uint64_t cid = 0;
   if (auto error = parse_cid(query, cid)) return http_reply::bad_request(*error);
   state_filter state = state_filter::open;
-  if (query.has("state")) {
+  if (!query.get("state").empty()) {  // state= is the default, open
     const std::string text = query.get("state");
     const std::string name = lower(text);
     if (name == "open") {
@@ -253,6 +257,10 @@ http_reply connz(const endpoint_context& context, const query_params& query) {
   auto consider = [&](const std::vector<connection_info>& list) {
     for (const auto& c : list) {
       if (!account.empty() && c.identity.account != account) continue;
+      // nats-server keeps no account name for a closed connection of the
+      // global account ("account" is left out for $G), so acc=$G never
+      // matches one.
+      if (c.reason && account == "$G") continue;
       candidates.push_back(&c);
     }
   };

@@ -1,5 +1,8 @@
 // The endpoints of what Courier does not have (routes, gateways, leafnodes,
 // JetStream), answered as a nats-server without them answers, and /healthz.
+#include <initializer_list>
+#include <optional>
+
 #include "broker/server.hpp"
 #include "monitor/endpoints.hpp"
 #include "monitor/go_format.hpp"
@@ -17,6 +20,16 @@ json_writer header(const endpoint_context& context) {
   return out;
 }
 
+/// nats-server's 400 for the first of an endpoint's boolean options that
+/// does not decode (its options are checked even where they change nothing).
+std::optional<http_reply> bad_flag(const query_params& query, std::initializer_list<const char*> flags) {
+  for (const char* flag : flags) {
+    auto decoded = decode_bool(query, flag);
+    if (!decoded.error.empty()) return http_reply::bad_request(decoded.error);
+  }
+  return std::nullopt;
+}
+
 http_reply finish(json_writer& out) {
   out.end_object();
   return {200, "application/json", out.take()};
@@ -24,28 +37,36 @@ http_reply finish(json_writer& out) {
 
 }  // namespace
 
-http_reply routez(const endpoint_context& context, const query_params&) {
+http_reply routez(const endpoint_context& context, const query_params& query) {
+  // subs=detail is valid here (as on /connz); anything else must be a bool.
+  if (query.get("subs") != "detail") {
+    if (auto refused = bad_flag(query, {"subs"})) return *refused;
+  }
   auto out = header(context);
   out.member("num_routes", 0);
   out.key("routes").empty_array();
   return finish(out);
 }
 
-http_reply gatewayz(const endpoint_context& context, const query_params&) {
+http_reply gatewayz(const endpoint_context& context, const query_params& query) {
+  if (auto refused = bad_flag(query, {"accs"})) return *refused;
   auto out = header(context);
   out.key("outbound_gateways").empty_object();
   out.key("inbound_gateways").empty_object();
   return finish(out);
 }
 
-http_reply leafz(const endpoint_context& context, const query_params&) {
+http_reply leafz(const endpoint_context& context, const query_params& query) {
+  if (auto refused = bad_flag(query, {"subs"})) return *refused;
   auto out = header(context);
   out.member("leafnodes", 0);
   out.key("leafs").null();
   return finish(out);
 }
 
-http_reply jsz(const endpoint_context& context, const query_params&) {
+http_reply jsz(const endpoint_context& context, const query_params& query) {
+  // (nats-server also refuses a malformed offset= or limit= here.)
+  if (auto refused = bad_flag(query, {"accounts", "streams", "consumers", "config", "leader-only"})) return *refused;
   auto out = header(context);
   out.member("disabled", true);
   out.key("config").begin_object().member("max_memory", 0).member("max_storage", 0).end_object();

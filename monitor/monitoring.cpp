@@ -61,14 +61,23 @@ http_reply monitoring::handle(std::string_view, std::string_view target) {
   if (!base.empty()) {
     if (path.substr(0, base.size()) != base) return http_reply::not_found();
     path.remove_prefix(base.size());
+    // nats-server registers the index at the base path itself: "/mon" is
+    // the index page, "/mon/" is a 404.
+    if (path == "/") return http_reply::not_found();
     if (path.empty()) path = "/";
   }
   auto route = routes_.find(path);
   if (route == routes_.end()) return http_reply::not_found();
-  requests_.count(route->first);
+  // nats-server counts a request as it arrives, except /connz and /routez,
+  // which count it once their query options decoded: a 400 "Error decoding
+  // ..." there is not counted (a refused sort is).
+  const bool counted_after_decoding = route->first == "/connz" || route->first == "/routez";
+  if (!counted_after_decoding) requests_.count(route->first);
   const query_params query(target);
   const endpoint_context context{server_, listener_, requests_};
   http_reply reply = route->second(context, query);
+  const bool decode_error = reply.status == 400 && reply.body.rfind("Error decoding", 0) == 0;
+  if (counted_after_decoding && !decode_error) requests_.count(route->first);
   // JSONP, as nats-server: ?callback=name wraps a JSON answer.
   const std::string callback = query.get("callback");
   if (!callback.empty() && reply.status == 200 && reply.content_type == "application/json") {

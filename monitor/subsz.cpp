@@ -94,19 +94,24 @@ http_reply subsz(const endpoint_context& context, const query_params& query) {
     });
   }
 
+  std::sort(listed.begin(), listed.end(), [](const listed_subscription& a, const listed_subscription& b) {
+    return std::tie(a.account, a.cid, a.subject, a.sid) < std::tie(b.account, b.cid, b.subject, b.sid);
+  });
+  const std::size_t first = std::min(listed.size(), static_cast<std::size_t>(offset));
+  const std::size_t last = std::min(listed.size(), first + static_cast<std::size_t>(limit));
+  // nats-server leaves the list part out (server_id, now, total, offset,
+  // limit, subscriptions_list) when the page is empty: no subscription
+  // matches test=, an unknown acc=, an offset past the end.
+  const bool with_list = subs.value && first < last;
+
   json_writer out(context.layout);
   out.begin_object();
-  if (subs.value) {
+  if (with_list) {
     out.member("server_id", context.server.id());
     out.member("now", rfc3339_nano(context.now));
   }
   stats.write(out);
-  if (subs.value) {
-    std::sort(listed.begin(), listed.end(), [](const listed_subscription& a, const listed_subscription& b) {
-      return std::tie(a.account, a.cid, a.subject, a.sid) < std::tie(b.account, b.cid, b.subject, b.sid);
-    });
-    const std::size_t first = std::min(listed.size(), static_cast<std::size_t>(offset));
-    const std::size_t last = std::min(listed.size(), first + static_cast<std::size_t>(limit));
+  if (with_list) {
     out.member("total", static_cast<std::uint64_t>(listed.size()));
     out.member("offset", offset);
     out.member("limit", limit);
