@@ -33,10 +33,14 @@ void connection_registry::on_closed(connection& client, close_reason reason) {
 }
 
 void connection_registry::remember_closed(connection_info info) {
-  closed_totals_.msgs_in += info.msgs_in;
-  closed_totals_.bytes_in += info.bytes_in;
-  closed_totals_.msgs_out += info.msgs_out;
-  closed_totals_.bytes_out += info.bytes_out;
+  for (traffic_totals* sums : {&closed_totals_, &account_totals_[info.identity.account]}) {
+    ++sums->closed_connections;
+    sums->msgs_in += info.msgs_in;
+    sums->bytes_in += info.bytes_in;
+    sums->msgs_out += info.msgs_out;
+    sums->bytes_out += info.bytes_out;
+  }
+  if (info.reason) ++closed_reasons_[*info.reason];
   closed_.push_back(std::move(info));
   if (closed_.size() > max_closed) closed_.pop_front();
 }
@@ -113,15 +117,30 @@ std::size_t connection_registry::live_count() const {
 }
 
 std::vector<connection_info> connection_registry::open_info() const {
-  std::vector<connection_info> out;
-  for (const auto& client : live()) out.push_back(client->info());
+  std::map<std::string, traffic_totals, std::less<>> unused;
+  return open_info(unused);
+}
+
+std::vector<connection_info> connection_registry::open_info(
+    std::map<std::string, traffic_totals, std::less<>>& closed) const {
+  // Pointers and totals copied under one lock: a connection closing after
+  // this is in the copy (its info read below), one closed before is in the
+  // totals. The infos are read outside the lock (they take the
+  // connections' own locks, which come before ours).
+  std::vector<std::shared_ptr<connection>> clients;
   std::vector<std::shared_ptr<local_client>> locals;
   {
     std::lock_guard lock(mutex_);
+    clients.reserve(live_.size());
+    for (const auto& [id, client] : live_) clients.push_back(client);
     for (const auto& [id, weak] : local_) {
       if (auto client = weak.lock()) locals.push_back(std::move(client));
     }
+    closed = account_totals_;
   }
+  std::vector<connection_info> out;
+  out.reserve(clients.size() + locals.size());
+  for (const auto& client : clients) out.push_back(client->info());
   for (const auto& client : locals) out.push_back(client->info());
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.cid < b.cid; });
   return out;
@@ -130,6 +149,16 @@ std::vector<connection_info> connection_registry::open_info() const {
 std::vector<connection_info> connection_registry::closed_info() const {
   std::lock_guard lock(mutex_);
   return {closed_.begin(), closed_.end()};
+}
+
+std::map<std::string, traffic_totals, std::less<>> connection_registry::closed_by_account() const {
+  std::lock_guard lock(mutex_);
+  return account_totals_;
+}
+
+std::map<close_reason, std::uint64_t> connection_registry::closed_by_reason() const {
+  std::lock_guard lock(mutex_);
+  return closed_reasons_;
 }
 
 void connection_registry::clear_live() {

@@ -12,8 +12,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -26,13 +29,16 @@ class connection;
 class local_client;
 
 /// Messages and bytes summed over connections (nats-server's /varz
-/// in_msgs, out_bytes...), and how many of them are live.
+/// in_msgs, out_bytes...), and how many of them are live. The registry
+/// adds a connection's counters to its closed sums once, as it closes
+/// (never per message).
 struct traffic_totals {
   std::uint64_t live_connections = 0;
   std::uint64_t msgs_in = 0;
   std::uint64_t bytes_in = 0;
   std::uint64_t msgs_out = 0;
   std::uint64_t bytes_out = 0;
+  std::uint64_t closed_connections = 0;  ///< connections closed so far
 };
 
 /// The server's connections, live and recently closed.
@@ -59,6 +65,15 @@ class connection_registry {
   /// Server totals (nats-server's /varz): every connection's traffic, live
   /// and closed, read from the counters without snapshotting connections.
   traffic_totals all_traffic() const;
+  /// The closed connections' sums per account name ("" for connections
+  /// closed before CONNECT); live_connections is 0.
+  std::map<std::string, traffic_totals, std::less<>> closed_by_account() const;
+  /// Connections closed so far, per reason.
+  std::map<close_reason, std::uint64_t> closed_by_reason() const;
+  /// open_info() and closed_by_account() taken together: each connection
+  /// is counted in exactly one of them, so live + closed sums never count a
+  /// connection closing meanwhile twice, nor miss it.
+  std::vector<connection_info> open_info(std::map<std::string, traffic_totals, std::less<>>& closed) const;
   /// Forgets every live connection (after shutdown closed them).
   void clear_live();
 
@@ -75,7 +90,10 @@ class connection_registry {
   std::unordered_map<std::uint64_t, std::weak_ptr<local_client>> local_;  // lock: mutex_
   std::deque<connection_info> closed_;                                   // lock: mutex_
   traffic_totals closed_totals_;                                         // lock: mutex_
-  /// Appends to closed_, dropping the oldest past max_closed. Lock held.
+  std::map<std::string, traffic_totals, std::less<>> account_totals_;   // lock: mutex_
+  std::map<close_reason, std::uint64_t> closed_reasons_;                // lock: mutex_
+  /// Adds to the closed sums, appends to closed_, dropping the oldest past
+  /// max_closed. Lock held.
   void remember_closed(connection_info info);
 };
 

@@ -23,6 +23,7 @@
 #include "auth/users.hpp"
 #include "broker/close_reason.hpp"
 #include "broker/connection_registry.hpp"
+#include "broker/metrics_sources.hpp"
 #include "broker/router/sublist.hpp"
 #include "broker/subscriber.hpp"
 #include "broker/transport/tls_transport.hpp"
@@ -135,6 +136,8 @@ class server {
   std::size_t loop_count() const { return loops_.size(); }
   /// The TLS context of the tls block (for the HTTPS monitoring port); null without TLS.
   std::shared_ptr<boost::asio::ssl::context> tls_asio_context() const { return tls_context_; }
+  /// Metrics other parts (message services, the application) add to /metrics.
+  broker::metrics_sources& metrics_sources() { return metrics_sources_; }
 
   // ---- used by connections and in-process clients ----
 
@@ -179,6 +182,7 @@ class server {
   std::atomic<std::uint64_t> next_client_id_{0};
 
   connection_registry registry_;  // socket connections and in-process clients (closed at shutdown)
+  broker::metrics_sources metrics_sources_;  // outlives every handle (their owners stop first)
   /// Per loop (by index): its connections, touched only on that loop's thread.
   std::vector<std::unordered_map<std::uint64_t, connection*>> loop_connections_;
   std::unique_ptr<boost::asio::steady_timer> lame_duck_timer_;  // loop 0 only

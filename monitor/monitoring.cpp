@@ -4,6 +4,7 @@
 
 #include "broker/logger.hpp"
 #include "broker/server.hpp"
+#include "monitor/metrics.hpp"
 
 namespace courier::monitor {
 
@@ -27,6 +28,7 @@ monitoring::monitoring(broker::server& server) : server_(server) {
       {"/gatewayz", gatewayz},   {"/leafz", leafz},       {"/subsz", subsz},   {"/subscriptionsz", subsz},
       {"/accountz", accountz},   {"/accstatz", accstatz}, {"/jsz", jsz},       {"/healthz", healthz},
       {"/dashboard", dashboard},
+      {"/metrics", metrics},  // Prometheus text format (monitor/metrics)
   };
 }
 

@@ -10,6 +10,7 @@ packages=(
   golang-go golang-github-nats-io-go-nats-dev golang-github-nats-io-nats-server-dev
   python3 python3-aiosmtpd
   chromium
+  prometheus
 )
 # Node.js and npm run the browser tests (tests/browser). A machine may have
 # them from another source than Debian (whose nodejs and npm packages then

@@ -5,7 +5,7 @@
 #     AddressSanitizer + UndefinedBehaviorSanitizer, the monitoring page
 #     /dashboard included (headless Chromium against that server,
 #     tests/browser);
-#  2. the threaded parts (router, broker, message services) again under
+#  2. the threaded parts (router, broker, message services, monitoring) again under
 #     ThreadSanitizer, and the stock-client tests against a ThreadSanitizer
 #     build of the server;
 #  3. the parsers' libFuzzer targets (protocol and config) for a short,
@@ -45,7 +45,7 @@ background_log="$root/build-asan/background-build.log"
   cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
     -DCOURIER_SANITIZE=thread -DCOURIER_BENCH=OFF >/dev/null
-  cmake --build "$root/build-tsan" --target test_router test_broker test_mss courier_server -j"$jobs"
+  cmake --build "$root/build-tsan" --target test_router test_broker test_mss test_monitor courier_server -j"$jobs"
   "$root/tools/fuzz.sh" --build
 ) >"$background_log" 2>&1 &
 background=$!
@@ -65,7 +65,7 @@ fi
 
 step "ThreadSanitizer: tests"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
-(cd "$root/build-tsan" && ctest --output-on-failure -j"$test_jobs" --timeout 300 -R '^(router|broker|mss)\.')
+(cd "$root/build-tsan" && ctest --output-on-failure -j"$test_jobs" --timeout 300 -R '^(router|broker|mss|monitor)\.')
 # The stock-client suite (libnats) once more against the ThreadSanitizer
 # server: publishers on one loop write into receivers on another. The test
 # process is the ASan build (libnats and OpenSSL are not instrumented, so a

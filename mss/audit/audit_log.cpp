@@ -140,6 +140,7 @@ void audit_log::open_file() {
       if (options_.sync) ::fdatasync(fd_);
     }
   }
+  stats_.file_bytes = size_;  // no writer thread yet
   // Make the file's directory entry durable too.
   if (options_.sync) {
     if (auto ec = sync_directory())
@@ -201,6 +202,7 @@ void audit_log::write_and_acknowledge(std::vector<pending>& batch, std::string& 
   {
     std::lock_guard lock(mutex_);
     if (rotated) ++stats_.rotations;
+    stats_.file_bytes = size_;
     if (ec) {
       stats_.failures += batch.size();
     } else {

@@ -75,6 +75,7 @@ struct audit_log_stats {
   std::uint64_t rotations = 0;           ///< files rotated
   std::uint64_t failures = 0;            ///< records whose write or sync failed
   std::uint64_t torn_bytes_dropped = 0;  ///< bytes of a torn tail cut off at open
+  std::uint64_t file_bytes = 0;          ///< size of the live file (after the last batch)
 };
 
 /// The append-only JSON-lines writer. Not copyable or movable.

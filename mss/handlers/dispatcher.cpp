@@ -1,5 +1,6 @@
 #include "mss/handlers/dispatcher.hpp"
 
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -208,17 +209,26 @@ void dispatcher::log_run(const handler_input& input, const handler& target, cons
 void dispatcher::run_with_retry(std::shared_ptr<const handler_input> input, std::shared_ptr<handler> target,
                                 retry_policy policy, std::function<void(handler_result, unsigned)> done) {
   auto counters = counters_;
+  target->metrics().on_message();
   async_retry<handler_result>(
       executor_, policy,
       [this, input, target, counters](unsigned attempt, std::function<void(handler_result)> complete) {
         ++counters->handler_runs;
-        target->run(input, [this, input, target, attempt, counters, complete = std::move(complete)](handler_result r) {
+        target->metrics().on_attempt(attempt);
+        const auto started = std::chrono::steady_clock::now();
+        target->run(input, [this, input, target, attempt, counters, started,
+                            complete = std::move(complete)](handler_result r) {
+          target->metrics().on_run_done(std::chrono::steady_clock::now() - started, r.own_retries);
           if (!r.ok) ++counters->handler_failures;
           log_run(*input, *target, r, attempt);
           complete(std::move(r));
         });
       },
-      [](const handler_result& r) { return !r.ok && r.retryable; }, std::move(done));
+      [](const handler_result& r) { return !r.ok && r.retryable; },
+      [target, done = std::move(done)](handler_result r, unsigned attempts) {
+        target->metrics().on_outcome(r.ok);
+        done(std::move(r), attempts);
+      });
 }
 
 void dispatcher::run_action(std::shared_ptr<const handler_input> input, std::vector<std::shared_ptr<handler>> targets,
@@ -302,6 +312,7 @@ void dispatcher::run_event(std::shared_ptr<const handler_input> input, std::vect
 void dispatcher::dead_letter(const handler_input& input, const handler& target, const handler_result& result,
                              unsigned attempts) {
   ++counters_->dead_letters;
+  target.metrics().on_dead_letter();
   picojson::object o;
   o["subject"] = picojson::value(input.subject);
   o["handler"] = picojson::value(target.name());

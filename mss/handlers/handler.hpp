@@ -21,6 +21,7 @@
 #include <picojson.h>
 
 #include "mss/handlers/envelope.hpp"
+#include "mss/handlers/handler_metrics.hpp"
 
 namespace courier::mss {
 
@@ -43,6 +44,7 @@ struct handler_result {
   std::string error;        ///< why not (empty when ok)
   picojson::object details; ///< handler-specific facts (smtp_code, status, attempts...)
   bool retryable = true;    ///< false when retrying cannot help (bad input, template error)
+  unsigned own_retries = 0; ///< retries the handler made itself within this run (webhook, SMS)
 };
 
 /// Completion callback; called exactly once, from any thread.
@@ -64,8 +66,12 @@ class handler {
   /// Performs the effect for `input`; see the file comment for the contract.
   virtual void run(std::shared_ptr<const handler_input> input, handler_done done) = 0;
 
+  /// What this handler's runs came to (counted by the dispatcher).
+  handler_metrics& metrics() const { return metrics_; }
+
  private:
   std::string name_;
+  mutable handler_metrics metrics_;
 };
 
 }  // namespace courier::mss

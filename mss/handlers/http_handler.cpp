@@ -81,6 +81,7 @@ void http_handler::run(std::shared_ptr<const handler_input> input, handler_done 
                        result.ok = r.ok;
                        result.details["status"] = picojson::value(static_cast<std::int64_t>(r.last.status));
                        result.details["attempts"] = picojson::value(static_cast<std::int64_t>(r.attempts));
+                       result.own_retries = r.attempts > 1 ? r.attempts - 1 : 0;
                        if (!r.ok) {
                          result.error = label + ": " + r.error;
                          result.retryable = webhook_should_retry(r.last);

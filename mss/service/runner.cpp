@@ -8,6 +8,7 @@
 #include "broker/server.hpp"
 #include "client/tcp_bus.hpp"
 #include "mss/service/in_process_bus.hpp"
+#include "mss/service/metrics.hpp"
 
 namespace courier::mss {
 namespace {
@@ -95,6 +96,15 @@ runner::runner(broker::server* embedded, const picojson::value& mss_block, const
     stop();
     throw std::runtime_error(std::string("mss: ") + e.what());
   }
+  if (embedded != nullptr) {
+    try {
+      metrics_ = embedded->metrics_sources().add("mss", [this](std::string& out) { write_metrics(out, *service_); });
+    } catch (const std::invalid_argument& e) {
+      // Another runner on this server exports its metrics already; two
+      // would write the same families twice.
+      broker::log().write(broker::log_level::warning, std::string("mss: metrics not exported: ") + e.what());
+    }
+  }
   if (external_) {
     auto* tcp = static_cast<tcp_bus*>(bus_.get());
     if (!tcp->wait_connected(std::chrono::seconds(2)))
@@ -108,6 +118,7 @@ runner::~runner() { stop(); }
 void runner::stop(std::chrono::milliseconds timeout) {
   if (stopped_) return;
   stopped_ = true;
+  metrics_.reset();  // waits for a /metrics render reading the service
   if (service_ && !service_->stop(timeout))
     broker::log().write(broker::log_level::warning, "mss: stopped with handlers still running");
   if (bus_) bus_->close();  // no callback runs after this

@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "broker/metrics_sources.hpp"
 #include "client/bus.hpp"
 #include "conf/options.hpp"
 #include "mss/service/service.hpp"
@@ -29,7 +30,9 @@ class server;
 namespace courier::mss {
 
 /// Running message services: their I/O thread, bus and service. Stops on
-/// destruction.
+/// destruction. With an embedded server, the service's metrics
+/// (mss/service/metrics) are one of the server's metrics sources, named
+/// "mss", from start to stop.
 class runner {
  public:
   /// Builds and starts from `mss_block` (an `mss { }` block, parsed).
@@ -58,6 +61,8 @@ class runner {
   std::thread io_thread_;
   std::unique_ptr<bus> bus_;
   std::unique_ptr<service> service_;
+  /// The service's metrics in the embedded server's /metrics, while running.
+  broker::metrics_sources::handle metrics_;
   bool external_ = false;
   bool stopped_ = false;
 };

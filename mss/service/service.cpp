@@ -36,6 +36,7 @@ service::service(bus& messages, handler_set handlers, dispatcher_config config, 
                  service_logger logger)
     : bus_(messages),
       logger_(std::move(logger)),
+      prefix_(config.options.prefix),
       action_prefix_(config.options.prefix + ".action."),
       peer_subject_(config.options.prefix + ".mss.idempotency"),
       instance_id_(random_id()),

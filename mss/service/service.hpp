@@ -70,6 +70,10 @@ class service {
   std::size_t pending_replies() const;
   /// This instance's id in peer notes.
   const std::string& instance_id() const { return instance_id_; }
+  /// The subject prefix (`kiam`), which names the service in metrics.
+  const std::string& prefix() const { return prefix_; }
+  /// The handlers, with their metrics, and the audit logs they write.
+  const handler_set& handlers() const { return handlers_; }
 
  private:
   void on_message(bus_message message);
@@ -80,6 +84,7 @@ class service {
 
   bus& bus_;
   service_logger logger_;
+  std::string prefix_;         ///< "<prefix>"
   std::string action_prefix_;  ///< "<prefix>.action."
   std::string peer_subject_;   ///< "<prefix>.mss.idempotency"
   std::string instance_id_;    ///< random, tells our own notes apart

@@ -7,9 +7,11 @@
 
 #include <chrono>
 #include <istream>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read_until.hpp>
@@ -118,6 +120,90 @@ TEST_F(connection_registry_test, in_process_clients_are_listed_with_their_traffi
   b->close();
   EXPECT_EQ(server_->connections().closed_info().size(), 2u);
   EXPECT_TRUE(server_->connections().open_info().empty());
+}
+
+TEST_F(connection_registry_test, closed_connections_add_their_traffic_to_the_totals) {
+  EXPECT_EQ(server_->connections().all_traffic().closed_connections, 0u);
+  auto a = server_->connect({.name = "app"});
+  auto b = server_->connect({.name = "worker"});
+  b->subscribe("jobs", [](const message&) {});
+  a->publish("jobs", "12345");
+  a->publish("jobs", "678");
+  ASSERT_TRUE(b->flush(5s));
+  a->close();
+  auto closed = server_->connections().closed_by_account();
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed.at("$G").closed_connections, 1u);
+  EXPECT_EQ(closed.at("$G").msgs_in, 2u);
+  EXPECT_EQ(closed.at("$G").bytes_in, 8u);
+  EXPECT_EQ(closed.at("$G").msgs_out, 0u);
+  traffic_totals all = server_->connections().all_traffic();
+  EXPECT_EQ(all.live_connections, 1u);
+  EXPECT_EQ(all.closed_connections, 1u);
+  EXPECT_EQ(all.msgs_in, 2u);
+  EXPECT_EQ(all.msgs_out, 2u);
+  b->close();
+  closed = server_->connections().closed_by_account();
+  EXPECT_EQ(closed.at("$G").closed_connections, 2u);
+  EXPECT_EQ(closed.at("$G").msgs_in, 2u);
+  EXPECT_EQ(closed.at("$G").msgs_out, 2u);
+  EXPECT_EQ(closed.at("$G").bytes_out, 8u);
+  all = server_->connections().all_traffic();
+  EXPECT_EQ(all.live_connections, 0u);
+  EXPECT_EQ(all.closed_connections, 2u);
+  EXPECT_EQ(all.bytes_out, 8u);
+  const auto reasons = server_->connections().closed_by_reason();
+  ASSERT_EQ(reasons.size(), 1u);
+  EXPECT_EQ(reasons.at(close_reason::client_closed), 2u);
+}
+
+TEST_F(connection_registry_test, totals_are_not_bounded_by_the_closed_connections_kept) {
+  // The closed list drops its oldest entries; the sums keep counting.
+  const std::size_t n = connection_registry::max_closed + 5;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto c = server_->connect();
+    c->publish("x", "ab");
+    c->close();
+  }
+  EXPECT_EQ(server_->connections().closed_info().size(), connection_registry::max_closed);
+  const auto all = server_->connections().all_traffic();
+  EXPECT_EQ(all.closed_connections, n);
+  EXPECT_EQ(all.msgs_in, n);
+  EXPECT_EQ(all.bytes_in, 2 * n);
+  EXPECT_EQ(server_->connections().closed_by_account().at("$G").closed_connections, n);
+}
+
+TEST_F(connection_registry_test, live_and_closed_sums_count_a_closing_connection_once) {
+  // Every client has published; while they close one by one, live counters
+  // plus closed totals (one snapshot) must always add up to all messages.
+  constexpr int clients = 40;
+  constexpr int each = 3;
+  std::vector<std::shared_ptr<local_client>> open;
+  for (int i = 0; i < clients; ++i) {
+    open.push_back(server_->connect());
+    for (int m = 0; m < each; ++m) open.back()->publish("nobody.listens", "x");
+  }
+  std::thread closer([&] {
+    for (auto& c : open) c->close();
+  });
+  std::uint64_t snapshots = 0;
+  std::uint64_t wrong = 0;  // the first sum that was off, or 0
+  while (true) {
+    std::map<std::string, traffic_totals, std::less<>> closed;
+    const auto live = server_->connections().open_info(closed);
+    std::uint64_t msgs = 0;
+    for (const auto& info : live) msgs += info.msgs_in;
+    for (const auto& [account, sums] : closed) msgs += sums.msgs_in;
+    if (msgs != std::uint64_t{clients * each}) {
+      wrong = msgs;
+      break;
+    }
+    ++snapshots;
+    if (live.empty()) break;
+  }
+  closer.join();
+  EXPECT_EQ(wrong, 0u) << "after " << snapshots << " consistent snapshots";
+  EXPECT_EQ(server_->connections().all_traffic().closed_connections, std::uint64_t{clients});
 }
 
 }  // namespace
