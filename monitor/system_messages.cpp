@@ -167,9 +167,10 @@ std::string disconnect_advisory(const broker::server& server, std::uint64_t seq,
   out.key("server");
   write_server_info(out, server, seq, now);
   write_client_info(out, client, true);
-  // Seen from the server: what it sent the client, what it received.
-  write_data_stats(out, "sent", client.msgs_out, client.bytes_out);
-  write_data_stats(out, "received", client.msgs_in, client.bytes_in);
+  // Seen from the client (as nats-server counts them): what it sent the
+  // server, what it received from it.
+  write_data_stats(out, "sent", client.msgs_in, client.bytes_in);
+  write_data_stats(out, "received", client.msgs_out, client.bytes_out);
   out.member("reason", client.reason ? broker::to_string(*client.reason) : "");
   out.end_object();
   return out.take();

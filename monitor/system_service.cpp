@@ -290,7 +290,7 @@ struct system_service::core {
     const auto stamp = std::chrono::system_clock::now();
     const std::string conns_id = event_id();
     const account_stat stat = stat_of(account);
-    for (const std::string subject : {"$SYS.SERVER.ACCOUNT." + account + ".CONNS", "$SYS.ACCOUNT." + account + ".SERVER.CONNS"}) {
+    for (const std::string& subject : {"$SYS.SERVER.ACCOUNT." + account + ".CONNS", "$SYS.ACCOUNT." + account + ".SERVER.CONNS"}) {
       send(*system_client, subject,
            account_connections_advisory(server, ++seq, std::chrono::system_clock::now(), conns_id, stamp, stat));
     }
