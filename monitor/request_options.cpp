@@ -80,13 +80,21 @@ class reader {
   void skip_space() {
     while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == '\r' || peek() == '\n')) ++pos_;
   }
-  /// An invalid character at pos_ (or the end of input) in `context`.
+  /// An invalid character at pos_ in `context`; at the end of the input,
+  /// "unexpected end of JSON input".
   bool fail(std::string_view context) {
     if (at_end()) {
       error_ = "unexpected end of JSON input";
     } else {
       error_ = "invalid character " + quote_char(peek()) + " " + std::string(context);
     }
+    return false;
+  }
+  /// As fail(), inside a token that cannot end here (a literal, a number
+  /// awaiting a digit, an escape): Go's scanner ends the input by stepping
+  /// a space, which such a state rejects as "invalid character ' ' ...".
+  bool fail_in_token(std::string_view context) {
+    error_ = "invalid character " + (at_end() ? std::string("' '") : quote_char(peek())) + " " + std::string(context);
     return false;
   }
 
@@ -115,7 +123,8 @@ class reader {
     ++pos_;  // the first letter, already seen
     for (std::size_t i = 1; i < word.size(); ++i, ++pos_) {
       if (at_end() || peek() != static_cast<unsigned char>(word[i])) {
-        return fail("in literal " + std::string(word) + " (expecting " + quote_char(static_cast<unsigned char>(word[i])) + ")");
+        return fail_in_token("in literal " + std::string(word) + " (expecting " +
+                             quote_char(static_cast<unsigned char>(word[i])) + ")");
       }
     }
     return true;
@@ -126,7 +135,7 @@ class reader {
     auto digit = [this] { return !at_end() && peek() >= '0' && peek() <= '9'; };
     if (peek() == '-') {
       ++pos_;
-      if (!digit()) return fail("in numeric literal");
+      if (!digit()) return fail_in_token("in numeric literal");
     }
     if (peek() == '0') {
       ++pos_;
@@ -135,13 +144,13 @@ class reader {
     }
     if (!at_end() && peek() == '.') {
       ++pos_;
-      if (!digit()) return fail("after decimal point in numeric literal");
+      if (!digit()) return fail_in_token("after decimal point in numeric literal");
       while (digit()) ++pos_;
     }
     if (!at_end() && (peek() == 'e' || peek() == 'E')) {
       ++pos_;
       if (!at_end() && (peek() == '+' || peek() == '-')) ++pos_;
-      if (!digit()) return fail("in exponent of numeric literal");
+      if (!digit()) return fail_in_token("in exponent of numeric literal");
       while (digit()) ++pos_;
     }
     out.assign(text_.substr(start, pos_ - start));
@@ -175,7 +184,7 @@ class reader {
     code = 0;
     for (int i = 0; i < 4; ++i, ++pos_) {
       const int v = at_end() ? -1 : hex_value(peek());
-      if (v < 0) return fail("in \\u hexadecimal character escape");
+      if (v < 0) return fail_in_token("in \\u hexadecimal character escape");
       code = code * 16 + static_cast<std::uint32_t>(v);
     }
     return true;
@@ -197,7 +206,7 @@ class reader {
         continue;
       }
       ++pos_;
-      if (at_end()) return fail("");
+      if (at_end()) return fail_in_token("in string escape code");
       const unsigned char e = peek();
       ++pos_;
       switch (e) {
