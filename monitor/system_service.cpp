@@ -393,7 +393,34 @@ struct system_service::core {
       while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
       return reply_error(request, 500, text, true);
     }
+    if (endpoint.token == "SUBSZ" && document.body.rfind("{\"server_id\"", 0) != 0) {
+      // /subsz without a list is the statistics alone over HTTP; here it is
+      // nats-server's whole Subsz (server_id, now, statistics, total, offset, limit).
+      reply(request, data_response(server, ++seq, std::chrono::system_clock::now(),
+                                   whole_subsz(document.body, context.now, options)));
+      return;
+    }
     reply(request, data_response(server, ++seq, std::chrono::system_clock::now(), document.body));
+  }
+
+  std::string whole_subsz(const std::string& statistics, std::chrono::system_clock::time_point now,
+                          const decoded_options& options) {
+    std::int64_t offset = 0, limit = 0;
+    try {
+      if (options.has("offset")) offset = std::stoll(options.get("offset"));
+      if (options.has("limit")) limit = std::stoll(options.get("limit"));
+    } catch (const std::exception&) {
+    }
+    if (offset < 0) offset = 0;
+    if (limit <= 0) limit = 1024;
+    json_writer head(json_writer::layout::compact);
+    head.begin_object().member("server_id", server.id()).member("now", rfc3339_nano(now)).end_object();
+    std::string text = head.take();
+    text.pop_back();  // '}'
+    text += ',';
+    text.append(statistics, 1, statistics.size() - 2);  // the members, without the braces
+    text += ",\"total\":0,\"offset\":" + std::to_string(offset) + ",\"limit\":" + std::to_string(limit) + "}";
+    return text;
   }
 
   /// $SYS.REQ.ACCOUNT.<acc>.INFO: /accountz's account_detail alone.

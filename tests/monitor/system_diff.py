@@ -39,6 +39,8 @@ VOLATILE = {
     "uptime", "idle", "port", "cid", "server_id", "pending_bytes", "in_msgs", "out_msgs", "in_bytes",
     "out_bytes", "sent", "received", "total_connections", "num_subscriptions", "num_cache", "num_inserts",
     "num_removes", "num_matches", "cache_hit_rate", "max_fanout", "avg_fanout", "subscriptions", "msgs", "sid",
+    "update_time", "config_load_time", "server_name",
+    "go",  # Courier names itself there, by design
 }
 
 
@@ -228,7 +230,16 @@ def run(binary):
             ask("connz bad sort", "$SYS.REQ.SERVER.PING.CONNZ", '{"sort":"bogus"}')
             ask("connz truncated", "$SYS.REQ.SERVER.PING.CONNZ", '{"limit":')
             ask("connz by id", f"$SYS.REQ.SERVER.{server_id}.CONNZ")
+            ask("varz by id", f"$SYS.REQ.SERVER.{server_id}.VARZ")
             ask("jsz", "$SYS.REQ.SERVER.PING.JSZ")
+            ask("varz", "$SYS.REQ.SERVER.PING.VARZ")
+            ask("subsz", "$SYS.REQ.SERVER.PING.SUBSZ")
+            ask("subsz bad test subject", "$SYS.REQ.SERVER.PING.SUBSZ", '{"subscriptions":true,"test":"a.*"}')
+            ask("accountz", "$SYS.REQ.SERVER.PING.ACCOUNTZ")
+            ask("accountz APP", "$SYS.REQ.SERVER.PING.ACCOUNTZ", '{"account":"APP"}')
+            ask("account APP info", "$SYS.REQ.ACCOUNT.APP.INFO")
+            ask("account APP subsz", "$SYS.REQ.ACCOUNT.APP.SUBSZ")
+            ask("account APP leafz", "$SYS.REQ.ACCOUNT.APP.LEAFZ")
             ask("routez", "$SYS.REQ.SERVER.PING.ROUTEZ")
             ask("gatewayz", "$SYS.REQ.SERVER.PING.GATEWAYZ")
             ask("leafz", "$SYS.REQ.SERVER.PING.LEAFZ")
@@ -255,12 +266,16 @@ def run(binary):
 
             ask("account APP connz", "$SYS.REQ.ACCOUNT.APP.CONNZ")
             ask("account ping statz", "$SYS.REQ.ACCOUNT.PING.STATZ")
+            ask("account APP statz", "$SYS.REQ.ACCOUNT.APP.STATZ")
 
             # The APP user leaves: account_connections again and client_disconnect.
             app.sock.shutdown(socket.SHUT_WR)
             while app.fill(time.time() + DEADLINE):
                 pass
             app.sock.close()
+            session.wait_events(sys_client, 6)
+            ask("connz closed", "$SYS.REQ.SERVER.PING.CONNZ", '{"state":1}')
+            ask("account APP connz closed", "$SYS.REQ.ACCOUNT.APP.CONNZ", '{"state":1}')
         except EOFError:
             pass
         try:
@@ -306,10 +321,37 @@ def canonical(document):
         if isinstance(data, dict) and isinstance(data.get("account_statz"), list):
             data["account_statz"].sort(key=lambda a: a.get("acc", ""))
         if isinstance(data, dict):
-            for connection in data.get("connections") or []:
+            # Lists nats-server builds from Go maps, in no fixed order.
+            if isinstance(data.get("accounts"), list):
+                data["accounts"].sort()
+            for holder in (data, data.get("account_detail") or {}):
+                for name in ("imports", "subscriptions_list"):
+                    if isinstance(holder.get(name), list):
+                        holder[name].sort(key=lambda item: json.dumps(item, sort_keys=True) if not isinstance(
+                            item, dict) else item.get("subject", ""))
+            connections = data.get("connections")
+            for connection in connections if isinstance(connections, list) else []:
                 if isinstance(connection.get("subscriptions_list"), list):
                     connection["subscriptions_list"].sort()
     return document
+
+
+def differences(r, c, path="$"):
+    """Where two normalized documents differ, as paths."""
+    if isinstance(r, dict) and isinstance(c, dict) and "{}" in r and "{}" in c:
+        r_items, c_items = r["{}"], c["{}"]
+        if [k for k, _ in r_items] != [k for k, _ in c_items]:
+            return ["%s keys %s vs %s" % (path, [k for k, _ in r_items], [k for k, _ in c_items])]
+        out = []
+        for (k, rv), (_, cv) in zip(r_items, c_items):
+            out += differences(rv, cv, path + "." + k)
+        return out
+    if isinstance(r, list) and isinstance(c, list) and len(r) == len(c):
+        out = []
+        for i, (rv, cv) in enumerate(zip(r, c)):
+            out += differences(rv, cv, "%s[%d]" % (path, i))
+        return out
+    return [] if r == c else ["%s: %r vs %r" % (path, r, c)]
 
 
 def compare(reference, candidate):
@@ -339,7 +381,8 @@ def compare(reference, candidate):
         if normalize(r_server) != normalize(c_server):
             failures.append("%s: server object\n  reference: %s\n  candidate: %s" % (label, r_server, c_server))
         if normalize(r) != normalize(c):
-            failures.append("%s:\n  reference: %s\n  candidate: %s" % (label, json.dumps(r), json.dumps(c)))
+            failures.append("%s: %s\n  reference: %s\n  candidate: %s" % (
+                label, "; ".join(differences(normalize(r), normalize(c))), json.dumps(r), json.dumps(c)))
     return failures
 
 
