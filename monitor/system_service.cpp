@@ -510,8 +510,6 @@ void system_service::start() {
   for (const auto& info : server.connections().open_info()) {
     if (!info.in_process && !info.identity.account.empty()) ++core_->live_connections[info.identity.account];
   }
-  core_->worker = std::thread([c = core_.get()] { c->run(); });
-
   const std::weak_ptr<core> weak = core_;
   auto handler = [weak](core::scope where, std::string account) {
     return [weak, where, account = std::move(account)](const broker::message& m) {
@@ -551,6 +549,9 @@ void system_service::start() {
     core_->account_clients.emplace(account->name, std::move(client));
   }
 
+  // The worker starts last: requests that arrive meanwhile wait in the
+  // queue, and the clients above are fixed before it reads them.
+  core_->worker = std::thread([c = core_.get()] { c->run(); });
   server.set_connection_observer([weak](const broker::connection_event& event) {
     if (auto c = weak.lock()) c->enqueue(event);
   });
