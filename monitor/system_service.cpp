@@ -1,5 +1,7 @@
 #include "monitor/system_service.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -203,27 +205,64 @@ struct system_service::core {
   }
 
   void run() {
+    using clock = std::chrono::steady_clock;
+    // Heartbeats, as nats-server 2.9.10 sends them (measured): statsz on
+    // $SYS.SERVER.<id>.STATSZ after 0.5 s, then at intervals doubling from
+    // 1 s up to 30 s; each account's connection count every 30 s while it
+    // has connections.
+    auto statsz_interval = std::chrono::milliseconds(500);
+    auto next_statsz = clock::now() + statsz_interval;
+    statsz_interval = std::chrono::seconds(1);
+    auto next_conns = clock::now() + conns_heartbeat;
     std::unique_lock lock(mutex);
     while (true) {
-      wake.wait(lock, [this] { return stopping || !jobs.empty(); });
+      wake.wait_until(lock, std::min(next_statsz, next_conns), [this] { return stopping || !jobs.empty(); });
       if (stopping) return;
       std::deque<job> batch;
       batch.swap(jobs);
       lock.unlock();
       open.reset();
       for (auto& work : batch) {
-        try {
+        guarded([&] {
           if (auto* request = std::get_if<request_job>(&work)) {
             answer(*request);
           } else {
             announce(std::get<broker::connection_event>(work));
           }
-        } catch (const std::exception& e) {
-          // A client closed under us (shutdown) or a refused publish: drop it.
-          broker::log().debug("System service: ", e.what());
-        }
+        });
+      }
+      const auto now = clock::now();
+      if (now >= next_statsz) {
+        guarded([&] {
+          send(*system_client, "$SYS.SERVER." + server.id() + ".STATSZ",
+               statsz_message(server, ++seq, std::chrono::system_clock::now()));
+        });
+        next_statsz = now + statsz_interval;
+        statsz_interval = std::min<std::chrono::milliseconds>(statsz_interval * 2, max_statsz_interval);
+      }
+      if (now >= next_conns) {
+        guarded([&] {
+          for (const auto& [account, count] : live_connections) {
+            if (count > 0) send_account_connections(account);
+          }
+        });
+        next_conns = now + conns_heartbeat;
       }
       lock.lock();
+    }
+  }
+
+  static constexpr std::chrono::seconds conns_heartbeat{30};     // nats-server eventsHBInterval
+  static constexpr std::chrono::seconds max_statsz_interval{30};
+
+  /// Runs one piece of work; a client closed under us (shutdown) or a
+  /// refused publish drops it.
+  template <typename Work>
+  static void guarded(Work&& work) {
+    try {
+      work();
+    } catch (const std::exception& e) {
+      broker::log().debug("System service: ", e.what());
     }
   }
 
@@ -285,21 +324,27 @@ struct system_service::core {
         std::erase_if(*open, [&](const broker::connection_info& c) { return c.cid == info.cid; });
       }
     }
-    // The account's connection count, under the old subject then the new
-    // one (one event, one id), then the client's own advisory.
-    const auto stamp = std::chrono::system_clock::now();
-    const std::string conns_id = event_id();
-    const account_stat stat = stat_of(account);
-    for (const std::string& subject : {"$SYS.SERVER.ACCOUNT." + account + ".CONNS", "$SYS.ACCOUNT." + account + ".SERVER.CONNS"}) {
-      send(*system_client, subject,
-           account_connections_advisory(server, ++seq, std::chrono::system_clock::now(), conns_id, stamp, stat));
-    }
+    // The account's connection count, then the client's own advisory.
+    send_account_connections(account);
     const auto now = std::chrono::system_clock::now();
     if (connected) {
       send(*system_client, "$SYS.ACCOUNT." + account + ".CONNECT", connect_advisory(server, ++seq, now, event_id(), info));
     } else {
       send(*system_client, "$SYS.ACCOUNT." + account + ".DISCONNECT",
            disconnect_advisory(server, ++seq, now, event_id(), info));
+    }
+  }
+
+  /// The account_connections advisory, under the old subject then the new
+  /// one (one event, one id).
+  void send_account_connections(const std::string& account) {
+    const auto stamp = std::chrono::system_clock::now();
+    const std::string id = event_id();
+    const account_stat stat = stat_of(account);
+    for (const std::string& subject :
+         {"$SYS.SERVER.ACCOUNT." + account + ".CONNS", "$SYS.ACCOUNT." + account + ".SERVER.CONNS"}) {
+      send(*system_client, subject,
+           account_connections_advisory(server, ++seq, std::chrono::system_clock::now(), id, stamp, stat));
     }
   }
 
