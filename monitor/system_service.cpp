@@ -243,7 +243,7 @@ struct system_service::core {
       if (now >= next_conns) {
         guarded([&] {
           for (const auto& [account, count] : live_connections) {
-            if (count > 0) send_account_connections(account);
+            if (count > 0 && account != "$G") send_account_connections(account);
           }
         });
         next_conns = now + conns_heartbeat;
@@ -307,8 +307,7 @@ struct system_service::core {
   void announce(const broker::connection_event& event) {
     const auto& info = event.info;
     const std::string& account = info.identity.account;
-    // nats-server ignores the global account's activity.
-    if (account.empty() || account == "$G") return;
+    if (account.empty()) return;
     const bool connected = event.what == broker::connection_event::kind::connected;
     if (connected) {
       ++live_connections[account];
@@ -324,6 +323,9 @@ struct system_service::core {
         std::erase_if(*open, [&](const broker::connection_info& c) { return c.cid == info.cid; });
       }
     }
+    // nats-server announces no activity of the global account (its counts
+    // still answer STATZ).
+    if (account == "$G") return;
     // The account's connection count, then the client's own advisory.
     send_account_connections(account);
     const auto now = std::chrono::system_clock::now();
