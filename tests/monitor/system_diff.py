@@ -44,6 +44,10 @@ VOLATILE = {
 }
 
 
+SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "WARNING: ThreadSanitizer")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -157,6 +161,12 @@ class Session:
             self.process.kill()
             self.process.wait()
         self.log.close()
+        # A sanitizer build reports into the log: any report fails the test.
+        with open(self.log.name, errors="replace") as f:
+            text = f.read()
+        for marker in SANITIZER_MARKERS:
+            if marker in text:
+                raise RuntimeError("sanitizer report in the server's log:\n" + text[-20000:])
 
     def wanted(self, subject):
         # Requests echoed to our own $SYS.> subscription, the periodic statsz
