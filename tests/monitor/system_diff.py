@@ -280,17 +280,17 @@ def run(binary):
 
             # The APP user leaves: account_connections again and client_disconnect.
             app.sock.shutdown(socket.SHUT_WR)
-            while app.fill(time.time() + DEADLINE):
-                pass
+            try:
+                while app.fill(time.time() + DEADLINE):
+                    pass
+            except EOFError:
+                pass  # the server closed its side: all read
             app.sock.close()
             session.wait_events(sys_client, 6)
             ask("connz closed", "$SYS.REQ.SERVER.PING.CONNZ", '{"state":1}')
             ask("account APP connz closed", "$SYS.REQ.ACCOUNT.APP.CONNZ", '{"state":1}')
-        except EOFError:
-            pass
-        try:
-            session.wait_events(sys_client, 6)
         finally:
+            # The server goes whatever happened (a failed check included).
             session.close()
     # Per phase (the APP user arriving, then leaving), in subject order:
     # nats-server sends the account_connections pair and the client's own
