@@ -226,11 +226,18 @@ void server::connection_connected(connection& client) {
 }
 
 void server::set_connection_observer(connection_observer observer) {
-  observer_.store(observer ? std::make_shared<const connection_observer>(std::move(observer)) : nullptr);
+  auto installed = observer ? std::make_shared<const connection_observer>(std::move(observer)) : nullptr;
+  std::lock_guard lock(observer_mutex_);
+  observer_.swap(installed);  // the old one is released outside the lock
 }
 
 void server::notify(connection_event event) {
-  if (auto observer = observer_.load()) (*observer)(event);
+  std::shared_ptr<const connection_observer> observer;
+  {
+    std::lock_guard lock(observer_mutex_);
+    observer = observer_;
+  }
+  if (observer) (*observer)(event);
 }
 
 void server::tick(event_loop& loop) {

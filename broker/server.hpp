@@ -171,7 +171,7 @@ class server {
 
   /// Installs (or, with an empty function, removes) the one observer of
   /// client connects and disconnects. Any thread. Connects and closes are
-  /// the only paths that read it (one atomic load each), never the
+  /// the only paths that read it (a pointer copied under a mutex), never the
   /// per-message path. A call already running when it is replaced may
   /// still finish with the old observer.
   void set_connection_observer(connection_observer observer);
@@ -207,7 +207,11 @@ class server {
   std::shared_ptr<boost::asio::ssl::context> tls_context_;
   server_stats stats_;
   std::atomic<std::uint64_t> next_client_id_{0};
-  std::atomic<std::shared_ptr<const connection_observer>> observer_;  // null: none
+  /// A plain mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12's
+  /// lock-bit implementation of the latter reads as a race to
+  /// ThreadSanitizer. Held only to copy the pointer, on connects and closes.
+  mutable std::mutex observer_mutex_;
+  std::shared_ptr<const connection_observer> observer_;  // lock: observer_mutex_; null: none
 
   connection_registry registry_;  // socket connections and in-process clients (closed at shutdown)
   /// Per loop (by index): its connections, touched only on that loop's thread.
