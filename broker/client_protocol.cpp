@@ -176,10 +176,14 @@ bool client_protocol::accept_connect(const client_connect& connect) {
   connection_.enable_direct_writes();
   parser_.set_headers_supported(headers);
   protocol_ = static_cast<int>(connect.protocol);
-  if (!connect_received_) connection_.schedule_first_ping(first_ping_delay(server_.options().ping_interval));
+  const bool first_connect = !connect_received_;
+  if (first_connect) connection_.schedule_first_ping(first_ping_delay(server_.options().ping_interval));
   connect_received_ = true;
   connection_.set_identity(
       connection_identity{connect.name, connect.lang, connect.version, identity_.user(), identity_.home().name});
+  // The system account's client_connect advisory (nats-server sends it
+  // once the client is authenticated and registered with its account).
+  if (first_connect) server_.connection_connected(connection_);
   // Protocol 0 is the original, 1 adds async INFO; anything else is refused.
   if (connect.protocol < 0 || connect.protocol > 1) {
     fail("invalid client protocol", close_reason::bad_client_protocol);

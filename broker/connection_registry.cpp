@@ -18,7 +18,7 @@ bool connection_registry::add(std::shared_ptr<connection> client, std::int64_t l
   return true;
 }
 
-void connection_registry::on_closed(connection& client, close_reason reason) {
+std::optional<connection_info> connection_registry::on_closed(connection& client, close_reason reason) {
   // The snapshot reads the connection's own locks: taken before ours.
   connection_info info = client.info();
   info.reason = reason;
@@ -26,10 +26,11 @@ void connection_registry::on_closed(connection& client, close_reason reason) {
   std::shared_ptr<connection> last;  // released outside the lock
   std::lock_guard lock(mutex_);
   auto it = live_.find(client.id());
-  if (it == live_.end()) return;
+  if (it == live_.end()) return std::nullopt;
   last = std::move(it->second);
   live_.erase(it);
-  remember_closed(std::move(info));
+  remember_closed(info);
+  return info;
 }
 
 void connection_registry::remember_closed(connection_info info) {

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -51,9 +52,10 @@ class connection_registry {
   /// Registers a live connection, unless `limit` (> 0) are live already.
   bool add(std::shared_ptr<connection> client, std::int64_t limit);
   /// Moves a connection that just closed to the closed list, with its
-  /// final counters and `reason`. Unknown ids (refused over the limit) are
-  /// not recorded. Called on the connection's loop.
-  void on_closed(connection& client, close_reason reason);
+  /// final counters and `reason`, and returns what it recorded. Unknown ids
+  /// (refused over the limit) are not recorded (nothing returned). Called
+  /// on the connection's loop.
+  std::optional<connection_info> on_closed(connection& client, close_reason reason);
   /// The live connections (pointers copied under the lock).
   std::vector<std::shared_ptr<connection>> live() const;
   /// How many are live.

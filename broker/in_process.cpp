@@ -64,7 +64,7 @@ local_client::local_client(server& owner, const connection_options& options, std
     : server_(owner),
       options_(options),
       max_payload_(owner.options().max_payload),
-      identity_(owner.find_account(auth::global_account)),
+      identity_(owner.find_account(options.account.empty() ? auth::global_account : std::string_view(options.account))),
       id_(id),
       started_(std::chrono::system_clock::now()),
       routes_(std::make_unique<route_caches>()) {

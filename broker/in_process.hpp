@@ -67,6 +67,14 @@ struct connection_options {
   std::string user{};
   std::string password{};  ///< with `user`
   std::string auth_token{};  ///< token authentication instead of user/password
+  /// Without `user`: live in this account (by name) instead of the global
+  /// one, unrestricted. For the server's own services (the system account's
+  /// responders), never for an application's untrusted code.
+  std::string account{};
+  /// A server-internal client (nats-server's system clients): not listed by
+  /// monitoring (/connz, /varz connections), not closed by shutdown; its
+  /// owner closes it before the server goes.
+  bool internal = false;
 };
 
 /// A publish or subscribe refused by the connection's permissions. what()

@@ -213,7 +213,31 @@ std::shared_ptr<connection> server::make_client(asio::ip::tcp::socket socket, ev
 
 void server::connection_closed(connection& client, close_reason reason) {
   if (auto* loop = event_loop::current()) loop_connections_[loop->index()].erase(client.id());
-  registry_.on_closed(client, reason);
+  auto info = registry_.on_closed(client, reason);
+  // Only a client that was announced (its identity is set when its CONNECT
+  // is accepted) is announced gone.
+  if (info && !info->identity.account.empty()) {
+    notify(connection_event{connection_event::kind::disconnected, std::move(*info)});
+  }
+}
+
+void server::connection_connected(connection& client) {
+  notify(connection_event{connection_event::kind::connected, client.info()});
+}
+
+void server::set_connection_observer(connection_observer observer) {
+  auto installed = observer ? std::make_shared<const connection_observer>(std::move(observer)) : nullptr;
+  std::lock_guard lock(observer_mutex_);
+  observer_.swap(installed);  // the old one is released outside the lock
+}
+
+void server::notify(connection_event event) {
+  std::shared_ptr<const connection_observer> observer;
+  {
+    std::lock_guard lock(observer_mutex_);
+    observer = observer_;
+  }
+  if (observer) (*observer)(event);
 }
 
 void server::tick(event_loop& loop) {
@@ -296,7 +320,7 @@ std::shared_ptr<const auth::auth_config> server::auth_settings() const {
 
 std::shared_ptr<local_client> server::connect(const connection_options& options) {
   auto client = local_client::create(*this, options, ++next_client_id_);
-  registry_.add_local(client);
+  if (!options.internal) registry_.add_local(client);
   return client;
 }
 

@@ -16,12 +16,14 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <map>
 
 #include "auth/tls_config.hpp"
 #include "auth/users.hpp"
 #include "broker/close_reason.hpp"
+#include "broker/connection_info.hpp"
 #include "broker/connection_registry.hpp"
 #include "broker/metrics_sources.hpp"
 #include "broker/router/sublist.hpp"
@@ -55,6 +57,22 @@ struct account {
   const std::string name;
   sublist router;
 };
+
+/// A client connection's arrival or departure, for the system account's
+/// advisories (monitor/system_service): nats-server's client_connect and
+/// client_disconnect events.
+struct connection_event {
+  enum class kind { connected, disconnected };
+  kind what = kind::connected;
+  /// A snapshot of the connection; for `disconnected`, its final one (with
+  /// reason and stop time).
+  connection_info info;
+};
+
+/// Told of every socket client that passed authentication (CONNECT
+/// accepted) and of its close. Runs on the connection's loop: it must be
+/// quick and must not block (copy and hand off).
+using connection_observer = std::function<void(const connection_event&)>;
 
 /// A Courier broker. Thread-safe public methods.
 class server {
@@ -150,8 +168,20 @@ class server {
   /// Unregisters an in-process client that is closing (any thread).
   void local_client_closed(const local_client& client, close_reason reason);
   bool lame_duck() const { return lame_duck_.load(); }
+  /// A client authenticated and its CONNECT was accepted (from its loop,
+  /// once per connection).
+  void connection_connected(connection& client);
+
+  /// Installs (or, with an empty function, removes) the one observer of
+  /// client connects and disconnects. Any thread. Connects and closes are
+  /// the only paths that read it (a pointer copied under a mutex), never the
+  /// per-message path. A call already running when it is replaced may
+  /// still finish with the old observer.
+  void set_connection_observer(connection_observer observer);
 
  private:
+  /// Tells the observer, if any.
+  void notify(connection_event event);
   void do_accept();
   void do_wait_signal();
   void close_lame_duck_clients(std::vector<std::shared_ptr<connection>> clients, std::size_t next,
@@ -180,6 +210,11 @@ class server {
   std::shared_ptr<boost::asio::ssl::context> tls_context_;
   server_stats stats_;
   std::atomic<std::uint64_t> next_client_id_{0};
+  /// A plain mutex rather than std::atomic<std::shared_ptr>: libstdc++ 12's
+  /// lock-bit implementation of the latter reads as a race to
+  /// ThreadSanitizer. Held only to copy the pointer, on connects and closes.
+  mutable std::mutex observer_mutex_;
+  std::shared_ptr<const connection_observer> observer_;  // lock: observer_mutex_; null: none
 
   connection_registry registry_;  // socket connections and in-process clients (closed at shutdown)
   broker::metrics_sources metrics_sources_;  // outlives every handle (their owners stop first)

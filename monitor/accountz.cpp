@@ -50,6 +50,29 @@ void write_account_detail(json_writer& out, broker::server& server, const broker
   out.member("client_connections", traffic.connections);
   const auto stats = account.router.stats();
   out.member("subscriptions", static_cast<std::uint64_t>(stats.subscriptions));
+  // The system services nats-server imports into every other account
+  // (monitor/system_service answers them there).
+  const std::string& system = server.system_account_name();
+  if (!system.empty() && account.name != system) {
+    out.key("imports").begin_array();
+    const std::pair<const char*, const char*> imports[] = {
+        {"$SYS.REQ.SERVER.PING.CONNZ", "CONNZ"},
+        {"$SYS.REQ.ACCOUNT.PING.CONNZ", "CONNZ"},
+        {"$SYS.REQ.ACCOUNT.PING.STATZ", "STATZ"},
+    };
+    for (const auto& [subject, endpoint] : imports) {
+      out.begin_object();
+      out.member("subject", subject);
+      out.member("account", system);
+      out.member("to", "$SYS.REQ.ACCOUNT." + account.name + "." + endpoint);
+      out.member("type", "service");
+      out.member("invalid", false);
+      out.member("share", false);
+      out.member("tracking", false);
+      out.end_object();
+    }
+    out.end_array();
+  }
   out.key("sublist_stats");
   out.begin_object();
   write_sublist_stats(out, stats);

@@ -19,7 +19,7 @@ std::string clean_base_path(std::string path) {
 
 }  // namespace
 
-monitoring::monitoring(broker::server& server) : server_(server) {
+monitoring::monitoring(broker::server& server) : server_(server), system_(server, listener_, requests_) {
   const auto& options = server.options();
   listener_.http_host = options.http_host.empty() ? options.host : options.http_host;
   listener_.base_path = clean_base_path(options.http_base_path);
@@ -35,6 +35,7 @@ monitoring::monitoring(broker::server& server) : server_(server) {
 monitoring::~monitoring() { stop(); }
 
 void monitoring::start() {
+  system_.start();  // nats-server answers $SYS requests without -m too
   const auto& options = server_.options();
   if (options.http_port == 0 && options.https_port == 0) return;
   http_ = std::make_unique<http_server>(
@@ -53,6 +54,7 @@ void monitoring::start() {
 }
 
 void monitoring::stop() {
+  system_.stop();
   if (http_) http_->stop();
 }
 

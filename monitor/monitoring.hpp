@@ -16,6 +16,7 @@
 
 #include "monitor/endpoints.hpp"
 #include "monitor/http_server.hpp"
+#include "monitor/system_service.hpp"
 
 namespace courier::broker {
 class server;
@@ -33,7 +34,8 @@ class monitoring {
   monitoring(const monitoring&) = delete;
   monitoring& operator=(const monitoring&) = delete;
 
-  /// Listens on the ports the server's options give (nothing when neither
+  /// Starts the system account's services (monitor/system_service), and
+  /// listens on the ports the server's options give (nothing when neither
   /// http_port nor https_port is set). Throws std::runtime_error when a port
   /// cannot be bound, or HTTPS is asked without a tls block.
   void start();
@@ -52,6 +54,7 @@ class monitoring {
   request_counts requests_;
   std::map<std::string, endpoint, std::less<>> routes_;  // fixed after construction
   std::unique_ptr<http_server> http_;
+  system_service system_;  // $SYS requests and advisories, with or without a port
 };
 
 }  // namespace courier::monitor
