@@ -60,18 +60,12 @@ void write_server_info(json_writer& out, const broker::server& server, std::uint
 
 std::string statsz_message(broker::server& server, std::uint64_t seq, std::chrono::system_clock::time_point now) {
   // Totals as /varz counts them: live connections plus those closed.
-  std::uint64_t connections = 0, msgs_in = 0, msgs_out = 0, bytes_in = 0, bytes_out = 0;
   std::vector<std::string> active;
   for (const auto& info : server.connections().open_info()) {
-    ++connections;
-    msgs_in += info.msgs_in;
-    msgs_out += info.msgs_out;
-    bytes_in += info.bytes_in;
-    bytes_out += info.bytes_out;
     const auto& account = info.identity.account;
     if (!account.empty() && std::find(active.begin(), active.end(), account) == active.end()) active.push_back(account);
   }
-  const auto closed = server.connections().totals();
+  const auto traffic = server.connections().all_traffic();
   std::uint64_t subscriptions = 0;
   for (const auto* account : server.accounts()) subscriptions += account->router.count();
 
@@ -84,12 +78,12 @@ std::string statsz_message(broker::server& server, std::uint64_t seq, std::chron
   out.member("mem", resident_bytes());
   out.member("cores", static_cast<std::int64_t>(std::thread::hardware_concurrency()));
   out.member("cpu", cpu_percent(server.start_time(), now));
-  out.member("connections", connections);
+  out.member("connections", traffic.live_connections);
   out.member("total_connections", server.stats().total_connections.load());
   out.member("active_accounts", static_cast<std::uint64_t>(active.size()));
   out.member("subscriptions", subscriptions);
-  write_data_stats(out, "sent", msgs_out + closed.msgs_out, bytes_out + closed.bytes_out);
-  write_data_stats(out, "received", msgs_in + closed.msgs_in, bytes_in + closed.bytes_in);
+  write_data_stats(out, "sent", traffic.msgs_out, traffic.bytes_out);
+  write_data_stats(out, "received", traffic.msgs_in, traffic.bytes_in);
   out.member("slow_consumers", server.stats().slow_consumers.load());
   out.member("active_servers", 1);
   out.end_object();

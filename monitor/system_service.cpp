@@ -191,7 +191,7 @@ struct system_service::core {
   // Worker thread only.
   std::uint64_t seq = 0;
   std::map<std::string, std::uint64_t, std::less<>> live_connections;  // by account
-  std::map<std::string, broker::closed_traffic, std::less<>> closed_traffic;  // by account
+  std::map<std::string, broker::traffic_totals, std::less<>> closed_traffic;  // by account
   /// Snapshot of the open connections, taken at most once per batch of jobs.
   std::optional<std::vector<broker::connection_info>> open;
 

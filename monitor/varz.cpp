@@ -1,9 +1,4 @@
 // /varz: the server's settings and totals, in nats-server 2.9.10's order.
-#include <unistd.h>
-
-#include <cmath>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "broker/connection_registry.hpp"
@@ -11,40 +6,11 @@
 #include "monitor/endpoints.hpp"
 #include "monitor/go_format.hpp"
 #include "monitor/json_writer.hpp"
+#include "monitor/process_usage.hpp"
 
 namespace courier::monitor {
 
 namespace {
-
-/// Resident memory in bytes (/proc/self/statm), 0 if unreadable.
-std::int64_t resident_bytes() {
-  std::ifstream statm("/proc/self/statm");
-  long long total_pages = 0, resident_pages = 0;
-  if (!(statm >> total_pages >> resident_pages)) return 0;
-  return resident_pages * static_cast<long long>(::sysconf(_SC_PAGESIZE));
-}
-
-/// CPU use in percent of one core over the server's life, one decimal, as
-/// `ps -o pcpu` gives it (what nats-server reports).
-double cpu_percent(std::chrono::system_clock::time_point start, std::chrono::system_clock::time_point now) {
-  std::ifstream stat("/proc/self/stat");
-  std::string line;
-  if (!std::getline(stat, line)) return 0;
-  // Fields after the command name (which may hold spaces) in parentheses.
-  const auto close = line.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::istringstream fields(line.substr(close + 2));
-  std::string field;
-  long long user_ticks = 0, system_ticks = 0;
-  for (int i = 3; i <= 15 && fields >> field; ++i) {
-    if (i == 14) user_ticks = std::stoll(field);
-    if (i == 15) system_ticks = std::stoll(field);
-  }
-  const double cpu_seconds = static_cast<double>(user_ticks + system_ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
-  const double elapsed = std::chrono::duration<double>(now - start).count();
-  if (elapsed <= 0) return 0;
-  return std::round(cpu_seconds / elapsed * 1000.0) / 10.0;
-}
 
 std::int64_t nanoseconds(std::chrono::milliseconds duration) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
