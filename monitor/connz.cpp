@@ -150,18 +150,10 @@ void write_connection(json_writer& out, const connection_info& c, std::chrono::s
       out.end_array();
     } else {
       out.key("subscriptions_list_detail").begin_array();
-      for (const auto& sub : *listed) {
-        out.begin_object();
-        // nats-server names the account in a closed connection's list only.
-        if (c.reason) out.member("account", c.identity.account.empty() ? "$G" : c.identity.account);
-        out.member("subject", sub.subject);
-        if (!sub.queue.empty()) out.member("qgroup", sub.queue);
-        out.member("sid", sub.sid);
-        out.member("msgs", sub.msgs);
-        if (sub.max != 0) out.member("max", sub.max);
-        out.member("cid", c.cid);
-        out.end_object();
-      }
+      // nats-server names the account in a closed connection's list only.
+      const std::string_view account =
+          !c.reason ? std::string_view() : c.identity.account.empty() ? std::string_view("$G") : c.identity.account;
+      for (const auto& sub : *listed) write_subscription_detail(out, account, sub, c.cid);
       out.end_array();
     }
   }

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 
+#include "broker/connection_info.hpp"
 #include "broker/router/sublist.hpp"
 #include "monitor/http_reply.hpp"
 #include "monitor/json_writer.hpp"
@@ -82,5 +83,9 @@ std::optional<std::string> decode_int(const query_params& query, std::string_vie
 
 /// A router's statistics as nats-server's SublistStats (/subsz, /accountz).
 void write_sublist_stats(json_writer& out, const broker::sublist::statistics& stats);
+/// One subscription as nats-server's SubDetail (/subsz list, /connz
+/// subs=detail); `account` is left out when empty.
+void write_subscription_detail(json_writer& out, std::string_view account, const broker::subscription_info& sub,
+                               std::uint64_t cid);
 
 }  // namespace courier::monitor

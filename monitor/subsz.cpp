@@ -14,12 +14,8 @@ namespace {
 
 struct listed_subscription {
   std::string account;
-  std::string subject;
-  std::string queue;
-  std::string sid;
-  std::uint64_t msgs = 0;
-  std::uint64_t max = 0;
   std::uint64_t cid = 0;
+  broker::subscription_info sub;
 };
 
 /// Statistics summed over the chosen routers, as nats-server sums its accounts'.
@@ -57,6 +53,19 @@ void write_sublist_stats(json_writer& out, const broker::sublist::statistics& st
   sum.write(out);
 }
 
+void write_subscription_detail(json_writer& out, std::string_view account, const broker::subscription_info& sub,
+                               std::uint64_t cid) {
+  out.begin_object();
+  if (!account.empty()) out.member("account", account);
+  out.member("subject", sub.subject);
+  if (!sub.queue.empty()) out.member("qgroup", sub.queue);
+  out.member("sid", sub.sid);
+  out.member("msgs", sub.msgs);
+  if (sub.max != 0) out.member("max", sub.max);
+  out.member("cid", cid);
+  out.end_object();
+}
+
 http_reply subsz(const endpoint_context& context, const query_params& query) {
   auto subs = decode_bool(query, "subs");
   if (!subs.error.empty()) return http_reply::bad_request(subs.error);
@@ -79,13 +88,14 @@ http_reply subsz(const endpoint_context& context, const query_params& query) {
     if (!subs.value) continue;
     a->router.for_each([&](const broker::subscription& sub) {
       if (!test.empty() && !protocol::subject_matches(sub.subject, test)) return;
-      listed.push_back({a->name, sub.subject, sub.queue, sub.sid, sub.delivered.load(std::memory_order_relaxed),
-                        sub.max_messages.load(std::memory_order_relaxed), sub.client_id});
+      listed.push_back({a->name, sub.client_id,
+                        {sub.subject, sub.queue, sub.sid, sub.delivered.load(std::memory_order_relaxed),
+                         sub.max_messages.load(std::memory_order_relaxed)}});
     });
   }
 
   std::sort(listed.begin(), listed.end(), [](const listed_subscription& a, const listed_subscription& b) {
-    return std::tie(a.account, a.cid, a.subject, a.sid) < std::tie(b.account, b.cid, b.subject, b.sid);
+    return std::tie(a.account, a.cid, a.sub.subject, a.sub.sid) < std::tie(b.account, b.cid, b.sub.subject, b.sub.sid);
   });
   const std::size_t first = std::min(listed.size(), static_cast<std::size_t>(offset));
   const std::size_t last = std::min(listed.size(), first + static_cast<std::size_t>(limit));
@@ -107,16 +117,7 @@ http_reply subsz(const endpoint_context& context, const query_params& query) {
     out.member("limit", limit);
     out.key("subscriptions_list").begin_array();
     for (std::size_t i = first; i < last; ++i) {
-      const auto& sub = listed[i];
-      out.begin_object();
-      out.member("account", sub.account);
-      out.member("subject", sub.subject);
-      if (!sub.queue.empty()) out.member("qgroup", sub.queue);
-      out.member("sid", sub.sid);
-      out.member("msgs", sub.msgs);
-      if (sub.max != 0) out.member("max", sub.max);
-      out.member("cid", sub.cid);
-      out.end_object();
+      write_subscription_detail(out, listed[i].account, listed[i].sub, listed[i].cid);
     }
     out.end_array();
   }
