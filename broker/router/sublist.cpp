@@ -806,11 +806,9 @@ std::shared_ptr<const match_result> sublist::match(std::string_view literal_subj
   matches_.fetch_add(1, std::memory_order_relaxed);
   if (cache_enabled_) {
     epoch::read_section section;
-    if (const cache_entry* hit = cache_find(literal_subject, hash)) {
-      cache_hits_.fetch_add(1, std::memory_order_relaxed);
-      return hit->result;
-    }
+    if (const cache_entry* hit = cache_find(literal_subject, hash)) return hit->result;
   }
+  cache_misses_.fetch_add(1, std::memory_order_relaxed);
   return match_uncached(literal_subject, hash);
 }
 
@@ -820,11 +818,9 @@ const match_result& sublist::match(std::string_view literal_subject,
   // The scope's section is open: an entry found stays alive until it closes.
   matches_.fetch_add(1, std::memory_order_relaxed);
   if (cache_enabled_) {
-    if (const cache_entry* hit = cache_find(literal_subject, hash)) {
-      cache_hits_.fetch_add(1, std::memory_order_relaxed);
-      return *hit->result;
-    }
+    if (const cache_entry* hit = cache_find(literal_subject, hash)) return *hit->result;
   }
+  cache_misses_.fetch_add(1, std::memory_order_relaxed);
   scope.held_ = match_uncached(literal_subject, hash);
   return *scope.held_;
 }
@@ -878,7 +874,11 @@ sublist::statistics sublist::stats() const {
   out.inserts = inserts_.load(std::memory_order_relaxed);
   out.removes = removes_.load(std::memory_order_relaxed);
   out.matches = matches_.load(std::memory_order_relaxed);
-  out.cache_hits = cache_hits_.load(std::memory_order_relaxed);
+  // Misses are counted after matches: read in the other order, a lookup in
+  // flight never makes more misses than matches.
+  const std::uint64_t misses = cache_misses_.load(std::memory_order_relaxed);
+  out.matches = std::max(out.matches, misses);
+  out.cache_hits = out.matches - misses;
   std::shared_lock trie_lock(trie_mutex_);
   std::lock_guard cache_lock(cache_mutex_);
   const cache_table* table = cache_.load(std::memory_order_relaxed);

@@ -234,11 +234,12 @@ class sublist {
   std::atomic<std::uint64_t> generation_{0};
   std::atomic<std::size_t> count_{0};
   // Monitoring counters. inserts_/removes_ change under the exclusive trie
-  // lock (single writer); the match counters are bumped by any reader.
+  // lock (single writer); the match counters are bumped by any reader, a
+  // cache hit costing one (misses are counted on the slow path).
   std::atomic<std::uint64_t> inserts_{0};
   std::atomic<std::uint64_t> removes_{0};
   mutable std::atomic<std::uint64_t> matches_{0};
-  mutable std::atomic<std::uint64_t> cache_hits_{0};
+  mutable std::atomic<std::uint64_t> cache_misses_{0};
 };
 
 /// Matches through a router with no lock and no reference counting: a cache
