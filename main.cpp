@@ -20,6 +20,17 @@ namespace {
 
 using namespace courier;
 
+/// Builds, and starts nothing, everything serve() builds from `options`:
+/// the broker (TLS certificates, users, accounts), monitoring, the message
+/// services. Throws what start-up would throw. `courier -t` runs it, and a
+/// reload runs its message-services part; a part added to serve() is
+/// added here too.
+void check_configuration(const conf::server_options& options) {
+  broker::server server(options);
+  monitor::monitoring::check(server);
+  mss::check_message_services(options);
+}
+
 /// The commands that answer and exit without serving: help, version,
 /// signal, -t. Returns the exit status, or nothing to go on and serve.
 std::optional<int> answer_without_serving(const conf::command_line& command) {
@@ -38,6 +49,12 @@ std::optional<int> answer_without_serving(const conf::command_line& command) {
   if (command.test_config) {
     // nats-server -t fails on warnings too, and reports on stderr.
     if (!command.options.config_warnings.empty()) return 1;
+    try {
+      check_configuration(command.options);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "nats-server: %s\n", error.what());
+      return 1;
+    }
     std::fprintf(stderr, "nats-server: configuration file %s is valid\n", command.options.config_file.c_str());
     return 0;
   }
@@ -64,6 +81,10 @@ int serve(const conf::server_options& options, const sigset_t& handled) {
   try {
     broker::server server(options);
     server.set_command_line_logging(options.debug, options.trace);
+    // A reload refuses a file whose message services would not build, as
+    // start-up and -t do. (The running services keep their configuration:
+    // changes to the mss block take effect at the next start.)
+    server.set_reload_check([](const conf::server_options& fresh) { mss::check_message_services(fresh); });
     server.handle_signals();
     // Clients are accepted only once the embedded message services have
     // subscribed; until then their connects wait in the listen backlog.

@@ -430,6 +430,7 @@ void server::reload() {
     for (const auto& name : fresh_auth->accounts()) {
       if (!accounts_.count(name)) throw std::runtime_error("new account \"" + name + "\" needs a restart");
     }
+    if (reload_check_) reload_check_(fresh);
     log().set_debug(fresh.debug || cli_debug_);
     log().set_trace(fresh.trace || cli_trace_);
     log().set_logtime(fresh.logtime);

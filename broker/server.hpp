@@ -105,7 +105,16 @@ class server {
   /// Installs SIGINT/SIGTERM (shutdown), SIGUSR2 (lame duck), SIGHUP (reload).
   void handle_signals();
   /// Re-reads the config file and applies what can change at run time.
+  /// A file that does not build (bad users, a reload check that throws) is
+  /// refused as a whole: the error is logged and nothing changes.
   void reload();
+  /// Sets a check that reload() runs on the freshly read options before it
+  /// applies anything; throwing refuses the file. The executable passes
+  /// the check `courier -t` runs on the parts it adds to the broker
+  /// (monitoring, message services). Call before handle_signals().
+  void set_reload_check(std::function<void(const conf::server_options&)> check) {
+    reload_check_ = std::move(check);
+  }
   /// Enters lame duck mode: stop accepting, tell clients (INFO ldm), close
   /// them over lame_duck_duration, then shut down.
   void enter_lame_duck_mode();
@@ -235,6 +244,8 @@ class server {
   std::atomic<bool> accepting_{false};  // accept_clients() has run
   bool cli_debug_ = false;
   bool cli_trace_ = false;
+  /// set_reload_check(); runs on the first loop's thread, in reload().
+  std::function<void(const conf::server_options&)> reload_check_;
 };
 
 }  // namespace courier::broker

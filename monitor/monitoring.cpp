@@ -34,7 +34,13 @@ monitoring::monitoring(broker::server& server) : server_(server), system_(server
 
 monitoring::~monitoring() { stop(); }
 
+void monitoring::check(const broker::server& server) {
+  if (server.options().https_port != 0 && !server.tls_enabled())
+    throw std::runtime_error("https monitoring port needs a tls configuration");
+}
+
 void monitoring::start() {
+  check(server_);
   system_.start();  // nats-server answers $SYS requests without -m too
   const auto& options = server_.options();
   if (options.http_port == 0 && options.https_port == 0) return;

@@ -39,6 +39,9 @@ class monitoring {
   /// http_port nor https_port is set). Throws std::runtime_error when a port
   /// cannot be bound, or HTTPS is asked without a tls block.
   void start();
+  /// Throws what start() would throw for `server`'s configuration alone
+  /// (HTTPS asked without TLS), binding nothing: `courier -t`.
+  static void check(const broker::server& server);
   void stop();
   /// The ports actually listened on (0: not listening).
   std::uint16_t http_port() const { return listener_.http_port > 0 ? static_cast<std::uint16_t>(listener_.http_port) : 0; }

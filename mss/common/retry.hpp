@@ -33,6 +33,14 @@ struct retry_policy {
   }
 };
 
+/// The `mss` block's default policy: `event_retry` when the block has none,
+/// and the fields a `retry` or `event_retry` block leaves out. 3 tries, the
+/// 2nd after 500 ms, then twice as long each time, never more than 30 s
+/// apart: a peer restarting or briefly overloaded gets a few seconds, a
+/// peer that is down does not hold a message for long.
+inline constexpr retry_policy default_config_retry{3, std::chrono::milliseconds(500), 2.0,
+                                                   std::chrono::milliseconds(30000)};
+
 /// Runs `attempt(n, complete)` until `should_retry(result)` is false or the
 /// policy's attempts are used up, then calls `done(result, attempts_made)`.
 /// `attempt` must call `complete` exactly once (from any thread). Waits use a

@@ -8,6 +8,7 @@
 //     queue_group: mss                  # all mss subscriptions use it
 //     dead_letter_prefix: kiam.deadletter
 //     event_retry { attempts: 3, initial_delay: "500ms", max_delay: "30s", multiplier: 2 }
+//                                       # for events, handlers without a `retry` of their own
 //     idempotency_window: "10m"
 //     idempotency_max: 100000
 //     actions: [ { action: send_email, handlers: email_user } ]
@@ -16,14 +17,16 @@
 //     smtp { ... }  handlers { ... }    # see mss/config/handler_config.hpp
 //   }
 //
-// Keys this file does not know are left alone (the embedding code reads its
-// own, e.g. a server URL for --mss-only).
+// Keys this file does not know are left alone here; the runner
+// (mss/service/runner) refuses keys nobody reads. Every key, with its
+// default: docs/mss-config.md.
 #pragma once
 
 #include <string>
 
 #include <picojson.h>
 
+#include "mss/config/handler_config.hpp"
 #include "mss/handlers/dispatcher.hpp"
 #include "mss/handlers/rules.hpp"
 
@@ -37,7 +40,11 @@ struct dispatcher_config {
   route_table audits;          ///< audit rules (empty = all audit handlers)
 };
 
-/// Fills `config` from the `mss` block. False with an error naming the key.
-bool load_dispatcher_config(const picojson::value& mss, dispatcher_config& config, std::string& error);
+/// Fills `config` from the `mss` block. False with a fault naming the key.
+bool load_dispatcher_config(const picojson::value& mss, dispatcher_config& config, config_fault& fault);
+
+/// Checks that every rule names handlers that exist. False with a fault
+/// naming the rule's `handlers` key.
+bool check_rule_handlers(const dispatcher_config& config, const handler_set& handlers, config_fault& fault);
 
 }  // namespace courier::mss

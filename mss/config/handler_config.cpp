@@ -1,8 +1,12 @@
 #include "mss/config/handler_config.hpp"
 
+#include <unistd.h>
+
+#include <filesystem>
 #include <set>
 #include <stdexcept>
 
+#include "conf/config_parser.hpp"
 #include "conf/duration.hpp"
 #include "mss/handlers/email_handler.hpp"
 #include "mss/handlers/http_handler.hpp"
@@ -12,131 +16,164 @@ namespace {
 
 using object = picojson::object;
 
-bool get_string(const object& o, const char* key, std::string& out, std::string& error, bool required = false) {
-  auto it = o.find(key);
-  if (it == o.end()) {
-    if (required) error = std::string("missing '") + key + "'";
-    return !required;
-  }
-  if (!it->second.is<std::string>()) {
-    error = std::string("'") + key + "' must be a string";
-    return false;
-  }
-  out = it->second.get<std::string>();
-  return true;
+/// conf::config_path(parent, child) where `child` is itself a path.
+std::string join_path(const std::string& parent, const std::string& child) {
+  if (child.empty()) return parent;
+  if (parent.empty()) return child;
+  return parent + "/" + child;
 }
 
-bool get_bool(const object& o, const char* key, bool& out, std::string& error) {
-  auto it = o.find(key);
-  if (it == o.end()) return true;
-  if (!it->second.is<bool>()) {
-    error = std::string("'") + key + "' must be true or false";
-    return false;
-  }
-  out = it->second.get<bool>();
-  return true;
-}
+/// Reads the keys of one block (a handler, smtp, retry). A failure names
+/// the key: its message is the text alone and its path is the key's path
+/// relative to the block, for the caller to prefix with the block's own.
+class block_reader {
+ public:
+  block_reader(const object& o, config_fault& fault) : o_(o), fault_(fault) {}
 
-bool get_int(const object& o, const char* key, std::int64_t& out, std::string& error, std::int64_t min,
-             std::int64_t max) {
-  auto it = o.find(key);
-  if (it == o.end()) return true;
-  if (!it->second.is<std::int64_t>() || it->second.get<std::int64_t>() < min || it->second.get<std::int64_t>() > max) {
-    error = std::string("'") + key + "' must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    return false;
+  const picojson::value* find(const char* key) const {
+    auto it = o_.find(key);
+    return it == o_.end() ? nullptr : &it->second;
   }
-  out = it->second.get<std::int64_t>();
-  return true;
-}
 
-bool only_keys(const object& o, std::initializer_list<const char*> allowed, std::string& error) {
-  for (const auto& [key, unused] : o) {
-    (void)unused;
-    bool known = false;
-    for (const char* a : allowed) known = known || key == a;
-    if (!known) {
-      error = "unknown key '" + key + "'";
-      return false;
+  /// Fails on `key` with `message`.
+  bool fail(const std::string& key, std::string message) { return fault_.set(conf::config_path("", key), std::move(message)); }
+
+  bool only_keys(std::initializer_list<const char*> allowed) {
+    for (const auto& [key, unused] : o_) {
+      (void)unused;
+      bool known = false;
+      for (const char* a : allowed) known = known || key == a;
+      if (!known) return fail(key, "unknown key '" + key + "'");
     }
+    return true;
   }
-  return true;
-}
 
-bool get_missing(const object& o, missing_field& out, std::string& error) {
-  std::string text;
-  if (!get_string(o, "missing", text, error)) return false;
-  if (text.empty() || text == "error") {
-    out = missing_field::error;
-  } else if (text == "empty") {
-    out = missing_field::empty;
-  } else {
-    error = "'missing' must be error or empty";
+  bool string(const char* key, std::string& out, bool required = false) {
+    const auto* value = find(key);
+    if (value == nullptr) return required ? fault_.set("", std::string("missing '") + key + "'") : true;
+    if (!value->is<std::string>()) return fail(key, std::string("'") + key + "' must be a string");
+    out = value->get<std::string>();
+    return true;
+  }
+
+  bool boolean(const char* key, bool& out) {
+    const auto* value = find(key);
+    if (value == nullptr) return true;
+    if (!value->is<bool>()) return fail(key, std::string("'") + key + "' must be true or false");
+    out = value->get<bool>();
+    return true;
+  }
+
+  bool integer(const char* key, std::int64_t& out, std::int64_t min, std::int64_t max) {
+    const auto* value = find(key);
+    if (value == nullptr) return true;
+    if (!value->is<std::int64_t>() || value->get<std::int64_t>() < min || value->get<std::int64_t>() > max)
+      return fail(key, std::string("'") + key + "' must be an integer from " + std::to_string(min) + " to " +
+                           std::to_string(max));
+    out = value->get<std::int64_t>();
+    return true;
+  }
+
+  bool duration(const char* key, std::chrono::milliseconds& out) {
+    const auto* value = find(key);
+    if (value == nullptr) return true;
+    std::string error;
+    if (!parse_millis(*value, out, error)) return fail(key, std::string("'") + key + "': " + error);
+    return true;
+  }
+
+  bool missing_policy(missing_field& out) {
+    std::string text;
+    if (!string("missing", text)) return false;
+    if (text.empty() || text == "error") {
+      out = missing_field::error;
+    } else if (text == "empty") {
+      out = missing_field::empty;
+    } else {
+      return fail("missing", "'missing' must be error or empty");
+    }
+    return true;
+  }
+
+  /// A nested block read by `parse`, whose fault path is made relative to
+  /// this block.
+  template <class Parse>
+  bool nested(const char* key, Parse parse) {
+    const auto* value = find(key);
+    if (value == nullptr) return true;
+    if (parse(*value)) return true;
+    fault_.path = join_path(conf::config_path("", key), fault_.path);
     return false;
   }
-  return true;
-}
+
+ private:
+  const object& o_;
+  config_fault& fault_;
+};
 
 bool build_email(const std::string& name, const object& o, const picojson::value* shared_smtp,
-                 boost::asio::any_io_executor executor, handler_set& out, std::string& error) {
-  if (!only_keys(o, {"type", "smtp", "from", "from_name", "to", "subject", "body", "missing"}, error)) return false;
+                 boost::asio::any_io_executor executor, handler_set& out, config_fault& fault) {
+  block_reader read(o, fault);
+  if (!read.only_keys({"type", "smtp", "from", "from_name", "to", "subject", "body", "missing", "retry"}))
+    return false;
   email_handler_config config;
-  if (auto it = o.find("smtp"); it != o.end()) {
-    if (!parse_smtp_options(it->second, config.smtp, error)) return false;
+  if (read.find("smtp") != nullptr) {
+    if (!read.nested("smtp", [&](const picojson::value& v) { return parse_smtp_options(v, config.smtp, fault); }))
+      return false;
   } else if (shared_smtp != nullptr) {
-    if (!parse_smtp_options(*shared_smtp, config.smtp, error)) return false;
+    config_fault ignored;  // checked, with its position, as mss.smtp
+    parse_smtp_options(*shared_smtp, config.smtp, ignored);
   } else {
-    error = "no 'smtp' block (neither in the handler nor in mss)";
-    return false;
+    return fault.set("", "no 'smtp' block (neither in the handler nor in mss)");
   }
-  if (!get_string(o, "from", config.from, error, true) || !get_string(o, "from_name", config.from_name, error) ||
-      !get_string(o, "subject", config.subject, error, true) || !get_string(o, "body", config.body, error, true) ||
-      !get_missing(o, config.missing, error))
+  if (!read.string("from", config.from, true) || !read.string("from_name", config.from_name) ||
+      !read.string("subject", config.subject, true) || !read.string("body", config.body, true) ||
+      !read.missing_policy(config.missing))
     return false;
-  auto to = o.find("to");
-  if (to == o.end()) {
-    error = "missing 'to'";
-    return false;
-  }
-  if (to->second.is<std::string>()) {
-    config.to.push_back(to->second.get<std::string>());
-  } else if (to->second.is<picojson::array>()) {
-    for (const auto& item : to->second.get<picojson::array>()) {
-      if (!item.is<std::string>()) {
-        error = "'to' entries must be strings";
-        return false;
-      }
+  const auto* to = read.find("to");
+  if (to == nullptr) return fault.set("", "missing 'to'");
+  if (to->is<std::string>()) {
+    config.to.push_back(to->get<std::string>());
+  } else if (to->is<picojson::array>()) {
+    for (const auto& item : to->get<picojson::array>()) {
+      if (!item.is<std::string>()) return read.fail("to", "'to' entries must be strings");
       config.to.push_back(item.get<std::string>());
     }
   } else {
-    error = "'to' must be a string or a list of strings";
-    return false;
+    return read.fail("to", "'to' must be a string or a list of strings");
   }
-  try {
-    out.by_name[name] = std::make_shared<email_handler>(name, executor, std::move(config));
-  } catch (const std::invalid_argument& e) {
-    error = e.what();
+  std::optional<retry_policy> retry;
+  if (!read.nested("retry", [&](const picojson::value& v) {
+        retry = default_config_retry;
+        return parse_retry_policy(v, *retry, fault);
+      }))
     return false;
+  try {
+    auto handler = std::make_shared<email_handler>(name, executor, std::move(config));
+    if (retry) handler->set_retry(*retry);
+    out.by_name[name] = std::move(handler);
+  } catch (const std::invalid_argument& e) {
+    return fault.set("", e.what());
   }
   return true;
 }
 
 bool build_http(const std::string& name, const std::string& type, const object& o,
-                boost::asio::any_io_executor executor, handler_set& out, std::string& error) {
-  if (!only_keys(o, {"type", "url", "method", "headers", "body", "body_escape", "content_type", "secret",
-                     "signature_header", "signature_prefix", "timeout", "verify", "ca_file", "retry", "missing"},
-                 error))
+                boost::asio::any_io_executor executor, handler_set& out, config_fault& fault) {
+  block_reader read(o, fault);
+  if (!read.only_keys({"type", "url", "method", "headers", "body", "body_escape", "content_type", "secret",
+                       "signature_header", "signature_prefix", "timeout", "verify", "ca_file", "retry", "missing"}))
     return false;
   http_handler_config config;
-  if (type != "webhook") config.target.retry.max_attempts = 3;
   std::string body_escape;
-  if (!get_string(o, "url", config.target.url, error, true) || !get_string(o, "method", config.target.method, error) ||
-      !get_string(o, "content_type", config.target.content_type, error) ||
-      !get_string(o, "secret", config.target.signing.key, error) ||
-      !get_string(o, "signature_header", config.target.signing.header, error) ||
-      !get_string(o, "signature_prefix", config.target.signing.prefix, error) ||
-      !get_bool(o, "verify", config.target.http.verify_peer, error) ||
-      !get_string(o, "ca_file", config.target.http.ca_file, error) || !get_missing(o, config.missing, error) ||
-      !get_string(o, "body_escape", body_escape, error))
+  if (!read.string("url", config.target.url, true) || !read.string("method", config.target.method) ||
+      !read.string("content_type", config.target.content_type) ||
+      !read.string("secret", config.target.signing.key) ||
+      !read.string("signature_header", config.target.signing.header) ||
+      !read.string("signature_prefix", config.target.signing.prefix) ||
+      !read.boolean("verify", config.target.http.verify_peer) ||
+      !read.string("ca_file", config.target.http.ca_file) || !read.missing_policy(config.missing) ||
+      !read.string("body_escape", body_escape) || !read.duration("timeout", config.target.http.timeout))
     return false;
   if (body_escape.empty() || body_escape == "json") {
     config.body_escape = template_escape::json;
@@ -145,53 +182,70 @@ bool build_http(const std::string& name, const std::string& type, const object& 
   } else if (body_escape == "url") {
     config.body_escape = template_escape::url;
   } else {
-    error = "'body_escape' must be json, none or url";
-    return false;
+    return read.fail("body_escape", "'body_escape' must be json, none or url");
   }
-  if (auto it = o.find("body"); it != o.end()) {
-    if (!it->second.is<std::string>()) {
-      error = "'body' must be a string";
-      return false;
-    }
-    config.body = it->second.get<std::string>();
+  if (const auto* body = read.find("body")) {
+    if (!body->is<std::string>()) return read.fail("body", "'body' must be a string");
+    config.body = body->get<std::string>();
   }
-  if (auto it = o.find("headers"); it != o.end()) {
-    if (!it->second.is<object>()) {
-      error = "'headers' must be a map of name: value";
-      return false;
-    }
-    for (const auto& [header, value] : it->second.get<object>()) {
-      if (!value.is<std::string>()) {
-        error = "header '" + header + "' must be a string";
-        return false;
-      }
+  if (const auto* headers = read.find("headers")) {
+    if (!headers->is<object>()) return read.fail("headers", "'headers' must be a map of name: value");
+    for (const auto& [header, value] : headers->get<object>()) {
+      if (!value.is<std::string>())
+        return fault.set(conf::config_path("headers", header), "header '" + header + "' must be a string");
       config.header_templates.emplace_back(header, value.get<std::string>());
     }
   }
-  if (auto it = o.find("timeout"); it != o.end())
-    if (!parse_millis(it->second, config.target.http.timeout, error)) return false;
-  if (auto it = o.find("retry"); it != o.end())
-    if (!parse_retry_policy(it->second, config.target.retry, error)) return false;
-  try {
-    out.by_name[name] = std::make_shared<http_handler>(name, type, executor, std::move(config));
-  } catch (const std::invalid_argument& e) {
-    error = e.what();
+  std::optional<retry_policy> retry;
+  if (!read.nested("retry", [&](const picojson::value& v) {
+        retry = default_config_retry;
+        return parse_retry_policy(v, *retry, fault);
+      }))
     return false;
+  try {
+    auto handler = std::make_shared<http_handler>(name, type, executor, std::move(config));
+    if (retry) handler->set_retry(*retry);
+    out.by_name[name] = std::move(handler);
+  } catch (const std::invalid_argument& e) {
+    return fault.set("", e.what());
   }
   return true;
 }
 
-bool build_audit(const std::string& name, const object& o, handler_set& out, std::string& error) {
-  if (!only_keys(o, {"type", "file", "max_bytes", "max_files", "sync"}, error)) return false;
+/// What opening `path` for appending would say, without opening it: the
+/// directory must exist and be writable, and so must the file if it exists.
+std::string audit_file_problem(const std::string& path) {
+  namespace fs = std::filesystem;
+  const fs::path file(path);
+  const fs::path directory = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(directory, ec)) return "cannot open audit log " + path + ": no directory " + directory.string();
+  if (fs::exists(file, ec)) {
+    if (fs::is_directory(file, ec)) return "cannot open audit log " + path + ": is a directory";
+    if (::access(path.c_str(), W_OK) != 0) return "cannot open audit log " + path + ": not writable";
+  } else if (::access(directory.c_str(), W_OK | X_OK) != 0) {
+    return "cannot open audit log " + path + ": directory " + directory.string() + " is not writable";
+  }
+  return {};
+}
+
+bool build_audit(const std::string& name, const object& o, handler_set& out, config_fault& fault,
+                 bool open_logs) {
+  block_reader read(o, fault);
+  if (!read.only_keys({"type", "file", "max_bytes", "max_files", "sync"})) return false;
   audit_log_options options;
   std::int64_t max_bytes = static_cast<std::int64_t>(options.max_bytes);
   std::int64_t max_files = options.max_files;
-  if (!get_string(o, "file", options.path, error, true) ||
-      !get_int(o, "max_bytes", max_bytes, error, 1024, std::int64_t(1) << 50) ||
-      !get_int(o, "max_files", max_files, error, 1, 100000) || !get_bool(o, "sync", options.sync, error))
+  if (!read.string("file", options.path, true) || !read.integer("max_bytes", max_bytes, 1024, std::int64_t(1) << 50) ||
+      !read.integer("max_files", max_files, 1, 100000) || !read.boolean("sync", options.sync))
     return false;
   options.max_bytes = static_cast<std::uint64_t>(max_bytes);
   options.max_files = static_cast<unsigned>(max_files);
+  if (!open_logs) {
+    if (std::string problem = audit_file_problem(options.path); !problem.empty()) return read.fail("file", problem);
+    out.by_name[name] = std::make_shared<audit_handler>(name, nullptr);
+    return true;
+  }
   // Handlers naming the same file share one writer (one fd, one order).
   std::shared_ptr<audit_log> log;
   for (const auto& existing : out.audit_logs)
@@ -200,8 +254,7 @@ bool build_audit(const std::string& name, const object& o, handler_set& out, std
     try {
       log = std::make_shared<audit_log>(options);
     } catch (const std::system_error& e) {
-      error = e.what();
-      return false;
+      return read.fail("file", e.what());
     }
     out.audit_logs.push_back(log);
   }
@@ -234,46 +287,40 @@ bool parse_millis(const picojson::value& value, std::chrono::milliseconds& out, 
   return false;
 }
 
-bool parse_retry_policy(const picojson::value& block, retry_policy& policy, std::string& error) {
-  if (!block.is<object>()) {
-    error = "'retry' must be a block";
-    return false;
-  }
+bool parse_retry_policy(const picojson::value& block, retry_policy& policy, config_fault& fault) {
+  if (!block.is<object>()) return fault.set("", "'retry' must be a block");
   const auto& o = block.get<object>();
-  if (!only_keys(o, {"attempts", "initial_delay", "max_delay", "multiplier"}, error)) return false;
+  block_reader read(o, fault);
+  if (!read.only_keys({"attempts", "initial_delay", "max_delay", "multiplier"})) return false;
   std::int64_t attempts = policy.max_attempts;
-  if (!get_int(o, "attempts", attempts, error, 1, 100)) return false;
+  if (!read.integer("attempts", attempts, 1, 100)) return false;
   policy.max_attempts = static_cast<unsigned>(attempts);
-  if (auto it = o.find("initial_delay"); it != o.end())
-    if (!parse_millis(it->second, policy.initial_delay, error)) return false;
-  if (auto it = o.find("max_delay"); it != o.end())
-    if (!parse_millis(it->second, policy.max_delay, error)) return false;
-  if (auto it = o.find("multiplier"); it != o.end()) {
-    if (!it->second.is<double>() || it->second.get<double>() < 1.0 || it->second.get<double>() > 100.0) {
-      error = "'multiplier' must be a number from 1 to 100";
-      return false;
-    }
-    policy.multiplier = it->second.get<double>();
+  if (!read.duration("initial_delay", policy.initial_delay) || !read.duration("max_delay", policy.max_delay))
+    return false;
+  if (const auto* multiplier = read.find("multiplier")) {
+    if (!multiplier->is<double>() || multiplier->get<double>() < 1.0 || multiplier->get<double>() > 100.0)
+      return read.fail("multiplier", "'multiplier' must be a number from 1 to 100");
+    policy.multiplier = multiplier->get<double>();
   }
   return true;
 }
 
-bool parse_smtp_options(const picojson::value& block, smtp_options& options, std::string& error) {
-  if (!block.is<object>()) {
-    error = "'smtp' must be a block";
-    return false;
-  }
+bool parse_smtp_options(const picojson::value& block, smtp_options& options, config_fault& fault) {
+  if (!block.is<object>()) return fault.set("", "'smtp' must be a block");
   const auto& o = block.get<object>();
-  if (!only_keys(o, {"host", "port", "tls", "verify", "ca_file", "username", "password", "auth", "helo", "timeout"},
-                 error))
+  block_reader read(o, fault);
+  if (!read.only_keys({"host", "port", "tls", "verify", "ca_file", "username", "password", "auth", "helo", "timeout"}))
     return false;
   std::int64_t port = options.port;
   std::string tls, auth;
-  if (!get_string(o, "host", options.host, error) || !get_int(o, "port", port, error, 1, 65535) ||
-      !get_string(o, "tls", tls, error) || !get_bool(o, "verify", options.verify_peer, error) ||
-      !get_string(o, "ca_file", options.ca_file, error) || !get_string(o, "username", options.username, error) ||
-      !get_string(o, "password", options.password, error) || !get_string(o, "auth", auth, error) ||
-      !get_string(o, "helo", options.helo_name, error))
+  if (!read.string("host", options.host) || !read.integer("port", port, 1, 65535)) return false;
+  if (const auto* value = read.find("tls"); value != nullptr && !value->is<std::string>())
+    return read.fail("tls", "smtp 'tls' must be one of none, starttls_if_available, starttls or implicit, not a " +
+                                conf::config_type_name(*value) + " (certificates: verify and ca_file)");
+  if (!read.string("tls", tls) || !read.boolean("verify", options.verify_peer) ||
+      !read.string("ca_file", options.ca_file) || !read.string("username", options.username) ||
+      !read.string("password", options.password) || !read.string("auth", auth) ||
+      !read.string("helo", options.helo_name) || !read.duration("timeout", options.timeout))
     return false;
   options.port = static_cast<std::uint16_t>(port);
   if (tls == "none") {
@@ -285,8 +332,7 @@ bool parse_smtp_options(const picojson::value& block, smtp_options& options, std
   } else if (tls == "implicit" || tls == "smtps") {
     options.tls = smtp_tls::implicit;
   } else {
-    error = "smtp 'tls' must be none, starttls_if_available, starttls or implicit";
-    return false;
+    return read.fail("tls", "smtp 'tls' must be none, starttls_if_available, starttls or implicit");
   }
   if (auth.empty() || auth == "auto") {
     options.auth = smtp_auth::automatic;
@@ -295,65 +341,48 @@ bool parse_smtp_options(const picojson::value& block, smtp_options& options, std
   } else if (auth == "login") {
     options.auth = smtp_auth::login;
   } else {
-    error = "smtp 'auth' must be auto, plain or login";
-    return false;
+    return read.fail("auth", "smtp 'auth' must be auto, plain or login");
   }
-  if (auto it = o.find("timeout"); it != o.end())
-    if (!parse_millis(it->second, options.timeout, error)) return false;
   return true;
 }
 
 bool build_handlers(const picojson::value& mss, boost::asio::any_io_executor executor, handler_set& out,
-                    std::string& error, log_sink sink) {
-  if (!mss.is<object>()) {
-    error = "mss: must be a block";
-    return false;
-  }
+                    config_fault& fault, const handler_build_options& options) {
+  if (!mss.is<object>()) return fault.set("", "mss: must be a block");
   const auto& block = mss.get<object>();
   const picojson::value* shared_smtp = nullptr;
   if (auto it = block.find("smtp"); it != block.end()) {
     smtp_options check;
-    if (!parse_smtp_options(it->second, check, error)) {
-      error = "mss.smtp: " + error;
-      return false;
-    }
+    if (!parse_smtp_options(it->second, check, fault))
+      return fault.set(join_path("smtp", fault.path), "mss.smtp: " + fault.message);
     shared_smtp = &it->second;
   }
   auto handlers = block.find("handlers");
   if (handlers == block.end()) return true;
-  if (!handlers->second.is<object>()) {
-    error = "mss.handlers: must be a map of name { type: ... }";
-    return false;
-  }
+  if (!handlers->second.is<object>()) return fault.set("handlers", "mss.handlers: must be a map of name { type: ... }");
   for (const auto& [name, definition] : handlers->second.get<object>()) {
     const std::string where = "mss.handlers." + name + ": ";
-    if (!definition.is<object>()) {
-      error = where + "must be a block";
-      return false;
-    }
+    const std::string path = conf::config_path("handlers", name);
+    if (!definition.is<object>()) return fault.set(path, where + "must be a block");
     const auto& o = definition.get<object>();
     std::string type;
-    if (!get_string(o, "type", type, error, true)) {
-      error = where + error;
-      return false;
-    }
-    bool ok = false;
-    if (type == "email") {
-      ok = build_email(name, o, shared_smtp, executor, out, error);
-    } else if (type == "http" || type == "sms" || type == "webhook") {
-      ok = build_http(name, type, o, executor, out, error);
-    } else if (type == "audit") {
-      ok = build_audit(name, o, out, error);
-    } else if (type == "log") {
-      ok = only_keys(o, {"type"}, error);
-      if (ok) out.by_name[name] = std::make_shared<log_handler>(name, sink);
-    } else {
-      error = "unknown handler type '" + type + "' (email, http, sms, webhook, audit, log)";
-    }
+    block_reader read(o, fault);
+    bool ok = read.string("type", type, true);
     if (!ok) {
-      error = where + error;
-      return false;
+      // reported below
+    } else if (type == "email") {
+      ok = build_email(name, o, shared_smtp, executor, out, fault);
+    } else if (type == "http" || type == "sms" || type == "webhook") {
+      ok = build_http(name, type, o, executor, out, fault);
+    } else if (type == "audit") {
+      ok = build_audit(name, o, out, fault, options.open_audit_logs);
+    } else if (type == "log") {
+      ok = read.only_keys({"type"});
+      if (ok) out.by_name[name] = std::make_shared<log_handler>(name, options.sink);
+    } else {
+      ok = read.fail("type", "unknown handler type '" + type + "' (email, http, sms, webhook, audit, log)");
     }
+    if (!ok) return fault.set(join_path(path, fault.path), where + fault.message);
   }
   return true;
 }

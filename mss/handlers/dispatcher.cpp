@@ -206,28 +206,41 @@ void dispatcher::log_run(const handler_input& input, const handler& target, cons
   log_(line);
 }
 
+retry_policy dispatcher::policy_for(const handler& target, message_kind kind) const {
+  retry_policy once;
+  once.max_attempts = 1;
+  // Audit records are written once; their durability is the log's job.
+  if (kind == message_kind::audit) return once;
+  if (target.retry()) return *target.retry();
+  // An action's requester waits with its own timeout: without a policy of
+  // the handler's own, one try.
+  return kind == message_kind::event ? options_.event_retry : once;
+}
+
 void dispatcher::run_with_retry(std::shared_ptr<const handler_input> input, std::shared_ptr<handler> target,
                                 retry_policy policy, std::function<void(handler_result, unsigned)> done) {
   auto counters = counters_;
   target->metrics().on_message();
+  auto tries = std::make_shared<std::atomic<unsigned>>(0);  // runs that reached for the peer
   async_retry<handler_result>(
       executor_, policy,
-      [this, input, target, counters](unsigned attempt, std::function<void(handler_result)> complete) {
+      [this, input, target, counters, tries](unsigned attempt, std::function<void(handler_result)> complete) {
         ++counters->handler_runs;
         target->metrics().on_attempt(attempt);
         const auto started = std::chrono::steady_clock::now();
-        target->run(input, [this, input, target, attempt, counters, started,
+        target->run(input, [this, input, target, attempt, counters, started, tries,
                             complete = std::move(complete)](handler_result r) {
-          target->metrics().on_run_done(std::chrono::steady_clock::now() - started, r.own_retries);
+          target->metrics().on_run_done(std::chrono::steady_clock::now() - started);
+          if (r.tried) ++*tries;
           if (!r.ok) ++counters->handler_failures;
           log_run(*input, *target, r, attempt);
           complete(std::move(r));
         });
       },
       [](const handler_result& r) { return !r.ok && r.retryable; },
-      [target, done = std::move(done)](handler_result r, unsigned attempts) {
+      [target, tries, done = std::move(done)](handler_result r, unsigned) {
         target->metrics().on_outcome(r.ok);
-        done(std::move(r), attempts);
+        done(std::move(r), tries->load());
       });
 }
 
@@ -244,12 +257,8 @@ void dispatcher::run_action(std::shared_ptr<const handler_input> input, std::vec
   auto state = std::make_shared<gather>();
   state->remaining = targets.size();
   state->done = std::move(done);
-  // Actions are not retried here: the requester is waiting with its own
-  // timeout, and handlers with a network peer retry themselves.
-  retry_policy once;
-  once.max_attempts = 1;
   for (auto& target : targets) {
-    run_with_retry(input, target, once, [state, input, name = target->name()](handler_result r, unsigned) {
+    run_with_retry(input, target, policy_for(*target, message_kind::action), [state, input, name = target->name()](handler_result r, unsigned) {
       bool last = false;
       {
         std::lock_guard lock(state->mutex);
@@ -284,11 +293,8 @@ void dispatcher::run_event(std::shared_ptr<const handler_input> input, std::vect
   };
   auto state = std::make_shared<gather>();
   state->remaining = targets.size();
-  // Audit records are written once; their durability is the log's job.
-  retry_policy policy = options_.event_retry;
-  if (kind == message_kind::audit) policy.max_attempts = 1;
   for (auto& target : targets) {
-    run_with_retry(input, target, policy, [this, state, input, target, reply](handler_result r, unsigned attempts) {
+    run_with_retry(input, target, policy_for(*target, kind), [this, state, input, target, reply](handler_result r, unsigned attempts) {
       if (!r.ok) dead_letter(*input, *target, r, attempts);
       bool last = false;
       {

@@ -6,15 +6,23 @@
 // and supplies `publish` (for dead letters) and per-message `reply`.
 //
 // Semantics (issue 5):
-//  * action: the handlers run once; the reply is sent after they finish:
+//  * action: each handler runs once (or with its own `retry` policy, if it
+//    has one: event_retry is for events only); the reply is sent after they finish:
 //    {"ok":true,"correlationId":..,"results":{handler:{details}}} or
 //    {"ok":false,"error":"...",...}. A repeated request with the same
 //    idempotency key (Nats-Msg-Id header, else correlationId) within the
 //    window is answered from the first run (idempotency_cache). Keys are
 //    scoped by subject (the same correlationId on two actions runs both).
 //  * event: matched handlers run in parallel; a failed retryable run is
-//    retried with event_retry's backoff, then logged and published to
+//    retried with the handler's own `retry` policy or, when it has none,
+//    event_retry's, then logged and published to
 //    `<dead_letter_prefix>.<handler>`; the publisher is never waited on.
+//  * retrying has one owner, this dispatcher: a handler run is one try at
+//    the peer (one SMTP transaction, one HTTP request), and exactly one
+//    policy applies to a handler's runs, never a product of two (see
+//    policy_for). The dead letter's `attempts` counts the tries, so it is
+//    the number of requests the peer was sent; a run refused before
+//    trying (bad input, template error) is final and counts none.
 //  * audit: like event, routed by audit rules or, without any, to every
 //    handler of type "audit"; when a reply is wanted it is sent after the
 //    record is durable.
@@ -52,7 +60,7 @@ struct dispatcher_options {
   std::string prefix = "kiam";                     ///< subject prefix
   std::string queue_group = "mss";                 ///< queue group for action subscriptions
   std::string dead_letter_prefix;                  ///< default "<prefix>.deadletter"
-  retry_policy event_retry{3, std::chrono::milliseconds(500), 2.0, std::chrono::milliseconds(30000)};  ///< event handler retries
+  retry_policy event_retry = default_config_retry;  ///< event runs of handlers without their own `retry`
   std::chrono::milliseconds idempotency_window{std::chrono::minutes(10)};  ///< how long action replies are remembered
   std::size_t idempotency_max_entries = 100000;    ///< bound on remembered keys
 };
@@ -123,6 +131,12 @@ class dispatcher {
                   std::function<void(std::string reply, bool ok)> done);
   void run_event(std::shared_ptr<const handler_input> input, std::vector<std::shared_ptr<handler>> targets,
                  message_kind kind, reply_fn reply);
+  /// The one retry policy for `target`'s runs on a `kind` message: audit,
+  /// one run; else the handler's own `retry`; else event_retry for an
+  /// event and one run for an action.
+  retry_policy policy_for(const handler& target, message_kind kind) const;
+  /// Runs `target` under `policy`; `done` gets the last result and the
+  /// number of runs that tried the peer.
   void run_with_retry(std::shared_ptr<const handler_input> input, std::shared_ptr<handler> target,
                       retry_policy policy, std::function<void(handler_result, unsigned attempts)> done);
   void dead_letter(const handler_input& input, const handler& target, const handler_result& result,

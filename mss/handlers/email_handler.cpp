@@ -68,12 +68,12 @@ bool email_handler::render(const picojson::value& message, mail_message& mail, s
 void email_handler::run(std::shared_ptr<const handler_input> input, handler_done done) {
   mail_message mail;
   std::string error;
-  if (!input->message.is_json || !input->message.message.is<picojson::object>()) {
-    done({false, "email handler '" + name() + "' needs a JSON object message", {}, false});
-    return;
-  }
-  if (!render(input->message.message, mail, error)) {
-    done({false, "email handler '" + name() + "': " + error, {}, false});
+  if (!input->message.is_json || !input->message.message.is<picojson::object>()) error = "needs a JSON object message";
+  if (error.empty() && !render(input->message.message, mail, error) && error.empty()) error = "cannot render the mail";
+  if (!error.empty()) {
+    handler_result refused{false, "email handler '" + name() + "': " + error, {}, false};
+    refused.tried = false;  // nothing reached the SMTP server
+    done(std::move(refused));
     return;
   }
   async_send_mail(executor_, config_.smtp, std::move(mail), [done = std::move(done), name = name()](smtp_result r) {

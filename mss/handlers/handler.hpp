@@ -10,16 +10,23 @@
 //  * Bad input (missing template fields, CR/LF in header fields, non-JSON
 //    payload where JSON is needed) is a failed result with a clear error,
 //    never an exception and never a malformed SMTP or HTTP request.
+//  * One run is one try at the peer: at most one SMTP transaction or one
+//    HTTP request. Handlers never retry by themselves; the dispatcher owns
+//    retrying (mss/handlers/dispatcher.hpp), with the handler's own
+//    `retry` policy when it has one, so that the attempts a dead letter
+//    reports are the requests the peer saw.
 #pragma once
 
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include <picojson.h>
 
+#include "mss/common/retry.hpp"
 #include "mss/handlers/envelope.hpp"
 #include "mss/handlers/handler_metrics.hpp"
 
@@ -42,9 +49,11 @@ struct handler_input {
 struct handler_result {
   bool ok = false;          ///< the effect happened
   std::string error;        ///< why not (empty when ok)
-  picojson::object details; ///< handler-specific facts (smtp_code, status, attempts...)
+  picojson::object details; ///< handler-specific facts (smtp_code, status...)
   bool retryable = true;    ///< false when retrying cannot help (bad input, template error)
-  unsigned own_retries = 0; ///< retries the handler made itself within this run (webhook, SMS)
+  /// False when the run failed before trying the peer (bad input, template
+  /// error): it does not count as an attempt in the dead letter.
+  bool tried = true;
 };
 
 /// Completion callback; called exactly once, from any thread.
@@ -69,9 +78,16 @@ class handler {
   /// What this handler's runs came to (counted by the dispatcher).
   handler_metrics& metrics() const { return metrics_; }
 
+  /// The handler's own `retry` policy, which the dispatcher uses for its
+  /// runs instead of `event_retry`; empty when the config gives none.
+  const std::optional<retry_policy>& retry() const { return retry_; }
+  /// Sets the policy (configuration time, before any run).
+  void set_retry(retry_policy policy) { retry_ = policy; }
+
  private:
   std::string name_;
   mutable handler_metrics metrics_;
+  std::optional<retry_policy> retry_;
 };
 
 }  // namespace courier::mss

@@ -15,9 +15,9 @@ namespace courier::mss {
 
 /// Upper bounds (seconds) of the handler duration histogram's buckets:
 /// 1 ms (a log or an audit record on a fast disk) to 30 s (the longest
-/// SMTP or HTTP exchange worth telling apart: the default webhook retry
-/// delay cap, and longer than the default 10 s peer timeouts, which a run
-/// with the handler's own retries can exceed). Steps of about 2.5x.
+/// SMTP or HTTP exchange worth telling apart: the default retry delay
+/// cap, and longer than the default 10 s peer timeouts). Steps of about
+/// 2.5x.
 inline constexpr std::array<double, 14> handler_duration_bounds{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                                  0.25,  0.5,    1.0,   2.5,  5.0,   10.0, 30.0};
 
@@ -27,7 +27,7 @@ struct handler_counts {
   std::uint64_t attempts = 0;      ///< runs started (the dispatcher's retries included)
   std::uint64_t succeeded = 0;     ///< messages whose final run succeeded (sent, recorded)
   std::uint64_t failed = 0;        ///< messages whose final run failed (retries used up or not retryable)
-  std::uint64_t retries = 0;       ///< attempts after the first: the dispatcher's and the handler's own
+  std::uint64_t retries = 0;       ///< attempts after the first (the dispatcher owns retrying)
   std::uint64_t dead_letters = 0;  ///< failures published to the dead letter subject
   /// Runs per duration bucket (not cumulative); the last is above every bound.
   std::vector<std::uint64_t> duration_buckets;
@@ -47,9 +47,8 @@ class handler_metrics {
     attempts_.fetch_add(1, std::memory_order_relaxed);
     if (attempt > 1) retries_.fetch_add(1, std::memory_order_relaxed);
   }
-  /// A run ended after `duration`, having retried `own_retries` times by itself.
-  void on_run_done(std::chrono::steady_clock::duration duration, unsigned own_retries) {
-    if (own_retries > 0) retries_.fetch_add(own_retries, std::memory_order_relaxed);
+  /// A run (one attempt) ended after `duration`.
+  void on_run_done(std::chrono::steady_clock::duration duration) {
     const double seconds = std::chrono::duration<double>(duration).count();
     std::size_t bucket = 0;
     while (bucket < handler_duration_bounds.size() && seconds > handler_duration_bounds[bucket]) ++bucket;

@@ -72,16 +72,18 @@ void http_handler::run(std::shared_ptr<const handler_input> input, handler_done 
   std::string body;
   std::string error;
   if (!render(*input, target, body, error)) {
-    done({false, type_ + " handler '" + name() + "': " + error, {}, false});
+    handler_result refused{false, type_ + " handler '" + name() + "': " + error, {}, false};
+    refused.tried = false;
+    done(std::move(refused));
     return;
   }
+  // One request per run: the dispatcher owns retrying (mss/handlers/handler.hpp).
+  target.retry.max_attempts = 1;
   async_send_webhook(executor_, target, std::move(body),
                      [done = std::move(done), label = type_ + " handler '" + name() + "'"](webhook_result r) {
                        handler_result result;
                        result.ok = r.ok;
                        result.details["status"] = picojson::value(static_cast<std::int64_t>(r.last.status));
-                       result.details["attempts"] = picojson::value(static_cast<std::int64_t>(r.attempts));
-                       result.own_retries = r.attempts > 1 ? r.attempts - 1 : 0;
                        if (!r.ok) {
                          result.error = label + ": " + r.error;
                          result.retryable = webhook_should_retry(r.last);

@@ -1,7 +1,9 @@
 // HTTP handler for SMS gateways and webhooks: URL, header and body
 // templates filled from the message, optional HMAC-SHA256 signature of the
-// final body, retries with exponential backoff (mss/peers/webhook). Without a body
-// template the raw payload is sent as is (the usual webhook).
+// final body (mss/peers/webhook). One run sends one request; the
+// dispatcher retries failed runs (408, 429, 5xx and transport errors are
+// worth another try, other 4xx are final). Without a body template the raw
+// payload is sent as is (the usual webhook).
 //
 // Escaping: values in the URL are percent-encoded, values in header
 // templates refuse CR/LF, and values in the body are JSON-string escaped
@@ -22,7 +24,7 @@ namespace courier::mss {
 
 /// Settings of an HTTP handler.
 struct http_handler_config {
-  webhook_target target;   ///< url (a template here), method, content type, signing, timeouts, retry
+  webhook_target target;   ///< url (a template here), method, content type, signing, timeout (its retry is unused)
   std::vector<std::pair<std::string, std::string>> header_templates;  ///< header name -> value template
   std::optional<std::string> body;  ///< body template; nullopt = send the raw payload
   template_escape body_escape = template_escape::json;  ///< how values go into the body

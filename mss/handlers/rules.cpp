@@ -158,7 +158,7 @@ bool route_table::add(route_rule rule, std::string& error) {
   return true;
 }
 
-bool route_table::load(const picojson::value& rules, std::string& error) {
+bool route_table::load(const picojson::value& rules, std::string& error, std::size_t* failed_rule) {
   if (!rules.is<picojson::array>()) {
     error = "rules must be a list";
     return false;
@@ -178,6 +178,7 @@ bool route_table::load(const picojson::value& rules, std::string& error) {
         !read_conditions(object, rule, problem) || !known_keys_only(object, problem) ||
         !add(std::move(rule), problem)) {
       error = where + problem;
+      if (failed_rule != nullptr) *failed_rule = index - 1;
       return false;
     }
   }

@@ -47,8 +47,9 @@ class route_table {
   bool add(route_rule rule, std::string& error);
 
   /// Loads rules from a config array (see the file comment), appending to
-  /// this table. Returns false with an error naming the bad rule.
-  bool load(const picojson::value& rules, std::string& error);
+  /// this table. Returns false with an error naming the bad rule, whose
+  /// index in `rules` (from 0) goes to `failed_rule` when given.
+  bool load(const picojson::value& rules, std::string& error, std::size_t* failed_rule = nullptr);
 
   /// Handler names for `name` and `message`, each at most once, in rule
   /// order. A non-object message fails every rule that has conditions.

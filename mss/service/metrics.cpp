@@ -62,7 +62,7 @@ void write_handlers(std::string& out, const service& s) {
       {"courier_mss_handler_failed_total", "Messages whose last handler run failed (retries used up or not retryable).",
        &handler_counts::failed},
       {"courier_mss_handler_retries_total",
-       "Runs after the first: the dispatcher's event retries and the handler's own HTTP retries.",
+       "Runs after the first (each run is one SMTP transaction or HTTP request).",
        &handler_counts::retries},
       {"courier_mss_handler_dead_letters_total", "Failed event and audit messages published to the dead letter subject.",
        &handler_counts::dead_letters},
@@ -72,7 +72,7 @@ void write_handlers(std::string& out, const service& s) {
     for (const auto& r : rows) sample(out, c.name, labels(r), r.counts.*c.field);
   }
   family(out, "courier_mss_handler_duration_seconds", metric_type::histogram,
-         "Time of one handler run (an SMTP or HTTP exchange with its own retries, an audit write and fsync).");
+         "Time of one handler run (one SMTP or HTTP exchange, an audit write and fsync).");
   const std::vector<double> bounds(handler_duration_bounds.begin(), handler_duration_bounds.end());
   for (const auto& r : rows)
     broker::prometheus::histogram(out, "courier_mss_handler_duration_seconds", labels(r), bounds,

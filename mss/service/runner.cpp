@@ -2,11 +2,15 @@
 
 #include <signal.h>
 
+#include <algorithm>
+#include <iterator>
 #include <stdexcept>
 
 #include "broker/logger.hpp"
 #include "broker/server.hpp"
 #include "client/tcp_bus.hpp"
+#include "conf/ascii.hpp"
+#include "conf/config_parser.hpp"
 #include "mss/service/in_process_bus.hpp"
 #include "mss/service/metrics.hpp"
 
@@ -35,35 +39,82 @@ struct connection_settings {
   std::string name = "courier-mss";
 };
 
-connection_settings read_connection_settings(const picojson::value& block) {
-  connection_settings out;
-  const auto& o = block.get<picojson::object>();
+/// Every key an `mss` block may hold: the runner's, the dispatcher's
+/// (mss/config/dispatcher_config) and the handlers' (mss/config/handler_config).
+/// Any other is a mistake (a typo would otherwise disable what it meant).
+constexpr const char* block_keys[] = {"server", "user", "password", "token", "name",
+                                      "prefix", "queue_group", "dead_letter_prefix", "event_retry",
+                                      "idempotency_window", "idempotency_max", "actions", "events", "audits",
+                                      "smtp", "handlers"};
+
+bool read_connection_settings(const picojson::object& o, connection_settings& out, config_fault& fault) {
+  for (const auto& [key, unused] : o) {
+    (void)unused;
+    if (std::find_if(std::begin(block_keys), std::end(block_keys), [&](const char* k) { return key == k; }) ==
+        std::end(block_keys))
+      return fault.set(conf::config_path("", key), "mss: unknown key '" + key + "'");
+  }
   const std::pair<const char*, std::string*> keys[] = {{"server", &out.server_url}, {"user", &out.user},
                                                        {"password", &out.password}, {"token", &out.token},
                                                        {"name", &out.name}};
   for (const auto& [key, field] : keys) {
     auto it = o.find(key);
     if (it == o.end()) continue;
-    if (!it->second.is<std::string>()) throw std::runtime_error(std::string("mss.") + key + ": must be a string");
+    if (!it->second.is<std::string>()) return fault.set(key, std::string("mss.") + key + ": must be a string");
     *field = it->second.get<std::string>();
   }
+  return true;
+}
+
+/// What an `mss` block builds into, before anything runs.
+struct built_services {
+  connection_settings connection;
+  dispatcher_config config;
+  handler_set handlers;
+};
+
+/// Where the `mss` block's key at `path` (below the block) was written, as
+/// precisely as `source` knows; nothing without a source.
+conf::source_position position_of(const conf::config_document* source, const std::string& path) {
+  if (source == nullptr || !source->root.is<picojson::object>()) return {};
+  for (const auto& [key, unused] : source->root.get<picojson::object>()) {
+    (void)unused;
+    if (conf::ascii_lower(key) != "mss") continue;  // top-level keys are case-insensitive
+    const std::string block = conf::config_path("", key);
+    return source->nearest_position(path.empty() ? block : block + "/" + path);
+  }
+  return {};
+}
+
+/// Reads and builds the whole `mss` block, as start-up and `courier -t`
+/// both do (one function, so that they cannot disagree). Throws
+/// conf::config_error "file:line:col: mss...: what" when a source is known.
+built_services build_services(const picojson::value& mss_block, boost::asio::any_io_executor executor,
+                              const handler_build_options& options, const conf::config_document* source) {
+  const picojson::value block = mss_block.is<picojson::null>() ? picojson::value(picojson::object()) : mss_block;
+  config_fault fault;
+  built_services out;
+  const bool ok = block.is<picojson::object>()
+                      ? read_connection_settings(block.get<picojson::object>(), out.connection, fault) &&
+                            load_dispatcher_config(block, out.config, fault) &&
+                            build_handlers(block, executor, out.handlers, fault, options) &&
+                            check_rule_handlers(out.config, out.handlers, fault)
+                      : fault.set("", "mss: must be a block");
+  if (!ok) throw conf::config_error(position_of(source, fault.path), fault.message);
   return out;
 }
 
 }  // namespace
 
-runner::runner(broker::server* embedded, const picojson::value& mss_block, const std::string& server_url)
+runner::runner(broker::server* embedded, const picojson::value& mss_block, const std::string& server_url,
+               const conf::config_document* source)
     : work_(boost::asio::make_work_guard(io_)) {
-  const picojson::value block = mss_block.is<picojson::null>() ? picojson::value(picojson::object()) : mss_block;
-  if (!block.is<picojson::object>()) throw std::runtime_error("mss: must be a block");
-  const connection_settings connection = read_connection_settings(block);
-  dispatcher_config config;
-  std::string error;
-  if (!load_dispatcher_config(block, config, error)) throw std::runtime_error(error);
-  handler_set handlers;
-  if (!build_handlers(block, io_.get_executor(), handlers, error,
-                      [](const std::string& line) { broker::log().write(broker::log_level::notice, line); }))
-    throw std::runtime_error(error);
+  handler_build_options build;
+  build.sink = [](const std::string& line) { broker::log().write(broker::log_level::notice, line); };
+  built_services built = build_services(mss_block, io_.get_executor(), build, source);
+  const connection_settings& connection = built.connection;
+  dispatcher_config config = std::move(built.config);
+  handler_set handlers = std::move(built.handlers);
   const std::string url = server_url.empty() ? connection.server_url : server_url;
   if (!url.empty()) {
     tcp_bus_options options;
@@ -130,7 +181,15 @@ void runner::stop(std::chrono::milliseconds timeout) {
 
 std::unique_ptr<runner> start_message_services(broker::server* embedded, const conf::server_options& options) {
   if (options.mss.is<picojson::null>() && options.mss_only_url.empty()) return nullptr;
-  return std::make_unique<runner>(embedded, options.mss, options.mss_only_url);
+  return std::make_unique<runner>(embedded, options.mss, options.mss_only_url, options.config_source.get());
+}
+
+void check_message_services(const conf::server_options& options) {
+  if (options.mss.is<picojson::null>() && options.mss_only_url.empty()) return;
+  boost::asio::io_context io;  // never run: the handlers are built, nothing starts
+  handler_build_options build;
+  build.open_audit_logs = false;
+  build_services(options.mss, io.get_executor(), build, options.config_source.get());
 }
 
 bool message_services_only(const conf::server_options& options) { return !options.mss_only_url.empty(); }

@@ -20,6 +20,7 @@
 
 #include "broker/metrics_sources.hpp"
 #include "client/bus.hpp"
+#include "conf/config_parser.hpp"
 #include "conf/options.hpp"
 #include "mss/service/service.hpp"
 
@@ -37,9 +38,13 @@ class runner {
  public:
   /// Builds and starts from `mss_block` (an `mss { }` block, parsed).
   /// `embedded` is used unless `server_url` (or mss.server) names an
-  /// external server. Throws std::runtime_error with a clear message on a
-  /// config error or when there is neither an embedded server nor a URL.
-  runner(broker::server* embedded, const picojson::value& mss_block, const std::string& server_url = {});
+  /// external server. Throws std::runtime_error with a clear message when
+  /// there is neither an embedded server nor a URL, or the bus fails, and
+  /// conf::config_error (a std::runtime_error) on a config mistake, its
+  /// key's "file:line:col: " in front when `source` (the parsed file the
+  /// block came from) is given.
+  runner(broker::server* embedded, const picojson::value& mss_block, const std::string& server_url = {},
+         const conf::config_document* source = nullptr);
   ~runner();
   runner(const runner&) = delete;
   runner& operator=(const runner&) = delete;
@@ -72,6 +77,14 @@ class runner {
 /// services connect to that server over TCP, else to `embedded`.
 /// Throws std::runtime_error on a config error.
 std::unique_ptr<runner> start_message_services(broker::server* embedded, const conf::server_options& options);
+
+/// Builds what start_message_services() builds from `options`, and starts
+/// nothing: `courier -t` and a reload check a file with it. The same code
+/// reads the block, so it fails where start-up would, with the same
+/// conf::config_error, except that audit files are not opened (their
+/// directory must exist and be writable) and no server is connected to.
+/// Returns when the block is fine or absent.
+void check_message_services(const conf::server_options& options);
 
 /// True for --mss-only: run the message services without a broker.
 bool message_services_only(const conf::server_options& options);

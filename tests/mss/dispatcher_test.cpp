@@ -52,10 +52,11 @@ class DispatcherTest : public ::testing::Test {
       }
     )";
     const auto document = conf::parse_config_string(config);
-    std::string error;
-    ASSERT_TRUE(build_handlers(document.root.get<picojson::object>().at("mss"), io_.executor(), handlers_, error,
-                               [this](const std::string& line) { remember(line); }))
-        << error;
+    config_fault fault;
+    handler_build_options build;
+    build.sink = [this](const std::string& line) { remember(line); };
+    ASSERT_TRUE(build_handlers(document.root.get<picojson::object>().at("mss"), io_.executor(), handlers_, fault, build))
+        << fault.message;
     dispatcher_options options;
     options.prefix = "kiam";
     options.event_retry.max_attempts = 3;
@@ -244,15 +245,16 @@ TEST_F(DispatcherTest, EventHandlerFailureIsRetriedThenDeadLettered) {
   const std::string payload = R"({"correlationId":"ev-1","user":"alice"})";
   const auto reply = request("kiam.event.login.abnormal", payload);  // reply waits for all handlers
   EXPECT_EQ(json_field(reply, "ok"), "false");
-  // hook: 3 event attempts x 2 webhook attempts, all answered 500.
-  EXPECT_EQ(http_count(), 6u);
+  // hook: its own retry policy (2 attempts) replaces event_retry (3): two
+  // requests, all answered 500, never 3 x 2 (issue 18).
+  EXPECT_EQ(http_count(), 2u);
   std::lock_guard lock(mutex_);
   ASSERT_EQ(published_.size(), 1u);
   EXPECT_EQ(published_[0].first, "kiam.deadletter.hook");
   const auto letter = parse_json(published_[0].second);
   EXPECT_EQ(json_field(letter, "handler"), "hook");
   EXPECT_EQ(json_field(letter, "subject"), "kiam.event.login.abnormal");
-  EXPECT_EQ(json_field(letter, "attempts"), "3");
+  EXPECT_EQ(json_field(letter, "attempts"), "2");
   EXPECT_EQ(json_field(letter, "correlationId"), "ev-1");
   EXPECT_EQ(json_field(letter, "message.user"), "alice");
   EXPECT_NE(json_field(letter, "error").find("HTTP 500"), std::string::npos);
@@ -262,7 +264,7 @@ TEST_F(DispatcherTest, EventHandlerFailureIsRetriedThenDeadLettered) {
   EXPECT_EQ(log_runs, 1u);
   bool logged_with_correlation = false;
   for (const auto& line : log_)
-    logged_with_correlation |= line.find("handler=hook correlationId=ev-1 attempt=3 failed") != std::string::npos;
+    logged_with_correlation |= line.find("handler=hook correlationId=ev-1 attempt=2 failed") != std::string::npos;
   EXPECT_TRUE(logged_with_correlation);
 }
 
@@ -274,7 +276,7 @@ TEST_F(DispatcherTest, BadInputIsDeadLetteredWithoutRetries) {
   }));
   std::lock_guard lock(mutex_);
   const auto letter = parse_json(published_[0].second);
-  EXPECT_EQ(json_field(letter, "attempts"), "1");
+  EXPECT_EQ(json_field(letter, "attempts"), "0") << "refused before any request";
   EXPECT_EQ(json_field(letter, "message"), "not even json");
   EXPECT_NE(json_field(letter, "error").find("not JSON"), std::string::npos) << json_field(letter, "error");
   EXPECT_EQ(http_count(), 0u);
@@ -349,8 +351,8 @@ TEST(DispatcherConfig, ReadsPrefixRetriesWindowAndRules) {
     }
   )");
   dispatcher_config config;
-  std::string error;
-  ASSERT_TRUE(load_dispatcher_config(document.root.get<picojson::object>().at("mss"), config, error)) << error;
+  config_fault fault;
+  ASSERT_TRUE(load_dispatcher_config(document.root.get<picojson::object>().at("mss"), config, fault)) << fault.message;
   EXPECT_EQ(config.options.prefix, "acme");
   EXPECT_EQ(config.options.queue_group, "workers");
   EXPECT_EQ(config.options.event_retry.max_attempts, 5u);
@@ -378,9 +380,9 @@ TEST(DispatcherConfig, BadValuesAreErrors) {
        }) {
     const auto document = conf::parse_config_string(text);
     dispatcher_config config;
-    std::string error;
-    EXPECT_FALSE(load_dispatcher_config(document.root.get<picojson::object>().at("mss"), config, error)) << text;
-    EXPECT_NE(error.find(expected), std::string::npos) << text << " -> " << error;
+    config_fault fault;
+    EXPECT_FALSE(load_dispatcher_config(document.root.get<picojson::object>().at("mss"), config, fault)) << text;
+    EXPECT_NE(fault.message.find(expected), std::string::npos) << text << " -> " << fault.message;
   }
 }
 

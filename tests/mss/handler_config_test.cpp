@@ -71,11 +71,15 @@ class HandlerConfigTest : public ::testing::Test {
 
   bool build(handler_set& set, std::string& error) {
     const auto document = conf::parse_config_string(config_text());
-    return build_handlers(document.root.get<picojson::object>().at("mss"), io_.executor(), set, error,
-                          [this](const std::string& line) {
-                            std::lock_guard lock(log_mutex_);
-                            log_lines_.push_back(line);
-                          });
+    config_fault fault;
+    handler_build_options options;
+    options.sink = [this](const std::string& line) {
+      std::lock_guard lock(log_mutex_);
+      log_lines_.push_back(line);
+    };
+    const bool ok = build_handlers(document.root.get<picojson::object>().at("mss"), io_.executor(), set, fault, options);
+    error = fault.message;
+    return ok;
   }
 
   handler_result run(handler& h, const std::shared_ptr<const handler_input>& input) {
@@ -259,9 +263,9 @@ TEST(HandlerConfigErrors, BadDefinitionsAreReportedWithTheirName) {
   for (const auto& [text, expected] : cases) {
     const auto document = conf::parse_config_string(text);
     handler_set set;
-    std::string error;
-    EXPECT_FALSE(build_handlers(document.root.get<picojson::object>().at("mss"), io.executor(), set, error)) << text;
-    EXPECT_NE(error.find(expected), std::string::npos) << text << " -> " << error;
+    config_fault fault;
+    EXPECT_FALSE(build_handlers(document.root.get<picojson::object>().at("mss"), io.executor(), set, fault)) << text;
+    EXPECT_NE(fault.message.find(expected), std::string::npos) << text << " -> " << fault.message;
   }
 }
 

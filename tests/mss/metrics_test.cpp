@@ -36,7 +36,8 @@ std::string series(const std::string& name, const std::string& handler, const st
 class MssMetrics : public ::testing::Test {
  protected:
   void SetUp() override {
-    // The first webhook request is answered 500: the webhook retries it itself.
+    // The first webhook request is answered 500: the dispatcher retries it
+    // under the webhook's own policy.
     http_port_ = test::start_server(http_, "http_recorder.py", {"--log", work_.file("http.jsonl"), "--fail-first", "1"});
     ASSERT_GT(http_port_, 0);
     const std::string hook_url = "http://127.0.0.1:" + std::to_string(http_port_) + "/hook";
@@ -123,9 +124,10 @@ TEST_F(MssMetrics, HandlersCountWhatTheyDid) {
   EXPECT_EQ(doc.value(series("courier_mss_handler_failed_total", "greet", "log")), 0);
   EXPECT_EQ(doc.value(series("courier_mss_handler_duration_seconds_count", "greet", "log")), 3);
 
-  // The webhook: two events delivered, the first after one retry of its own.
+  // The webhook: two events delivered, one of them after a retry (one run
+  // is one request: three in all).
   EXPECT_EQ(doc.value(series("courier_mss_handler_messages_total", "hook", "webhook")), 2);
-  EXPECT_EQ(doc.value(series("courier_mss_handler_attempts_total", "hook", "webhook")), 2);
+  EXPECT_EQ(doc.value(series("courier_mss_handler_attempts_total", "hook", "webhook")), 3);
   EXPECT_EQ(doc.value(series("courier_mss_handler_retries_total", "hook", "webhook")), 1);
   EXPECT_EQ(doc.value(series("courier_mss_handler_dead_letters_total", "hook", "webhook")), 0);
 
@@ -135,11 +137,12 @@ TEST_F(MssMetrics, HandlersCountWhatTheyDid) {
   EXPECT_EQ(doc.value(series("courier_mss_handler_dead_letters_total", "bad", "sms")), 2);
   EXPECT_EQ(doc.value(series("courier_mss_handler_sent_total", "bad", "sms")), 0);
 
-  // Nobody listens: the dispatcher retries the event once, then gives up.
-  EXPECT_EQ(doc.value(series("courier_mss_handler_attempts_total", "down", "webhook")), 2);
-  EXPECT_EQ(doc.value(series("courier_mss_handler_retries_total", "down", "webhook")), 1);
+  // Nobody listens: the handler's own policy (one attempt) replaces
+  // event_retry (two), so it gives up after one try.
+  EXPECT_EQ(doc.value(series("courier_mss_handler_attempts_total", "down", "webhook")), 1);
+  EXPECT_EQ(doc.value(series("courier_mss_handler_retries_total", "down", "webhook")), 0);
   EXPECT_EQ(doc.value(series("courier_mss_handler_failed_total", "down", "webhook")), 1);
-  EXPECT_EQ(doc.value(series("courier_mss_handler_duration_seconds_count", "down", "webhook")), 2);
+  EXPECT_EQ(doc.value(series("courier_mss_handler_duration_seconds_count", "down", "webhook")), 1);
 
   // Audit records: durable when acknowledged, the file's size reported.
   EXPECT_EQ(doc.value(series("courier_mss_handler_sent_total", "trail", "audit")), 4);
@@ -186,10 +189,13 @@ TEST_F(MssMetrics, TheSourceIsRegisteredWhileTheRunnerRuns) {
 
 TEST(MssMetricsObserve, DurationsLandInTheirBuckets) {
   handler_metrics m;
-  m.on_run_done(std::chrono::microseconds(500), 0);   // <= 1 ms
-  m.on_run_done(std::chrono::milliseconds(1), 0);     // le is inclusive
-  m.on_run_done(std::chrono::milliseconds(200), 2);   // <= 0.25 s, two own retries
-  m.on_run_done(std::chrono::seconds(31), 0);         // above every bound
+  m.on_run_done(std::chrono::microseconds(500));  // <= 1 ms
+  m.on_run_done(std::chrono::milliseconds(1));    // le is inclusive
+  m.on_run_done(std::chrono::milliseconds(200));  // <= 0.25 s
+  m.on_run_done(std::chrono::seconds(31));        // above every bound
+  m.on_attempt(1);
+  m.on_attempt(2);  // a retry
+  m.on_attempt(3);  // another
   const auto counts = m.snapshot();
   ASSERT_EQ(counts.duration_buckets.size(), handler_duration_bounds.size() + 1);
   EXPECT_EQ(counts.duration_buckets[0], 2u);

@@ -18,6 +18,10 @@ Options:
   --auth USER:PASS        enable AUTH (PLAIN and LOGIN), require it for MAIL
   --auth-plaintext        allow AUTH without TLS (aiosmtpd requires TLS by default)
   --require-starttls      refuse commands before STARTTLS
+  --fail-first N          answer the first N messages (DATA) with a temporary
+                          451 failure, then accept; every DATA received, failed
+                          or not, is one line {"number","rcpt_tos","status"}
+                          in DIR/attempts.jsonl (the tests count them)
 """
 import argparse
 import asyncio
@@ -32,9 +36,11 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
 
 class Store:
-    def __init__(self, directory):
+    def __init__(self, directory, fail_first=0):
         self.directory = directory
         self.count = 0
+        self.attempts = 0
+        self.fail_first = fail_first
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         # Lets tests provoke a permanent recipient failure.
@@ -44,6 +50,12 @@ class Store:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.attempts += 1
+        status = 451 if self.attempts <= self.fail_first else 250
+        with open(os.path.join(self.directory, "attempts.jsonl"), "a") as out:
+            out.write(json.dumps({"number": self.attempts, "rcpt_tos": envelope.rcpt_tos, "status": status}) + "\n")
+        if status != 250:
+            return "451 4.3.0 induced temporary failure"
         self.count += 1
         raw = envelope.content if isinstance(envelope.content, bytes) else envelope.content.encode()
         parsed = email.message_from_bytes(raw, policy=email.policy.default)
@@ -82,6 +94,7 @@ def main():
     parser.add_argument("--auth")
     parser.add_argument("--auth-plaintext", action="store_true")
     parser.add_argument("--require-starttls", action="store_true")
+    parser.add_argument("--fail-first", type=int, default=0)
     args = parser.parse_args()
 
     tls_context = None
@@ -98,7 +111,7 @@ def main():
                   and auth_data.password.decode() == password)
             return AuthResult(success=ok, handled=False, auth_data=auth_data if ok else None)
 
-    store = Store(args.dir)
+    store = Store(args.dir, args.fail_first)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
 
