@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "broker/server.hpp"
+#include "conf/config_error.hpp"
 #include "conf/config_loader.hpp"
 #include "test_support.hpp"
 
@@ -81,6 +82,48 @@ TEST(Runner, ConfigMistakesAreClearStartupErrors) {
   EXPECT_NE(error_of(R"(mss { prefix: "a.*" })").find("mss.prefix"), std::string::npos);
   EXPECT_NE(error_of(R"(mss { server: 42 })").find("mss.server"), std::string::npos);
   EXPECT_NE(error_of(R"(mss { })", "tls://somewhere:4222").find("scheme"), std::string::npos);
+}
+
+// Issue 18: the check `courier -t` and a reload run is the code start-up
+// runs, so it fails on the same mistakes with the same text, which puts the
+// key's file, line and column in front.
+TEST(Runner, CheckFailsAsStartUpDoesWithTheKeysPosition) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"mss {\n  handlers {\n    h { type: log, colour: red }\n  }\n}\n",
+       "app.conf:3:20: mss.handlers.h: unknown key 'colour'"},
+      {"mss {\n  handlers {\n    h {\n      type: fax\n    }\n  }\n}\n",
+       "app.conf:4:7: mss.handlers.h: unknown handler type 'fax'"},
+      {"mss {\n  handlers { h { type: log } }\n  actions: [\n    { action: a, handlers: nobody }\n  ]\n}\n",
+       "app.conf:4:18: mss.actions: rule 'a' names unknown handler 'nobody'"},
+      {"mss {\n  smtp {\n    port: 99999\n  }\n}\n", "app.conf:3:5: mss.smtp: 'port' must be an integer"},
+      {"mss {\n  prefix: \"a.>\"\n}\n", "app.conf:2:3: mss.prefix: 'a.>' is not a valid literal subject"},
+      {"mss {\n  retry { attempts: 2 }\n}\n", "app.conf:2:3: mss: unknown key 'retry'"},
+      {"mss {\n  event_retry {\n    attempts: 0\n  }\n}\n", "app.conf:3:5: mss.event_retry: 'attempts'"},
+  };
+  for (const auto& [text, expected] : cases) {
+    conf::server_options options;
+    conf::load_config_string(text, options, "app.conf");
+    std::string checked = "no error", started = "no error";
+    try {
+      check_message_services(options);
+    } catch (const conf::config_error& e) {
+      checked = e.what();
+    }
+    try {
+      embedded_server embedded(options);
+      start_message_services(&embedded.server, options);
+    } catch (const std::runtime_error& e) {
+      started = e.what();
+    }
+    EXPECT_EQ(checked.rfind(expected, 0), 0u) << text << "-> " << checked;
+    EXPECT_EQ(started, checked) << text;
+  }
+}
+
+TEST(Runner, CheckAcceptsTheShippedDefaultConfig) {
+  conf::server_options options;
+  conf::load_config_file(std::string(COURIER_SOURCE_DIR) + "/conf/courier.conf", options);
+  EXPECT_NO_THROW(check_message_services(options));
 }
 
 }  // namespace
