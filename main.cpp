@@ -26,6 +26,7 @@ using namespace courier;
 /// reload runs its message-services part; a part added to serve() is
 /// added here too.
 void check_configuration(const conf::server_options& options) {
+  if (mss::message_services_only(options)) return mss::check_message_services(options);  // no broker then
   broker::server server(options);
   monitor::monitoring::check(server);
   mss::check_message_services(options);
@@ -84,7 +85,12 @@ int serve(const conf::server_options& options, const sigset_t& handled) {
     // A reload refuses a file whose message services would not build, as
     // start-up and -t do. (The running services keep their configuration:
     // changes to the mss block take effect at the next start.)
-    server.set_reload_check([](const conf::server_options& fresh) { mss::check_message_services(fresh); });
+    server.set_reload_check([&options](const conf::server_options& fresh) {
+      mss::check_message_services(fresh);
+      if (fresh.mss != options.mss)
+        broker::log().write(broker::log_level::warning,
+                            "mss: the block changed; the message services keep theirs until the next start");
+    });
     server.handle_signals();
     // Clients are accepted only once the embedded message services have
     // subscribed; until then their connects wait in the listen backlog.

@@ -194,6 +194,7 @@ TEST(ConfigCheckValid, DashTPassesAndTheFileStarts) {
       [&] { return test::read_file(work.file("courier.log")).find("Reloaded server configuration") != std::string::npos; },
       30s))
       << test::read_file(work.file("courier.log"));
+  EXPECT_NE(test::read_file(work.file("courier.log")).find("mss: the block changed"), std::string::npos);
   EXPECT_EQ(app.request("shop.action.hello", "{}", 10s).status, NATS_OK);
 }
 
