@@ -50,7 +50,8 @@ bool load_dispatcher_config(const picojson::value& mss, dispatcher_config& confi
     std::size_t failed = 0;
     if (!table->load(it->second, why, &failed)) {
       const bool is_list = it->second.is<picojson::array>();
-      return fault.set(is_list ? conf::config_path(key, failed) : std::string(key), std::string("mss.") + key + ": " + why);
+      return fault.set(is_list ? conf::config_path(key, failed) : std::string(key),
+                       std::string("mss.") + key + ": " + why);
     }
   }
   return true;

@@ -36,7 +36,9 @@ class block_reader {
   }
 
   /// Fails on `key` with `message`.
-  bool fail(const std::string& key, std::string message) { return fault_.set(conf::config_path("", key), std::move(message)); }
+  bool fail(const std::string& key, std::string message) {
+    return fault_.set(conf::config_path("", key), std::move(message));
+  }
 
   bool only_keys(std::initializer_list<const char*> allowed) {
     for (const auto& [key, unused] : o_) {

@@ -1,10 +1,12 @@
 #include "mss/handlers/audit_handler.hpp"
 
+#include <cassert>
 #include <cstdio>
 
 namespace courier::mss {
 
 void audit_handler::run(std::shared_ptr<const handler_input> input, handler_done done) {
+  assert(log_ && "built for a check (handler_build_options::open_audit_logs false): never run");
   audit_record record;
   record.subject = input->subject;
   record.payload = input->payload;

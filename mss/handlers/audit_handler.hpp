@@ -14,6 +14,8 @@ namespace courier::mss {
 /// Records messages in an audit_log (shared: several handlers may use one file).
 class audit_handler : public handler {
  public:
+  /// `log` is null only in a handler built for a configuration check, which
+  /// never runs (handler_build_options::open_audit_logs).
   audit_handler(std::string name, std::shared_ptr<audit_log> log) : handler(std::move(name)), log_(std::move(log)) {}
   std::string_view type() const override { return "audit"; }
   void run(std::shared_ptr<const handler_input> input, handler_done done) override;

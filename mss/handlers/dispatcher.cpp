@@ -258,7 +258,8 @@ void dispatcher::run_action(std::shared_ptr<const handler_input> input, std::vec
   state->remaining = targets.size();
   state->done = std::move(done);
   for (auto& target : targets) {
-    run_with_retry(input, target, policy_for(*target, message_kind::action), [state, input, name = target->name()](handler_result r, unsigned) {
+    const retry_policy policy = policy_for(*target, message_kind::action);
+    run_with_retry(input, target, policy, [state, input, name = target->name()](handler_result r, unsigned) {
       bool last = false;
       {
         std::lock_guard lock(state->mutex);
@@ -294,7 +295,8 @@ void dispatcher::run_event(std::shared_ptr<const handler_input> input, std::vect
   auto state = std::make_shared<gather>();
   state->remaining = targets.size();
   for (auto& target : targets) {
-    run_with_retry(input, target, policy_for(*target, kind), [this, state, input, target, reply](handler_result r, unsigned attempts) {
+    const retry_policy policy = policy_for(*target, kind);
+    run_with_retry(input, target, policy, [this, state, input, target, reply](handler_result r, unsigned attempts) {
       if (!r.ok) dead_letter(*input, *target, r, attempts);
       bool last = false;
       {

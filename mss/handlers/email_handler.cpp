@@ -68,9 +68,9 @@ bool email_handler::render(const picojson::value& message, mail_message& mail, s
 void email_handler::run(std::shared_ptr<const handler_input> input, handler_done done) {
   mail_message mail;
   std::string error;
-  if (!input->message.is_json || !input->message.message.is<picojson::object>()) error = "needs a JSON object message";
-  if (error.empty() && !render(input->message.message, mail, error) && error.empty()) error = "cannot render the mail";
-  if (!error.empty()) {
+  const bool object = input->message.is_json && input->message.message.is<picojson::object>();
+  if (!object) error = "needs a JSON object message";
+  if (!object || !render(input->message.message, mail, error)) {
     handler_result refused{false, "email handler '" + name() + "': " + error, {}, false};
     refused.tried = false;  // nothing reached the SMTP server
     done(std::move(refused));

@@ -55,7 +55,8 @@ class DispatcherTest : public ::testing::Test {
     config_fault fault;
     handler_build_options build;
     build.sink = [this](const std::string& line) { remember(line); };
-    ASSERT_TRUE(build_handlers(document.root.get<picojson::object>().at("mss"), io_.executor(), handlers_, fault, build))
+    ASSERT_TRUE(
+        build_handlers(document.root.get<picojson::object>().at("mss"), io_.executor(), handlers_, fault, build))
         << fault.message;
     dispatcher_options options;
     options.prefix = "kiam";

@@ -169,7 +169,9 @@ TEST_P(ConfigCheck, ReloadRefusesTheFileAndKeepsTheOldServices) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Issue18, ConfigCheck, ::testing::ValuesIn(broken_blocks()),
-                         [](const ::testing::TestParamInfo<broken_block>& info) { return std::string(info.param.name); });
+                         [](const ::testing::TestParamInfo<broken_block>& info) {
+                           return std::string(info.param.name);
+                         });
 
 TEST(ConfigCheckValid, DashTPassesAndTheFileStarts) {
   test::temp_dir work;
@@ -191,7 +193,9 @@ TEST(ConfigCheckValid, DashTPassesAndTheFileStarts) {
   std::ofstream(conf) << valid_file("hello2");
   ::kill(courier.pid(), SIGHUP);
   ASSERT_TRUE(test::wait_until(
-      [&] { return test::read_file(work.file("courier.log")).find("Reloaded server configuration") != std::string::npos; },
+      [&] {
+        return test::read_file(work.file("courier.log")).find("Reloaded server configuration") != std::string::npos;
+      },
       30s))
       << test::read_file(work.file("courier.log"));
   EXPECT_NE(test::read_file(work.file("courier.log")).find("mss: the block changed"), std::string::npos);

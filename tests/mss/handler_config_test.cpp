@@ -77,7 +77,8 @@ class HandlerConfigTest : public ::testing::Test {
       std::lock_guard lock(log_mutex_);
       log_lines_.push_back(line);
     };
-    const bool ok = build_handlers(document.root.get<picojson::object>().at("mss"), io_.executor(), set, fault, options);
+    const bool ok =
+        build_handlers(document.root.get<picojson::object>().at("mss"), io_.executor(), set, fault, options);
     error = fault.message;
     return ok;
   }
