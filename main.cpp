@@ -80,6 +80,9 @@ bool open_log(const conf::server_options& options) {
 /// The broker with its embedded message services, until a signal stops it.
 int serve(const conf::server_options& options, const sigset_t& handled) {
   try {
+    // A message-services block that cannot build is refused before the
+    // broker listens (or says it is ready), with -t's message.
+    if (!options.mss.is<picojson::null>()) mss::check_message_services(options);
     broker::server server(options);
     server.set_command_line_logging(options.debug, options.trace);
     // A reload refuses a file whose message services would not build, as
