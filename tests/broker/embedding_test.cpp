@@ -328,6 +328,8 @@ TEST(embedding_start, accepting_later_holds_clients_until_accept_clients) {
   asio::write(socket, asio::buffer(session));
   asio::read_until(socket, buffer, "re:hi\r\n");
   std::string rest((std::istreambuf_iterator<char>(&buffer)), std::istreambuf_iterator<char>());
+  // The server's first keepalive PING may come first on a slow machine.
+  for (std::size_t at; (at = rest.find("PING\r\n")) != std::string::npos;) rest.erase(at, 6);
   EXPECT_EQ(rest, "MSG _r 1 5\r\nre:hi\r\n");
   held.shutdown();
 }

@@ -43,11 +43,19 @@ class line_client {
   }
   void send(const std::string& bytes) { asio::write(socket_, asio::buffer(bytes)); }
   std::string read_line() {
-    asio::read_until(socket_, buffer_, "\r\n");
-    std::istream in(&buffer_);
-    std::string line;
-    std::getline(in, line);
-    return line + "\n";
+    // The server's own keepalive PING (its first comes a second or two after
+    // CONNECT, mid-exchange on a slow machine) is answered as a client would.
+    for (;;) {
+      asio::read_until(socket_, buffer_, "\r\n");
+      std::istream in(&buffer_);
+      std::string line;
+      std::getline(in, line);
+      if (line == "PING\r") {
+        send("PONG\r\n");
+        continue;
+      }
+      return line + "\n";
+    }
   }
 
  private:
