@@ -67,7 +67,7 @@ inline constexpr std::string_view malformed_request_response =
 
 /// Go's answer to an HTTP/1.1 request without a Host header: 400 and close.
 inline constexpr std::string_view missing_host_response =
-    "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+    "HTTP/1.1 400 Bad Request: missing required Host header\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
     "400 Bad Request: missing required Host header";
 
 /// Sec-WebSocket-Accept for a client's key (RFC 6455 section 4.2.2).
