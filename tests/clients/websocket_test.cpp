@@ -321,5 +321,28 @@ TEST(WebSocket, ConnzListsWebSocketClients) {
   EXPECT_TRUE(found) << connz;
 }
 
+TEST(WebSocket, RefusesToStartWithoutTlsOrNoTls) {
+  server_process server("websocket { port: " + std::to_string(pick_free_port()) + " }");
+  EXPECT_FALSE(server.start(20s));
+  EXPECT_NE(server.log_text().find("websocket requires TLS configuration"), std::string::npos) << server.log_text();
+}
+
+TEST(WebSocket, LogsNameTheForwardedAddress) {
+  ws_server server("debug: true");
+  ASSERT_TRUE(server.process.start());
+  const int fd = connect_loopback(server.ws_port);
+  ASSERT_GE(fd, 0);
+  const std::string request =
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "X-Forwarded-For: 203.0.113.9\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  EXPECT_TRUE(wait_until(
+      [&] { return server.process.log_text().find("203.0.113.9/127.0.0.1:") != std::string::npos; }, 30s))
+      << server.process.log_text();
+  EXPECT_NE(server.process.log_text().find(" - wid:"), std::string::npos);
+  ::close(fd);
+}
+
 }  // namespace
 }  // namespace courier::test
