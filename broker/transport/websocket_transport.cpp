@@ -155,6 +155,12 @@ std::size_t websocket_transport::read_some(char* buffer, std::size_t size, error
         }
         case ws::frame_decoder::event::error:
           log().error(log_prefix_, "read error: ", decoder_.error_text());
+          // nats-server queues this close frame, then closes as a read
+          // error without flushing, so whether it leaves is a race there
+          // (seen both ways); here it always does.
+          close_sent_ = true;
+          send_control(ws::make_control_frame(
+              ws::opcode::close, ws::make_close_payload(ws::close_status::protocol_error, decoder_.error_text())));
           failed_ = asio::error::invalid_argument;
           stop = true;
           break;

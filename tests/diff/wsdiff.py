@@ -97,9 +97,13 @@ def send(data, name="c1", **kw):
 CASES = []
 
 
-def case(name, steps, doc="", ws="", config="", frame_sizes=False):
+def case(name, steps, doc="", ws="", config="", frame_sizes=False, racy_close=False):
+    """`racy_close`: a framing error, after which nats-server's close frame
+    (1002 and the error) leaves or not depending on a race between its
+    read and write loops (seen both ways in a row); such frames are left
+    out of the comparison (Courier always sends it)."""
     CASES.append({"name": name, "steps": steps, "doc": doc, "ws": ws, "config": config,
-                  "frame_sizes": frame_sizes})
+                  "frame_sizes": frame_sizes, "racy_close": racy_close})
 
 
 # ---- the upgrade ----
@@ -151,7 +155,7 @@ case("ws_client_close", ws_session(send(CONNECT), ("raw", "c1", frame(b"\x03\xe8
 case("ws_client_close_empty", ws_session(("raw", "c1", frame(b"", opcode=8))), doc="echoed as 1005")
 case("ws_client_close_bad_utf8", ws_session(("raw", "c1", frame(b"\x03\xe8\xff\xfe", opcode=8))),
      doc="1007")
-case("ws_unmasked_frame", ws_session(send(CONNECT, mask=False)), doc="read error: closed, no close frame")
+case("ws_unmasked_frame", ws_session(send(CONNECT, mask=False)), doc="read error: closed", racy_close=True)
 case("ws_fragmented_message",
      ws_session(("raw", "c1", frame(CONNECT + b"SUB a 1\r\nPUB a 5\r\nhe", fin=False)),
                 ("raw", "c1", frame(b"llo\r\nPI", opcode=0, fin=False, first=False)),
@@ -161,12 +165,12 @@ case("ws_ping_between_fragments",
                 ("raw", "c1", frame(b"x", opcode=9)),
                 ("raw", "c1", frame(b"NG\r\n", opcode=0, first=False))))
 case("ws_text_frame", ws_session(send(CONNECT + b"PING\r\n", opcode=1)))
-case("ws_continuation_without_start", ws_session(("raw", "c1", frame(b"PING\r\n", opcode=0))))
+case("ws_continuation_without_start", ws_session(("raw", "c1", frame(b"PING\r\n", opcode=0))), racy_close=True)
 case("ws_new_message_before_final",
-     ws_session(("raw", "c1", frame(CONNECT, fin=False)), send(b"PING\r\n")))
-case("ws_control_too_long", ws_session(("raw", "c1", frame(b"x" * 126, opcode=9))))
-case("ws_control_not_final", ws_session(("raw", "c1", frame(b"x", opcode=9, fin=False))))
-case("ws_unknown_opcode", ws_session(("raw", "c1", frame(b"x", opcode=3))))
+     ws_session(("raw", "c1", frame(CONNECT, fin=False)), send(b"PING\r\n")), racy_close=True)
+case("ws_control_too_long", ws_session(("raw", "c1", frame(b"x" * 126, opcode=9))), racy_close=True)
+case("ws_control_not_final", ws_session(("raw", "c1", frame(b"x", opcode=9, fin=False))), racy_close=True)
+case("ws_unknown_opcode", ws_session(("raw", "c1", frame(b"x", opcode=3))), racy_close=True)
 case("ws_split_frame_bytes",
      ws_session(*[("raw", "c1", bytes([b])) for b in frame(CONNECT + b"PING\r\n")]),
      doc="a frame arriving a byte at a time")
@@ -408,9 +412,14 @@ def run_case(binary, case):
 INFO_LINE_RE = re.compile(r"^(\S+) <- b'INFO (\{.*\}) '$")
 
 
-def normalise(lines):
+RACY_CLOSE_RE = re.compile(r"^\S+ frame close 1002 ")
+
+
+def normalise(lines, case):
     text, infos = [], []
     for line in lines:
+        if case["racy_close"] and RACY_CLOSE_RE.match(line):
+            continue
         m = INFO_LINE_RE.match(line)
         if m:
             infos.append((m.group(1), json.loads(m.group(2))))
@@ -437,8 +446,8 @@ def diff_once(reference, candidate, case):
     for k in ("ref", "cand"):
         if isinstance(results[k], BaseException):
             raise results[k]
-    ref_text, ref_infos = normalise(results["ref"])
-    cand_text, cand_infos = normalise(results["cand"])
+    ref_text, ref_infos = normalise(results["ref"], case)
+    cand_text, cand_infos = normalise(results["cand"], case)
     problems = []
     if ref_text != cand_text:
         problems.append("transcript differs")
