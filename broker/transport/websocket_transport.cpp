@@ -20,6 +20,10 @@ namespace {
 constexpr std::size_t read_chunk = 256 * 1024;
 /// Frames staged per write for browsers (two iovecs each, within IOV_MAX).
 constexpr std::size_t max_staged_frames = 512;
+/// Bytes of the connection's buffer one staged message carries: a batch
+/// goes out as messages of up to 256 KiB (browsers: 4 KiB frames), so that
+/// progress is reported as the socket takes them.
+constexpr std::size_t max_staged_input = 256 * 1024;
 
 /// RFC 3629 UTF-8, as Go's utf8.ValidString (no surrogates, no overlongs).
 bool valid_utf8(std::string_view text) {
@@ -238,6 +242,8 @@ void websocket_transport::stage_frames(const char* data, std::size_t size) {
   headers_.clear();
   iov_.clear();
   iov_at_ = 0;
+  // At most max_staged_input bytes per staged message (see write_some).
+  size = std::min(size, max_staged_input);
   const bool compress = settings_.compress && size > ws::compress_threshold && deflater_.compress({data, size}, compressed_);
   std::size_t frame_limit = settings_.browser ? ws::browser_frame_size : 0;
   const char* payload = data;
@@ -297,21 +303,30 @@ bool websocket_transport::write_staged(error_code& ec) {
 }
 
 std::size_t websocket_transport::write_some(const char* data, std::size_t size, error_code& ec) {
-  if (!staged_) {
-    // Our control frames queued behind the last frames go first.
-    if (!flush_control(ec)) return 0;
-    if (size == 0) return 0;
-    stage_frames(data, size);
-    staged_ = true;
-    staged_done_ = false;
+  // Frame after frame while the socket takes them; what completed frames
+  // carry is reported, so the connection's pending bytes (producer stalls,
+  // slow consumers) follow the socket rather than waiting for a whole batch.
+  // A frame left staged starts exactly where the reported bytes end: the
+  // next call's data.
+  std::size_t done = 0;
+  for (;;) {
+    if (!staged_) {
+      // Our control frames queued behind the last frames go first.
+      if (!flush_control(ec) || done == size) break;
+      stage_frames(data + done, size - done);
+      staged_ = true;
+      staged_done_ = false;
+    }
+    if (!staged_done_) {
+      if (!write_staged(ec)) break;
+      staged_done_ = true;
+    }
+    if (!flush_control(ec)) break;
+    staged_ = false;
+    done += staged_consumed_;
   }
-  if (!staged_done_) {
-    if (!write_staged(ec)) return 0;
-    staged_done_ = true;
-  }
-  if (!flush_control(ec)) return 0;
-  staged_ = false;
-  return staged_consumed_;
+  if (done > 0 && (ec == asio::error::would_block || ec == asio::error::try_again)) ec.clear();
+  return done;
 }
 
 void websocket_transport::write_goodbye(close_reason reason) {

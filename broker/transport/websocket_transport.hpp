@@ -2,9 +2,9 @@
 // connection exists, by broker/websocket/listener): what nats-server 2.9.10
 // does in websocket.go. Reads unframe (unmask, join fragments, inflate
 // permessage-deflate messages) into the plain byte stream the client
-// protocol parses; writes frame what the connection hands over (one binary
-// frame per write, 4 KiB frames for browsers, compressed above 64 bytes when
-// agreed). Ping, pong and close are answered here: the protocol above never
+// protocol parses; writes frame what the connection hands over (binary
+// messages of up to 256 KiB of it, in 4 KiB frames for browsers, compressed
+// above 64 bytes when agreed). Ping, pong and close are answered here: the protocol above never
 // sees them.
 //
 // Writes stay on the loop (thread_free_writes() is false): replies to
@@ -12,7 +12,8 @@
 // be cut by another. A frame's payload is the caller's buffer itself
 // (gathered with its header in one sendmsg); the connection keeps that
 // buffer unchanged until write_some reports it consumed, which happens only
-// once the whole frame is out (as SSL_write's retry contract).
+// once the whole frame is out (as SSL_write's retry contract): a frame left
+// half written starts exactly where the reported bytes end.
 #pragma once
 
 #include <sys/uio.h>

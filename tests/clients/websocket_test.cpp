@@ -97,6 +97,17 @@ void exchange_with_libnats(ws_peer& peer, const ws_server& server) {
   auto second = next_message(sub.get(), 30s);
   ASSERT_TRUE(second);
   EXPECT_EQ(payload(second.get()), big);
+  // TCP -> WebSocket, bigger than one staged WebSocket message (256 KiB):
+  // the delivery leaves in several, which the client joins back.
+  const std::string huge(700000, 'h');
+  ASSERT_EQ(natsConnection_Publish(tcp.get(), "to.ws", huge.data(), static_cast<int>(huge.size())), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(tcp.get(), "to.ws", "after"), NATS_OK);
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  for (const std::string* expected : {&huge, static_cast<const std::string*>(nullptr)}) {
+    auto msg = peer.wait_for("msg", 60s, [](const picojson::object& e) { return is_msg(e, "in"); });
+    ASSERT_FALSE(msg.is<picojson::null>());
+    EXPECT_EQ(ws_peer::field(msg.get<picojson::object>(), "data"), expected ? *expected : std::string("after"));
+  }
 
   // A request from TCP answered over WebSocket.
   peer.send(command({{"op", value("sub")}, {"id", value("svc")}, {"subject", value("svc.ws")}, {"respond", value(true)}}));
