@@ -65,12 +65,15 @@ parsed_users parse_users(const picojson::value& v) {
         }
         static const std::set<std::string> known = {"STANDARD", "WEBSOCKET", "LEAFNODE", "MQTT"};
         bool standard = types.empty();
+        bool websocket = types.empty();
         for (const auto& t : types) {
           auto u = upper(t);
           if (!known.count(u)) throw config_error("invalid connection types [\"" + t + "\"]");
           standard = standard || u == "STANDARD";
+          websocket = websocket || u == "WEBSOCKET";
         }
         user.standard_clients_allowed = standard;
+        user.websocket_clients_allowed = websocket;
       } else {
         throw config_error("unknown field " + go_quote(key));
       }
@@ -316,6 +319,30 @@ std::shared_ptr<const auth_config> auth_config::build(const picojson::value& aut
   return auth_config_builder::build(authorization, accounts, no_auth_user, flags, tls_map, tls_timeout);
 }
 
+std::shared_ptr<const auth_config> auth_config::for_websocket(const conf::websocket_options& websocket) const {
+  auto copy = std::make_shared<auth_config>(*this);
+  if (websocket.auth_override()) {
+    copy->username_ = websocket.username;
+    copy->password_ = websocket.password;
+    copy->token_ = websocket.token;
+    copy->no_auth_user_.clear();
+    if (!websocket.no_auth_user.empty()) {
+      std::string quoted = "\"" + websocket.no_auth_user + "\"";
+      if (users_.empty()) throw config_error("no_auth_user: " + quoted + " present, but users are not defined");
+      if (!users_.count(websocket.no_auth_user)) {
+        throw config_error("no_auth_user: " + quoted +
+                           " not present as user in authorization block or account configuration");
+      }
+      copy->no_auth_user_ = websocket.no_auth_user;
+    }
+    copy->auth_required_ = true;
+  }
+  if (websocket.auth_timeout_seconds > 0) {
+    copy->timeout_ = std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(websocket.auth_timeout_seconds * 1000)));
+  }
+  return copy;
+}
+
 std::shared_ptr<const auth_config> auth_config::load(const conf::server_options& options, const auth_flags& flags,
                                                      bool tls_map,
                                                      std::optional<std::chrono::milliseconds> tls_timeout) {
@@ -444,6 +471,11 @@ auth_result failure(std::string label, std::string reason) {
   return r;
 }
 
+/// The user's allowed_connection_types admit this client.
+bool type_allowed(const user_entry& user, const client_credentials& cred) {
+  return cred.websocket ? user.websocket_clients_allowed : user.standard_clients_allowed;
+}
+
 std::string user_label(std::string_view name) {
   return name.empty() ? std::string("User \"N/A\"") : "User " + go_quote(name);
 }
@@ -458,7 +490,7 @@ auth_result authenticate(const auth_config& config, const client_credentials& cr
     std::string label = "Nkey " + go_quote(cred.nkey);
     auto it = config.nkey_users().find(cred.nkey);
     if (it == config.nkey_users().end()) return failure(label, "unknown nkey");
-    if (!it->second.standard_clients_allowed) return failure(label, "connection type not allowed");
+    if (!type_allowed(it->second, cred)) return failure(label, "connection type not allowed");
     if (cred.sig.empty()) return failure(label, "signature missing");
     if (cred.nonce.empty()) return failure(label, "no nonce was sent");
     auto signature = nkeys::decode_signature(cred.sig);
@@ -477,7 +509,7 @@ auth_result authenticate(const auth_config& config, const client_credentials& cr
       if (cred.certificate == nullptr) return failure(user_label(name), "user required in cert, no certificate");
       user = map_certificate(config, *cred.certificate);
       if (user == nullptr) return failure(user_label(cred.certificate->subject), "user in certificate not found");
-      if (!user->standard_clients_allowed) return failure(user_label(user->name), "connection type not allowed");
+      if (!type_allowed(*user, cred)) return failure(user_label(user->name), "connection type not allowed");
       name = user->name;
     } else {
       if (!config.no_auth_user().empty() && cred.user.empty() && cred.pass.empty() && cred.auth_token.empty()) {
@@ -493,7 +525,7 @@ auth_result authenticate(const auth_config& config, const client_credentials& cr
       if (!name.empty()) {
         auto it = config.users().find(name);
         if (it == config.users().end()) return failure(user_label(name), "unknown user");
-        if (!it->second.standard_clients_allowed) return failure(user_label(name), "connection type not allowed");
+        if (!type_allowed(it->second, cred)) return failure(user_label(name), "connection type not allowed");
         user = &it->second;
       }
     }

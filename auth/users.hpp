@@ -20,6 +20,7 @@
 
 namespace courier::conf {
 struct server_options;
+struct websocket_options;
 }
 
 namespace courier::auth {
@@ -43,6 +44,8 @@ struct user_entry {
   std::shared_ptr<const permissions> perms;
   /// False when `allowed_connection_types` excludes plain clients (STANDARD).
   bool standard_clients_allowed = true;
+  /// False when `allowed_connection_types` excludes WebSocket clients (WEBSOCKET).
+  bool websocket_clients_allowed = true;
 };
 
 /// --user, --pass, --auth from the command line; they override the file.
@@ -63,6 +66,12 @@ class auth_config {
   static std::shared_ptr<const auth_config> load(const conf::server_options& options, const auth_flags& flags = {},
                                                  bool tls_map = false,
                                                  std::optional<std::chrono::milliseconds> tls_timeout = {});
+  /// The settings WebSocket clients authenticate with: this config, with
+  /// the websocket block's user/password, token and no_auth_user in place
+  /// of the server's when it sets any of them (nats-server's auth
+  /// override), and its authorization timeout when given. Throws
+  /// config_error when its no_auth_user names no user.
+  std::shared_ptr<const auth_config> for_websocket(const conf::websocket_options& websocket) const;
   /// Same, from the blocks directly (null values when absent).
   static std::shared_ptr<const auth_config> build(const picojson::value& authorization,
                                                   const picojson::value& accounts, std::string_view no_auth_user,
@@ -119,6 +128,7 @@ struct client_credentials {
   std::string_view sig;         ///< CONNECT "sig"
   std::string_view nonce;       ///< the nonce this connection's INFO carried; empty if none
   const peer_certificate* certificate = nullptr;  ///< verified peer certificate, if any
+  bool websocket = false;  ///< a WebSocket client (checked against allowed_connection_types)
 };
 
 /// The outcome. On failure send -ERR 'Authorization Violation' and close.

@@ -63,7 +63,7 @@ const std::string& client_protocol::log_prefix() const { return connection_.log_
 // ---- connection events ----
 
 void client_protocol::on_start() {
-  auto settings = server_.auth_settings();
+  auto settings = server_.auth_settings(connection_.link().type());
   if (!settings->auth_required()) return;
   // Nothing but CONNECT is accepted until it authenticates, within the timeout.
   awaiting_auth_ = true;
@@ -73,7 +73,8 @@ void client_protocol::on_start() {
 }
 
 std::string client_protocol::info_line(bool lame_duck) const {
-  return server_.info_line(connection_.id(), connection_.link().remote_ip(), lame_duck, nonce_);
+  return server_.info_line(connection_.id(), connection_.link().remote_ip(), lame_duck, nonce_,
+                           connection_.link().type());
 }
 
 void client_protocol::on_greeting() { connection_.send(info_line(server_.lame_duck())); }
@@ -120,7 +121,8 @@ void client_protocol::on_closed(close_reason) {
 
 void client_protocol::refuse_over_limit() {
   // nats-server sends its INFO first, then the -ERR, then closes.
-  connection_.send(server_.info_line(connection_.id(), connection_.link().remote_ip(), false));
+  connection_.send(server_.info_line(connection_.id(), connection_.link().remote_ip(), false, {},
+                                     connection_.link().type()));
   fail("maximum connections exceeded", close_reason::max_connections);
 }
 
@@ -128,7 +130,8 @@ void client_protocol::on_lame_duck() {
   connection_.post([this] {
     // Only clients that announced protocol 1 (async INFO) are told.
     if (connection_.closed() || protocol_ < 1) return;
-    connection_.send(server_.info_line(connection_.id(), connection_.link().remote_ip(), true));
+    connection_.send(server_.info_line(connection_.id(), connection_.link().remote_ip(), true, {},
+                                       connection_.link().type()));
     connection_.batch().flush();
   });
 }
@@ -198,7 +201,8 @@ bool client_protocol::accept_connect(const client_connect& connect) {
 }
 
 bool client_protocol::authenticate() {
-  const auto& result = identity_.authenticate(server_, *server_.auth_settings(), credentials_view());
+  const auto& result =
+      identity_.authenticate(server_, *server_.auth_settings(connection_.link().type()), credentials_view());
   if (!result.ok) {
     // The reason never carries a secret (see auth::authenticate).
     log().error(log_prefix(), result.label, " - authentication error: ", result.reason);
@@ -219,6 +223,7 @@ auth::client_credentials client_protocol::credentials_view() const {
   view.sig = credentials_.sig;
   view.nonce = nonce_;
   view.certificate = connection_.link().peer_certificate();
+  view.websocket = connection_.link().type() == client_type::websocket;
   return view;
 }
 

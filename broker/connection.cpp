@@ -38,7 +38,7 @@ connection::connection(server& owner, event_loop& loop, std::unique_ptr<transpor
       started_(std::chrono::system_clock::now()),
       started_steady_(clock::now()) {
   assert(transport_ != nullptr);
-  log_prefix_ = concat(transport_->remote_ip(), ":", transport_->remote_port(), " - cid:", id_, " - ");
+  log_prefix_ = transport_->log_prefix_for(id_);
   transport_->set_log_prefix(log_prefix_);
   counters_.last_activity_ns.store(steady_ns(started_steady_), std::memory_order_relaxed);
   next_ping_ = started_steady_ + limits_.ping_interval;
@@ -507,6 +507,7 @@ void connection::close_now(close_reason reason) {
       error_code ignored;
       transport_->write_some(last.data(), last.size(), ignored);
     }
+    if (!write_in_flight_ && transport_->can_write_at_close()) transport_->write_goodbye(reason);
     transport_closed_ = true;
     transport_->close();
   }
@@ -539,6 +540,7 @@ connection_info connection::info() const {
   info.cid = id_;
   info.remote_ip = transport_->remote_ip();
   info.remote_port = transport_->remote_port();
+  info.type = transport_->type();
   {
     std::lock_guard lock(identity_mutex_);
     info.identity = identity_;

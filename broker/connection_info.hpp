@@ -13,6 +13,15 @@
 
 namespace courier::broker {
 
+/// How a client reached the server (nats-server's client type, /connz "type").
+enum class client_type {
+  nats,       ///< the NATS protocol on TCP or TLS
+  websocket,  ///< the NATS protocol in WebSocket frames
+};
+
+/// "nats" or "websocket", as /connz shows it.
+inline const char* to_string(client_type type) { return type == client_type::websocket ? "websocket" : "nats"; }
+
 /// Who the peer said it is (CONNECT) and who authentication made it.
 /// Written by the protocol role on the connection's loop, rarely.
 struct connection_identity {
@@ -36,6 +45,7 @@ struct subscription_info {
 struct connection_info {
   std::uint64_t cid = 0;
   bool in_process = false;  ///< an in-process client (no address, no transport)
+  client_type type = client_type::nats;
   std::string remote_ip;
   std::uint16_t remote_port = 0;
   connection_identity identity;

@@ -18,6 +18,7 @@
 #include "broker/client_protocol.hpp"
 #include "broker/connection.hpp"
 #include "broker/transport/tcp_transport.hpp"
+#include "broker/transport/websocket_transport.hpp"
 #include "conf/config_loader.hpp"
 
 namespace courier::broker {
@@ -95,6 +96,14 @@ server::server(conf::server_options options)
   // With a no_auth_user, INFO does not ask for credentials (nats-server
   // createClient), though CONNECT is still authenticated.
   auth_required_ = auth_->auth_required() && auth_->no_auth_user().empty();
+  if (options_.websocket.enabled()) {
+    if (!options_.websocket.tls.is<picojson::null>()) {
+      // Courier serves ws:// only: put a TLS-terminating proxy in front.
+      throw std::runtime_error("websocket tls is not supported by Courier yet: use no_tls behind a TLS proxy");
+    }
+    websocket_auth_ = auth_->for_websocket(options_.websocket);
+    websocket_auth_required_ = auth_required_ || options_.websocket.auth_override();
+  }
   auto global = std::make_unique<account>(std::string(auth::global_account));
   global_account_ = global.get();
   accounts_.emplace(global->name, std::move(global));
@@ -147,6 +156,7 @@ void server::start(accepting when) {
     port_ = acceptor_->local_endpoint().port();
     log().notice("Listening for client connections on ", options_.host, ":", port_);
   }
+  start_websocket();
   {
     std::lock_guard lock(state_mutex_);
     started_ = true;
@@ -167,6 +177,61 @@ void server::accept_clients() {
   }
   if (accepting_.exchange(true)) return;
   if (acceptor_) asio::post(loops_.front()->context(), [this] { do_accept(); });
+  if (websocket_listener_) websocket_listener_->start();
+}
+
+void server::start_websocket() {
+  const conf::websocket_options& ws = options_.websocket;
+  if (!ws.enabled()) return;
+  websocket::upgrade_settings settings;
+  settings.compression = ws.compression;
+  settings.same_origin = ws.same_origin;
+  settings.allowed_origins = websocket::upgrade_settings::parse_origins(ws.allowed_origins);
+  websocket_listener_ = std::make_unique<websocket::listener>(
+      *loops_.front(), [this]() -> event_loop& { return next_loop(); }, std::move(settings), ws.handshake_timeout,
+      [this](asio::ip::tcp::socket socket, event_loop& loop, const websocket::upgrade_result& result) {
+        on_websocket_upgraded(std::move(socket), loop, result);
+      });
+  // nats-server's default host for the websocket block is DEFAULT_HOST.
+  const std::string host = ws.host.empty() ? "0.0.0.0" : ws.host;
+  try {
+    websocket_listener_->listen(host, ws.port);
+  } catch (...) {
+    websocket_listener_.reset();
+    throw;
+  }
+  log().notice("Listening for websocket clients on ws://", host, ":", websocket_listener_->port());
+  log().warning("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+}
+
+void server::on_websocket_upgraded(asio::ip::tcp::socket socket, event_loop& loop,
+                                   const websocket::upgrade_result& result) {
+  if (shutting_down_) return;
+  websocket_session_settings settings;
+  settings.compress = result.compress;
+  settings.browser = result.browser;
+  settings.no_compressed_fragments = result.no_compressed_fragments;
+  settings.require_mask = !result.no_masking;
+  settings.forwarded_for = result.forwarded_for;
+  settings.inflate_limit = static_cast<std::size_t>(std::max<std::int64_t>(options_.max_pending, options_.max_payload));
+  stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
+  auto link = std::make_unique<websocket_transport>(std::move(socket), std::move(settings));
+  auto client = std::make_shared<connection>(*this, loop, std::move(link), ++next_client_id_);
+  client->set_role(std::make_unique<client_protocol>(*client, *this));
+  admit(std::move(client), loop);
+}
+
+void server::admit(std::shared_ptr<connection> client, event_loop& target) {
+  const bool over_limit = !registry_.add(client, options_.max_connections);
+  asio::post(target.context(), [this, client, over_limit, &target] {
+    if (over_limit) {
+      log().error("Maximum connections exceeded (", options_.max_connections, ")");
+      client->role().refuse_over_limit();
+      return;
+    }
+    loop_connections_[target.index()].emplace(client->id(), client.get());
+    client->start();
+  });
 }
 
 event_loop& server::next_loop() {
@@ -184,17 +249,7 @@ void server::do_accept() {
       return;
     }
     stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
-    auto client = make_client(std::move(socket), target);
-    const bool over_limit = !registry_.add(client, options_.max_connections);
-    asio::post(target.context(), [this, client, over_limit, &target] {
-      if (over_limit) {
-        log().error("Maximum connections exceeded (", options_.max_connections, ")");
-        client->role().refuse_over_limit();
-        return;
-      }
-      loop_connections_[target.index()].emplace(client->id(), client.get());
-      client->start();
-    });
+    admit(make_client(std::move(socket), target), target);
     if (!lame_duck_) do_accept();
   });
 }
@@ -257,7 +312,7 @@ void server::tick(event_loop& loop) {
 }
 
 std::string server::info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck,
-                              std::string_view nonce) const {
+                              std::string_view nonce, client_type type) const {
   // Field order as nats-server's Info struct; "courier_version" stands where
   // nats-server puts its Go version.
   std::string out = "INFO {\"server_id\":";
@@ -273,7 +328,10 @@ std::string server::info_line(std::uint64_t client_id, const std::string& client
   out += ",\"port\":";
   out += std::to_string(port_);
   out += ",\"headers\":true";
-  if (auth_required_) out += ",\"auth_required\":true";
+  // WebSocket clients: the server's, or the websocket block's override (createWSClient).
+  if (type == client_type::websocket ? websocket_auth_required_.load() : auth_required_.load()) {
+    out += ",\"auth_required\":true";
+  }
   out += tls_info_json_;
   out += ",\"max_payload\":";
   out += std::to_string(options_.max_payload);
@@ -316,6 +374,11 @@ std::shared_ptr<const auth::auth_config> server::auth_settings() const {
   return auth_;
 }
 
+std::shared_ptr<const auth::auth_config> server::auth_settings(client_type type) const {
+  std::lock_guard lock(auth_mutex_);
+  return type == client_type::websocket && websocket_auth_ ? websocket_auth_ : auth_;
+}
+
 // ---- in-process connections ----
 
 std::shared_ptr<local_client> server::connect(const connection_options& options) {
@@ -354,6 +417,7 @@ void server::shutdown() {
   }
   if (shutting_down_.exchange(true)) return;
   log().notice("Initiating Shutdown...");
+  if (websocket_listener_) websocket_listener_->close();
   if (acceptor_) {
     std::promise<void> closed;
     asio::post(loops_.front()->context(), [this, &closed] {
@@ -378,6 +442,7 @@ void server::shutdown() {
   for (auto& loop : loops_) loop->stop();
   registry_.clear_live();
   acceptor_.reset();
+  websocket_listener_.reset();
   signals_.reset();
   lame_duck_timer_.reset();
   log().notice("Server Exiting..");
@@ -431,16 +496,20 @@ void server::reload() {
       if (!accounts_.count(name)) throw std::runtime_error("new account \"" + name + "\" needs a restart");
     }
     if (reload_check_) reload_check_(fresh);
+    std::shared_ptr<const auth::auth_config> fresh_websocket_auth;
+    if (websocket_auth_) fresh_websocket_auth = fresh_auth->for_websocket(options_.websocket);
     log().set_debug(fresh.debug || cli_debug_);
     log().set_trace(fresh.trace || cli_trace_);
     log().set_logtime(fresh.logtime);
     {
       std::lock_guard lock(auth_mutex_);
       auth_ = fresh_auth;
+      if (fresh_websocket_auth) websocket_auth_ = fresh_websocket_auth;
       config_load_time_ = std::chrono::system_clock::now();
     }
     auth_required_ = fresh_auth->auth_required() && fresh_auth->no_auth_user().empty();
-    for (auto& client : registry_.live()) client->role().on_auth_reload(fresh_auth);
+    websocket_auth_required_ = auth_required_ || options_.websocket.auth_override();
+    for (auto& client : registry_.live()) client->role().on_auth_reload(auth_settings(client->link().type()));
     log().notice("Reloaded server configuration");
   } catch (const std::exception& error) {
     log().error("Failed to reload server configuration: ", error.what());
@@ -453,6 +522,7 @@ void server::enter_lame_duck_mode() {
   asio::post(loops_.front()->context(), [this] {
     error_code ec;
     if (acceptor_) acceptor_->close(ec);
+    if (websocket_listener_) websocket_listener_->close();
     auto clients = registry_.live();
     for (auto& client : clients) client->role().on_lame_duck();
     // Wait the grace period, then close clients spread over the rest of

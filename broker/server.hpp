@@ -29,6 +29,7 @@
 #include "broker/router/sublist.hpp"
 #include "broker/subscriber.hpp"
 #include "broker/transport/tls_transport.hpp"
+#include "broker/websocket/listener.hpp"
 #include "conf/options.hpp"
 
 namespace courier::broker {
@@ -135,6 +136,11 @@ class server {
   SSL_CTX* tls_context() const { return tls_context_ ? tls_context_->native_handle() : nullptr; }
   /// The authentication settings in force (swapped on reload).
   std::shared_ptr<const auth::auth_config> auth_settings() const;
+  /// The settings clients of `type` authenticate with: WebSocket clients
+  /// get the websocket block's override, if any.
+  std::shared_ptr<const auth::auth_config> auth_settings(client_type type) const;
+  /// The WebSocket listener's port (after start()), or 0 when it is off.
+  std::uint16_t websocket_port() const { return websocket_listener_ ? websocket_listener_->port() : 0; }
   /// -D/-V given on the command line survive a reload that turns them off in the file.
   void set_command_line_logging(bool debug, bool trace) {
     cli_debug_ = debug;
@@ -171,7 +177,7 @@ class server {
   /// The INFO line for a new client (with its id and address), CRLF included.
   /// `nonce`: the per-connection nonce when nkey users are configured.
   std::string info_line(std::uint64_t client_id, const std::string& client_ip, bool lame_duck,
-                        std::string_view nonce = {}) const;
+                        std::string_view nonce = {}, client_type type = client_type::nats) const;
   /// Unregisters a connection that just closed (called from its loop).
   void connection_closed(connection& client, close_reason reason);
   /// Unregisters an in-process client that is closing (any thread).
@@ -197,6 +203,14 @@ class server {
                                std::chrono::milliseconds spread);
   /// A connection for an accepted socket, with its transport and role.
   std::shared_ptr<connection> make_client(boost::asio::ip::tcp::socket socket, event_loop& loop);
+  /// Registers a new connection and starts it on `loop` (or refuses it
+  /// over max_connections). Any thread.
+  void admit(std::shared_ptr<connection> client, event_loop& loop);
+  /// Starts the WebSocket listener when the websocket block asks for it.
+  void start_websocket();
+  /// A WebSocket client upgraded (on `loop`).
+  void on_websocket_upgraded(boost::asio::ip::tcp::socket socket, event_loop& loop,
+                             const websocket::upgrade_result& result);
   void tick(event_loop& loop);
   event_loop& next_loop();
 
@@ -213,6 +227,9 @@ class server {
   mutable std::mutex auth_mutex_;
   std::shared_ptr<const auth::auth_config> auth_;  // lock: auth_mutex_
   std::atomic<bool> auth_required_{false};         // INFO auth_required
+  std::shared_ptr<const auth::auth_config> websocket_auth_;  // lock: auth_mutex_; null without websocket
+  std::atomic<bool> websocket_auth_required_{false};         // INFO auth_required for WebSocket clients
+  std::unique_ptr<websocket::listener> websocket_listener_;  // null without websocket
   std::string tls_info_json_;                      // INFO tls_* fields, fixed at start
   auth::tls_settings tls_settings_;
   tls_transport_settings tls_transport_settings_;  // fixed at construction

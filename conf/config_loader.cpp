@@ -1,6 +1,7 @@
 #include "conf/config_loader.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -28,7 +29,7 @@ const std::vector<std::string_view> unsupported_option_names = {
     "operator", "operators", "roots", "root", "root_operators", "root_operator", "resolver",
     "account_resolver", "accounts_resolver", "resolver_tls", "resolver_preload", "resolver_pinned_accounts",
     "no_system_account", "no_system", "no_sys_acc", "no_header_support", "trusted",
-    "trusted_keys", "connect_error_reports", "reconnect_error_reports", "websocket", "ws", "mqtt",
+    "trusted_keys", "connect_error_reports", "reconnect_error_reports", "mqtt",
     "server_tags", "default_js_domain",
 };
 
@@ -137,6 +138,8 @@ class loader {
       if (auto flag = boolean(value)) out_.allow_non_tls = *flag;
     } else if (name == "mss") {
       out_.mss = value;
+    } else if (name == "websocket" || name == "ws") {
+      apply_websocket(path, value);
     } else if (std::find(unsupported_option_names.begin(), unsupported_option_names.end(), name) !=
                unsupported_option_names.end()) {
       error("unsupported option \"" + key + "\": nats-server has it, Courier does not implement it");
@@ -147,6 +150,107 @@ class loader {
   }
 
   void error(const std::string& message) { problems_.push_back({current_where_, message}); }
+
+  /// The `websocket {}` block, key by key as nats-server's parseWebsocket.
+  void apply_websocket(const std::string& path, const picojson::value& value) {
+    if (!value.is<picojson::object>()) {
+      error("Expected websocket to be a map, got " + config_type_name(value));
+      return;
+    }
+    websocket_options& ws = out_.websocket;
+    for (const auto& [key, item] : value.get<picojson::object>()) {
+      const std::string item_path = config_path(path, key);
+      const std::string name = ascii_lower(key);
+      current_key_ = key;
+      current_where_ = document_.nearest_position(item_path);
+      if (name == "listen") {
+        if (auto address = listen_address(item)) {
+          ws.host = address->first;
+          ws.port = static_cast<int>(address->second);
+        }
+      } else if (name == "port") {
+        if (auto port = int_value(item)) ws.port = *port;
+      } else if (name == "host" || name == "net") {
+        if (auto text = string(item)) ws.host = *text;
+      } else if (name == "advertise") {
+        if (auto text = string(item)) ws.advertise = *text;
+      } else if (name == "no_tls") {
+        if (auto flag = boolean(item)) ws.no_tls = *flag;
+      } else if (name == "tls") {
+        ws.tls = item;
+      } else if (name == "same_origin") {
+        if (auto flag = boolean(item)) ws.same_origin = *flag;
+      } else if (name == "allowed_origins" || name == "allowed_origin" || name == "allow_origins" ||
+                 name == "allow_origin" || name == "origins" || name == "origin") {
+        ws.allowed_origins.clear();
+        if (item.is<std::string>()) {
+          ws.allowed_origins.push_back(item.get<std::string>());
+        } else if (item.is<picojson::array>()) {
+          for (const auto& origin : item.get<picojson::array>()) {
+            if (auto text = string(origin)) ws.allowed_origins.push_back(*text);
+          }
+        } else {
+          error("error parsing allowed origins: unsupported type " + config_type_name(item));
+        }
+      } else if (name == "handshake_timeout") {
+        // A number is seconds; a string a Go duration.
+        if (item.is<std::int64_t>()) {
+          ws.handshake_timeout = std::chrono::seconds(item.get<std::int64_t>());
+        } else if (item.is<std::string>()) {
+          std::string problem;
+          if (auto duration = parse_go_duration(item.get<std::string>(), problem)) {
+            ws.handshake_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(*duration);
+          } else {
+            error(problem);
+          }
+        } else {
+          error("error parsing handshake timeout: unsupported type " + config_type_name(item));
+        }
+      } else if (name == "compress" || name == "compression") {
+        if (auto flag = boolean(item)) ws.compression = *flag;
+      } else if (name == "authorization" || name == "authentication") {
+        apply_websocket_authorization(item_path, item);
+      } else if (name == "jwt_cookie") {
+        if (auto text = string(item)) ws.jwt_cookie = *text;
+      } else if (name == "no_auth_user") {
+        if (auto text = string(item)) ws.no_auth_user = *text;
+      } else if (!document_.is_used_variable(item_path)) {
+        error("unknown field \"" + key + "\"");
+      }
+    }
+  }
+
+  /// websocket.authorization: user/password, token and timeout (nats-server parseSimpleAuth).
+  void apply_websocket_authorization(const std::string& path, const picojson::value& value) {
+    if (!value.is<picojson::object>()) {
+      error("Expected authorization to be a map, got " + config_type_name(value));
+      return;
+    }
+    websocket_options& ws = out_.websocket;
+    for (const auto& [key, item] : value.get<picojson::object>()) {
+      const std::string item_path = config_path(path, key);
+      const std::string name = ascii_lower(key);
+      current_key_ = key;
+      current_where_ = document_.nearest_position(item_path);
+      if (name == "user" || name == "username") {
+        if (auto text = string(item)) ws.username = *text;
+      } else if (name == "pass" || name == "password") {
+        if (auto text = string(item)) ws.password = *text;
+      } else if (name == "token") {
+        if (auto text = string(item)) ws.token = *text;
+      } else if (name == "timeout") {
+        if (item.is<std::int64_t>()) {
+          ws.auth_timeout_seconds = static_cast<double>(item.get<std::int64_t>());
+        } else if (item.is<double>()) {
+          ws.auth_timeout_seconds = item.get<double>();
+        } else {
+          error("error parsing authorization config, 'timeout' wrong type " + config_type_name(item));
+        }
+      } else if (!document_.is_used_variable(item_path)) {
+        error("unknown field \"" + key + "\"");
+      }
+    }
+  }
 
   void type_error(const char* expected, const picojson::value& value) {
     error("invalid value for \"" + current_key_ + "\": expected " + expected + ", got " +
@@ -315,6 +419,55 @@ void load_config_string(std::string_view text, server_options& out, const std::s
   finish(std::move(document), out);
 }
 
+namespace {
+/// The websocket block's start-up errors.
+void validate_websocket(const server_options& options) {
+  // nats-server validateWebsocketOptions: nothing is checked while the listener is off.
+  const websocket_options& ws = options.websocket;
+  if (!ws.enabled()) return;
+  if (ws.tls.is<picojson::null>() && !ws.no_tls) throw config_error("websocket requires TLS configuration");
+  for (const auto& origin : ws.allowed_origins) {
+    // Go's url.Parse refuses little: control characters and a bad percent escape.
+    for (std::size_t i = 0; i < origin.size(); ++i) {
+      const auto c = static_cast<unsigned char>(origin[i]);
+      const bool bad_escape = c == '%' && (i + 2 >= origin.size() || !std::isxdigit(static_cast<unsigned char>(origin[i + 1])) ||
+                                           !std::isxdigit(static_cast<unsigned char>(origin[i + 2])));
+      if (c < 0x20 || c == 0x7f || bad_escape) {
+        throw config_error("unable to parse allowed origin: parse \"" + origin + "\": invalid URL");
+      }
+    }
+  }
+  // no_auth_user naming a user is checked with the users (auth/users).
+  if (!options.authorization.is<picojson::null>() || !options.accounts.is<picojson::null>()) {
+    bool users = false;
+    auto has_users = [](const picojson::value& block) {
+      if (!block.is<picojson::object>()) return false;
+      for (const auto& [key, value] : block.get<picojson::object>()) {
+        const std::string name = ascii_lower(key);
+        if ((name == "users" || name == "nkeys") && value.is<picojson::array>() && !value.get<picojson::array>().empty()) {
+          return true;
+        }
+      }
+      return false;
+    };
+    users = has_users(options.authorization);
+    if (options.accounts.is<picojson::object>()) {
+      for (const auto& [name, account] : options.accounts.get<picojson::object>()) users = users || has_users(account);
+    }
+    if (users && !ws.username.empty()) {
+      throw config_error("websocket authentication username not compatible with presence of users/nkeys");
+    }
+    if (users && !ws.token.empty()) {
+      throw config_error("websocket authentication token not compatible with presence of users/nkeys");
+    }
+  }
+  if (!ws.jwt_cookie.empty()) {
+    throw config_error("trusted operators or trusted keys configuration is required for JWT authentication via cookie \"" +
+                       ws.jwt_cookie + "\"");
+  }
+}
+}  // namespace
+
 void validate_options(const server_options& options) {
   auto where = [&](const char* key) {
     if (options.config_source) {
@@ -328,6 +481,7 @@ void validate_options(const server_options& options) {
                            ") should be strictly lower than lame duck duration (" +
                            format_go_duration(options.lame_duck_duration) + ")");
   }
+  validate_websocket(options);
   if (options.max_payload > options.max_pending) {
     throw config_error(where("max_payload"), "max_payload (" + std::to_string(options.max_payload) +
                                                  ") cannot be higher than max_pending (" +

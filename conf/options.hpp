@@ -29,6 +29,35 @@ struct tls_flag_settings {
   std::string ca_file;       ///< --tlscacert
 };
 
+/// The `websocket {}` block (nats-server 2.9.10 WebsocketOpts): NATS clients
+/// over WebSocket on a listener of their own. Off while `port` is 0.
+struct websocket_options {
+  std::string host;          ///< `host`, `net`, `listen`; the default host when empty
+  int port = 0;              ///< `port`, `listen`; 0 = off, -1 = pick one
+  std::string advertise;     ///< `advertise`: the host:port told to clients in a cluster (kept, unused alone)
+  bool no_tls = false;       ///< `no_tls`: serve ws:// without a tls block
+  picojson::value tls;       ///< `tls {}`: serve wss://; null when absent
+  bool same_origin = false;  ///< `same_origin`: Origin must match the request's Host
+  std::vector<std::string> allowed_origins;  ///< `allowed_origins`: "scheme://host[:port]" accepted as Origin
+  bool compression = false;  ///< `compression`: permessage-deflate when the client asks for it
+  /// `handshake_timeout`: time allowed for the HTTP upgrade request (a
+  /// number of seconds or a duration string); 0 = none, as nats-server.
+  std::chrono::milliseconds handshake_timeout{0};
+  // `authorization {}`: overrides the server's single user, token and
+  // no_auth_user for WebSocket clients (users and nkeys stay the server's).
+  std::string username;
+  std::string password;
+  std::string token;
+  double auth_timeout_seconds = 0;  ///< `authorization.timeout`; 0 = the server's
+  std::string no_auth_user;         ///< `no_auth_user`
+  std::string jwt_cookie;           ///< `jwt_cookie` (needs operators, which Courier has not)
+
+  /// The listener is on.
+  bool enabled() const { return port != 0; }
+  /// Some authorization setting overrides the server's for WebSocket clients.
+  bool auth_override() const { return !username.empty() || !token.empty() || !no_auth_user.empty(); }
+};
+
 /// Everything the broker needs to start. Defaults are nats-server 2.9.10's
 /// (server/const.go), so an empty config behaves like `nats-server`.
 struct server_options {
@@ -70,6 +99,8 @@ struct server_options {
   picojson::value accounts;
   picojson::value tls;
   picojson::value mss;
+  /// `websocket {}` (or `ws {}`).
+  websocket_options websocket;
   /// The whole parsed file, for parts that need more.
   picojson::value document;
 

@@ -103,7 +103,7 @@ void write_connection(json_writer& out, const connection_info& c, std::chrono::s
   out.begin_object();
   out.member("cid", c.cid);
   out.member("kind", "Client");
-  out.member("type", "nats");
+  out.member("type", broker::to_string(c.type));
   out.member("ip", c.remote_ip);
   out.member("port", static_cast<std::int64_t>(c.remote_port));
   out.member("start", rfc3339_nano(c.start));

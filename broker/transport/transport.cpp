@@ -19,6 +19,10 @@ transport::transport(asio::ip::tcp::socket socket) : socket_(std::move(socket)),
   socket_.set_option(asio::ip::tcp::no_delay(true), ec);
 }
 
+std::string transport::log_prefix_for(std::uint64_t id) const {
+  return remote_ip_ + ":" + std::to_string(remote_port_) + " - cid:" + std::to_string(id) + " - ";
+}
+
 void transport::cancel_waits() {
   error_code ignored;
   socket_.cancel(ignored);

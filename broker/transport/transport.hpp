@@ -30,6 +30,7 @@
 
 #include "auth/peer_certificate.hpp"
 #include "broker/close_reason.hpp"
+#include "broker/connection_info.hpp"
 
 namespace courier::broker {
 
@@ -91,6 +92,17 @@ class transport {
     std::string cipher_suite;
   };
   virtual tls_description describe_tls() const { return {}; }
+
+  /// How the client reached us (/connz "type", which authorization applies).
+  virtual client_type type() const { return client_type::nats; }
+  /// The prefix of this connection's log lines, as nats-server writes it:
+  /// "ip:port - cid:N - ".
+  virtual std::string log_prefix_for(std::uint64_t id) const;
+  /// The connection is closing for `reason`, after its last bytes: say
+  /// goodbye if the protocol has a way to (a WebSocket close frame). Best
+  /// effort, without waiting. Loop thread, under the connection's write
+  /// lock, with no write in flight.
+  virtual void write_goodbye(close_reason reason) { (void)reason; }
 
   /// Starts waiting for readiness; `handler(error_code)` runs on the loop.
   template <class Handler>

@@ -1,0 +1,359 @@
+// NATS over WebSocket with the real clients: nats.ws (the npm package the
+// NATS project ships for browsers and Deno/Node) in Node and in headless
+// Chromium on one side, libnats over TCP on the other, through one server.
+#include "ws_peer.hpp"
+
+#include "nats_helpers.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <thread>
+
+namespace courier::test {
+namespace {
+
+using namespace std::chrono_literals;
+using picojson::value;
+
+/// A server with a plain-text WebSocket listener, monitoring, and `extra`
+/// top-level config; `ws_extra` goes inside the websocket block.
+struct ws_server {
+  explicit ws_server(const std::string& extra = {}, const std::string& ws_extra = {})
+      : ws_port(pick_free_port()),
+        http_port(pick_free_port()),
+        process("http: " + std::to_string(http_port) + "\nwebsocket {\n  port: " + std::to_string(ws_port) +
+                "\n  no_tls: true\n" + ws_extra + "\n}\n" + extra) {}
+  std::string ws_url() const { return "ws://127.0.0.1:" + std::to_string(ws_port); }
+  int ws_port;
+  int http_port;
+  server_process process;
+};
+
+/// GET http://127.0.0.1:port/path; the body, or empty.
+std::string http_get(int port, const std::string& path) {
+  const int fd = connect_loopback(port);
+  if (fd < 0) return {};
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+  if (::send(fd, request.data(), request.size(), 0) != static_cast<ssize_t>(request.size())) {
+    ::close(fd);
+    return {};
+  }
+  std::string response;
+  char buffer[65536];
+  for (;;) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 10000) <= 0) break;
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    response.append(buffer, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  const auto body = response.find("\r\n\r\n");
+  return body == std::string::npos ? std::string{} : response.substr(body + 4);
+}
+
+/// Connects the peer; the "connected" event, or null.
+value connect_peer(ws_peer& peer, const ws_server& server, picojson::object options = {}) {
+  peer.send(command({{"op", value("connect")}, {"servers", value(server.ws_url())}, {"options", value(options)}}));
+  return peer.wait_for("connected");
+}
+
+bool is_msg(const picojson::object& event, const std::string& id) { return ws_peer::field(event, "id") == id; }
+
+/// Both directions of publish/subscribe and request/reply between a nats.ws
+/// peer and a libnats client.
+void exchange_with_libnats(ws_peer& peer, const ws_server& server) {
+  ASSERT_TRUE(peer.ready());
+  auto info = connect_peer(peer, server);
+  ASSERT_FALSE(info.is<picojson::null>());
+  auto tcp = connect_to(server.process.url());
+  ASSERT_TRUE(tcp);
+
+  // TCP -> WebSocket.
+  peer.send(command({{"op", value("sub")}, {"id", value("in")}, {"subject", value("to.ws")}}));
+  ASSERT_FALSE(peer.wait_for("subscribed").is<picojson::null>());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(natsConnection_PublishString(tcp.get(), "to.ws", ("m" + std::to_string(i)).c_str()), NATS_OK);
+  }
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  for (int i = 0; i < 3; ++i) {
+    auto msg = peer.wait_for("msg", 60s, [](const picojson::object& e) { return is_msg(e, "in"); });
+    ASSERT_FALSE(msg.is<picojson::null>());
+    EXPECT_EQ(ws_peer::field(msg.get<picojson::object>(), "data"), "m" + std::to_string(i));
+  }
+
+  // WebSocket -> TCP, big enough to be compressed and framed in pieces.
+  auto sub = subscribe_sync(tcp.get(), "to.tcp");
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  const std::string big(100000, 'b');
+  peer.send(command({{"op", value("pub")}, {"subject", value("to.tcp")}, {"data", value("hello")}}));
+  peer.send(command({{"op", value("pub")}, {"subject", value("to.tcp")}, {"data", value(big)}}));
+  ASSERT_FALSE(peer.wait_for("published").is<picojson::null>());
+  ASSERT_FALSE(peer.wait_for("published").is<picojson::null>());
+  auto first = next_message(sub.get(), 30s);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(payload(first.get()), "hello");
+  auto second = next_message(sub.get(), 30s);
+  ASSERT_TRUE(second);
+  EXPECT_EQ(payload(second.get()), big);
+  // TCP -> WebSocket, bigger than one staged WebSocket message (256 KiB):
+  // the delivery leaves in several, which the client joins back.
+  const std::string huge(700000, 'h');
+  ASSERT_EQ(natsConnection_Publish(tcp.get(), "to.ws", huge.data(), static_cast<int>(huge.size())), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(tcp.get(), "to.ws", "after"), NATS_OK);
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  for (const std::string* expected : {&huge, static_cast<const std::string*>(nullptr)}) {
+    auto msg = peer.wait_for("msg", 60s, [](const picojson::object& e) { return is_msg(e, "in"); });
+    ASSERT_FALSE(msg.is<picojson::null>());
+    EXPECT_EQ(ws_peer::field(msg.get<picojson::object>(), "data"), expected ? *expected : std::string("after"));
+  }
+
+  // A request from TCP answered over WebSocket.
+  peer.send(command({{"op", value("sub")}, {"id", value("svc")}, {"subject", value("svc.ws")}, {"respond", value(true)}}));
+  ASSERT_FALSE(peer.wait_for("subscribed").is<picojson::null>());
+  natsMsg* reply = nullptr;
+  ASSERT_EQ(natsConnection_RequestString(&reply, tcp.get(), "svc.ws", "ping", 30000), NATS_OK);
+  message_ptr reply_owner(reply);
+  EXPECT_EQ(payload(reply), "re:ping");
+
+  // A request from WebSocket answered over TCP.
+  auto service = subscribe_sync(tcp.get(), "svc.tcp");
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  peer.send(command({{"op", value("req")}, {"subject", value("svc.tcp")}, {"data", value("q")}}));
+  auto request = next_message(service.get(), 30s);
+  ASSERT_TRUE(request);
+  ASSERT_NE(natsMsg_GetReply(request.get()), nullptr);
+  ASSERT_EQ(natsConnection_PublishString(tcp.get(), natsMsg_GetReply(request.get()), "answer"), NATS_OK);
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  auto answer = peer.wait_for("reply");
+  ASSERT_FALSE(answer.is<picojson::null>());
+  EXPECT_EQ(ws_peer::field(answer.get<picojson::object>(), "data"), "answer");
+}
+
+TEST(WebSocket, NatsWsAndLibnatsExchangeMessagesAndRequests) {
+  ws_server server;
+  ASSERT_TRUE(server.process.start());
+  ws_peer peer;
+  exchange_with_libnats(peer, server);
+}
+
+TEST(WebSocket, CompressionAgreedWithNatsWs) {
+  // The Node peer's WebSocket ("ws") offers permessage-deflate.
+  ws_server server({}, "  compression: true");
+  ASSERT_TRUE(server.process.start());
+  ws_peer peer;
+  exchange_with_libnats(peer, server);
+}
+
+TEST(WebSocket, ChromiumPageExchangesMessagesAndRequestsWithLibnats) {
+  ws_server server({}, "  compression: true");
+  ASSERT_TRUE(server.process.start());
+  ws_peer peer(COURIER_CHROMIUM);
+  exchange_with_libnats(peer, server);
+}
+
+TEST(WebSocket, HeadersBothWays) {
+  ws_server server;
+  ASSERT_TRUE(server.process.start());
+  ws_peer peer;
+  ASSERT_TRUE(peer.ready());
+  ASSERT_FALSE(connect_peer(peer, server).is<picojson::null>());
+  auto tcp = connect_to(server.process.url());
+  ASSERT_TRUE(tcp);
+  auto sub = subscribe_sync(tcp.get(), "h.tcp");
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  picojson::object headers{{"X-Trace", value("abc")}};
+  peer.send(command({{"op", value("pub")}, {"subject", value("h.tcp")}, {"data", value("d")}, {"headers", value(headers)}}));
+  auto msg = next_message(sub.get(), 30s);
+  ASSERT_TRUE(msg);
+  const char* trace = nullptr;
+  ASSERT_EQ(natsMsgHeader_Get(msg.get(), "X-Trace", &trace), NATS_OK);
+  EXPECT_STREQ(trace, "abc");
+
+  peer.send(command({{"op", value("sub")}, {"id", value("h")}, {"subject", value("h.ws")}}));
+  ASSERT_FALSE(peer.wait_for("subscribed").is<picojson::null>());
+  natsMsg* out = nullptr;
+  ASSERT_EQ(natsMsg_Create(&out, "h.ws", nullptr, "p", 1), NATS_OK);
+  message_ptr out_owner(out);
+  ASSERT_EQ(natsMsgHeader_Set(out, "X-From", "tcp"), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishMsg(tcp.get(), out), NATS_OK);
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  auto got = peer.wait_for("msg");
+  ASSERT_FALSE(got.is<picojson::null>());
+  EXPECT_EQ(ws_peer::field(got.get<picojson::object>(), "headers"), R"({"X-From":"tcp"})");
+}
+
+TEST(WebSocket, QueueGroupSpansWebSocketAndTcpMembers) {
+  ws_server server;
+  ASSERT_TRUE(server.process.start());
+  ws_peer peer;
+  ASSERT_TRUE(peer.ready());
+  ASSERT_FALSE(connect_peer(peer, server).is<picojson::null>());
+  for (const char* id : {"q1", "q2"}) {
+    peer.send(command({{"op", value("sub")}, {"id", value(id)}, {"subject", value("work")}, {"queue", value("workers")}}));
+    ASSERT_FALSE(peer.wait_for("subscribed").is<picojson::null>());
+  }
+  auto tcp = connect_to(server.process.url());
+  ASSERT_TRUE(tcp);
+  auto member = subscribe_sync(tcp.get(), "work", "workers");
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  constexpr int total = 60;
+  for (int i = 0; i < total; ++i) ASSERT_EQ(natsConnection_PublishString(tcp.get(), "work", "job"), NATS_OK);
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  // Each job reaches exactly one member: count until all are accounted for.
+  int over_ws = 0;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        peer.drain(50ms);
+        over_ws += static_cast<int>(peer.take_all("msg").size());
+        return over_ws + static_cast<int>(queued(member.get())) >= total;
+      },
+      60s));
+  peer.send(command({{"op", value("flush")}}));
+  ASSERT_FALSE(peer.wait_for("flushed").is<picojson::null>());
+  peer.drain(200ms);
+  over_ws += static_cast<int>(peer.take_all("msg").size());
+  EXPECT_EQ(over_ws + static_cast<int>(queued(member.get())), total);
+}
+
+TEST(WebSocket, UsersPasswordsAndConnectionTypes) {
+  ws_server server(R"(authorization {
+  users = [
+    { user: web, password: secret }
+    { user: tcponly, password: secret, allowed_connection_types: ["STANDARD"] }
+    { user: wsonly, password: secret, allowed_connection_types: ["WEBSOCKET"] }
+  ]
+})");
+  ASSERT_TRUE(server.process.start());
+  {
+    ws_peer peer;
+    ASSERT_TRUE(peer.ready());
+    auto info = connect_peer(peer, server, {{"user", value("web")}, {"pass", value("secret")}});
+    ASSERT_FALSE(info.is<picojson::null>());
+    EXPECT_EQ(ws_peer::field(info.get<picojson::object>().at("info").get<picojson::object>(), "auth_required"), "true");
+  }
+  for (const char* user : {"tcponly", "web"}) {
+    ws_peer peer;
+    ASSERT_TRUE(peer.ready());
+    const std::string pass = std::string(user) == "web" ? "wrong" : "secret";
+    peer.send(command({{"op", value("connect")}, {"servers", value(server.ws_url())},
+                       {"options", value(picojson::object{{"user", value(user)}, {"pass", value(pass)}})}}));
+    auto error = peer.wait_for("error");
+    ASSERT_FALSE(error.is<picojson::null>()) << user;
+    EXPECT_EQ(ws_peer::field(error.get<picojson::object>(), "message"), "AUTHORIZATION_VIOLATION") << user;
+  }
+  {
+    ws_peer peer;
+    ASSERT_TRUE(peer.ready());
+    ASSERT_FALSE(connect_peer(peer, server, {{"user", value("wsonly")}, {"pass", value("secret")}}).is<picojson::null>());
+  }
+  // Over TCP the connection types work the other way round.
+  auto opts = make_options(server.process.url());
+  natsOptions_SetUserInfo(opts.get(), "tcponly", "secret");
+  EXPECT_TRUE(connect_with(opts.get()));
+  auto refused = make_options(server.process.url());
+  natsOptions_SetUserInfo(refused.get(), "wsonly", "secret");
+  natsConnection* raw = nullptr;
+  EXPECT_NE(natsConnection_Connect(&raw, refused.get()), NATS_OK);
+  natsConnection_Destroy(raw);
+}
+
+TEST(WebSocket, AuthorizationOverrideAppliesToWebSocketClientsOnly) {
+  ws_server server({}, "  authorization { token: wstoken }");
+  ASSERT_TRUE(server.process.start());
+  auto tcp = connect_to(server.process.url());  // TCP needs nothing
+  ASSERT_TRUE(tcp);
+  {
+    ws_peer peer;
+    ASSERT_TRUE(peer.ready());
+    ASSERT_FALSE(connect_peer(peer, server, {{"token", value("wstoken")}}).is<picojson::null>());
+  }
+  ws_peer peer;
+  ASSERT_TRUE(peer.ready());
+  peer.send(command({{"op", value("connect")}, {"servers", value(server.ws_url())}}));
+  auto error = peer.wait_for("error");
+  ASSERT_FALSE(error.is<picojson::null>());
+  EXPECT_EQ(ws_peer::field(error.get<picojson::object>(), "message"), "AUTHORIZATION_VIOLATION");
+}
+
+TEST(WebSocket, PermissionsRefusePublishAndKeepTheConnection) {
+  ws_server server(R"(authorization {
+  users = [ { user: web, password: secret, permissions: { publish: { deny: ["secret.>"] } } } ]
+})");
+  ASSERT_TRUE(server.process.start());
+  ws_peer peer;
+  ASSERT_TRUE(peer.ready());
+  ASSERT_FALSE(connect_peer(peer, server, {{"user", value("web")}, {"pass", value("secret")}}).is<picojson::null>());
+  auto tcp_options = make_options(server.process.url());
+  natsOptions_SetUserInfo(tcp_options.get(), "web", "secret");
+  auto tcp = connect_with(tcp_options.get());
+  ASSERT_TRUE(tcp);
+  auto secret = subscribe_sync(tcp.get(), "secret.>");
+  auto open = subscribe_sync(tcp.get(), "open");
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  peer.send(command({{"op", value("pub")}, {"subject", value("secret.x")}, {"data", value("no")}}));
+  auto status = peer.wait_for("status", 60s, [](const picojson::object& e) {
+    return ws_peer::field(e, "data") == "PERMISSIONS_VIOLATION";
+  });
+  EXPECT_FALSE(status.is<picojson::null>());
+  EXPECT_NE(server.process.log_text().find("Publish Violation"), std::string::npos) << server.process.log_text();
+  peer.send(command({{"op", value("pub")}, {"subject", value("open")}, {"data", value("yes")}}));
+  auto msg = next_message(open.get(), 30s);
+  ASSERT_TRUE(msg);
+  EXPECT_EQ(payload(msg.get()), "yes");
+  EXPECT_EQ(queued(secret.get()), 0u);
+}
+
+TEST(WebSocket, ConnzListsWebSocketClients) {
+  ws_server server;
+  ASSERT_TRUE(server.process.start());
+  ws_peer peer;
+  ASSERT_TRUE(peer.ready());
+  ASSERT_FALSE(connect_peer(peer, server, {{"name", value("browser-tab")}}).is<picojson::null>());
+  std::string connz;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        connz = http_get(server.http_port, "/connz");
+        return connz.find("browser-tab") != std::string::npos;
+      },
+      30s))
+      << connz;
+  picojson::value doc;
+  ASSERT_TRUE(picojson::parse(doc, connz).empty());
+  bool found = false;
+  for (const auto& c : doc.get<picojson::object>().at("connections").get<picojson::array>()) {
+    const auto& conn = c.get<picojson::object>();
+    if (ws_peer::field(conn, "name") != "browser-tab") continue;
+    found = true;
+    EXPECT_EQ(ws_peer::field(conn, "type"), "websocket");
+    EXPECT_EQ(ws_peer::field(conn, "lang"), "nats.ws");
+  }
+  EXPECT_TRUE(found) << connz;
+}
+
+TEST(WebSocket, RefusesToStartWithoutTlsOrNoTls) {
+  server_process server("websocket { port: " + std::to_string(pick_free_port()) + " }");
+  EXPECT_FALSE(server.start(20s));
+  EXPECT_NE(server.log_text().find("websocket requires TLS configuration"), std::string::npos) << server.log_text();
+}
+
+TEST(WebSocket, LogsNameTheForwardedAddress) {
+  ws_server server("debug: true");
+  ASSERT_TRUE(server.process.start());
+  const int fd = connect_loopback(server.ws_port);
+  ASSERT_GE(fd, 0);
+  const std::string request =
+      "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "X-Forwarded-For: 203.0.113.9\r\n\r\n";
+  ASSERT_EQ(::send(fd, request.data(), request.size(), 0), static_cast<ssize_t>(request.size()));
+  EXPECT_TRUE(wait_until(
+      [&] { return server.process.log_text().find("203.0.113.9/127.0.0.1:") != std::string::npos; }, 30s))
+      << server.process.log_text();
+  EXPECT_NE(server.process.log_text().find(" - wid:"), std::string::npos);
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace courier::test
