@@ -67,6 +67,9 @@ std::optional<headers_view> headers_view::parse(std::string_view block) noexcept
         status = status * 10 + (c - '0');
       }
       if (status_line.size() > 3 && !is_blank(status_line[3])) return std::nullopt;
+      // Codes are 100..999 as in HTTP; "000" would read as "no status" while
+      // keeping a description, which no sender means.
+      if (status < 100) return std::nullopt;
       view.status_ = status;
       view.description_ = trim(status_line.substr(3));
     }

@@ -45,8 +45,9 @@ class headers_view {
  public:
   /// Parses `block` (the whole block, including its final blank line). Returns
   /// nullopt when it is not a well-formed block: wrong version, a status that
-  /// is not 3 digits, a line without ':' or with an empty or space-holding
-  /// name, a bare \r or \n, a missing final blank line, or bytes after it.
+  /// is not 3 digits or is below 100, a line without ':' or with an empty or
+  /// space-holding name, a bare \r or \n, a missing final blank line, or bytes
+  /// after it.
   static std::optional<headers_view> parse(std::string_view block) noexcept;
 
   /// The status code from the version line, or 0 when there is none.

@@ -76,6 +76,8 @@ TEST(headers_view, rejects_malformed_blocks) {
       "NATS/1.0 50\r\n\r\n",
       "NATS/1.0 5x3\r\n\r\n",
       "NATS/1.0 5030\r\n\r\n",
+      "NATS/1.0 000 0+'O\r\n\r\n",       // below 100: found by fuzz_headers
+      "NATS/1.0 099\r\n\r\n",
       "NATS/1.0\r\nno colon\r\n\r\n",
       "NATS/1.0\r\n: empty name\r\n\r\n",
       "NATS/1.0\r\nsp ace: x\r\n\r\n",
