@@ -70,6 +70,8 @@ struct server_options {
   picojson::value accounts;
   picojson::value tls;
   picojson::value mss;
+  /// `leafnodes { }` (conf/leafnode_options.hpp reads it), null when absent.
+  picojson::value leafnodes;
   /// The whole parsed file, for parts that need more.
   picojson::value document;
 
