@@ -183,6 +183,8 @@ class server {
   std::uint64_t allocate_connection_id() { return ++next_client_id_; }
   /// The loop a new connection goes to (round robin, as accepted ones).
   event_loop& loop_for_new_connection() { return next_loop(); }
+  /// The loop the listeners run on.
+  event_loop& first_loop() { return *loops_.front(); }
   /// Ticks (timers, pings) a connection this server made, like accepted
   /// ones; it is forgotten when it closes. Its loop thread.
   void track_connection(const std::shared_ptr<connection>& link);

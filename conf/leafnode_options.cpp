@@ -79,6 +79,55 @@ leafnode_remote parse_remote(const picojson::value& value) {
   return remote;
 }
 
+leafnode_user parse_user(const picojson::value& value) {
+  if (!value.is<picojson::object>()) invalid("leafnodes: each authorization user must be a map");
+  leafnode_user user;
+  for (const auto& [key, field] : value.get<picojson::object>()) {
+    const std::string name = ascii_lower(key);
+    if (name == "user" || name == "username") {
+      user.user = string_field(field, key);
+    } else if (name == "password" || name == "pass") {
+      user.password = string_field(field, key);
+    } else if (name == "account") {
+      user.account = string_field(field, key);
+    } else {
+      invalid("leafnodes: authorization user option \"" + key + "\" is not supported");
+    }
+  }
+  if (user.user.empty()) invalid("leafnodes: an authorization user needs \"user\"");
+  return user;
+}
+
+void apply_authorization(const picojson::value& value, leafnode_settings& out) {
+  if (!value.is<picojson::object>()) invalid("leafnodes: \"authorization\" must be a map");
+  out.authorization = value;
+  leafnode_user single;
+  bool has_single = false;
+  for (const auto& [key, field] : value.get<picojson::object>()) {
+    const std::string name = ascii_lower(key);
+    if (name == "user" || name == "username") {
+      single.user = string_field(field, key);
+      has_single = true;
+    } else if (name == "password" || name == "pass") {
+      single.password = string_field(field, key);
+    } else if (name == "account") {
+      single.account = string_field(field, key);
+    } else if (name == "users") {
+      if (!field.is<picojson::array>()) invalid("leafnodes: authorization \"users\" must be an array");
+      for (const auto& user : field.get<picojson::array>()) out.users.push_back(parse_user(user));
+    } else if (name == "timeout") {
+      if (field.is<double>() && !field.is<std::int64_t>()) {
+        out.auth_timeout = std::chrono::milliseconds(static_cast<std::int64_t>(field.get<double>() * 1000));
+      } else {
+        out.auth_timeout = duration_field(field, key);
+      }
+    } else {
+      invalid("leafnodes: authorization option \"" + key + "\" is not supported");
+    }
+  }
+  if (has_single) out.users.insert(out.users.begin(), single);
+}
+
 }  // namespace
 
 leafnode_url parse_leafnode_url(std::string_view text) {
@@ -147,8 +196,7 @@ leafnode_settings parse_leafnodes(const picojson::value& block) {
     } else if (name == "advertise") {
       out.advertise = string_field(value, key);
     } else if (name == "authorization") {
-      if (!value.is<picojson::object>()) invalid("leafnodes: \"authorization\" must be a map");
-      out.authorization = value;
+      apply_authorization(value, out);
     } else if (name == "tls") {
       if (!value.is<picojson::object>()) invalid("leafnodes: \"tls\" must be a map");
       out.tls_block = value;

@@ -3,7 +3,8 @@
 // the listener other leaves connect to (accepting side).
 //
 //   leafnodes {
-//     reconnect: "1s"                      # fixed delay between attempts
+//     reconnect: 1                         # seconds between attempts (nats-server 2.9.10
+//                                          # takes an integer only; "1s" is also accepted here)
 //     remotes = [
 //       { urls: ["nats-leaf://user:pass@hub1:7422", "nats-leaf://hub2:7422"],
 //         account: "APP" }                 # local account bound to the remote
@@ -43,6 +44,14 @@ struct leafnode_remote {
   picojson::value tls_block;       ///< as parsed, null when absent
 };
 
+/// A user a leaf connecting to this server may authenticate as
+/// (`authorization { user, password, account }` or its `users` list).
+struct leafnode_user {
+  std::string user;
+  std::string password;  ///< plain or bcrypt
+  std::string account;   ///< the local account the leaf is bound to; empty: the global one
+};
+
 /// The whole block.
 struct leafnode_settings {
   /// nats-server's DEFAULT_LEAF_NODE_RECONNECT: 1 s between attempts.
@@ -53,6 +62,9 @@ struct leafnode_settings {
   int port = 0;                  ///< 0: no listener (-1 in the file: a random port, kept as -1)
   std::string advertise;         ///< host:port announced in leafnode_urls
   picojson::value authorization;  ///< as parsed, null when absent
+  std::vector<leafnode_user> users;  ///< from `authorization`; empty: no credentials asked
+  /// `authorization.timeout`: how long an accepted leaf has to send CONNECT.
+  std::chrono::milliseconds auth_timeout{2000};
   picojson::value tls_block;      ///< as parsed, null when absent
 };
 

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/ip/tcp.hpp>
+
 #include "broker/leaf/leaf_protocol.hpp"
 #include "conf/leafnode_options.hpp"
 
@@ -34,20 +36,29 @@ class leaf_nodes {
   leaf_nodes(const leaf_nodes&) = delete;
   leaf_nodes& operator=(const leaf_nodes&) = delete;
 
-  /// Starts connecting to the remotes (the loops run).
+  /// Opens the leafnode listener (when `port` is set) and starts connecting
+  /// to the remotes (the loops run). Throws std::runtime_error when the
+  /// listener cannot be bound.
   void start();
-  /// Stops reconnecting and closes the leaf connections (before the loops stop).
+  /// Stops listening and reconnecting, closes the leaf connections (before
+  /// the loops stop).
   void stop();
+  /// The leafnode port listened on, or 0.
+  std::uint16_t port() const { return port_; }
+  /// The INFO an accepted leaf gets: first on connect, then (with
+  /// connect_info and its account) once its CONNECT is accepted.
+  std::string info_line(std::uint64_t client_id, const std::string& client_ip, bool connect_info,
+                        std::string_view bound_account) const;
 
   /// The interest of `bound`'s account as leaf connections hear of it.
   leaf_interest& interest(const account& bound);
 
-  /// A leaf connection is set up / closed (its loop).
+  /// A leaf connection is accepted or set up / closed (its loop).
   void add(const std::shared_ptr<connection>& link, leaf_protocol& role);
   void remove(const connection& link);
-  /// The live leaf connections, by ascending cid.
+  /// The live leaf connections set up (past CONNECT), by ascending cid.
   std::vector<leaf_snapshot> snapshot() const;
-  /// How many are live.
+  /// How many are set up.
   std::size_t count() const;
 
   const conf::leafnode_settings& settings() const { return settings_; }
@@ -57,6 +68,10 @@ class leaf_nodes {
   const conf::leafnode_settings settings_;
   std::map<const account*, std::unique_ptr<leaf_interest>> interest_;  // fixed after construction
   std::vector<std::shared_ptr<leaf_remote>> remotes_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;  // runs on the first loop
+  std::uint16_t port_ = 0;
+
+  void do_accept();
 
   mutable std::mutex mutex_;
   struct live_leaf {

@@ -4,6 +4,9 @@
 
 #include <picojson.h>
 
+#include "auth/password.hpp"
+#include "auth/users.hpp"
+#include "broker/client_connect.hpp"
 #include "broker/connection.hpp"
 #include "broker/leaf/leaf_interest.hpp"
 #include "broker/leaf/leaf_nodes.hpp"
@@ -43,24 +46,50 @@ leaf_protocol::leaf_protocol(connection& owner, server& broker, account& bound, 
                              std::shared_ptr<leaf_remote> remote, std::string user, std::string password)
     : connection_role(owner),
       server_(broker),
-      account_(bound),
-      interest_(interest),
+      account_(&bound),
+      interest_(&interest),
       remote_(std::move(remote)),
       user_(std::move(user)),
       password_(std::move(password)),
+      parser_(static_cast<std::size_t>(broker.options().max_control_line), broker.options().max_payload) {}
+
+leaf_protocol::leaf_protocol(connection& owner, server& broker)
+    : connection_role(owner),
+      server_(broker),
       parser_(static_cast<std::size_t>(broker.options().max_control_line), broker.options().max_payload) {}
 
 const std::string& leaf_protocol::log_prefix() const { return connection_.log_prefix(); }
 
 // ---- connection events ----
 
-void leaf_protocol::on_start() { info_deadline_ = clock::now() + info_timeout; }
+void leaf_protocol::on_start() {
+  if (remote_) {
+    info_deadline_ = clock::now() + info_timeout;
+  } else if (auto* leafs = server_.leafs()) {
+    connect_deadline_ = clock::now() + leafs->settings().auth_timeout;
+  }
+}
+
+void leaf_protocol::on_greeting() {
+  // The hub speaks first.
+  if (remote_) return;
+  if (auto* leafs = server_.leafs()) {
+    connection_.send(leafs->info_line(connection_.id(), connection_.link().remote_ip(), false, {}));
+  }
+}
 
 void leaf_protocol::on_read_turn_end() {
   if (parser_.idle()) parser_.release_memory();
 }
 
 void leaf_protocol::on_tick(clock::time_point now) {
+  if (!remote_) {
+    if (!attached_ && now >= connect_deadline_) {
+      log().debug(log_prefix(), "Authentication Timeout");
+      fail("Authentication Timeout", close_reason::authentication_timeout);
+    }
+    return;
+  }
   if (!info_received_ && now >= info_deadline_) {
     log().error(log_prefix(), "Leafnode did not receive the remote's INFO in time");
     connection_.close_now(close_reason::authentication_timeout);
@@ -80,22 +109,25 @@ void leaf_protocol::on_stale() {
 void leaf_protocol::refuse_over_limit() { connection_.close_now(close_reason::max_connections); }
 
 void leaf_protocol::on_closed(close_reason reason) {
+  if (auto* leafs = server_.leafs()) leafs->remove(connection_);
+  const bool was_set_up = attached_;
   if (attached_) {
-    interest_.detach(*this);
+    interest_->detach(*this);
     attached_ = false;
-    if (auto* leafs = server_.leafs()) leafs->remove(connection_);
+    set_up_.store(false, std::memory_order_release);
   }
+  if (account_ == nullptr) return;  // refused before it had an account
   std::vector<std::shared_ptr<subscription>> subs;
   subs.reserve(subscriptions_.size());
   for (auto& [key, sub] : subscriptions_) {
     sub->closed.store(true);
     subs.push_back(sub);
   }
-  account_.router.remove_batch(subs);
+  account_->router.remove_batch(subs);
   subscriptions_.clear();
   connection_.counters().subscriptions.store(0, std::memory_order_relaxed);
-  if (info_received_) {
-    log().notice(log_prefix(), "Leafnode connection closed: ", to_string(reason), " account: ", account_.name);
+  if (was_set_up) {
+    log().notice(log_prefix(), "Leafnode connection closed: ", to_string(reason), " account: ", account_->name);
   }
   if (remote_) remote_->on_disconnected(loop_detected_ ? loop_reconnect_delay : std::chrono::milliseconds(0));
 }
@@ -159,23 +191,82 @@ bool leaf_protocol::on_info(std::string_view json) {
   }
   connection_.send(connect_line());
   if (log().debug_enabled()) log().debug(log_prefix(), "Remote leafnode connect msg sent");
-  connection_.set_identity(connection_identity{peer_name_copy(), "", "", user_, account_.name});
-  connection_.enable_direct_writes();
-  connection_.schedule_first_ping(first_ping);
-  log().notice(log_prefix(), "Leafnode connection created for account: ", account_.name);
-  interest_.attach(*this);
-  attached_ = true;
   if (auto* leafs = server_.leafs()) leafs->add(connection_.shared_from_this(), *this);
+  set_up_interest();
   remote_->on_connected();
   return true;
 }
 
+void leaf_protocol::set_up_interest() {
+  connection_.set_identity(connection_identity{peer_name_copy(), "", "", user_, account_->name});
+  connection_.enable_direct_writes();
+  connection_.schedule_first_ping(first_ping);
+  log().notice(log_prefix(), "Leafnode connection created for account: ", account_->name);
+  interest_->attach(*this);
+  attached_ = true;
+  set_up_.store(true, std::memory_order_release);
+}
+
+account* leaf_protocol::authenticate(const std::string& user, const std::string& password) {
+  const auto& settings = server_.leafs()->settings();
+  std::string bound = std::string(auth::global_account);
+  if (!settings.users.empty()) {
+    const conf::leafnode_user* found = nullptr;
+    for (const auto& candidate : settings.users) {
+      if (candidate.user == user && auth::check_password(candidate.password, password)) found = &candidate;
+    }
+    if (found == nullptr) {
+      log().error(log_prefix(), "\"", log_snippet(user), "\" - leafnode authentication error");
+      fail(auth::authorization_violation, close_reason::authentication_violation);
+      return nullptr;
+    }
+    if (!found->account.empty()) bound = found->account;
+  }
+  account& chosen = server_.find_account(bound);
+  if (chosen.name != bound) {
+    log().error(log_prefix(), "Leafnode bound to an unknown account \"", bound, "\"");
+    fail(auth::authorization_violation, close_reason::authentication_violation);
+    return nullptr;
+  }
+  return &chosen;
+}
+
 bool leaf_protocol::on_connect(std::string_view json) {
-  if (log().trace_enabled()) log().trace(log_prefix(), "<<- [CONNECT ", json, "]");
-  // Only the accepting side takes a CONNECT.
-  log().error(log_prefix(), "Leafnode received an unexpected CONNECT");
-  connection_.close_now(close_reason::protocol_violation);
-  return false;
+  if (log().trace_enabled()) log().trace(log_prefix(), "<<- [CONNECT ", redacted_connect(json), "]");
+  if (remote_ || attached_) {
+    // Only the accepting side takes a CONNECT, once.
+    log().error(log_prefix(), "Leafnode received an unexpected CONNECT");
+    connection_.close_now(close_reason::protocol_violation);
+    return false;
+  }
+  picojson::value value;
+  std::string error;
+  picojson::parse(value, json.begin(), json.end(), &error);
+  if (!error.empty() || !value.is<picojson::object>()) {
+    log().error(log_prefix(), "Error reading leafnode CONNECT: ", error.empty() ? "not an object" : error);
+    connection_.close_now(close_reason::parse_error);
+    return false;
+  }
+  const auto& connect = value.get<picojson::object>();
+  auto text = [&connect](const char* key) {
+    auto it = connect.find(key);
+    return it != connect.end() && it->second.is<std::string>() ? it->second.get<std::string>() : std::string();
+  };
+  if (auto it = connect.find("headers"); it != connect.end() && it->second.is<bool>()) peer_headers_ = it->second.get<bool>();
+  {
+    std::lock_guard lock(peer_mutex_);
+    peer_name_ = text("name");
+  }
+  user_ = text("user");
+  account* bound = authenticate(user_, text("pass"));
+  if (bound == nullptr) return false;
+  account_ = bound;
+  interest_ = &server_.leafs()->interest(*bound);
+  info_received_ = true;
+  // nats-server confirms with a second INFO naming the bound account.
+  connection_.send(server_.leafs()->info_line(connection_.id(), connection_.link().remote_ip(), true, bound->name));
+  set_up_interest();
+  return true;
 }
 
 bool leaf_protocol::on_err(std::string_view text) {
@@ -209,7 +300,7 @@ bool leaf_protocol::on_pong() {
 // ---- interest ----
 
 void leaf_protocol::on_loop_detected() {
-  std::string text = "Loop detected for leafnode account=\"" + account_.name + "\". Delaying attempt to reconnect for 30s";
+  std::string text = "Loop detected for leafnode account=\"" + account_->name + "\". Delaying attempt to reconnect for 30s";
   log().error(log_prefix(), text);
   std::string line;
   protocol::append_err(line, text);
@@ -225,7 +316,7 @@ bool leaf_protocol::on_interest_add(std::string_view subject, std::string_view q
     connection_.close_now(close_reason::protocol_violation);
     return false;
   }
-  if (subject == interest_.loop_subject()) {
+  if (subject == interest_->loop_subject()) {
     on_loop_detected();
     return false;
   }
@@ -244,7 +335,7 @@ bool leaf_protocol::on_interest_add(std::string_view subject, std::string_view q
     sub->client_id = connection_.id();
     sub->owner = connection_.receiver();
     sub->remote_interest = true;
-    account_.router.insert(sub);
+    account_->router.insert(sub);
     subscriptions_.emplace(std::move(key), std::move(sub));
     connection_.counters().subscriptions.store(static_cast<std::uint32_t>(subscriptions_.size()),
                                                std::memory_order_relaxed);
@@ -252,7 +343,7 @@ bool leaf_protocol::on_interest_add(std::string_view subject, std::string_view q
     return true;  // plain interest repeated: nothing changes
   }
   // New interest, or a queue group's new weight: the other leaves hear of it.
-  interest_.remote_changed(*this, subject, queue, weight);
+  interest_->remote_changed(*this, subject, queue, weight);
   return true;
 }
 
@@ -260,10 +351,10 @@ bool leaf_protocol::on_interest_remove(std::string_view subject, std::string_vie
   if (log().trace_enabled()) log().trace(log_prefix(), "<<- [LS- ", subject, queue.empty() ? "" : " ", queue, "]");
   auto it = subscriptions_.find(key_of(subject, queue));
   if (it == subscriptions_.end()) return true;
-  interest_.remote_changed(*this, subject, queue, 0);
+  interest_->remote_changed(*this, subject, queue, 0);
   auto sub = it->second;
   sub->closed.store(true);
-  account_.router.remove(sub);
+  account_->router.remove(sub);
   subscriptions_.erase(it);
   connection_.counters().subscriptions.store(static_cast<std::uint32_t>(subscriptions_.size()),
                                              std::memory_order_relaxed);
@@ -280,12 +371,12 @@ bool leaf_protocol::on_message(const protocol::leaf_message& message) {
   auto& counters = connection_.counters();
   connection_counters::add(counters.msgs_in, std::uint64_t{1});
   connection_counters::add(counters.bytes_in, static_cast<std::uint64_t>(message.headers.size() + message.payload.size()));
-  if (!info_received_) {
+  if (!attached_) {
     connection_.close_now(close_reason::protocol_violation);
     return false;
   }
   const message_view view{message.subject, message.reply, message.headers, message.payload, {}, {}};
-  fanout::publish(account_.router, this, view, connection_.batch(), message.queues);
+  fanout::publish(account_->router, this, view, connection_.batch(), message.queues);
   return !connection_.closed();
 }
 
@@ -336,7 +427,7 @@ leaf_snapshot leaf_protocol::snapshot() const {
   leaf_snapshot out;
   out.name = peer_name_copy();
   out.is_spoke = we_are_spoke();
-  out.account = account_.name;
+  out.account = account_->name;
   out.ip = connection_.link().remote_ip();
   out.port = connection_.link().remote_port();
   auto& counters = connection_.counters();
@@ -346,7 +437,7 @@ leaf_snapshot leaf_protocol::snapshot() const {
   out.msgs_out = counters.msgs_out.load(std::memory_order_relaxed);
   out.bytes_out = counters.bytes_out.load(std::memory_order_relaxed);
   const auto id = connection_.id();
-  account_.router.for_each([&out, id](const subscription& sub) {
+  account_->router.for_each([&out, id](const subscription& sub) {
     if (sub.client_id == id && sub.remote_interest) out.subscriptions.push_back(sub.sid);
   });
   return out;

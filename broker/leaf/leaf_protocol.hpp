@@ -56,10 +56,13 @@ class leaf_protocol final : public connection_role {
   /// `user`/`password` come from the URL used.
   leaf_protocol(connection& owner, server& broker, account& bound, leaf_interest& interest,
                 std::shared_ptr<leaf_remote> remote, std::string user, std::string password);
+  /// Accepting side (this server is the hub): the peer's CONNECT says who
+  /// it is, and its credentials which account it is bound to.
+  leaf_protocol(connection& owner, server& broker);
 
   // connection_role
   void on_start() override;
-  void on_greeting() override {}
+  void on_greeting() override;
   std::size_t on_bytes(const char* data, std::size_t size) override { return parser_.feed(data, size, *this); }
   void on_read_turn_end() override;
   void on_tick(clock::time_point now) override;
@@ -84,6 +87,8 @@ class leaf_protocol final : public connection_role {
   void send_interest(std::string_view lines);
   /// For /leafz. Any thread.
   leaf_snapshot snapshot() const;
+  /// Past the handshake (CONNECT sent or accepted): its interest flows. Any thread.
+  bool set_up() const { return set_up_.load(std::memory_order_acquire); }
 
   // leaf_parser handler (loop thread)
   bool on_info(std::string_view json);
@@ -100,6 +105,11 @@ class leaf_protocol final : public connection_role {
  private:
   /// The CONNECT this side sends after the hub's first INFO.
   std::string connect_line() const;
+  /// Starts the interest flow both ways, once the handshake is done.
+  void set_up_interest();
+  /// Accepting side: checks CONNECT's credentials against leafnodes
+  /// authorization; the account to bind, or null (after -ERR and close).
+  account* authenticate(const std::string& user, const std::string& password);
   /// -ERR then close.
   void fail(std::string_view text, close_reason reason);
   /// The peer's interest came back as our own loop subject.
@@ -108,14 +118,18 @@ class leaf_protocol final : public connection_role {
   std::string peer_name_copy() const;
 
   server& server_;
-  account& account_;
-  leaf_interest& interest_;
+  // Set at construction (soliciting side) or by an accepted CONNECT; fixed
+  // from then on (publishers read them only through subscriptions made after).
+  account* account_ = nullptr;
+  leaf_interest* interest_ = nullptr;
   std::shared_ptr<leaf_remote> remote_;  // null on the accepting side
   std::string user_, password_;
   protocol::leaf_parser<leaf_protocol> parser_;
 
   bool info_received_ = false;
   bool attached_ = false;  // interest_ knows this connection
+  std::atomic<bool> set_up_{false};  // attached_, for other threads
+  clock::time_point connect_deadline_{};  // accepting side: CONNECT due by then
   bool peer_headers_ = true;  // written before any interest exists, then read by publishers
   bool loop_detected_ = false;
   clock::time_point info_deadline_{};
