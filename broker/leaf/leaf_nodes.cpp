@@ -42,6 +42,15 @@ leaf_nodes::leaf_nodes(server& broker, conf::leafnode_settings settings)
     if (!remote.credentials.empty()) {
       throw std::runtime_error("leafnodes: remote credentials files are not supported yet (use user:password@ in the URL)");
     }
+    const std::string name = remote.account.empty() ? std::string(auth::global_account) : remote.account;
+    if (server_.find_account(name).name != name) {
+      throw std::runtime_error("leafnodes: remote account \"" + name + "\" is not defined");
+    }
+  }
+  for (const auto& user : settings_.users) {
+    if (!user.account.empty() && server_.find_account(user.account).name != user.account) {
+      throw std::runtime_error("leafnodes: authorization account \"" + user.account + "\" is not defined");
+    }
   }
   for (const account* bound : server_.accounts()) {
     auto& router = const_cast<account*>(bound)->router;
@@ -80,8 +89,7 @@ void leaf_nodes::start() {
   }
   for (const auto& config : settings_.remotes) {
     const std::string name = config.account.empty() ? std::string(auth::global_account) : config.account;
-    account& bound = server_.find_account(name);
-    if (bound.name != name) throw std::runtime_error("leafnodes: remote account \"" + name + "\" is not defined");
+    account& bound = server_.find_account(name);  // checked at construction
     auto remote = std::make_shared<leaf_remote>(server_, server_.loop_for_new_connection(), config, settings_.reconnect,
                                                 bound, interest(bound));
     remotes_.push_back(remote);
