@@ -83,34 +83,29 @@ class hub_cluster {
   }
 
   /// Starts every member and waits until each has a route to every other.
-  /// Fails the test (and returns false) when nats-server is missing or a
-  /// member does not come up.
+  /// Fails the test (and returns false) when nats-server is missing or the
+  /// cluster does not come up. Ports are picked free but released before
+  /// nats-server binds them, so a test running beside may take one first:
+  /// then the members start again on fresh ports (a few times).
   bool start() {
     const auto binary = mss::test::nats_server_binary();
     if (!std::filesystem::exists(binary)) {
       ADD_FAILURE() << "nats-server not found at " << binary << " (Debian package nats-server)";
       return false;
     }
-    for (std::size_t i = 0; i < nodes_.size(); ++i) {
-      const auto path = (dir_ / ("hub" + std::to_string(i) + ".conf")).string();
-      std::ofstream(path) << config(i);
-      if (!nodes_[i].process->start(binary, {"-c", path}, nodes_[i].client_port,
-                                    (dir_ / ("hub" + std::to_string(i) + ".log")).string())) {
-        ADD_FAILURE() << "hub member " << i << " did not start; its log: " << log(i);
-        return false;
+    std::string problem;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (attempt > 0) {
+        for (auto& n : nodes_) {
+          n.process->stop(SIGKILL);
+          n = node{mss::test::unused_port(), mss::test::unused_port(), mss::test::unused_port(),
+                   mss::test::unused_port(), std::make_unique<mss::test::broker_process>()};
+        }
       }
+      if (try_start(binary, problem)) return true;
     }
-    const bool routed = eventually([&] {
-      for (std::size_t i = 0; i < nodes_.size(); ++i) {
-        if (!alive(i)) continue;
-        if (http_get(nodes_[i].http_port, "/routez").find("\"num_routes\": " + std::to_string(nodes_.size() - 1)) ==
-            std::string::npos)
-          return false;
-      }
-      return true;
-    });
-    if (!routed) ADD_FAILURE() << "the hub cluster did not form its routes";
-    return routed;
+    ADD_FAILURE() << problem;
+    return false;
   }
 
   /// kill -9 one member.
@@ -142,6 +137,29 @@ class hub_cluster {
   }
 
  private:
+  bool try_start(const std::string& binary, std::string& problem) {
+    for (std::size_t i = 0; i < nodes_.size(); ++i) {
+      const auto name = "hub" + std::to_string(i);
+      const auto path = (dir_ / (name + ".conf")).string();
+      std::ofstream(path) << config(i);
+      std::filesystem::remove(dir_ / (name + ".log"));
+      if (!nodes_[i].process->start(binary, {"-c", path}, nodes_[i].client_port, (dir_ / (name + ".log")).string())) {
+        problem = "hub member " + std::to_string(i) + " did not start; its log: " + log(i);
+        return false;
+      }
+    }
+    const bool routed = eventually([&] {
+      for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        if (http_get(nodes_[i].http_port, "/routez").find("\"num_routes\": " + std::to_string(nodes_.size() - 1)) ==
+            std::string::npos)
+          return false;
+      }
+      return true;
+    });
+    if (!routed) problem = "the hub cluster did not form its routes; member 0's log: " + log(0);
+    return routed;
+  }
+
   std::string config(std::size_t i) const {
     std::string routes;
     for (std::size_t j = 0; j < nodes_.size(); ++j) {

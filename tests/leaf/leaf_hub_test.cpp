@@ -74,7 +74,13 @@ class courier_hub : public ::testing::Test {
     std::ofstream(path) << "server_name: edge\nleafnodes {\n  reconnect: 1\n  remotes = [ { url: \"nats-leaf://" +
                                credentials + "127.0.0.1:" + std::to_string(hub_->leafs()->port()) + "\"" +
                                remote_extra + " } ]\n}\n";
-    return edge_.start(binary, {"-c", path}, 0, (dir_ / "edge.log").string());
+    // A free port may be taken by a test running beside before nats-server
+    // binds it: try again on another.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (edge_.start(binary, {"-c", path}, 0, (dir_ / "edge.log").string())) return true;
+    }
+    ADD_FAILURE() << "nats-server (edge) did not start: " << edge_log();
+    return false;
   }
 
   std::string edge_log() const {

@@ -65,7 +65,11 @@ TEST(leaf_monitoring, hub_lists_its_leaf_as_nats_server_does) {
   std::ofstream(dir / "edge.conf") << "server_name: edge\nleafnodes { remotes = [ { url: \"nats-leaf://127.0.0.1:"
                                    << hub.leafs()->port() << "\" } ] }\n";
   mss::test::broker_process edge;
-  ASSERT_TRUE(edge.start(mss::test::nats_server_binary(), {"-c", (dir / "edge.conf").string()}));
+  bool started = false;  // retried: a free port may be taken before nats-server binds it
+  for (int attempt = 0; attempt < 5 && !started; ++attempt) {
+    started = edge.start(mss::test::nats_server_binary(), {"-c", (dir / "edge.conf").string()});
+  }
+  ASSERT_TRUE(started);
   auto client = connect_to(edge.url());
   ASSERT_TRUE(client);
   auto sub = subscribe_sync(client.get(), "monitored.subject", "grp");
