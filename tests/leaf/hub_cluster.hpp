@@ -108,6 +108,8 @@ class hub_cluster {
     return false;
   }
 
+  /// Starts a stopped member again, same ports and config.
+  bool restart(std::size_t i) { return nodes_[i].process->restart(); }
   /// kill -9 one member.
   void kill(std::size_t i) { nodes_[i].process->stop(SIGKILL); }
   bool alive(std::size_t i) const { return nodes_[i].process->pid() > 0; }

@@ -214,5 +214,44 @@ TEST_F(courier_hub, bad_credentials_are_refused_good_ones_bind_the_account) {
   ASSERT_TRUE(crosses(on_edge.get(), "bound.x", app_sub.get()));
 }
 
+TEST(leaf_loop, a_leaf_connected_to_courier_and_to_courier_s_hub_is_told_of_the_loop) {
+  // hub (nats-server) <- Courier <- edge (nats-server) -> hub: a cycle. The
+  // loop subjects ($LDS.) travel round it; nats-server's edge must hear of
+  // the loop (its own detection, or Courier's -ERR) and log it.
+  hub_cluster hub(1);
+  ASSERT_TRUE(hub.start());
+  conf::server_options options;
+  conf::load_config_string("leafnodes {\n  host: \"127.0.0.1\"\n  port: -1\n  remotes = [ { url: \"" +
+                               hub.leaf_url(0) + "\" } ]\n}\n",
+                           options);
+  options.host = "127.0.0.1";
+  options.port = 0;
+  broker::server courier(options);
+  courier.start();
+  ASSERT_TRUE(eventually([&] { return courier.leafs()->count() == 1; }));
+
+  const auto dir = std::filesystem::temp_directory_path() / ("courier-leaf-loop-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "edge.conf") << "server_name: edge\nleafnodes { remotes = [ { url: \"nats-leaf://127.0.0.1:"
+                                   << courier.leafs()->port() << "\" }, { url: \"" << hub.leaf_url(0) << "\" } ] }\n";
+  mss::test::broker_process edge;
+  bool started = false;
+  for (int attempt = 0; attempt < 5 && !started; ++attempt) {
+    started = edge.start(mss::test::nats_server_binary(), {"-c", (dir / "edge.conf").string()}, 0,
+                         (dir / "edge.log").string());
+  }
+  ASSERT_TRUE(started);
+  auto edge_log = [&] {
+    std::ifstream in(dir / "edge.log");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_TRUE(eventually([&] { return edge_log().find("Loop detected for leafnode account=") != std::string::npos; }))
+      << edge_log();
+  edge.stop(SIGKILL);
+  courier.shutdown();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+
 }  // namespace
 }  // namespace courier::leaf_test

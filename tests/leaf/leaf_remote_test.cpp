@@ -336,5 +336,27 @@ TEST_F(leaf_of_cluster, kill_9_of_the_connected_member_moves_to_another) {
   ASSERT_TRUE(until_delivered(leaf_side.get(), "failover.up", hub_sub.get()));
 }
 
+TEST_F(leaf_of_cluster, whole_hub_restart_gets_the_interest_again) {
+  auto leaf_side = connect_to(courier_url());
+  ASSERT_TRUE(leaf_side);
+  responder r{"back:"};
+  auto service = serve(leaf_side.get(), "restart.svc", r);
+  {
+    auto hub_side = connect_to(hub_.client_url(other_member_));
+    ASSERT_TRUE(hub_side);
+    ASSERT_TRUE(until_request_status(hub_side.get(), "restart.svc", NATS_OK));
+  }
+  for (std::size_t i = 0; i < hub_.size(); ++i) hub_.kill(i);
+  for (std::size_t i = 0; i < hub_.size(); ++i) ASSERT_TRUE(hub_.restart(i)) << hub_.log(i);
+  // Courier finds a member again and sends its whole interest.
+  ASSERT_TRUE(eventually([&] { return hub_.member_with_leaf() >= 0 && courier_->leafs()->count() == 1; }));
+  auto hub_side = connect_to(hub_.client_url((static_cast<std::size_t>(hub_.member_with_leaf()) + 1) % hub_.size()));
+  ASSERT_TRUE(hub_side);
+  ASSERT_TRUE(until_request_status(hub_side.get(), "restart.svc", NATS_OK));
+  auto answer = request(hub_side.get(), "restart.svc", "x", 10s);
+  ASSERT_EQ(answer.status, NATS_OK);
+  EXPECT_EQ(answer.reply, "back:x");
+}
+
 }  // namespace
 }  // namespace courier::leaf_test
