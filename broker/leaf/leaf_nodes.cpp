@@ -122,7 +122,7 @@ void leaf_nodes::do_accept() {
   });
 }
 
-std::string leaf_nodes::info_line(std::uint64_t client_id, const std::string& client_ip, bool connect_info,
+std::string leaf_nodes::info_line(std::uint64_t client_id, bool connect_info,
                                   std::string_view bound_account) const {
   auto text = [](std::string_view value) { return picojson::value(std::string(value)).serialize(); };
   // Field order as nats-server's Info for a leaf connection.
@@ -133,7 +133,6 @@ std::string leaf_nodes::info_line(std::uint64_t client_id, const std::string& cl
   if (!settings_.users.empty()) out += ",\"auth_required\":true";
   out += ",\"max_payload\":" + std::to_string(server_.options().max_payload);
   out += ",\"client_id\":" + std::to_string(client_id);
-  if (!client_ip.empty()) out += ",\"client_ip\":" + text(client_ip);
   out += ",\"info_on_connect\":true";
   if (connect_info) out += ",\"connect_info\":true";
   std::string advertise = settings_.advertise;

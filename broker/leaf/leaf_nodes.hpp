@@ -47,7 +47,7 @@ class leaf_nodes {
   std::uint16_t port() const { return port_; }
   /// The INFO an accepted leaf gets: first on connect, then (with
   /// connect_info and its account) once its CONNECT is accepted.
-  std::string info_line(std::uint64_t client_id, const std::string& client_ip, bool connect_info,
+  std::string info_line(std::uint64_t client_id, bool connect_info,
                         std::string_view bound_account) const;
 
   /// The interest of `bound`'s account as leaf connections hear of it.

@@ -74,7 +74,7 @@ void leaf_protocol::on_greeting() {
   // The hub speaks first.
   if (remote_) return;
   if (auto* leafs = server_.leafs()) {
-    connection_.send(leafs->info_line(connection_.id(), connection_.link().remote_ip(), false, {}));
+    connection_.send(leafs->info_line(connection_.id(), false, {}));
   }
 }
 
@@ -264,7 +264,7 @@ bool leaf_protocol::on_connect(std::string_view json) {
   interest_ = &server_.leafs()->interest(*bound);
   info_received_ = true;
   // nats-server confirms with a second INFO naming the bound account.
-  connection_.send(server_.leafs()->info_line(connection_.id(), connection_.link().remote_ip(), true, bound->name));
+  connection_.send(server_.leafs()->info_line(connection_.id(), true, bound->name));
   set_up_interest();
   return true;
 }
