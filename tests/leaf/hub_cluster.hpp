@@ -1,7 +1,7 @@
 // A real NATS cluster for the leafnode tests: nats-server 2.9.10 processes
 // (Debian's /usr/sbin/nats-server) joined by routes on loopback, each with a
 // leafnode listener and a monitoring port, every port picked free by the
-// test. Also an embedded Courier configured as a leaf of it.
+// test. The test files embed Courier beside it.
 #pragma once
 
 #include <gtest/gtest.h>
