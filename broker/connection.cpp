@@ -290,6 +290,26 @@ void connection::enable_direct_writes() {
   direct_writes_.store(transport_->thread_free_writes(), std::memory_order_release);
 }
 
+void connection::send_from_any_thread(std::string_view bytes) {
+  bool register_flush = false;
+  {
+    std::lock_guard lock(out_mutex_);
+    if (closing_) return;
+    pending_.append(bytes);
+    if (!flush_requested_) {
+      flush_requested_ = true;
+      register_flush = true;
+    }
+  }
+  if (!register_flush) return;
+  if (auto* current = event_loop::current()) {
+    current->batch().add(receiver());
+    current->flush_soon();
+  } else {
+    asio::post(loop_.context(), [self = shared_from_this()] { self->write_pending(); });
+  }
+}
+
 void connection::flush() {
   if (loop_.in_this_thread()) {
     write_pending();

@@ -108,6 +108,12 @@ class connection final : public std::enable_shared_from_this<connection> {
   /// in `batch`. False when the connection is closing.
   template <class Encode>
   bool deliver(Encode&& encode, std::size_t message_bytes, flush_batch& batch, subscriber& self);
+  /// Queues protocol bytes from any thread, in order with deliveries: a
+  /// leaf connection's interest updates (LS+/LS-), which subscriptions made
+  /// on other connections cause. They go out with the calling loop's batch,
+  /// or with a flush posted to this connection's loop from a foreign thread.
+  /// Not counted as messages; no slow-consumer check (interest is small).
+  void send_from_any_thread(std::string_view bytes);
   /// Writes what is queued: now on the loop or on a publisher's thread
   /// (direct writes), else by posting to the loop. Any thread.
   void flush();

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cassert>
 #include <csignal>
 #include <random>
 #include <stdexcept>
@@ -17,6 +18,7 @@
 #include "auth/password.hpp"
 #include "broker/client_protocol.hpp"
 #include "broker/connection.hpp"
+#include "broker/leaf/leaf_nodes.hpp"
 #include "broker/transport/tcp_transport.hpp"
 #include "broker/transport/websocket_transport.hpp"
 #include "conf/config_loader.hpp"
@@ -118,6 +120,10 @@ server::server(conf::server_options options)
                                              : default_loop_count(std::thread::hardware_concurrency());
   for (std::size_t i = 0; i < threads; ++i) loops_.push_back(std::make_unique<event_loop>(i));
   loop_connections_.resize(threads);
+  // The interest hooks go in before any subscription exists.
+  if (!options_.leafnodes.is<picojson::null>()) {
+    leaf_nodes_ = std::make_unique<leaf_nodes>(*this, conf::parse_leafnodes(options_.leafnodes));
+  }
 }
 
 server::~server() { shutdown(); }
@@ -166,6 +172,7 @@ void server::start(accepting when) {
     event_loop* raw = loop.get();
     loop->start(period, [this, raw] { tick(*raw); });
   }
+  if (leaf_nodes_) leaf_nodes_->start();
   log().notice("Server is ready");
   if (when == accepting::now) accept_clients();
 }
@@ -274,6 +281,12 @@ void server::connection_closed(connection& client, close_reason reason) {
   if (info && !info->identity.account.empty()) {
     notify(connection_event{connection_event::kind::disconnected, std::move(*info)});
   }
+}
+
+void server::track_connection(const std::shared_ptr<connection>& link) {
+  auto* loop = event_loop::current();
+  assert(loop != nullptr);
+  loop_connections_[loop->index()].emplace(link->id(), link.get());
 }
 
 void server::connection_connected(connection& client) {
@@ -429,6 +442,7 @@ void server::shutdown() {
     });
     closed.get_future().wait();
   }
+  if (leaf_nodes_) leaf_nodes_->stop();
   for (auto& client : registry_.live()) client->close(close_reason::server_shutdown);
   // In-process connections close too: their subscriptions would otherwise
   // keep them (and what their caches hold) alive past the server.

@@ -36,6 +36,7 @@ namespace courier::broker {
 
 class event_loop;
 class connection;
+class leaf_nodes;
 class local_client;
 struct connection_options;
 
@@ -187,6 +188,22 @@ class server {
   /// once per connection).
   void connection_connected(connection& client);
 
+  // ---- used by leaf nodes (broker/leaf/) ----
+
+  /// The leafnode side; null without a `leafnodes` block.
+  leaf_nodes* leafs() { return leaf_nodes_.get(); }
+  const leaf_nodes* leafs() const { return leaf_nodes_.get(); }
+  /// A fresh cid for a connection this server makes (cids are shared by
+  /// every kind of connection, as nats-server's are).
+  std::uint64_t allocate_connection_id() { return ++next_client_id_; }
+  /// The loop a new connection goes to (round robin, as accepted ones).
+  event_loop& loop_for_new_connection() { return next_loop(); }
+  /// The loop the listeners run on.
+  event_loop& first_loop() { return *loops_.front(); }
+  /// Ticks (timers, pings) a connection this server made, like accepted
+  /// ones; it is forgotten when it closes. Its loop thread.
+  void track_connection(const std::shared_ptr<connection>& link);
+
   /// Installs (or, with an empty function, removes) the one observer of
   /// client connects and disconnects. Any thread. Connects and closes are
   /// the only paths that read it (a pointer copied under a mutex), never the
@@ -247,6 +264,9 @@ class server {
   /// Per loop (by index): its connections, touched only on that loop's thread.
   std::vector<std::unordered_map<std::uint64_t, connection*>> loop_connections_;
   std::unique_ptr<boost::asio::steady_timer> lame_duck_timer_;  // loop 0 only
+
+  /// Declared after the accounts and loops it refers to; stopped by shutdown().
+  std::unique_ptr<leaf_nodes> leaf_nodes_;
 
   const std::chrono::system_clock::time_point start_time_ = std::chrono::system_clock::now();
   std::chrono::system_clock::time_point config_load_time_ = start_time_;  // lock: auth_mutex_

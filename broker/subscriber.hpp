@@ -63,6 +63,17 @@ class subscriber : public std::enable_shared_from_this<subscriber> {
   /// block on I/O. Registers in `batch` when a flush is needed.
   virtual void deliver(const subscription& sub, const message_view& message, flush_batch& batch) = 0;
 
+  /// For receivers whose subscriptions carry subscription::remote_interest
+  /// (leaf connections): one message, once, whichever of its subscriptions
+  /// matched, with the queue groups this receiver was picked for (empty
+  /// when only plain interest matched). Publisher's thread, like deliver().
+  virtual void deliver_remote(const message_view& message, const std::vector<std::string_view>& queues,
+                              flush_batch& batch) {
+    (void)message;
+    (void)queues;
+    (void)batch;
+  }
+
   /// Writes out (or dispatches) what deliver() queued. Called once per batch;
   /// may be called from any thread, so implementations hop to their own.
   virtual void flush_deliveries() = 0;

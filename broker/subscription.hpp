@@ -28,6 +28,11 @@ struct subscription {
   std::atomic<std::uint64_t> max_messages{0};
   /// Deliveries so far (counted by the publishers).
   std::atomic<std::uint64_t> delivered{0};
+  /// Interest a remote side (a leaf connection) declared rather than a
+  /// subscriber of this server: fan-out hands the owner each message once,
+  /// through subscriber::deliver_remote, with the queue groups picked for
+  /// it, however many of its subscriptions match. Set before insertion.
+  bool remote_interest = false;
   /// Set once the subscription is removed; publishers holding a stale match
   /// result skip it.
   std::atomic<bool> closed{false};

@@ -11,6 +11,7 @@
 #include "conf/ascii.hpp"
 #include "conf/config_error.hpp"
 #include "conf/duration.hpp"
+#include "conf/leafnode_options.hpp"
 
 namespace courier::conf {
 
@@ -23,7 +24,7 @@ namespace {
 // for, so they are refused by name.
 const std::vector<std::string_view> unsupported_option_names = {
     "client_advertise", "trace_verbose", "mappings", "maps", "disable_sublist_cache", "no_sublist_cache",
-    "cluster", "gateway", "leaf", "leafnodes",
+    "cluster", "gateway",
     "store_dir", "storedir", "jetstream", "logfile_size_limit", "log_size_limit", "syslog", "remote_syslog",
     "ports_file_dir", "prof_port", "max_traced_msg_len", "max_sub_tokens", "max_subscription_tokens", "ocsp",
     "operator", "operators", "roots", "root", "root_operators", "root_operator", "resolver",
@@ -140,6 +141,13 @@ class loader {
       out_.mss = value;
     } else if (name == "websocket" || name == "ws") {
       apply_websocket(path, value);
+    } else if (name == "leafnodes" || name == "leaf") {
+      try {
+        parse_leafnodes(value);
+        out_.leafnodes = value;
+      } catch (const std::invalid_argument& problem) {
+        error(problem.what());
+      }
     } else if (std::find(unsupported_option_names.begin(), unsupported_option_names.end(), name) !=
                unsupported_option_names.end()) {
       error("unsupported option \"" + key + "\": nats-server has it, Courier does not implement it");

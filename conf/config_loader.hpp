@@ -7,7 +7,8 @@
 // lame_duck_duration, lame_duck_grace_period, debug, trace, logtime,
 // logfile/log_file, pidfile/pid_file, http_port/monitor_port (stored; there
 // is no monitoring endpoint yet), no_auth_user. The blocks authorization,
-// accounts, tls and mss are stored as parsed for the parts that own them.
+// accounts, tls, mss and leafnodes (checked here by conf/leafnode_options)
+// are stored as parsed for the parts that own them.
 //
 // Options nats-server 2.9.10 accepts that Courier does not implement are
 // errors, "unsupported option", at their position (see

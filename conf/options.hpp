@@ -101,6 +101,8 @@ struct server_options {
   picojson::value mss;
   /// `websocket {}` (or `ws {}`).
   websocket_options websocket;
+  /// `leafnodes { }` (conf/leafnode_options.hpp reads it), null when absent.
+  picojson::value leafnodes;
   /// The whole parsed file, for parts that need more.
   picojson::value document;
 

@@ -1,5 +1,6 @@
-// The endpoints of what Courier does not have (routes, gateways, leafnodes,
+// The endpoints of what Courier does not have (routes, gateways,
 // JetStream), answered as a nats-server without them answers, and /healthz.
+// (/leafz is monitor/leafz.cpp.)
 #include <initializer_list>
 #include <optional>
 
@@ -53,14 +54,6 @@ http_reply gatewayz(const endpoint_context& context, const query_params& query) 
   auto out = header(context);
   out.key("outbound_gateways").empty_object();
   out.key("inbound_gateways").empty_object();
-  return finish(out);
-}
-
-http_reply leafz(const endpoint_context& context, const query_params& query) {
-  if (auto refused = bad_flag(query, {"subs"})) return *refused;
-  auto out = header(context);
-  out.member("leafnodes", 0);
-  out.key("leafs").null();
   return finish(out);
 }
 

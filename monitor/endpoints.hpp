@@ -58,10 +58,11 @@ http_reply connz(const endpoint_context& context, const query_params& query);
 http_reply subsz(const endpoint_context& context, const query_params& query);
 http_reply accountz(const endpoint_context& context, const query_params& query);
 http_reply accstatz(const endpoint_context& context, const query_params& query);
-/// /routez, /gatewayz, /leafz and /jsz: Courier has no routes, gateways,
-/// leafnodes or JetStream, so these answer as a nats-server without them.
+/// /routez, /gatewayz and /jsz: Courier has no routes, gateways or
+/// JetStream, so these answer as a nats-server without them.
 http_reply routez(const endpoint_context& context, const query_params& query);
 http_reply gatewayz(const endpoint_context& context, const query_params& query);
+/// /leafz: the leaf connections set up, both sides (`subs`, `acc`).
 http_reply leafz(const endpoint_context& context, const query_params& query);
 http_reply jsz(const endpoint_context& context, const query_params& query);
 http_reply healthz(const endpoint_context& context, const query_params& query);

@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "broker/connection_registry.hpp"
+#include "broker/leaf/leaf_nodes.hpp"
 #include "broker/server.hpp"
 #include "monitor/endpoints.hpp"
 #include "monitor/go_format.hpp"
@@ -17,6 +18,35 @@ std::int64_t nanoseconds(std::chrono::milliseconds duration) {
 }
 
 double seconds(std::chrono::milliseconds duration) { return static_cast<double>(duration.count()) / 1000.0; }
+
+/// "leaf": nats-server's LeafNodeOptsVarz. The listener's fields appear only
+/// with a leafnode port; each remote shows its local account (when given)
+/// and its URLs as host:port, credentials left out.
+void write_leaf_options(json_writer& out, const broker::server& server) {
+  out.key("leaf").begin_object();
+  if (const auto* leafs = server.leafs()) {
+    const auto& settings = leafs->settings();
+    if (settings.port != 0) {
+      out.member("host", settings.host);
+      out.member("port", static_cast<std::int64_t>(leafs->port()));
+      out.member("auth_timeout", seconds(settings.auth_timeout));
+      out.member("tls_timeout", 2.0);  // nats-server's TLS_TIMEOUT default
+    }
+    if (!settings.remotes.empty()) {
+      out.key("remotes").begin_array();
+      for (const auto& remote : settings.remotes) {
+        out.begin_object();
+        if (!remote.account.empty()) out.member("local_account", remote.account);
+        out.key("urls").begin_array();
+        for (const auto& url : remote.urls) out.value(url.address());
+        out.end_array();
+        out.end_object();
+      }
+      out.end_array();
+    }
+  }
+  out.end_object();
+}
 
 }  // namespace
 
@@ -55,9 +85,9 @@ http_reply varz(const endpoint_context& context, const query_params&) {
   out.member("max_control_line", options.max_control_line);
   out.member("max_payload", options.max_payload);
   out.member("max_pending", options.max_pending);
-  for (const char* empty : {"cluster", "gateway", "leaf", "mqtt", "websocket", "jetstream"}) {
-    out.key(empty).empty_object();
-  }
+  for (const char* empty : {"cluster", "gateway"}) out.key(empty).empty_object();
+  write_leaf_options(out, server);
+  for (const char* empty : {"mqtt", "websocket", "jetstream"}) out.key(empty).empty_object();
   if (server.tls_enabled()) {
     out.member("tls_timeout", seconds(server.tls_settings().timeout));
   } else {
@@ -76,7 +106,7 @@ http_reply varz(const endpoint_context& context, const query_params&) {
   out.member("total_connections", server.stats().total_connections.load(std::memory_order_relaxed));
   out.member("routes", 0);
   out.member("remotes", 0);
-  out.member("leafnodes", 0);
+  out.member("leafnodes", static_cast<std::int64_t>(server.leafs() ? server.leafs()->count() : 0));
   out.member("in_msgs", traffic.msgs_in);
   out.member("out_msgs", traffic.msgs_out);
   out.member("in_bytes", traffic.bytes_in);

@@ -71,7 +71,7 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 # type decoding, the diff harness's own self-test).
 tsan_single_threaded='^(router\.SublistRandom\.|monitor\.go_types$|monitor\.harness_selftest$)'
 (cd "$root/build-tsan" && ctest --output-on-failure -j"$test_jobs" --timeout 300 \
-  -R '^(router|broker|mss|monitor)\.' -E "$tsan_single_threaded")
+  -R '^(router|broker|mss|monitor|leaf)\.' -E "$tsan_single_threaded")
 # The stock-client suite (libnats) once more against the ThreadSanitizer
 # server: publishers on one loop write into receivers on another. The test
 # process is the ASan build (libnats and OpenSSL are not instrumented, so a

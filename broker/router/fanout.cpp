@@ -48,7 +48,34 @@ const match_result& route(sublist& router, std::string_view subject, const route
 }
 }  // namespace
 
-bool publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch) {
+namespace {
+/// A receiver of remote interest matched by one message, and the queue
+/// groups it was picked for.
+struct remote_target {
+  subscriber* owner;
+  std::shared_ptr<subscription> keep;  // keeps the owner alive until delivered
+  std::vector<std::string_view> queues;
+};
+
+remote_target& target_for(std::vector<remote_target>& targets, const std::shared_ptr<subscription>& sub) {
+  for (auto& target : targets) {
+    if (target.owner == sub->owner.get()) return target;
+  }
+  targets.push_back(remote_target{sub->owner.get(), sub, {}});
+  return targets.back();
+}
+
+bool queue_allowed(const std::vector<std::string_view>* filter, std::string_view queue) {
+  if (filter == nullptr) return true;
+  for (const auto& name : *filter) {
+    if (name == queue) return true;
+  }
+  return false;
+}
+}  // namespace
+
+bool publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch,
+             const std::vector<std::string_view>* queue_filter) {
   // Subjects with an empty token ("a..b") match nothing in the router itself,
   // as in nats-server (tested in tests/router), so no separate scan here.
   route_cache_lease lease;
@@ -56,21 +83,41 @@ bool publish(sublist& router, const subscriber* from, const message_view& messag
   const match_result& result = route(router, message.subject, lease, owned);
   if (result.plain.empty() && result.queues.empty()) return false;
   const bool skip_own = from != nullptr && !from->echo();
+  // Empty unless a remote side's interest matched (leaf connections).
+  std::vector<remote_target> remote;
   for (const auto& sub : result.plain) {
     if (skip_own && sub->owner.get() == from) continue;
+    if (sub->remote_interest) [[unlikely]] {
+      if (!sub->closed.load(std::memory_order_relaxed)) target_for(remote, sub);
+      continue;
+    }
     deliver_one(router, sub, message, batch);
   }
   for (const auto& group : result.queues) {
+    if (queue_filter != nullptr && !queue_allowed(queue_filter, group.front()->queue)) [[unlikely]] continue;
     // One member at random; if it is gone (or is the publisher without
-    // echo), try the next ones.
+    // echo), try the next ones. A member on this server goes before a
+    // remote side's (a leaf's): nats-server 2.9.10 sends a queue message
+    // across only when no local member is left (seen on the wire).
     const std::size_t size = group.size();
     const std::size_t start = static_cast<std::size_t>(next_random() % size);
+    const std::shared_ptr<subscription>* fallback = nullptr;
+    bool delivered = false;
     for (std::size_t i = 0; i < size; ++i) {
       const auto& sub = group[(start + i) % size];
       if (skip_own && sub->owner.get() == from) continue;
-      if (deliver_one(router, sub, message, batch)) break;
+      if (sub->remote_interest) [[unlikely]] {
+        if (fallback == nullptr && !sub->closed.load(std::memory_order_relaxed)) fallback = &sub;
+        continue;
+      }
+      if (deliver_one(router, sub, message, batch)) {
+        delivered = true;
+        break;
+      }
     }
+    if (!delivered && fallback != nullptr) [[unlikely]] target_for(remote, *fallback).queues.push_back((*fallback)->queue);
   }
+  for (auto& target : remote) target.owner->deliver_remote(message, target.queues, batch);
   return true;
 }
 

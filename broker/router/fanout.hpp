@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 #include "broker/router/sublist.hpp"
 #include "broker/subscriber.hpp"
@@ -17,8 +18,14 @@ namespace courier::broker::fanout {
 
 /// Routes one message to every matching subscription (one member per
 /// queue group, chosen at random). `from` is the publisher, for echo.
-/// Returns whether any subscription matched.
-bool publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch);
+/// Subscriptions for a remote side's interest (subscription::remote_interest)
+/// get the message once per owner, with the queue groups it was picked for
+/// (subscriber::deliver_remote). With `queue_filter` (a message that came
+/// from a leaf connection), only the queue groups it names get the message;
+/// an empty filter means plain subscriptions only, as nats-server does for
+/// messages from routes and leaves. Returns whether any subscription matched.
+bool publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch,
+             const std::vector<std::string_view>* queue_filter = nullptr);
 
 /// Delivers nats-server's no-responders status (NATS/1.0 503) to the
 /// publisher's own subscriptions matching `reply`.

@@ -1,0 +1,202 @@
+#include "broker/leaf/leaf_nodes.hpp"
+
+#include <future>
+#include <random>
+#include <stdexcept>
+
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <picojson.h>
+
+#include "broker/connection.hpp"
+#include "broker/event_loop.hpp"
+#include "broker/transport/tcp_transport.hpp"
+#include "broker/leaf/leaf_interest.hpp"
+#include "broker/leaf/leaf_remote.hpp"
+#include "broker/logger.hpp"
+#include "broker/server.hpp"
+
+namespace courier::broker {
+
+namespace {
+/// "$LDS." and 22 random alphanumerics, the shape of nats-server's (a nuid).
+std::string make_loop_subject() {
+  static constexpr char alphabet[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  std::random_device device;
+  std::mt19937_64 generator(device());
+  std::string subject = "$LDS.";
+  for (int i = 0; i < 22; ++i) subject += alphabet[generator() % 62];
+  return subject;
+}
+}  // namespace
+
+leaf_nodes::leaf_nodes(server& broker, conf::leafnode_settings settings)
+    : server_(broker), settings_(std::move(settings)) {
+  // Refused at startup rather than run in clear text or without the
+  // credentials asked for.
+  if (!settings_.tls_block.is<picojson::null>()) {
+    throw std::runtime_error("leafnodes: tls on the leafnode listener is not supported yet");
+  }
+  for (const auto& remote : settings_.remotes) {
+    if (remote.tls) throw std::runtime_error("leafnodes: TLS to a remote (tls:// or a tls block) is not supported yet");
+    if (!remote.credentials.empty()) {
+      throw std::runtime_error("leafnodes: remote credentials files are not supported yet (use user:password@ in the URL)");
+    }
+    const std::string name = remote.account.empty() ? std::string(auth::global_account) : remote.account;
+    if (server_.find_account(name).name != name) {
+      throw std::runtime_error("leafnodes: remote account \"" + name + "\" is not defined");
+    }
+  }
+  for (const auto& user : settings_.users) {
+    if (!user.account.empty() && server_.find_account(user.account).name != user.account) {
+      throw std::runtime_error("leafnodes: authorization account \"" + user.account + "\" is not defined");
+    }
+  }
+  for (const account* bound : server_.accounts()) {
+    auto& router = const_cast<account*>(bound)->router;
+    interest_.emplace(bound, std::make_unique<leaf_interest>(router, make_loop_subject()));
+  }
+}
+
+leaf_nodes::~leaf_nodes() = default;
+
+leaf_interest& leaf_nodes::interest(const account& bound) { return *interest_.at(&bound); }
+
+namespace asio = boost::asio;
+
+void leaf_nodes::start() {
+  if (settings_.port != 0) {
+    boost::system::error_code ec;
+    const std::string host = settings_.host == "localhost" ? "127.0.0.1" : settings_.host;
+    auto address = asio::ip::make_address(host, ec);
+    if (ec) throw std::runtime_error("Error parsing leafnode listen address " + settings_.host + ": " + ec.message());
+    const auto port = static_cast<std::uint16_t>(settings_.port < 0 ? 0 : settings_.port);
+    asio::ip::tcp::endpoint endpoint(address, port);
+    acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(server_.first_loop().context());
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && address.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      acceptor_.reset();
+      throw std::runtime_error("Error listening on leafnode port: " + settings_.host + ":" +
+                               std::to_string(settings_.port) + ", \"" + ec.message() + "\"");
+    }
+    port_ = acceptor_->local_endpoint().port();
+    log().notice("Listening for leafnode connections on ", settings_.host, ":", port_);
+    asio::post(server_.first_loop().context(), [this] { do_accept(); });
+  }
+  for (const auto& config : settings_.remotes) {
+    const std::string name = config.account.empty() ? std::string(auth::global_account) : config.account;
+    account& bound = server_.find_account(name);  // checked at construction
+    auto remote = std::make_shared<leaf_remote>(server_, server_.loop_for_new_connection(), config, settings_.reconnect,
+                                                bound, interest(bound));
+    remotes_.push_back(remote);
+    remote->start();
+  }
+}
+
+void leaf_nodes::do_accept() {
+  if (!acceptor_ || !acceptor_->is_open()) return;
+  event_loop& target = server_.loop_for_new_connection();
+  acceptor_->async_accept(target.context(), [this, &target](const boost::system::error_code& ec,
+                                                            asio::ip::tcp::socket socket) {
+    if (ec) {
+      if (ec == asio::error::operation_aborted) return;
+      log().error("Error accepting leafnode connection: ", ec.message());
+      do_accept();
+      return;
+    }
+    auto link = std::make_shared<connection>(server_, target, std::make_unique<tcp_transport>(std::move(socket)),
+                                             server_.allocate_connection_id());
+    auto role = std::make_unique<leaf_protocol>(*link, server_);
+    leaf_protocol& accepted = *role;
+    link->set_role(std::move(role));
+    add(link, accepted);
+    asio::post(target.context(), [this, link] {
+      server_.track_connection(link);
+      link->start();
+    });
+    do_accept();
+  });
+}
+
+std::string leaf_nodes::info_line(std::uint64_t client_id, bool connect_info,
+                                  std::string_view bound_account) const {
+  auto text = [](std::string_view value) { return picojson::value(std::string(value)).serialize(); };
+  // Field order as nats-server's Info for a leaf connection.
+  std::string out = "INFO {\"server_id\":" + text(server_.id()) + ",\"server_name\":" + text(server_.name()) +
+                    ",\"version\":\"" + compatible_nats_version + "\",\"proto\":1,\"courier_version\":\"" +
+                    courier_version + "\",\"host\":" + text(settings_.host) + ",\"port\":" + std::to_string(port_) +
+                    ",\"headers\":true";
+  if (!settings_.users.empty()) out += ",\"auth_required\":true";
+  out += ",\"max_payload\":" + std::to_string(server_.options().max_payload);
+  out += ",\"client_id\":" + std::to_string(client_id);
+  out += ",\"info_on_connect\":true";
+  if (connect_info) out += ",\"connect_info\":true";
+  std::string advertise = settings_.advertise;
+  if (advertise.empty() && settings_.host != "0.0.0.0" && settings_.host != "::") {
+    advertise = settings_.host + ":" + std::to_string(port_);
+  }
+  if (!advertise.empty()) out += ",\"leafnode_urls\":[" + text(advertise) + "]";
+  if (connect_info) out += ",\"remote_account\":" + text(bound_account);
+  out += "} \r\n";
+  return out;
+}
+
+void leaf_nodes::stop() {
+  if (acceptor_) {
+    std::promise<void> closed;
+    asio::post(server_.first_loop().context(), [this, &closed] {
+      boost::system::error_code ignored;
+      acceptor_->close(ignored);
+      closed.set_value();
+    });
+    closed.get_future().wait();
+  }
+  for (auto& remote : remotes_) remote->stop();
+  std::vector<std::shared_ptr<connection>> links;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, leaf] : live_) links.push_back(leaf.link);
+  }
+  for (auto& link : links) link->close(close_reason::server_shutdown);
+}
+
+void leaf_nodes::add(const std::shared_ptr<connection>& link, leaf_protocol& role) {
+  std::lock_guard lock(mutex_);
+  live_[link->id()] = live_leaf{link, &role};
+}
+
+void leaf_nodes::remove(const connection& link) {
+  std::shared_ptr<connection> last;  // released outside the lock
+  std::lock_guard lock(mutex_);
+  if (auto it = live_.find(link.id()); it != live_.end()) {
+    last = std::move(it->second.link);
+    live_.erase(it);
+  }
+}
+
+std::vector<leaf_snapshot> leaf_nodes::snapshot() const {
+  std::vector<live_leaf> copy;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, leaf] : live_) copy.push_back(leaf);
+  }
+  std::vector<leaf_snapshot> out;
+  out.reserve(copy.size());
+  for (const auto& leaf : copy) {
+    if (leaf.role->set_up()) out.push_back(leaf.role->snapshot());
+  }
+  return out;
+}
+
+std::size_t leaf_nodes::count() const {
+  std::lock_guard lock(mutex_);
+  std::size_t set_up = 0;
+  for (const auto& [id, leaf] : live_) set_up += leaf.role->set_up() ? 1 : 0;
+  return set_up;
+}
+
+}  // namespace courier::broker

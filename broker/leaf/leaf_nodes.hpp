@@ -1,0 +1,84 @@
+// A server's leafnode side: the `leafnodes` settings, each account's
+// interest as leaf connections hear of it (leaf_interest), the remotes it
+// keeps connections to (leaf_remote), and its live leaf connections for
+// monitoring (/leafz, /varz "leafnodes").
+//
+// Thread rules: constructed with the server (every account exists by
+// then, and the interest hooks are in place before any subscription);
+// start() and stop() from the thread starting or stopping the server;
+// add/remove from connections' loops; snapshot() from any thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <boost/asio/ip/tcp.hpp>
+
+#include "broker/leaf/leaf_protocol.hpp"
+#include "conf/leafnode_options.hpp"
+
+namespace courier::broker {
+
+class server;
+class connection;
+class leaf_interest;
+class leaf_remote;
+struct account;
+
+/// The leafnode side of one server.
+class leaf_nodes {
+ public:
+  leaf_nodes(server& broker, conf::leafnode_settings settings);
+  ~leaf_nodes();
+  leaf_nodes(const leaf_nodes&) = delete;
+  leaf_nodes& operator=(const leaf_nodes&) = delete;
+
+  /// Opens the leafnode listener (when `port` is set) and starts connecting
+  /// to the remotes (the loops run). Throws std::runtime_error when the
+  /// listener cannot be bound.
+  void start();
+  /// Stops listening and reconnecting, closes the leaf connections (before
+  /// the loops stop).
+  void stop();
+  /// The leafnode port listened on, or 0.
+  std::uint16_t port() const { return port_; }
+  /// The INFO an accepted leaf gets: first on connect, then (with
+  /// connect_info and its account) once its CONNECT is accepted.
+  std::string info_line(std::uint64_t client_id, bool connect_info,
+                        std::string_view bound_account) const;
+
+  /// The interest of `bound`'s account as leaf connections hear of it.
+  leaf_interest& interest(const account& bound);
+
+  /// A leaf connection is accepted or set up / closed (its loop).
+  void add(const std::shared_ptr<connection>& link, leaf_protocol& role);
+  void remove(const connection& link);
+  /// The live leaf connections set up (past CONNECT), by ascending cid.
+  std::vector<leaf_snapshot> snapshot() const;
+  /// How many are set up.
+  std::size_t count() const;
+
+  const conf::leafnode_settings& settings() const { return settings_; }
+
+ private:
+  server& server_;
+  const conf::leafnode_settings settings_;
+  std::map<const account*, std::unique_ptr<leaf_interest>> interest_;  // fixed after construction
+  std::vector<std::shared_ptr<leaf_remote>> remotes_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;  // runs on the first loop
+  std::uint16_t port_ = 0;
+
+  void do_accept();
+
+  mutable std::mutex mutex_;
+  struct live_leaf {
+    std::shared_ptr<connection> link;
+    leaf_protocol* role;
+  };
+  std::map<std::uint64_t, live_leaf> live_;  // lock: mutex_; by cid
+};
+
+}  // namespace courier::broker

@@ -1,0 +1,257 @@
+// Courier as the hub: an embedded Courier with a leafnode listener, a real
+// nats-server 2.9.10 process as its leaf, libnats clients on both sides.
+#include "broker/leaf/leaf_nodes.hpp"
+
+#include <gtest/gtest.h>
+
+#include <nats/nats.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <string>
+
+#include "broker/server.hpp"
+#include "conf/config_loader.hpp"
+#include "hub_cluster.hpp"
+#include "libnats_helpers.hpp"
+
+namespace courier::leaf_test {
+namespace {
+
+subscription_ptr subscribe_and_flush(natsConnection* nc, const char* subject, const char* queue = nullptr) {
+  auto sub = subscribe_sync(nc, subject, queue);
+  natsConnection_Flush(nc);
+  return sub;
+}
+
+/// Publishes `subject` until `sub` gets it (interest has crossed).
+bool crosses(natsConnection* publisher, const std::string& subject, natsSubscription* sub) {
+  return eventually([&] {
+    natsConnection_PublishString(publisher, subject.c_str(), "probe");
+    natsConnection_FlushTimeout(publisher, 5000);
+    natsMsg* raw = nullptr;
+    while (natsSubscription_NextMsg(&raw, sub, 100) == NATS_OK) {
+      message_ptr msg(raw);
+      if (subject == natsMsg_GetSubject(raw)) return true;
+    }
+    return false;
+  });
+}
+
+void echo_reply(natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
+  if (natsMsg_GetReply(msg) != nullptr) {
+    const std::string answer = "re:" + std::string(natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    natsConnection_PublishString(nc, natsMsg_GetReply(msg), answer.c_str());
+  }
+  natsMsg_Destroy(msg);
+}
+
+/// A Courier hub with a leafnode listener and a nats-server leaf of it.
+class courier_hub : public ::testing::Test {
+ protected:
+  void start_hub(const std::string& extra_config) {
+    conf::server_options options;
+    conf::load_config_string(extra_config, options);
+    options.host = "127.0.0.1";
+    options.port = 0;
+    hub_ = std::make_unique<broker::server>(options);
+    hub_->start();
+    ASSERT_NE(hub_->leafs(), nullptr);
+    ASSERT_NE(hub_->leafs()->port(), 0);
+  }
+
+  /// Starts nats-server as a leaf of the hub with `credentials` ("user:pass@" or "").
+  bool start_edge(const std::string& credentials, const std::string& remote_extra = "") {
+    const auto binary = mss::test::nats_server_binary();
+    if (!std::filesystem::exists(binary)) {
+      ADD_FAILURE() << "nats-server not found at " << binary;
+      return false;
+    }
+    dir_ = std::filesystem::temp_directory_path() / ("courier-leaf-edge-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    const auto path = (dir_ / "edge.conf").string();
+    std::ofstream(path) << "server_name: edge\nleafnodes {\n  reconnect: 1\n  remotes = [ { url: \"nats-leaf://" +
+                               credentials + "127.0.0.1:" + std::to_string(hub_->leafs()->port()) + "\"" +
+                               remote_extra + " } ]\n}\n";
+    // A free port may be taken by a test running beside before nats-server
+    // binds it: try again on another.
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (edge_.start(binary, {"-c", path}, 0, (dir_ / "edge.log").string())) return true;
+    }
+    ADD_FAILURE() << "nats-server (edge) did not start: " << edge_log();
+    return false;
+  }
+
+  std::string edge_log() const {
+    std::ifstream in(dir_ / "edge.log");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  void TearDown() override {
+    edge_.stop(SIGKILL);
+    if (hub_) hub_->shutdown();
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::string hub_url() const { return "nats://127.0.0.1:" + std::to_string(hub_->port()); }
+
+  std::unique_ptr<broker::server> hub_;
+  mss::test::broker_process edge_;
+  std::filesystem::path dir_;
+};
+
+TEST_F(courier_hub, nats_server_leaf_exchanges_messages_both_ways) {
+  start_hub("leafnodes { host: \"127.0.0.1\", port: -1 }\n");
+  ASSERT_TRUE(start_edge(""));
+  ASSERT_TRUE(eventually([&] { return hub_->leafs()->count() == 1; })) << edge_log();
+  auto on_hub = connect_to(hub_url());
+  auto on_edge = connect_to(edge_.url());
+  ASSERT_TRUE(on_hub && on_edge);
+
+  auto edge_sub = subscribe_and_flush(on_edge.get(), "to.edge.*");
+  auto hub_sub = subscribe_and_flush(on_hub.get(), "to.hub.>");
+  ASSERT_TRUE(crosses(on_hub.get(), "to.edge.x", edge_sub.get()));
+  ASSERT_TRUE(crosses(on_edge.get(), "to.hub.y.z", hub_sub.get()));
+
+  // Request/reply both ways.
+  natsSubscription* raw = nullptr;
+  ASSERT_EQ(natsConnection_Subscribe(&raw, on_edge.get(), "svc.edge", echo_reply, nullptr), NATS_OK);
+  subscription_ptr edge_service(raw);
+  ASSERT_EQ(natsConnection_Subscribe(&raw, on_hub.get(), "svc.hub", echo_reply, nullptr), NATS_OK);
+  subscription_ptr hub_service(raw);
+  natsConnection_Flush(on_edge.get());
+  natsConnection_Flush(on_hub.get());
+  for (auto [requester, subject] : {std::pair{on_hub.get(), "svc.edge"}, std::pair{on_edge.get(), "svc.hub"}}) {
+    natsMsg* reply = nullptr;
+    ASSERT_TRUE(eventually([&] {
+      return natsConnection_RequestString(&reply, requester, subject, "ping", 1000) == NATS_OK;
+    })) << subject;
+    message_ptr kept(reply);
+    EXPECT_EQ(std::string(natsMsg_GetData(reply), natsMsg_GetDataLength(reply)), "re:ping");
+  }
+
+  // The leaf's interest goes when its subscriber does.
+  natsSubscription_Unsubscribe(edge_service.get());
+  natsConnection_Flush(on_edge.get());
+  ASSERT_TRUE(eventually([&] {
+    natsMsg* reply = nullptr;
+    const natsStatus status = natsConnection_RequestString(&reply, on_hub.get(), "svc.edge", "x", 1000);
+    if (reply) natsMsg_Destroy(reply);
+    return status == NATS_NO_RESPONDERS;
+  }));
+  // /leafz material: the hub lists the edge with its interest.
+  auto leafs = hub_->leafs()->snapshot();
+  ASSERT_EQ(leafs.size(), 1u);
+  EXPECT_EQ(leafs[0].name, "edge");
+  EXPECT_FALSE(leafs[0].is_spoke);
+  EXPECT_EQ(leafs[0].account, "$G");
+}
+
+TEST_F(courier_hub, queue_group_spanning_hub_and_leaf_delivers_each_message_once) {
+  start_hub("leafnodes { host: \"127.0.0.1\", port: -1 }\n");
+  ASSERT_TRUE(start_edge(""));
+  ASSERT_TRUE(eventually([&] { return hub_->leafs()->count() == 1; })) << edge_log();
+  auto on_hub = connect_to(hub_url());
+  auto on_edge = connect_to(edge_.url());
+  ASSERT_TRUE(on_hub && on_edge);
+  auto hub_member = subscribe_and_flush(on_hub.get(), "jobs", "q");
+  auto edge_member = subscribe_and_flush(on_edge.get(), "jobs", "q");
+  // Wait until the hub lists the edge's queue interest.
+  ASSERT_TRUE(eventually([&] {
+    auto leafs = hub_->leafs()->snapshot();
+    if (leafs.empty()) return false;
+    for (const auto& sub : leafs[0].subscriptions) {
+      if (sub == "jobs q") return true;
+    }
+    return false;
+  }));
+  constexpr int count = 60;
+  for (int i = 0; i < count; ++i) {
+    const std::string id = std::to_string(i);
+    natsConnection_PublishString(i % 2 ? on_hub.get() : on_edge.get(), "jobs", id.c_str());
+  }
+  natsConnection_Flush(on_hub.get());
+  natsConnection_Flush(on_edge.get());
+  std::multiset<std::string> seen;
+  ASSERT_TRUE(eventually([&] {
+    natsMsg* raw = nullptr;
+    for (auto* sub : {hub_member.get(), edge_member.get()}) {
+      while (natsSubscription_NextMsg(&raw, sub, 10) == NATS_OK) {
+        seen.insert(std::string(natsMsg_GetData(raw), natsMsg_GetDataLength(raw)));
+        natsMsg_Destroy(raw);
+      }
+    }
+    return seen.size() >= static_cast<std::size_t>(count);
+  }));
+  natsConnection_Flush(on_hub.get());
+  natsConnection_Flush(on_edge.get());
+  EXPECT_EQ(seen.size(), static_cast<std::size_t>(count));
+  for (const auto& id : seen) EXPECT_EQ(seen.count(id), 1u) << id;
+}
+
+TEST_F(courier_hub, bad_credentials_are_refused_good_ones_bind_the_account) {
+  start_hub(
+      "accounts { APP { users = [ { user: app, password: apppass } ] } }\n"
+      "leafnodes {\n  host: \"127.0.0.1\"\n  port: -1\n"
+      "  authorization { users = [ { user: edge, password: s3cret, account: APP } ] }\n}\n");
+  ASSERT_TRUE(start_edge("edge:wrong@"));
+  // nats-server's leaf logs the hub's -ERR and keeps retrying; the hub never sets it up.
+  ASSERT_TRUE(eventually([&] { return edge_log().find("Authorization Violation") != std::string::npos; }))
+      << edge_log();
+  EXPECT_EQ(hub_->leafs()->count(), 0u);
+  edge_.stop(SIGKILL);
+
+  ASSERT_TRUE(start_edge("edge:s3cret@"));
+  ASSERT_TRUE(eventually([&] { return hub_->leafs()->count() == 1; })) << edge_log();
+  EXPECT_EQ(hub_->leafs()->snapshot().at(0).account, "APP");
+  // The edge's $G is bound to the hub's APP: an APP client sees its messages.
+  auto app = connect_to("nats://app:apppass@127.0.0.1:" + std::to_string(hub_->port()));
+  auto on_edge = connect_to(edge_.url());
+  ASSERT_TRUE(app && on_edge);
+  auto app_sub = subscribe_and_flush(app.get(), "bound.>");
+  ASSERT_TRUE(crosses(on_edge.get(), "bound.x", app_sub.get()));
+}
+
+TEST(leaf_loop, a_leaf_connected_to_courier_and_to_courier_s_hub_is_told_of_the_loop) {
+  // hub (nats-server) <- Courier <- edge (nats-server) -> hub: a cycle. The
+  // loop subjects ($LDS.) travel round it; nats-server's edge must hear of
+  // the loop (its own detection, or Courier's -ERR) and log it.
+  hub_cluster hub(1);
+  ASSERT_TRUE(hub.start());
+  conf::server_options options;
+  conf::load_config_string("leafnodes {\n  host: \"127.0.0.1\"\n  port: -1\n  remotes = [ { url: \"" +
+                               hub.leaf_url(0) + "\" } ]\n}\n",
+                           options);
+  options.host = "127.0.0.1";
+  options.port = 0;
+  broker::server courier(options);
+  courier.start();
+  ASSERT_TRUE(eventually([&] { return courier.leafs()->count() == 1; }));
+
+  const auto dir = std::filesystem::temp_directory_path() / ("courier-leaf-loop-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "edge.conf") << "server_name: edge\nleafnodes { remotes = [ { url: \"nats-leaf://127.0.0.1:"
+                                   << courier.leafs()->port() << "\" }, { url: \"" << hub.leaf_url(0) << "\" } ] }\n";
+  mss::test::broker_process edge;
+  bool started = false;
+  for (int attempt = 0; attempt < 5 && !started; ++attempt) {
+    started = edge.start(mss::test::nats_server_binary(), {"-c", (dir / "edge.conf").string()}, 0,
+                         (dir / "edge.log").string());
+  }
+  ASSERT_TRUE(started);
+  auto edge_log = [&] {
+    std::ifstream in(dir / "edge.log");
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  };
+  EXPECT_TRUE(eventually([&] { return edge_log().find("Loop detected for leafnode account=") != std::string::npos; }))
+      << edge_log();
+  edge.stop(SIGKILL);
+  courier.shutdown();
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+
+}  // namespace
+}  // namespace courier::leaf_test
