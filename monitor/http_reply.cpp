@@ -1,5 +1,7 @@
 #include "monitor/http_reply.hpp"
 
+#include <optional>
+
 namespace courier::monitor {
 
 namespace {
@@ -11,13 +13,16 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string decode(std::string_view text) {
+/// Go's url.QueryUnescape: `+` is a space, %XX a byte; nullopt for a '%'
+/// without two hex digits after it (Go's EscapeError).
+std::optional<std::string> decode(std::string_view text) {
   std::string out;
   out.reserve(text.size());
   for (std::size_t i = 0; i < text.size(); ++i) {
     if (text[i] == '+') {
       out += ' ';
-    } else if (text[i] == '%' && i + 2 < text.size() && hex_value(text[i + 1]) >= 0 && hex_value(text[i + 2]) >= 0) {
+    } else if (text[i] == '%') {
+      if (i + 2 >= text.size() || hex_value(text[i + 1]) < 0 || hex_value(text[i + 2]) < 0) return std::nullopt;
       out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
       i += 2;
     } else {
@@ -37,13 +42,14 @@ query_params::query_params(std::string_view target) {
     const auto amp = rest.find('&');
     std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
-    if (pair.empty()) continue;
+    // As Go 1.19's url.ParseQuery, whose errors nats-server ignores: a pair
+    // holding ';' or a bad escape is left out, the others are kept.
+    if (pair.empty() || pair.find(';') != std::string_view::npos) continue;
     const auto eq = pair.find('=');
-    if (eq == std::string_view::npos) {
-      values_.emplace_back(decode(pair), std::string());
-    } else {
-      values_.emplace_back(decode(pair.substr(0, eq)), decode(pair.substr(eq + 1)));
-    }
+    auto key = decode(pair.substr(0, eq));
+    auto value = eq == std::string_view::npos ? std::optional<std::string>(std::string()) : decode(pair.substr(eq + 1));
+    if (!key || !value) continue;
+    values_.emplace_back(std::move(*key), std::move(*value));
   }
 }
 

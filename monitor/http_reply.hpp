@@ -24,7 +24,8 @@ struct http_reply {
 };
 
 /// The query string of a request target, decoded as Go's url.ParseQuery
-/// does (`+` is a space, %XX escapes).
+/// does (`+` is a space, %XX escapes; a pair with ';' or a bad escape is
+/// dropped, the rest kept, as nats-server sees it).
 class query_params {
  public:
   query_params() = default;

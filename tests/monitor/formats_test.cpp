@@ -93,6 +93,20 @@ TEST(query_params, decodes_like_go_parse_query) {
   EXPECT_FALSE(query_params("/varz").has("sort"));
 }
 
+// nats-server 2.9.10 answers /connz?limit=%zz and /connz?limit=3;a=b with
+// its default limit (1024): Go's ParseQuery drops those pairs and the
+// server ignores the error.
+TEST(query_params, drops_pairs_go_refuses) {
+  query_params query("/connz?limit=%zz&offset=1%&a=%4&b=3;c=4&sort=%63id&k%zz=1");
+  EXPECT_FALSE(query.has("limit"));
+  EXPECT_FALSE(query.has("offset"));
+  EXPECT_FALSE(query.has("a"));
+  EXPECT_FALSE(query.has("b"));
+  EXPECT_FALSE(query.has("c"));
+  EXPECT_FALSE(query.has("k%zz"));
+  EXPECT_EQ(query.get("sort"), "cid");
+}
+
 TEST(query_params, booleans_as_strconv_parse_bool) {
   EXPECT_TRUE(decode_bool(query_params("/?subs=1"), "subs").value);
   EXPECT_TRUE(decode_bool(query_params("/?subs=true"), "subs").value);
