@@ -11,13 +11,20 @@ namespace courier::monitor {
 namespace {
 
 /// A parsed JSON value; numbers keep their text (Go reports it in errors).
+struct json_member;
 struct json_value {
   enum class type { null, boolean, number, string, array, object };
   type kind = type::null;
   bool flag = false;
   std::string text;  // number text or decoded string
   std::vector<json_value> items;
-  std::vector<std::pair<std::string, json_value>> members;
+  // Not std::pair<std::string, json_value>: a pair needs a complete type
+  // (clang with libstdc++ refuses it), a vector of a declared struct does not.
+  std::vector<json_member> members;
+};
+struct json_member {
+  std::string key;
+  json_value value;
 };
 
 /// Go's quoteChar: a byte as the scanner names it in errors.
@@ -268,7 +275,7 @@ class reader {
       skip_space();
       json_value member;
       if (!read_value(member, depth)) return false;
-      out.members.emplace_back(std::move(key), std::move(member));
+      out.members.push_back({std::move(key), std::move(member)});
       skip_space();
       if (!at_end() && peek() == ',') {
         ++pos_;
