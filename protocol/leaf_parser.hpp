@@ -71,11 +71,16 @@ class leaf_parser {
       stopped_ = false;
       return size;
     }
+    // The rest of the operation joins the scratch buffer and is parsed there;
+    // only what is consumed is erased, so an operation arriving in many
+    // small reads is not copied again on each one.
     scratch_.append(data, size);
-    std::string buffer;
-    buffer.swap(scratch_);
-    const std::size_t used = parse(buffer, handler);
-    if (!failed_ && !stopped_ && used < buffer.size()) scratch_.assign(buffer, used, std::string::npos);
+    const std::size_t used = parse(scratch_, handler);
+    if (failed_ || stopped_) {
+      scratch_.clear();
+    } else {
+      scratch_.erase(0, used);
+    }
     stopped_ = false;
     return size;
   }
