@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang (tests/fuzz/) and runs each for a
-# bounded time: the protocol parsers (client and server side), the header
-# parser and the config parser. CI runs them briefly; for a real campaign
-# give each more time, e.g.  tools/fuzz.sh 600
+# bounded time, all at once: the protocol parsers (client and server side,
+# leafnode), the header parser, the config parser, the WebSocket frame
+# decoder, the monitoring query and request-options decoders, and whole
+# client connections into a running server (fuzz_connection).
+#   tools/fuzz.sh [SECONDS [TARGET...]]   CI runs every target for 20 s
+#   tools/fuzz.sh 3600 leaf_parser        a long campaign of one target
+#   tools/fuzz.sh --build                 only builds the targets
 # A crash, leak, sanitizer report or timeout fails the run; the input that
-# caused it is left in build-fuzz/findings/.
-#   tools/fuzz.sh --build   only builds the targets.
+# caused it is left in build-fuzz/findings/. Inputs that found new coverage
+# accumulate in build-fuzz/corpus/TARGET; seeds come from tests/fuzz/seeds/.
+# Figures from long campaigns: docs/fuzzing.md.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build_only=0
 if [ "${1:-}" = --build ]; then build_only=1; shift; fi
 seconds=${1:-20}
+[ $# -gt 0 ] && shift
 build="$root/build-fuzz"
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
   -DCOURIER_FUZZ=ON -DCOURIER_TESTS=OFF -DCOURIER_BENCH=OFF >/dev/null
-targets=(client_parser server_parser headers config)
+targets=(client_parser server_parser headers config leaf_parser websocket_frame monitor_query connection)
+[ $# -gt 0 ] && targets=("$@")
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 [ $build_only = 1 ] && exit 0
 mkdir -p "$build/findings"
@@ -25,11 +32,18 @@ for name in "${targets[@]}"; do
   corpus="$build/corpus/$name"
   mkdir -p "$corpus"
   dict=()
-  [ "$name" != config ] && dict=(-dict="$root/tests/fuzz/nats.dict")
-  # -timeout: one input taking over 10 s is a hang; -rss_limit_mb: a runaway allocation.
-  "$build/tests/fuzz/fuzz_$name" "${dict[@]}" -max_total_time="$seconds" -timeout=10 \
+  case $name in client_parser|server_parser|headers|leaf_parser|connection) dict=(-dict="$root/tests/fuzz/nats.dict") ;; esac
+  # Seeds in the tree (tests/fuzz/seeds/NAME) are read; new inputs go to the corpus.
+  seeds=()
+  [ -d "$root/tests/fuzz/seeds/$name" ] && seeds=("$root/tests/fuzz/seeds/$name")
+  # -timeout: one input taking longer is a hang (a whole connection gets more
+  # room: its own checks wait up to 10 s for the server on a busy machine);
+  # -rss_limit_mb: a runaway allocation.
+  timeout=10
+  [ "$name" = connection ] && timeout=60
+  "$build/tests/fuzz/fuzz_$name" "${dict[@]}" -max_total_time="$seconds" -timeout=$timeout \
     -rss_limit_mb=2048 -artifact_prefix="$build/findings/$name-" -print_final_stats=1 \
-    "$corpus" >"$build/fuzz_$name.log" 2>&1 &
+    "$corpus" "${seeds[@]}" >"$build/fuzz_$name.log" 2>&1 &
   pids+=($!)
 done
 for i in "${!targets[@]}"; do

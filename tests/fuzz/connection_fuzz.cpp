@@ -1,0 +1,284 @@
+// libFuzzer target: a whole client connection. One server runs for the whole
+// campaign (in this process, on a loopback port) with two accounts, a user
+// confined by permissions, and watchers. Each input is one TCP connection:
+// an optional CONNECT chosen by the first bytes, then the input's bytes as
+// the client sends them, then end of input (the client shuts its sending
+// side). Checked for every input:
+//  - the server closes the connection after the client's end of input (no
+//    hang), and everything it sent parses as the server side of the protocol;
+//  - no message is delivered where permissions forbid it: the confined user
+//    (publish pub.>, subscribe sub.>) only ever receives sub.> messages, and
+//    a watcher of its account subscribed to '>' only ever sees pub.> from it;
+//  - nothing crosses into another account (a watcher there sees nothing);
+//  - the watchers' connections still answer, and every 32 inputs a fresh
+//    client connects and gets PONG for PING.
+// Crashes, leaks and undefined behaviour anywhere in the server are found by
+// the sanitizers the target is built with.
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "broker/logger.hpp"
+#include "broker/server.hpp"
+#include "conf/config_loader.hpp"
+#include "protocol/parser.hpp"
+
+namespace {
+
+// The watchers' passwords are long and random: the fuzzer cannot log in as
+// them (they are compared in constant time, so no comparison leaks a byte).
+constexpr const char* config = R"(
+accounts {
+  A {
+    users = [
+      { user: limited, password: lp,
+        permissions: { publish: { allow: ["pub.>"] }, subscribe: { allow: ["sub.>"] } } }
+      { user: watch, password: "Zq3vT9xW2mK8pL5nR7cY1bH4" }
+    ]
+  }
+  C {
+    users = [ { user: cwatch, password: "Jd8sF2kP9wQ4zX7mN3vB6tL1" } ]
+  }
+}
+max_connections: 10000
+)";
+
+[[noreturn]] void fail(const std::string& what, std::string_view detail = {}) {
+  std::fprintf(stderr, "connection fuzz: %s\n%.*s\n", what.c_str(), static_cast<int>(std::min<std::size_t>(detail.size(), 4000)),
+               detail.data());
+  std::abort();
+}
+
+/// A blocking loopback socket with a receive timeout.
+class raw_socket {
+ public:
+  explicit raw_socket(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    if (fd_ < 0) fail("socket() failed");
+    timeval timeout{10, 0};  // generous: a busy machine is slow, a hang is not
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
+    int one = 1;
+    ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(port);
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      fail("connect() failed: " + std::string(std::strerror(errno)));
+    }
+  }
+  ~raw_socket() { ::close(fd_); }
+  raw_socket(const raw_socket&) = delete;
+  raw_socket& operator=(const raw_socket&) = delete;
+
+  /// Sends all of `bytes`; false when the server has closed (EPIPE/ECONNRESET).
+  bool send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EPIPE || errno == ECONNRESET) return false;
+        fail("send() failed: " + std::string(std::strerror(errno)));
+      }
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  void shutdown_sending() { ::shutdown(fd_, SHUT_WR); }
+
+  /// Reads until the server closes; a timeout is a hang.
+  std::string read_to_end() {
+    std::string out;
+    char buffer[65536];
+    for (;;) {
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n > 0) {
+        out.append(buffer, static_cast<std::size_t>(n));
+        continue;
+      }
+      if (n == 0 || errno == ECONNRESET) return out;
+      if (errno == EINTR) continue;
+      fail("the server did not close the connection after the client's end of input", out);
+    }
+  }
+
+  /// Reads until `marker` has arrived; returns everything up to and with it.
+  std::string read_until(std::string_view marker) {
+    char buffer[65536];
+    for (;;) {
+      const auto at = pending_.find(marker);
+      if (at != std::string::npos) {
+        std::string out = pending_.substr(0, at + marker.size());
+        pending_.erase(0, at + marker.size());
+        return out;
+      }
+      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
+      if (n > 0) {
+        pending_.append(buffer, static_cast<std::size_t>(n));
+      } else if (n < 0 && errno == EINTR) {
+        continue;
+      } else {
+        fail("a watcher's connection ended or timed out waiting for " + std::string(marker), pending_);
+      }
+    }
+  }
+
+ private:
+  int fd_;
+  std::string pending_;
+};
+
+/// Checks what the server sent: protocol only, and only the allowed subjects.
+struct output_checker {
+  std::string_view allowed_prefix;
+  std::string_view context;
+  std::string_view bytes;
+  std::size_t messages = 0;
+
+  /// Subjects must start with allowed_prefix and go on; an empty prefix
+  /// allows no message at all.
+  void subject(std::string_view s) {
+    ++messages;
+    if (allowed_prefix.empty() || s.size() <= allowed_prefix.size() ||
+        s.substr(0, allowed_prefix.size()) != allowed_prefix) {
+      fail(std::string(context) + " received a message on " + std::string(s), bytes);
+    }
+  }
+  bool on_info(std::string_view) { return true; }
+  bool on_msg(std::string_view s, std::string_view, std::string_view, std::string_view) {
+    subject(s);
+    return true;
+  }
+  bool on_hmsg(std::string_view s, std::string_view, std::string_view, std::string_view, std::string_view) {
+    subject(s);
+    return true;
+  }
+  bool on_ok() { return true; }
+  bool on_err(std::string_view) { return true; }
+  bool on_ping() { return true; }
+  bool on_pong() { return true; }
+  void on_error(courier::protocol::parse_error error, std::string_view) {
+    fail(std::string(context) + ": the server sent something that is not protocol (" +
+             std::string(courier::protocol::to_string(error)) + ")",
+         bytes);
+  }
+};
+
+/// Parses `bytes` as server output. A trailing partial operation is fine
+/// (the server may close mid-way, e.g. cutting off a slow consumer).
+std::size_t check_output(std::string_view bytes, std::string_view allowed_prefix, std::string_view context) {
+  courier::protocol::parser_limits limits;
+  limits.max_control_line = 1 << 20;  // INFO lines are long
+  limits.max_payload = -1;
+  courier::protocol::server_parser<output_checker> parser(limits);
+  output_checker checker{allowed_prefix, context, bytes};
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    const std::size_t used = parser.feed(bytes.data() + at, bytes.size() - at, checker);
+    if (used == 0) break;
+    at += used;
+  }
+  return checker.messages;
+}
+
+struct harness {
+  std::unique_ptr<courier::broker::server> server;
+  std::unique_ptr<raw_socket> watch;   // account A, subscribed to '>', no echo
+  std::unique_ptr<raw_socket> cwatch;  // account C, subscribed to '>'
+  std::size_t inputs = 0;
+
+  harness() {
+    courier::conf::server_options options;
+    courier::conf::load_config_string(config, options);
+    options.host = "127.0.0.1";
+    options.port = 0;
+    options.threads = 2;
+    courier::broker::log().open("/dev/null");  // one authorization error per input otherwise
+    server = std::make_unique<courier::broker::server>(options);
+    server->start();
+    watch = login("watch", "Zq3vT9xW2mK8pL5nR7cY1bH4", "SUB > 1\r\n");
+    cwatch = login("cwatch", "Jd8sF2kP9wQ4zX7mN3vB6tL1", "SUB > 1\r\n");
+  }
+  ~harness() {
+    watch.reset();
+    cwatch.reset();
+    server->shutdown();
+  }
+
+  std::unique_ptr<raw_socket> login(const char* user, const char* password, const char* then) {
+    auto socket = std::make_unique<raw_socket>(server->port());
+    socket->read_until("\r\n");  // INFO
+    socket->send(std::string("CONNECT {\"verbose\":false,\"echo\":false,\"headers\":true,\"user\":\"") + user + "\",\"pass\":\"" +
+                 password + "\"}\r\n" + then + "PING\r\n");
+    const std::string answer = socket->read_until("PONG\r\n");
+    if (answer != "PONG\r\n") fail(std::string("login of ") + user + " answered", answer);
+    return socket;
+  }
+
+  /// PING a watcher; everything before the PONG must be allowed for it.
+  void sync(raw_socket& socket, std::string_view allowed_prefix, const char* who) {
+    if (!socket.send("PING\r\n")) fail(std::string(who) + "'s connection was closed");
+    const std::string seen = socket.read_until("PONG\r\n");
+    // The server's own keepalive PINGs may be in there: they are protocol too.
+    check_output(seen, allowed_prefix, who);
+  }
+};
+
+harness& the_harness() {
+  static harness instance;
+  return instance;
+}
+
+std::string connect_line(std::uint8_t choice, std::uint8_t flags) {
+  auto flag = [&](int bit) { return (flags >> bit) & 1 ? "true" : "false"; };
+  std::string options = std::string("\"verbose\":") + flag(0) + ",\"pedantic\":" + flag(1) + ",\"headers\":" +
+                        flag(2) + ",\"echo\":" + flag(3) + ",\"protocol\":1";
+  switch (choice % 5) {
+    case 0: return "CONNECT {" + options + ",\"user\":\"limited\",\"pass\":\"lp\"}\r\n";
+    case 1: return "CONNECT {" + options + ",\"user\":\"limited\",\"pass\":\"wrong\"}\r\n";
+    case 2: return "CONNECT {" + options + ",\"user\":\"cwatch\",\"pass\":\"lp\"}\r\n";
+    case 3: return "CONNECT {" + options + "}\r\n";
+    default: return {};  // the input's own bytes from the start
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size < 2) return 0;
+  harness& h = the_harness();
+  const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
+  {
+    raw_socket client(h.server->port());
+    const bool open = client.send(connect_line(data[0], data[1])) && client.send(input);
+    // While the client is connected: the watcher publishes on both sides of
+    // the confined user's subscribe permission.
+    if (open && !h.watch->send("PUB sub.x 1\r\nS\r\nPUB deny.x 1\r\nD\r\nHPUB deny.h 12 13\r\nNATS/1.0\r\n\r\nH\r\n")) {
+      fail("the watcher's connection was closed");
+    }
+    h.sync(*h.watch, "pub.", "account A's watcher");
+    client.shutdown_sending();
+    const std::string output = client.read_to_end();
+    check_output(output, "sub.", "the fuzzed client");
+  }
+  // Everything the client published was routed before the server closed it.
+  h.sync(*h.watch, "pub.", "account A's watcher");
+  h.sync(*h.cwatch, "", "account C's watcher");
+  if (++h.inputs % 32 == 0) {
+    h.login("watch", "Zq3vT9xW2mK8pL5nR7cY1bH4", "");  // a fresh client is served
+  }
+  return 0;
+}
