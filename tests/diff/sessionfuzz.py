@@ -22,6 +22,9 @@ lines parsed and masked, server-sent PINGs dropped, and two sources of
 legitimate nondeterminism canonicalised:
   * several MSGs for one publish to one connection (several matching subs):
     frames that differ only in their sid are sorted when adjacent;
+  * the no-responders status (HMSG <reply> <sid> 16 16, NATS/1.0 503): its
+    sid is replaced by that subscription's subject, as nats-server picks at
+    random among a requester's subscriptions with the same subject;
   * queue groups: MSGs delivered to queue subscriptions are taken out of the
     connection streams and compared as one multiset per session, with the sid
     replaced by the queue group name (nats-server groups queue subscriptions
@@ -112,6 +115,7 @@ class Generator:
         self.conns = [Conn("c%d" % (i + 1)) for i in range(rng.choice([1, 2, 2, 3, 3, 4]))]
         self.group_headers = {}   # queue name -> headers flag of its members
         self.chunks = []          # (conn name, [Op])
+        self.splits = []          # per chunk: fractions where its write is cut
         self.corruptions = []
 
     # -- pieces ---------------------------------------------------------
@@ -321,6 +325,9 @@ class Generator:
                 for _ in range(rng.randint(1, 4)):
                     ops.append(self.random_op(c))
             self.chunks.append((c.name, ops))
+            # sometimes one write becomes several TCP sends (parser resumes)
+            self.splits.append(tuple(sorted(rng.random() for _ in range(rng.randint(1, 3))))
+                               if rng.random() < 0.1 else ())
         if self.corrupt:
             for _ in range(1 if rng.random() < 0.8 else 2):
                 self.apply_corruption()
@@ -462,8 +469,9 @@ class Generator:
 
     # -- output ------------------------------------------------------------
     def session(self):
-        return Session(self.index, self.kind, [(n, [op.data for op in ops]) for n, ops in self.chunks],
-                       self.queue_map(), self.describe())
+        return Session(self.index, self.kind, [(n, [op.data for op in ops], sp)
+                                               for (n, ops), sp in zip(self.chunks, self.splits)],
+                       self.queue_map(), self.describe(), self.sub_subjects())
 
     def queue_map(self):
         """(conn, sid) -> group alias, for every queue SUB in the script."""
@@ -477,6 +485,16 @@ class Generator:
                     out[(name, parts[3])] = b"queue " + parts[2]
         return out
 
+    def sub_subjects(self):
+        """(conn, sid) -> subject, for every SUB in the script."""
+        out = {}
+        for name, ops in self.chunks:
+            for op in ops:
+                parts = op.data.split()
+                if op.kind == "sub" and len(parts) in (3, 4):
+                    out[(name, parts[-1])] = parts[1]
+        return out
+
     def describe(self):
         if not self.corruptions:
             return "valid"
@@ -484,10 +502,11 @@ class Generator:
 
 
 class Session:
-    def __init__(self, index, kind, chunks, queue_map, desc):
+    def __init__(self, index, kind, chunks, queue_map, desc, sub_subjects=None):
         self.index = index
+        self.sub_subjects = sub_subjects or {}
         self.kind = kind
-        self.chunks = chunks          # [(conn, [bytes op, ...])]
+        self.chunks = chunks          # [(conn, [bytes op, ...], split fractions)]
         self.queue_map = queue_map
         self.desc = desc
 
@@ -495,11 +514,16 @@ class Session:
         """The exact bytes each write sends: the chunk's ops, then the
         barrier PING (part of the same write, so a truncated operation is
         completed by it exactly as it is in a reproduction)."""
-        return [(name, b"".join(ops) + b"PING\r\n", sum(1 for o in ops if is_ping(o)))
-                for name, ops in self.chunks]
+        return [(name, b"".join(ops) + b"PING\r\n", sum(1 for o in ops if is_ping(o)), splits)
+                for name, ops, splits in self.chunks]
+
+    def sends(self, data, splits):
+        """One write's bytes cut into the TCP sends it is made of."""
+        cuts = sorted(set(int(f * len(data)) for f in splits) - {0, len(data)})
+        return [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
 
     def with_chunks(self, chunks):
-        return Session(self.index, self.kind, chunks, self.queue_map, self.desc)
+        return Session(self.index, self.kind, chunks, self.queue_map, self.desc, self.sub_subjects)
 
 
 def is_ping(op):
@@ -636,12 +660,16 @@ def replay(session, ports, timeout):
     sel = selectors.DefaultSelector()
     sides = [Side(p, sel, l) for p, l in zip(ports, ("reference", "candidate"))]
     try:
-        for name, data, npings in session.writes():
+        for name, data, npings, splits in session.writes():
             targets = {}
             for side in sides:
                 side.connect(name)
                 targets[side] = side.pongs[name] + npings + 1
-                side.send(name, data)
+            for piece in session.sends(data, splits):
+                for side in sides:
+                    side.send(name, piece)
+                if splits:
+                    time.sleep(0.002)
 
             def done():
                 return all(name in side.dead or side.pongs[name] >= targets[side] for side in sides)
@@ -671,6 +699,7 @@ def replay(session, ports, timeout):
 # Normalisation and comparison
 # --------------------------------------------------------------------------
 
+NO_RESPONDERS_REST = b"16 16\r\nNATS/1.0 503\r\n\r\n\r\n"
 MSG_LINE_RE = re.compile(rb"(H?MSG) (\S+) (\S+) (.*)\r\n", re.S)
 
 
@@ -709,6 +738,10 @@ def canonical(session, transcript):
                 if alias is not None:
                     queued[b"%s %s <%s> %s" % (kind, subj, alias, rest)] += 1
                     continue
+                if rest == NO_RESPONDERS_REST and (name, sid) in session.sub_subjects:
+                    # nats-server picks at random among the requester's
+                    # subscriptions with the same subject (a Go map)
+                    f = b"%s %s <sub on %s> %s" % (kind, subj, session.sub_subjects[(name, sid)], rest)
             frames.append(f)
         conns[name] = (sort_same_publish(frames), closed)
     return conns, queued, infos
@@ -907,7 +940,7 @@ def shrink(pool, session, sig, budget=120):
         p, _, _, _ = run_once(pool, s, SLOW_TIMEOUT)
         return bool(p) and signature(p) == sig
 
-    chunks = [(n, list(ops)) for n, ops in session.chunks]
+    chunks = [(n, list(ops), sp) for n, ops, sp in session.chunks]
     i = 0
     while i < len(chunks):
         trial = chunks[:i] + chunks[i + 1:]
@@ -920,7 +953,7 @@ def shrink(pool, session, sig, budget=120):
         j = 0
         while j < len(chunks[i][1]):
             ops = chunks[i][1][:j] + chunks[i][1][j + 1:]
-            trial = chunks[:i] + [(chunks[i][0], ops)] + chunks[i + 1:]
+            trial = chunks[:i] + [(chunks[i][0], ops, chunks[i][2])] + chunks[i + 1:]
             if still(session.with_chunks(trial)):
                 chunks = trial
             else:
@@ -934,11 +967,12 @@ def format_case(session):
     collection instead of barriers; same bytes)."""
     lines = ["case(\"fuzz_%d\", [" % session.index]
     seen = set()
-    for name, data, _ in session.writes():
+    for name, data, _, splits in session.writes():
         if name not in seen:
             seen.add(name)
             lines.append("    c(%r)," % name)
-        lines.append("    s(%s, %r)," % (short(data, 4000), name))
+        for piece in session.sends(data, splits):
+            lines.append("    s(%s, %r)," % (short(piece, 4000), name))
     lines.append("], \"sessionfuzz session %d (%s)\"%s)" % (
         session.index, session.desc,
         ", config=%r" % KINDS[session.kind][0] if KINDS[session.kind][0] else ""))
