@@ -301,8 +301,12 @@ bool client_protocol::publish(std::string_view subject, std::string_view reply, 
   auto& batch = connection_.batch();
   sublist& router = identity_.home().router;
   const message_view message{subject, reply, headers, payload, parser_.header_size_text(), parser_.size_text()};
-  const bool matched = fanout::publish(router, this, message, batch);
-  if (!matched && !reply.empty() && no_responders_) fanout::send_no_responders(router, *this, reply, batch);
+  // nats-server sends the no-responders status when the message was
+  // delivered nowhere (didDeliver), e.g. also when the only subscriber is
+  // the publisher itself without echo.
+  bool delivered = false;
+  fanout::publish(router, this, message, batch, nullptr, &delivered);
+  if (!delivered && !reply.empty() && no_responders_) fanout::send_no_responders(router, *this, reply, batch);
   // Every stall_check_bytes of published data, a stall a receiver asked for
   // stops the parser after this message (the connection keeps the rest of
   // the read for later). That is the granularity of 64 KiB reads, whatever

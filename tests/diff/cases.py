@@ -496,3 +496,9 @@ case("pub_wildcard_pedantic_split_payload", session(b"SUB t.* 1\r\nPUB t.* 600\r
      "nats-server sends -ERR 'Invalid Publish Subject' twice (Courier once: a known difference, "
      "docs/nats-behaviour.md section 14); the message is still delivered",
      masks=[(rb"(-ERR 'Invalid Publish Subject'\r\n)+", b"-ERR 'Invalid Publish Subject'\r\n(once or more)")])
+case("connect_key_case", session("SUB t 1\r\n", "PUB t.* 0\r\n\r\n", "PING\r\n",
+                                 connect=b'CONNECT {"Verbose":false,"PEDANTIC":false}\r\n'),
+     "CONNECT field names match case-insensitively (Go's json.Unmarshal)")
+case("connect_key_case_exact_wins", session("PING\r\n",
+                                            connect=b'CONNECT {"VERBOSE":true,"verbose":false,"pedantic":false}\r\n'),
+     "an exact field name beside a differently cased one")
