@@ -502,3 +502,17 @@ case("connect_key_case", session("SUB t 1\r\n", "PUB t.* 0\r\n\r\n", "PING\r\n",
 case("connect_key_case_exact_wins", session("PING\r\n",
                                             connect=b'CONNECT {"VERBOSE":true,"verbose":false,"pedantic":false}\r\n'),
      "an exact field name beside a differently cased one")
+case("unsub_max_frees_subscription_slot", session(
+    "SUB a 1\r\n", "UNSUB 1 1\r\n", "SUB b 2\r\n", "PUB a 1\r\nx\r\nSUB c 3\r\nSUB d 4\r\nPING\r\n"),
+    "a subscription removed by its UNSUB max frees its max_subscriptions slot at once, even for a SUB "
+    "in the same read as the message that used it up", config="max_subscriptions: 2\n")
+case("pub_pedantic_bad_payload_end", session("PUB t.* 0\r\nx\r\nPING\r\n", connect=P),
+     "pedantic: the subject is checked when the PUB line arrives, so the -ERR comes before the parse "
+     "error of a bad payload end")
+case("hpub_pedantic_bad_payload_end", session("HPUB t.> 12 12\r\nNATS/1.0\r\n\r\nx\r\n",
+                                              connect=b'CONNECT {"verbose":false,"pedantic":true,"headers":true}\r\n'))
+case("client_sends_err", session("-ERR 'x'\r\n", "PING\r\n"),
+     "a client's -ERR closes its connection, without a reply")
+case("sub_live_sid_invalid_subject", session("SUB a 10\r\n", "SUB .. 10\r\n", "SUB b..c 11\r\n", "PING\r\n",
+                                             connect=V),
+     "a SUB reusing a live sid is ignored before its subject is checked: +OK, not Invalid Subject")
