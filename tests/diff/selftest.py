@@ -147,6 +147,12 @@ class SessionFuzzUnitTest(unittest.TestCase):
         self.assertIn("queue deliveries differ", problems[0])
         self.assertIsNone(known)
 
+    def test_queue_subs_found_in_the_byte_stream(self):
+        # a truncated queue SUB joined with the barrier PING: sid "1PING"
+        s = sessionfuzz.Session(0, "default", [("c1", [b"SUB a q 1"], ()), ("c1", [b"SUB b 2\r\n"], ())],
+                                None, "corrupt")
+        self.assertEqual(s.queue_map, {("c1", b"1PING"): b"queue q"})
+
     def test_closed_flag_and_plain_frames_compared(self):
         s = self.session()
         ref = {"c1": (b"PONG\r\n", False)}

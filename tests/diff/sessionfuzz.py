@@ -494,19 +494,7 @@ class Generator:
     def session(self):
         return Session(self.index, self.kind, [(n, [op.data for op in ops], sp)
                                                for (n, ops), sp in zip(self.chunks, self.splits)],
-                       self.queue_map(), self.describe(), self.sub_subjects())
-
-    def queue_map(self):
-        """(conn, sid) -> group alias, for every op of the script that reads
-        as a queue SUB (corrupted ones too: a truncated SUB can become one
-        with an odd sid such as "1PING")."""
-        out = {}
-        for name, ops in self.chunks:
-            for line in b"".join(op.data for op in ops).split(b"\n"):
-                parts = line.split()
-                if len(parts) == 4 and parts[0].upper() == b"SUB":
-                    out[(name, parts[3])] = b"queue " + parts[2]
-        return out
+                       None, self.describe(), self.sub_subjects())
 
     def sub_subjects(self):
         """(conn, sid) -> subject, for every SUB in the script."""
@@ -530,7 +518,7 @@ class Session:
         self.sub_subjects = sub_subjects or {}
         self.kind = kind
         self.chunks = chunks          # [(conn, [bytes op, ...], split fractions)]
-        self.queue_map = queue_map
+        self.queue_map = queue_map if queue_map is not None else self.find_queue_subs()
         self.desc = desc
 
     def writes(self):
@@ -560,8 +548,24 @@ class Session:
         cuts = sorted(cuts - {0, len(data)})
         return [data[a:b] for a, b in zip([0] + cuts, cuts + [len(data)])]
 
+    def find_queue_subs(self):
+        """(conn, sid) -> group alias, for every line of a connection's byte
+        stream (barrier PINGs included) that reads as a queue SUB: corrupted
+        ones too, e.g. a truncated "SUB s q 1" joined with the next PING has
+        the sid "1PING"."""
+        stream = collections.defaultdict(bytes)
+        for name, data, _, _ in self.writes():
+            stream[name] += data
+        out = {}
+        for name, data in stream.items():
+            for line in data.split(b"\n"):
+                parts = line.split()
+                if len(parts) == 4 and parts[0].upper() == b"SUB":
+                    out[(name, parts[3])] = b"queue " + parts[2]
+        return out
+
     def with_chunks(self, chunks):
-        return Session(self.index, self.kind, chunks, self.queue_map, self.desc, self.sub_subjects)
+        return Session(self.index, self.kind, chunks, None, self.desc, self.sub_subjects)
 
 
 def is_ping(op):
@@ -683,15 +687,22 @@ class Side:
         self.socks.clear()
 
 
-def wait_for(sel, done, timeout):
-    deadline = time.time() + timeout
+def wait_for(sel, done, timeout, limit=60.0):
+    """Read until done(), or until nothing arrived for `timeout` seconds (a
+    big fan-out on a loaded machine keeps arriving for longer), or `limit`."""
+    start = time.time()
+    deadline = start + timeout
     while not done():
-        left = deadline - time.time()
-        if left <= 0:
+        now = time.time()
+        left = deadline - now
+        if left <= 0 or now - start > limit:
             return False
-        for key, _ in sel.select(timeout=min(left, 0.05)):
+        events = sel.select(timeout=min(left, 0.05))
+        for key, _ in events:
             side, name = key.data
             side.on_readable(name)
+        if events:
+            deadline = time.time() + timeout
     return True
 
 
