@@ -159,6 +159,19 @@ class SessionFuzzUnitTest(unittest.TestCase):
         self.assertIn("closed by server", sessionfuzz.compare(s, ref, {"c1": (b"PONG\r\n", True)})[0][0])
         self.assertTrue(sessionfuzz.compare(s, ref, {"c1": (b"+OK\r\nPONG\r\n", False)})[0])
 
+    def test_reset_cut_stream_only_as_a_prefix(self):
+        s = self.session()
+        full = b"MSG a 1 6\r\nxxxxxx\r\n-ERR 'Maximum Payload Violation'\r\n"
+        ref = {"c1": (full[:15], True, True)}          # cut by a reset
+        self.assertEqual(sessionfuzz.compare(s, ref, {"c1": (full, True, False)}), ([], sessionfuzz.RESET_CUT_LABEL))
+        # not a prefix, or not closed, or no reset: a difference
+        self.assertTrue(sessionfuzz.compare(s, {"c1": (b"MSG a 2 6\r\nxx", True, True)},
+                                            {"c1": (full, True, False)})[0])
+        self.assertTrue(sessionfuzz.compare(s, {"c1": (full[:15], True, False)},
+                                            {"c1": (full, True, False)})[0])
+        self.assertTrue(sessionfuzz.compare(s, {"c1": (full[:15], True, True)},
+                                            {"c1": (full, False, False)})[0])
+
     def test_known_difference_is_narrow(self):
         s = self.session()
         err = b"-ERR 'Invalid Publish Subject'\r\n"
