@@ -808,7 +808,7 @@ def canonical(session, transcript):
                     # module comment): only "one of its own" is compared
                     f = b"%s %s <a subscription of %s> %s" % (kind, subj, name.encode(), rest)
             frames.append(f)
-        conns[name] = (sort_same_publish(frames), closed, reset)
+        conns[name] = (sort_same_publish(frames), closed, reset, frames)
     return conns, queued, infos
 
 
@@ -890,11 +890,12 @@ def reset_cut(r, c):
     bytes the client sent are still unread makes the kernel send a reset, and
     the client's kernel then drops what the client had not read yet, for
     either server alike.  Then the shorter stream must be a prefix of the
-    longer, up to a partly received last frame."""
+    longer, up to a partly received last frame (in the order received: a
+    cut can fall inside a run of MSGs for one publish)."""
     if not (r[1] and c[1] and (r[2] or c[2])):
         return False
-    a, b = (r[0], c[0]) if len(b"".join(r[0])) <= len(b"".join(c[0])) else (c[0], r[0])
-    short_side = r if a is r[0] else c
+    a, b = (r[3], c[3]) if len(b"".join(r[3])) <= len(b"".join(c[3])) else (c[3], r[3])
+    short_side = r if a is r[3] else c
     if not short_side[2]:
         return False     # the complete-looking stream was not the one cut
     return b"".join(b).startswith(b"".join(a))
@@ -903,8 +904,8 @@ def reset_cut(r, c):
 def compare_canonical(rc, rq, ri, cc, cq, ci):
     problems = []
     for name in sorted(set(rc) | set(cc)):
-        r = rc.get(name, ([], False, False))
-        c = cc.get(name, ([], False, False))
+        r = rc.get(name, ([], False, False, []))
+        c = cc.get(name, ([], False, False, []))
         if r[0] != c[0] and reset_cut(r, c):
             continue
         if r[0] != c[0]:
