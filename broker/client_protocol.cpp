@@ -283,6 +283,13 @@ bool client_protocol::on_hpub(std::string_view subject, std::string_view reply, 
   return publish(subject, reply, headers, payload);
 }
 
+void client_protocol::on_pub_abandoned(std::string_view subject) {
+  // nats-server checks the subject when the PUB line arrives (processPub),
+  // so a message whose payload end is bad still gets the pedantic -ERR,
+  // before the parse error.
+  if (pedantic_ && !protocol::is_valid_literal_subject(subject)) send_error("Invalid Publish Subject");
+}
+
 bool client_protocol::publish(std::string_view subject, std::string_view reply, std::string_view headers,
                               std::string_view payload) {
   auto& counters = connection_.counters();
@@ -301,8 +308,12 @@ bool client_protocol::publish(std::string_view subject, std::string_view reply, 
   auto& batch = connection_.batch();
   sublist& router = identity_.home().router;
   const message_view message{subject, reply, headers, payload, parser_.header_size_text(), parser_.size_text()};
-  const bool matched = fanout::publish(router, this, message, batch);
-  if (!matched && !reply.empty() && no_responders_) fanout::send_no_responders(router, *this, reply, batch);
+  // nats-server sends the no-responders status when the message was
+  // delivered nowhere (didDeliver), e.g. also when the only subscriber is
+  // the publisher itself without echo.
+  bool delivered = false;
+  fanout::publish(router, this, message, batch, nullptr, &delivered);
+  if (!delivered && !reply.empty() && no_responders_) fanout::send_no_responders(router, *this, reply, batch);
   // Every stall_check_bytes of published data, a stall a receiver asked for
   // stops the parser after this message (the connection keeps the rest of
   // the read for later). That is the granularity of 64 KiB reads, whatever
@@ -318,7 +329,8 @@ bool client_protocol::publish(std::string_view subject, std::string_view reply, 
 bool client_protocol::on_sub(std::string_view subject, std::string_view queue, std::string_view sid) {
   if (log().trace_enabled()) log().trace(log_prefix(), "<<- [SUB ", subject, queue.empty() ? "" : " ", queue, " ", sid, "]");
   // Order as nats-server's processSub: permissions, the subscription
-  // limit, then the subject (checked when inserting).
+  // limit, a live sid (ignored, without checking its subject), then the
+  // subject (checked when inserting).
   if (!identity_.can_subscribe(subject, queue)) {
     log().error(log_prefix(), auth::subscribe_violation_log(identity_.label(), subject, queue, sid));
     send_err_line(auth::subscribe_violation(subject, queue));
@@ -330,12 +342,16 @@ bool client_protocol::on_sub(std::string_view subject, std::string_view queue, s
     send_error("maximum subscriptions exceeded");
     return true;
   }
+  // nats-server ignores a SUB that reuses a live sid, whatever its subject.
+  if (subscriptions_.find(std::string(sid)) != subscriptions_.end()) {
+    ok();
+    return true;
+  }
   if (!protocol::is_valid_subscribe_subject(subject)) {
     send_error("Invalid Subject");
     return true;
   }
-  // nats-server ignores a SUB that reuses a live sid.
-  if (subscriptions_.find(std::string(sid)) == subscriptions_.end()) add_subscription(subject, queue, sid);
+  add_subscription(subject, queue, sid);
   ok();
   return true;
 }
@@ -423,14 +439,23 @@ void client_protocol::deliver(const subscription& sub, const message_view& messa
 }
 
 void client_protocol::subscription_done(const std::shared_ptr<subscription>& sub) {
-  connection_.post([this, sub] {
+  auto forget = [this, sub] {
     auto it = subscriptions_.find(sub->sid);
     if (it != subscriptions_.end() && it->second == sub) {
       subscriptions_.erase(it);
       connection_.counters().subscriptions.store(static_cast<std::uint32_t>(subscriptions_.size()),
                                                  std::memory_order_relaxed);
     }
-  });
+  };
+  // nats-server forgets the subscription at once. On this connection's own
+  // loop thread (e.g. it published the message itself) no other code of it is
+  // running, so do it now: a SUB later in the same read must see the lower
+  // count for max_subscriptions. From another thread, post it.
+  if (connection_.on_loop_thread()) {
+    forget();
+  } else {
+    connection_.post(std::move(forget));
+  }
 }
 
 // ---- replies ----

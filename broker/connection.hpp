@@ -158,6 +158,8 @@ class connection final : public std::enable_shared_from_this<connection> {
   /// Runs `work` on this connection's loop, keeping the connection alive
   /// until it has run. Any thread (not for the per-message path).
   void post(std::function<void()> work);
+  /// Whether the calling thread is this connection's loop thread.
+  bool on_loop_thread() const { return loop_.in_this_thread(); }
   /// A snapshot for monitoring. Any thread.
   connection_info info() const;
 

@@ -150,6 +150,12 @@ struct client_ops_handler_archetype {
   //   bool on_info(std::string_view json);  // a client's INFO; nats-server closes
   //                                         // silently if the JSON does not parse
   //   bool on_ok();                         // a client's +OK; nats-server ignores it
+  //   void on_pub_abandoned(std::string_view subject);
+  //                                         // a PUB/HPUB whose line was accepted but
+  //                                         // whose payload is not followed by \r\n,
+  //                                         // right before on_error: nats-server has
+  //                                         // already checked the subject (pedantic)
+  //                                         // when the line arrived
 };
 
 /// Server -> client operations (what a client of a NATS server reads).
@@ -280,6 +286,19 @@ class basic_parser {
   void fail(parse_error error, std::string_view snippet, Handler& handler) {
     state_ = state::failed;
     handler.on_error(error, snippet);
+  }
+
+  /// A bad payload end: tells the handler of the PUB/HPUB (arguments `arg`)
+  /// it abandons, then fails.
+  void fail_payload_end(std::string_view arg, std::string_view snippet, Handler& handler) {
+    if constexpr (client_side &&
+                  requires(Handler& h, std::string_view s) { h.on_pub_abandoned(s); }) {
+      if (op_ == op::pub || op_ == op::hpub) {
+        message_args args;
+        if (!split_message_args(arg, args)) handler.on_pub_abandoned(args.subject);
+      }
+    }
+    fail(parse_error::bad_payload_end, snippet, handler);
   }
 
   static std::string_view here(const char* p, const char* end) noexcept {
@@ -502,7 +521,7 @@ std::size_t basic_parser<Handler, Dir>::feed(const char* data, std::size_t size,
       }
       case state::payload_cr:
         if (*p != '\r') {
-          fail(parse_error::bad_payload_end, here(p, end), handler);
+          fail_payload_end(std::string_view(scratch_.data(), arg_size_), here(p, end), handler);
           return static_cast<std::size_t>(p - data);
         }
         ++p;
@@ -510,7 +529,7 @@ std::size_t basic_parser<Handler, Dir>::feed(const char* data, std::size_t size,
         break;
       case state::payload_lf: {
         if (*p != '\n') {
-          fail(parse_error::bad_payload_end, here(p, end), handler);
+          fail_payload_end(std::string_view(scratch_.data(), arg_size_), here(p, end), handler);
           return static_cast<std::size_t>(p - data);
         }
         ++p;
@@ -779,11 +798,11 @@ bool basic_parser<Handler, Dir>::start_payload(const message_args& args, std::st
   if (available >= size + 2) {
     // Common case: the whole payload is in this buffer; jump over it.
     if (p[size] != '\r') {
-      fail(parse_error::bad_payload_end, here(p + size, end), handler);
+      fail_payload_end(arg, here(p + size, end), handler);
       return false;
     }
     if (p[size + 1] != '\n') {
-      fail(parse_error::bad_payload_end, here(p + size + 1, end), handler);
+      fail_payload_end(arg, here(p + size + 1, end), handler);
       return false;
     }
     const std::string_view payload(p, size);

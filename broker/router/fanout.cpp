@@ -75,7 +75,8 @@ bool queue_allowed(const std::vector<std::string_view>* filter, std::string_view
 }  // namespace
 
 bool publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch,
-             const std::vector<std::string_view>* queue_filter) {
+             const std::vector<std::string_view>* queue_filter, bool* delivered_any) {
+  if (delivered_any != nullptr) *delivered_any = false;
   // Subjects with an empty token ("a..b") match nothing in the router itself,
   // as in nats-server (tested in tests/router), so no separate scan here.
   route_cache_lease lease;
@@ -91,7 +92,7 @@ bool publish(sublist& router, const subscriber* from, const message_view& messag
       if (!sub->closed.load(std::memory_order_relaxed)) target_for(remote, sub);
       continue;
     }
-    deliver_one(router, sub, message, batch);
+    if (deliver_one(router, sub, message, batch) && delivered_any != nullptr) *delivered_any = true;
   }
   for (const auto& group : result.queues) {
     if (queue_filter != nullptr && !queue_allowed(queue_filter, group.front()->queue)) [[unlikely]] continue;
@@ -115,29 +116,65 @@ bool publish(sublist& router, const subscriber* from, const message_view& messag
         break;
       }
     }
+    if (delivered && delivered_any != nullptr) *delivered_any = true;
     if (!delivered && fallback != nullptr) [[unlikely]] target_for(remote, *fallback).queues.push_back((*fallback)->queue);
   }
   for (auto& target : remote) target.owner->deliver_remote(message, target.queues, batch);
+  if (!remote.empty() && delivered_any != nullptr) *delivered_any = true;
   return true;
 }
 
+namespace {
+/// Where a subscription subject comes in nats-server's sublist match order
+/// (sublist.go matchLevel): at each level the `>` node first, then the `*`
+/// branch, then the literal one; at the last level the literal node comes
+/// before `*`. Smaller sorts first.
+std::vector<int> match_rank(std::string_view subject) {
+  std::vector<int> rank;
+  std::size_t start = 0;
+  while (true) {
+    const std::size_t dot = subject.find('.', start);
+    const bool last = dot == std::string_view::npos;
+    const std::string_view token = subject.substr(start, last ? std::string_view::npos : dot - start);
+    if (token == ">") {
+      rank.push_back(0);
+      break;
+    }
+    if (token == "*") {
+      rank.push_back(last ? 2 : 1);
+    } else {
+      rank.push_back(last ? 1 : 2);
+    }
+    if (last) break;
+    start = dot + 1;
+  }
+  return rank;
+}
+}  // namespace
+
 void send_no_responders(sublist& router, subscriber& publisher, std::string_view reply,
                                 flush_batch& batch) {
-  // nats-server answers on the requester's own subscription for the reply
-  // subject: HMSG <reply> <sid> 16 16 with a 503 status and no payload.
+  // nats-server (client.go, subForReply) answers on the requester's first
+  // plain subscription matching the reply subject, HMSG <reply> <sid> 16 16
+  // with a 503 status and no payload, queued straight to the connection: not
+  // through its delivery path, so no UNSUB max counts it, and queue
+  // subscriptions are not looked at.
   static constexpr std::string_view status = "NATS/1.0 503\r\n\r\n";
   route_cache_lease lease;
   std::shared_ptr<const match_result> owned;
   const match_result& result = route(router, reply, lease, owned);
   message_view message{reply, {}, status, {}, {}, {}};
+  const subscription* best = nullptr;
+  std::vector<int> best_rank;
   for (const auto& sub : result.plain) {
-    if (sub->owner.get() == &publisher) deliver_one(router, sub, message, batch);
-  }
-  for (const auto& group : result.queues) {
-    for (const auto& sub : group) {
-      if (sub->owner.get() == &publisher && deliver_one(router, sub, message, batch)) break;
+    if (sub->owner.get() != &publisher || sub->closed.load(std::memory_order_relaxed)) continue;
+    auto rank = match_rank(sub->subject);
+    if (best == nullptr || rank < best_rank) {
+      best = sub.get();
+      best_rank = std::move(rank);
     }
   }
+  if (best != nullptr) publisher.deliver(*best, message, batch);
 }
 
 }  // namespace courier::broker::fanout

@@ -23,12 +23,18 @@ namespace courier::broker::fanout {
 /// (subscriber::deliver_remote). With `queue_filter` (a message that came
 /// from a leaf connection), only the queue groups it names get the message;
 /// an empty filter means plain subscriptions only, as nats-server does for
-/// messages from routes and leaves. Returns whether any subscription matched.
+/// messages from routes and leaves. Returns whether any subscription matched;
+/// `delivered`, when given, is set to whether the message went anywhere
+/// (nats-server's didDeliver: false when every match was the publisher's own
+/// without echo, or was over its UNSUB max).
 bool publish(sublist& router, const subscriber* from, const message_view& message, flush_batch& batch,
-             const std::vector<std::string_view>* queue_filter = nullptr);
+             const std::vector<std::string_view>* queue_filter = nullptr, bool* delivered = nullptr);
 
-/// Delivers nats-server's no-responders status (NATS/1.0 503) to the
-/// publisher's own subscriptions matching `reply`.
+/// Delivers nats-server's no-responders status (NATS/1.0 503) to one of the
+/// publisher's own plain subscriptions matching `reply`: the first in
+/// nats-server's sublist match order. Queue subscriptions never get it, and
+/// it does not count towards an UNSUB max (nats-server writes it straight to
+/// the connection).
 void send_no_responders(sublist& router, subscriber& publisher, std::string_view reply, flush_batch& batch);
 
 }  // namespace courier::broker::fanout

@@ -457,3 +457,62 @@ case("fanout_three_clients", [
     c("a"), s(N + b"SUB f.* 1\r\nPING\r\n", "a"),
     c("b"), s(N + b"SUB f.x 9\r\nSUB > 10\r\nPING\r\n", "b"),
     c("p"), s(N + b"PUB f.x r 3\r\nabc\r\nPING\r\n", "p")], unordered=True)
+
+# --- found by the session fuzzer (sessionfuzz.py) -----------------------------------
+HNRE = b'CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true,"echo":false}\r\n'
+case("no_responders_echo_false_own_sub", session("SUB t.a 1\r\n", "PUB t.a t.a 0\r\n\r\n", "PING\r\n",
+                                                 connect=HNRE),
+     "the only subscriber is the publisher itself without echo: nothing was delivered, so the 503 "
+     "comes, on that same subscription")
+case("no_responders_queue_sub_on_reply", session("SUB _INBOX.q q 1\r\n", "PUB foo _INBOX.q 0\r\n\r\n",
+                                                 "PING\r\n", connect=HNR),
+     "a queue subscription on the reply subject does not get the 503")
+case("no_responders_match_order", session("SUB _INBOX.* 1\r\n", "SUB _INBOX.x 2\r\n", "SUB _INBOX.> 3\r\n",
+                                          "PUB foo _INBOX.x 0\r\n\r\n", "UNSUB 3\r\n",
+                                          "PUB foo _INBOX.x 0\r\n\r\n", "UNSUB 2\r\n",
+                                          "PUB foo _INBOX.x 0\r\n\r\n", "PING\r\n", connect=HNR),
+     "several own subscriptions match the reply: one 503, to the first in nats-server's match order "
+     "(> before the literal token before *)")
+case("no_responders_same_subject_twice", session("SUB _INBOX.x 1\r\n", "SUB _INBOX.x 2\r\n",
+                                                 "PUB foo _INBOX.x 0\r\n\r\n", "PING\r\n", connect=HNR),
+     "two own subscriptions on the reply subject itself: one of them, picked at random by nats-server "
+     "(its sublist node keeps them in a Go map), gets the 503",
+     masks=[(rb"HMSG _INBOX.x [12] 16 16", b"HMSG _INBOX.x <1 or 2> 16 16")])
+case("no_responders_not_counted_by_unsub_max", session(
+    "SUB _INBOX.x 1\r\n", "PUB foo _INBOX.x 0\r\n\r\n", "UNSUB 1 1\r\n", "PUB _INBOX.x 1\r\na\r\n",
+    "PUB _INBOX.x 1\r\nb\r\n", "PING\r\n", connect=HNR),
+    "the 503 does not count towards UNSUB max: after it, UNSUB 1 1 still lets one message through")
+case("connect_trailing_data", session("PING\r\n",
+                                      connect=b'CONNECT {"verbose":false,"pedantic":false}{}\r\n'),
+     "data after the CONNECT JSON object: closed without -ERR (Go's json.Unmarshal refuses it)")
+case("connect_trailing_word", session("PING\r\n",
+                                      connect=b'CONNECT {"verbose":false,"pedantic":false} x\r\n'))
+case("connect_trailing_blanks", session("PING\r\n",
+                                        connect=b'CONNECT {"verbose":false,"pedantic":false} \t \r\n'),
+     "white space after the JSON is fine")
+case("pub_wildcard_pedantic_split_payload", session(b"SUB t.* 1\r\nPUB t.* 600\r\n" + b"x" * 600 + b"\r\nPING\r\n",
+                                                    connect=P),
+     "pedantic PUB to a wildcard subject whose payload spans nats-server's 512-byte first read buffer: "
+     "nats-server sends -ERR 'Invalid Publish Subject' twice (Courier once: a known difference, "
+     "docs/nats-behaviour.md section 14); the message is still delivered",
+     masks=[(rb"(-ERR 'Invalid Publish Subject'\r\n)+", b"-ERR 'Invalid Publish Subject'\r\n(once or more)")])
+case("connect_key_case", session("SUB t 1\r\n", "PUB t.* 0\r\n\r\n", "PING\r\n",
+                                 connect=b'CONNECT {"Verbose":false,"PEDANTIC":false}\r\n'),
+     "CONNECT field names match case-insensitively (Go's json.Unmarshal)")
+case("connect_key_case_exact_wins", session("PING\r\n",
+                                            connect=b'CONNECT {"VERBOSE":true,"verbose":false,"pedantic":false}\r\n'),
+     "an exact field name beside a differently cased one")
+case("unsub_max_frees_subscription_slot", session(
+    "SUB a 1\r\n", "UNSUB 1 1\r\n", "SUB b 2\r\n", "PUB a 1\r\nx\r\nSUB c 3\r\nSUB d 4\r\nPING\r\n"),
+    "a subscription removed by its UNSUB max frees its max_subscriptions slot at once, even for a SUB "
+    "in the same read as the message that used it up", config="max_subscriptions: 2\n")
+case("pub_pedantic_bad_payload_end", session("PUB t.* 0\r\nx\r\nPING\r\n", connect=P),
+     "pedantic: the subject is checked when the PUB line arrives, so the -ERR comes before the parse "
+     "error of a bad payload end")
+case("hpub_pedantic_bad_payload_end", session("HPUB t.> 12 12\r\nNATS/1.0\r\n\r\nx\r\n",
+                                              connect=b'CONNECT {"verbose":false,"pedantic":true,"headers":true}\r\n'))
+case("client_sends_err", session("-ERR 'x'\r\n", "PING\r\n"),
+     "a client's -ERR closes its connection, without a reply")
+case("sub_live_sid_invalid_subject", session("SUB a 10\r\n", "SUB .. 10\r\n", "SUB b..c 11\r\n", "PING\r\n",
+                                             connect=V),
+     "a SUB reusing a live sid is ignored before its subject is checked: +OK, not Invalid Subject")

@@ -4,7 +4,10 @@
 Unit checks of the normalisation and INFO comparison, plus one live check:
 nats-server compared with itself run under auth (a wrapper script adds
 --user/--pass) must be reported as a mismatch, and compared with itself
-unchanged must match.  Needs /usr/sbin/nats-server (or --reference).
+unchanged must match.  The same for the session fuzzer (sessionfuzz.py):
+nats-server against itself matches, and against itself with a lower
+max_subscriptions (a wrapper script appends it to the config) is reported.
+Needs /usr/sbin/nats-server (or --reference).
 """
 
 import os
@@ -17,6 +20,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import difftest  # noqa: E402
+import sessionfuzz  # noqa: E402
 
 REFERENCE = os.environ.get("COURIER_DIFF_REFERENCE", difftest.REFERENCE_DEFAULT)
 
@@ -108,6 +112,115 @@ class LiveTest(unittest.TestCase):
 
     def test_missing_candidate_is_an_error_not_a_pass(self):
         r = self.run_difftest("/nonexistent/courier", "connect_empty_ping")
+        self.assertEqual(r.returncode, 2, r.stdout)
+        self.assertIn("not found", r.stdout)
+
+
+class SessionFuzzUnitTest(unittest.TestCase):
+    def session(self, queue_map=None):
+        return sessionfuzz.Session(0, "default", [], queue_map or {}, "valid")
+
+    def test_generator_is_deterministic(self):
+        a = sessionfuzz.make_session("x", 5)
+        b = sessionfuzz.make_session("x", 5)
+        c = sessionfuzz.make_session("y", 5)
+        self.assertEqual(a.chunks, b.chunks)
+        self.assertNotEqual(a.chunks, c.chunks)
+
+    def test_same_publish_runs_sorted_by_sid_only(self):
+        frames = [b"MSG a 2 1\r\nx\r\n", b"MSG a 1 1\r\nx\r\n", b"MSG a 3 1\r\ny\r\n", b"MSG a 1 1\r\ny\r\n"]
+        self.assertEqual(sessionfuzz.sort_same_publish(frames), [
+            b"MSG a 1 1\r\nx\r\n", b"MSG a 2 1\r\nx\r\n", b"MSG a 1 1\r\ny\r\n", b"MSG a 3 1\r\ny\r\n"])
+        # different payloads are never reordered
+        frames = [b"MSG a 1 1\r\ny\r\n", b"MSG a 1 1\r\nx\r\n"]
+        self.assertEqual(sessionfuzz.sort_same_publish(frames), frames)
+
+    def test_queue_deliveries_compared_as_a_multiset(self):
+        s = self.session({("c1", b"1"): b"queue q", ("c2", b"7"): b"queue q"})
+        info = b'INFO {"server_id":"A","port":1} \r\n'
+        ref = {"c1": (info + b"MSG a 1 1\r\nx\r\nPONG\r\n", False), "c2": (info + b"PONG\r\n", False)}
+        cand = {"c1": (info + b"PONG\r\n", False), "c2": (info + b"MSG a 7 1\r\nx\r\nPONG\r\n", False)}
+        self.assertEqual(sessionfuzz.compare(s, ref, cand), ([], None))
+        twice = {"c1": (info + b"MSG a 1 1\r\nx\r\nPONG\r\n", False),
+                 "c2": (info + b"MSG a 7 1\r\nx\r\nPONG\r\n", False)}
+        problems, known = sessionfuzz.compare(s, ref, twice)
+        self.assertIn("queue deliveries differ", problems[0])
+        self.assertIsNone(known)
+
+    def test_queue_subs_found_in_the_byte_stream(self):
+        # a truncated queue SUB joined with the barrier PING: sid "1PING"
+        s = sessionfuzz.Session(0, "default", [("c1", [b"SUB a q 1"], ()), ("c1", [b"SUB b 2\r\n"], ())],
+                                None, "corrupt")
+        self.assertEqual(s.queue_map, {("c1", b"1PING"): b"queue q"})
+
+    def test_closed_flag_and_plain_frames_compared(self):
+        s = self.session()
+        ref = {"c1": (b"PONG\r\n", False)}
+        self.assertIn("closed by server", sessionfuzz.compare(s, ref, {"c1": (b"PONG\r\n", True)})[0][0])
+        self.assertTrue(sessionfuzz.compare(s, ref, {"c1": (b"+OK\r\nPONG\r\n", False)})[0])
+
+    def test_reset_cut_stream_only_as_a_prefix(self):
+        s = self.session()
+        full = b"MSG a 1 6\r\nxxxxxx\r\n-ERR 'Maximum Payload Violation'\r\n"
+        ref = {"c1": (full[:15], True, True)}          # cut by a reset
+        self.assertEqual(sessionfuzz.compare(s, ref, {"c1": (full, True, False)}), ([], sessionfuzz.RESET_CUT_LABEL))
+        # not a prefix, or not closed, or no reset: a difference
+        self.assertTrue(sessionfuzz.compare(s, {"c1": (b"MSG a 2 6\r\nxx", True, True)},
+                                            {"c1": (full, True, False)})[0])
+        self.assertTrue(sessionfuzz.compare(s, {"c1": (full[:15], True, False)},
+                                            {"c1": (full, True, False)})[0])
+        self.assertTrue(sessionfuzz.compare(s, {"c1": (full[:15], True, True)},
+                                            {"c1": (full, False, False)})[0])
+
+    def test_known_difference_is_narrow(self):
+        s = self.session()
+        err = b"-ERR 'Invalid Publish Subject'\r\n"
+        ref = {"c1": (err + err + b"PONG\r\n", False)}
+        problems, known = sessionfuzz.compare(s, ref, {"c1": (err + b"PONG\r\n", False)})
+        self.assertTrue(problems)
+        self.assertIn("Invalid Publish Subject", known)
+        self.assertIsNone(sessionfuzz.compare(s, ref, {"c1": (err + b"PONG\r\n", False)}, strict=True)[1])
+        other = b"-ERR 'Invalid Subject'\r\n"
+        self.assertIsNone(sessionfuzz.compare(s, {"c1": (other + other, False)}, {"c1": (other, False)})[1])
+
+
+class SessionFuzzLiveTest(unittest.TestCase):
+    """The fuzzer against real servers; fails (never skips) without one."""
+
+    def setUp(self):
+        self.assertTrue(os.access(REFERENCE, os.X_OK), "reference nats-server not found at " + REFERENCE)
+
+    def run_fuzz(self, candidate, sessions=40):
+        return subprocess.run(
+            [sys.executable, os.path.join(HERE, "sessionfuzz.py"), "--reference", REFERENCE,
+             "--candidate", candidate, "--sessions", str(sessions), "--seed", "selftest",
+             "--max-reports", "1"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=300)
+
+    def test_identical_servers_match(self):
+        r = self.run_fuzz(REFERENCE, 100)
+        self.assertEqual(r.returncode, 0, r.stdout)
+        self.assertRegex(r.stdout, r"100 run \(\d+ valid, \d+ corrupted\), 0 mismatching")
+
+    def test_a_subtly_different_server_is_reported(self):
+        with tempfile.TemporaryDirectory() as d:
+            wrapper = os.path.join(d, "fewer-subs-nats-server")
+            with open(wrapper, "w") as f:
+                f.write('#!/bin/sh\n'
+                        '# BIN -a HOST -p PORT [-c CONF]: the same config plus max_subscriptions: 3\n'
+                        'conf="$0.$$.conf"\n'
+                        'if [ "$5" = "-c" ]; then cat "$6" > "$conf"; else : > "$conf"; fi\n'
+                        'echo "max_subscriptions: 3" >> "$conf"\n'
+                        'exec %s "$1" "$2" "$3" "$4" -c "$conf"\n' % REFERENCE)
+            os.chmod(wrapper, stat.S_IRWXU)
+            r = self.run_fuzz(wrapper)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("MISMATCH session", r.stdout)
+        self.assertIn("maximum subscriptions exceeded", r.stdout)
+        self.assertIn("shrunk to", r.stdout)
+
+    def test_missing_candidate_is_an_error_not_a_pass(self):
+        r = self.run_fuzz("/nonexistent/courier")
         self.assertEqual(r.returncode, 2, r.stdout)
         self.assertIn("not found", r.stdout)
 
