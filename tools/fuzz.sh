@@ -36,10 +36,11 @@ for name in "${targets[@]}"; do
   # Seeds in the tree (tests/fuzz/seeds/NAME) are read; new inputs go to the corpus.
   seeds=()
   [ -d "$root/tests/fuzz/seeds/$name" ] && seeds=("$root/tests/fuzz/seeds/$name")
-  # -timeout: one input taking longer is a hang (a whole connection gets more
-  # room: its own checks wait up to 10 s for the server on a busy machine);
+  # -timeout: one input taking longer is a hang (inputs take milliseconds; a
+  # starved process on a loaded machine once took 11 s for one of 10 ms; a
+  # whole connection waits up to 10 s for the server in its own checks);
   # -rss_limit_mb: a runaway allocation.
-  timeout=10
+  timeout=30
   [ "$name" = connection ] && timeout=60
   "$build/tests/fuzz/fuzz_$name" "${dict[@]}" -max_total_time="$seconds" -timeout=$timeout \
     -rss_limit_mb=2048 -artifact_prefix="$build/findings/$name-" -print_final_stats=1 \

@@ -116,8 +116,8 @@ class raw_socket {
   }
 
   /// Reads until `marker` has arrived; returns everything up to and with it.
+  /// Only for exchanges where no message can arrive (logging in).
   std::string read_until(std::string_view marker) {
-    char buffer[65536];
     for (;;) {
       const auto at = pending_.find(marker);
       if (at != std::string::npos) {
@@ -125,14 +125,23 @@ class raw_socket {
         pending_.erase(0, at + marker.size());
         return out;
       }
+      receive_more(marker);
+    }
+  }
+
+  /// Bytes received and not consumed yet.
+  std::string& pending() { return pending_; }
+  /// Appends what arrives next to pending(); an end or a timeout fails.
+  void receive_more(std::string_view waiting_for) {
+    char buffer[65536];
+    for (;;) {
       const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
       if (n > 0) {
         pending_.append(buffer, static_cast<std::size_t>(n));
-      } else if (n < 0 && errno == EINTR) {
-        continue;
-      } else {
-        fail("a watcher's connection ended or timed out waiting for " + std::string(marker), pending_);
+        return;
       }
+      if (n < 0 && errno == EINTR) continue;
+      fail("a watcher's connection ended or timed out waiting for " + std::string(waiting_for), pending_);
     }
   }
 
@@ -147,6 +156,9 @@ struct output_checker {
   std::string_view context;
   std::string_view bytes;
   std::size_t messages = 0;
+  std::size_t pings = 0;  ///< the server's keepalive PINGs
+  bool stop_at_pong = false;
+  bool pong = false;
 
   /// Subjects must start with allowed_prefix and go on; an empty prefix
   /// allows no message at all.
@@ -168,8 +180,14 @@ struct output_checker {
   }
   bool on_ok() { return true; }
   bool on_err(std::string_view) { return true; }
-  bool on_ping() { return true; }
-  bool on_pong() { return true; }
+  bool on_ping() {
+    ++pings;
+    return true;
+  }
+  bool on_pong() {
+    pong = true;
+    return !stop_at_pong;
+  }
   void on_error(courier::protocol::parse_error error, std::string_view) {
     fail(std::string(context) + ": the server sent something that is not protocol (" +
              std::string(courier::protocol::to_string(error)) + ")",
@@ -177,21 +195,31 @@ struct output_checker {
   }
 };
 
-/// Parses `bytes` as server output. A trailing partial operation is fine
-/// (the server may close mid-way, e.g. cutting off a slow consumer).
-std::size_t check_output(std::string_view bytes, std::string_view allowed_prefix, std::string_view context) {
+/// What scan_output found.
+struct scan_result {
+  std::size_t consumed = 0;  ///< bytes of whole operations (through the PONG when stopping there)
+  std::size_t pings = 0;
+  bool pong = false;
+};
+
+/// Parses `bytes` as server output, checking it. A trailing partial
+/// operation is fine (the server may close mid-way, e.g. cutting off a slow
+/// consumer, or the rest has not arrived yet).
+scan_result scan_output(std::string_view bytes, std::string_view allowed_prefix, std::string_view context,
+                        bool stop_at_pong = false) {
   courier::protocol::parser_limits limits;
   limits.max_control_line = 1 << 20;  // INFO lines are long
   limits.max_payload = -1;
   courier::protocol::server_parser<output_checker> parser(limits);
   output_checker checker{allowed_prefix, context, bytes};
+  checker.stop_at_pong = stop_at_pong;
   std::size_t at = 0;
-  while (at < bytes.size()) {
+  while (at < bytes.size() && !(stop_at_pong && checker.pong)) {
     const std::size_t used = parser.feed(bytes.data() + at, bytes.size() - at, checker);
     if (used == 0) break;
     at += used;
   }
-  return checker.messages;
+  return {at, checker.pings, checker.pong};
 }
 
 struct harness {
@@ -231,9 +259,18 @@ struct harness {
   /// PING a watcher; everything before the PONG must be allowed for it.
   void sync(raw_socket& socket, std::string_view allowed_prefix, const char* who) {
     if (!socket.send("PING\r\n")) fail(std::string(who) + "'s connection was closed");
-    const std::string seen = socket.read_until("PONG\r\n");
-    // The server's own keepalive PINGs may be in there: they are protocol too.
-    check_output(seen, allowed_prefix, who);
+    // Parsed, not searched: a message's payload may hold "PONG\r\n" too.
+    for (;;) {
+      const scan_result scan = scan_output(socket.pending(), allowed_prefix, who, true);
+      if (scan.pong) {
+        socket.pending().erase(0, scan.consumed);
+        // The server's own keepalive PINGs (every 2 minutes) are answered,
+        // or a long campaign would see the watchers closed as stale.
+        for (std::size_t i = 0; i < scan.pings; ++i) socket.send("PONG\r\n");
+        return;
+      }
+      socket.receive_more("PONG");
+    }
   }
 };
 
@@ -260,7 +297,15 @@ std::string connect_line(std::uint8_t choice, std::uint8_t flags) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
   harness& h = the_harness();
-  const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
+  std::string input(reinterpret_cast<const char*>(data + 2), size - 2);
+  // A CR not followed by LF becomes a blank. Inside a PUB line it would end
+  // up in the reply subject, which the server relays in MSG lines exactly as
+  // nats-server 2.9.10 does ("PUB a 2\rb 2" gives "MSG a 1 2\rb 2"), and which
+  // no client parser (nor the check here) reads. The parsers' own targets and
+  // tests/diff cover CR handling.
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    if (input[i] == '\r' && (i + 1 == input.size() || input[i + 1] != '\n')) input[i] = ' ';
+  }
   {
     raw_socket client(h.server->port());
     const bool open = client.send(connect_line(data[0], data[1])) && client.send(input);
@@ -272,7 +317,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     h.sync(*h.watch, "pub.", "account A's watcher");
     client.shutdown_sending();
     const std::string output = client.read_to_end();
-    check_output(output, "sub.", "the fuzzed client");
+    scan_output(output, "sub.", "the fuzzed client");
   }
   // Everything the client published was routed before the server closed it.
   h.sync(*h.watch, "pub.", "account A's watcher");
