@@ -66,6 +66,37 @@ std::vector<std::string> feed_pieces(Parser& parser, Recorder& recorder, std::st
   std::abort();
 }
 
+/// The limits a target's configuration byte selects (its low four bits):
+/// nats-server's defaults, tiny ones, no payload limit, a zero payload.
+inline parser_limits limits_for(std::uint8_t config) {
+  parser_limits limits;
+  const std::size_t control_lines[] = {4096, 16, 64, 1};
+  limits.max_control_line = control_lines[config & 3];
+  const std::int64_t payloads[] = {1024 * 1024, 8, -1, 0};
+  limits.max_payload = payloads[(config >> 2) & 3];
+  return limits;
+}
+
+/// The split check shared by every target: `decode(next_size)` reads
+/// `input` in pieces of next_size() bytes and returns what it saw as text;
+/// random chunks (seeded by `seed`) and, for inputs up to 2 KiB, a byte at a
+/// time must give `whole`, in which nothing may follow an error (a line
+/// starting with `error_prefix`).
+template <class Decode>
+void expect_same_for_any_split(const std::vector<std::string>& whole, std::string_view input,
+                               std::uint64_t seed, std::string_view error_prefix, Decode decode) {
+  for (std::size_t i = 0; i + 1 < whole.size(); ++i) {
+    if (whole[i].rfind(error_prefix, 0) == 0) std::abort();
+  }
+  splitmix rng{seed};
+  const auto chunked = decode([&] { return static_cast<std::size_t>(rng.next() % 17 + 1); });
+  if (chunked != whole) report_mismatch("random chunks differ from whole", whole, chunked);
+  if (input.size() <= 2048) {
+    const auto bytes = decode([] { return std::size_t{1}; });
+    if (bytes != whole) report_mismatch("byte-at-a-time differs from whole", whole, bytes);
+  }
+}
+
 /// Runs the differential check for one parser type: all at once, random
 /// chunks, byte at a time (short inputs), and stopping after every op.
 template <template <class> class Parser, class Recorder, class Configure>
@@ -75,11 +106,7 @@ void check_split_invariance(const std::uint8_t* data, std::size_t size, Configur
   const std::uint8_t config = data[0];
   const std::uint8_t seed = data[1];
   const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
-  parser_limits limits;
-  const std::size_t control_lines[] = {4096, 16, 64, 1};
-  limits.max_control_line = control_lines[config & 3];
-  const std::int64_t payloads[] = {1024 * 1024, 8, -1, 0};
-  limits.max_payload = payloads[(config >> 2) & 3];
+  const parser_limits limits = limits_for(config);
 
   auto run = [&](auto next_size, std::optional<std::size_t> stop_every) {
     Parser<Recorder> parser(limits);
@@ -99,13 +126,8 @@ void check_split_invariance(const std::uint8_t* data, std::size_t size, Configur
   };
 
   const auto whole = run([&] { return input.size(); }, std::nullopt);
-  splitmix rng{seed * 0x100000001b3ULL + size};
-  const auto chunked = run([&] { return static_cast<std::size_t>(rng.next() % 17 + 1); }, std::nullopt);
-  if (chunked != whole) report_mismatch("random chunks differ from whole", whole, chunked);
-  if (input.size() <= 2048) {
-    const auto bytes = run([] { return std::size_t{1}; }, std::nullopt);
-    if (bytes != whole) report_mismatch("byte-at-a-time differs from whole", whole, bytes);
-  }
+  expect_same_for_any_split(whole, input, seed * 0x100000001b3ULL + size, "ERROR|",
+                            [&](auto next_size) { return run(next_size, std::nullopt); });
   const auto stopped = run([&] { return input.size(); }, std::size_t{1});
   if (stopped != whole) report_mismatch("stop-and-resume differs from whole", whole, stopped);
 }

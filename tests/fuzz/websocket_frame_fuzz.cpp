@@ -79,27 +79,16 @@ std::vector<std::string> decode_all(std::string_view input, bool require_mask, s
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  using courier::protocol::fuzzing::report_mismatch;
-  using courier::protocol::fuzzing::splitmix;
+  using namespace courier::protocol::fuzzing;
   if (size < 2) return 0;
+  // First two bytes: masking, output buffer size and chunking seed; the rest is the wire.
   const std::uint8_t config = data[0];
-  const std::uint8_t seed = data[1];
   const std::string_view input(reinterpret_cast<const char*>(data + 2), size - 2);
   const bool require_mask = (config & 1) == 0;
   const std::size_t capacities[] = {65536, 1, 7, 128};
   const std::size_t capacity = capacities[(config >> 1) & 3];
-
   const auto whole = decode_all(input, require_mask, 65536, [&] { return input.size(); });
-  splitmix rng{seed * 0x100000001b3ULL + size};
-  const auto chunked =
-      decode_all(input, require_mask, capacity, [&] { return static_cast<std::size_t>(rng.next() % 17 + 1); });
-  if (chunked != whole) report_mismatch("random chunks differ from whole", whole, chunked);
-  if (input.size() <= 2048) {
-    const auto bytes = decode_all(input, require_mask, capacity, [] { return std::size_t{1}; });
-    if (bytes != whole) report_mismatch("byte-at-a-time differs from whole", whole, bytes);
-  }
-  for (std::size_t i = 0; i + 1 < whole.size(); ++i) {
-    if (whole[i].rfind("ERROR ", 0) == 0) std::abort();
-  }
+  expect_same_for_any_split(whole, input, data[1] * 0x100000001b3ULL + size, "ERROR ",
+                            [&](auto next_size) { return decode_all(input, require_mask, capacity, next_size); });
   return 0;
 }
