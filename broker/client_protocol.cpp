@@ -283,6 +283,15 @@ bool client_protocol::on_hpub(std::string_view subject, std::string_view reply, 
   return publish(subject, reply, headers, payload);
 }
 
+bool client_protocol::on_info(std::string_view json) {
+  // nats-server unmarshals a client's INFO and closes the connection, without
+  // -ERR, when that fails; a good one is ignored.
+  if (client_info_parses(json)) return true;
+  log().error(log_prefix(), "Error reading client INFO: ", log_snippet(json, 128));
+  connection_.close_now(close_reason::parse_error);
+  return false;
+}
+
 void client_protocol::on_pub_line(std::string_view subject) {
   // nats-server checks the subject when the PUB line arrives (processPub),
   // before the payload: the -ERR comes even if the payload never completes

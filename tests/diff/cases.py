@@ -520,3 +520,6 @@ case("pub_pedantic_payload_never_completes", session(b"PUB t.* 10\r\nab", "PING\
      "pedantic: the -ERR comes when the PUB line arrives, also when the payload never completes "
      "(nats-server sends it twice here, the known repeat of docs/nats-behaviour.md section 14)",
      masks=[(rb"(-ERR 'Invalid Publish Subject'\r\n)+", b"-ERR 'Invalid Publish Subject'\r\n(once or more)")])
+case("client_info_bad_json", session("INFO {PING\r\n", "PING\r\n"),
+     "a client's INFO whose JSON does not parse closes the connection without -ERR")
+case("client_info_ok", session("INFO {}\r\n", "PING\r\n"), "a client's INFO with a JSON object is ignored")
