@@ -86,6 +86,17 @@ connect_error parse_client_connect(std::string_view json, client_connect& out, s
   return connect_error::none;
 }
 
+bool client_info_parses(std::string_view json) {
+  picojson::value value;
+  std::string error;
+  auto rest = picojson::parse(value, json.begin(), json.end(), &error);
+  if (!error.empty()) return false;
+  for (; rest != json.end(); ++rest) {
+    if (*rest != ' ' && *rest != '\t' && *rest != '\r' && *rest != '\n') return false;
+  }
+  return value.is<picojson::object>() || value.is<picojson::null>();
+}
+
 std::string redacted_connect(std::string_view json) {
   picojson::value value;
   std::string error;

@@ -43,4 +43,9 @@ connect_error parse_client_connect(std::string_view json, client_connect& out, s
 /// nats-server prints them, at most 256 bytes.
 std::string redacted_connect(std::string_view json);
 
+/// Whether a client's INFO argument unmarshals as nats-server's Go code needs
+/// it: one JSON object (or null) with only white space after it. (Field types
+/// are not checked.)
+bool client_info_parses(std::string_view json);
+
 }  // namespace courier::broker

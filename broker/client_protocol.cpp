@@ -283,10 +283,19 @@ bool client_protocol::on_hpub(std::string_view subject, std::string_view reply, 
   return publish(subject, reply, headers, payload);
 }
 
-void client_protocol::on_pub_abandoned(std::string_view subject) {
+bool client_protocol::on_info(std::string_view json) {
+  // nats-server unmarshals a client's INFO and closes the connection, without
+  // -ERR, when that fails; a good one is ignored.
+  if (client_info_parses(json)) return true;
+  log().error(log_prefix(), "Error reading client INFO: ", log_snippet(json, 128));
+  connection_.close_now(close_reason::parse_error);
+  return false;
+}
+
+void client_protocol::on_pub_line(std::string_view subject) {
   // nats-server checks the subject when the PUB line arrives (processPub),
-  // so a message whose payload end is bad still gets the pedantic -ERR,
-  // before the parse error.
+  // before the payload: the -ERR comes even if the payload never completes
+  // or does not end in CRLF. It still delivers the message after it.
   if (pedantic_ && !protocol::is_valid_literal_subject(subject)) send_error("Invalid Publish Subject");
 }
 
@@ -295,9 +304,7 @@ bool client_protocol::publish(std::string_view subject, std::string_view reply, 
   auto& counters = connection_.counters();
   connection_counters::add(counters.msgs_in, std::uint64_t{1});
   connection_counters::add(counters.bytes_in, static_cast<std::uint64_t>(headers.size() + payload.size()));
-  // nats-server checks the subject only in pedantic mode, and even then
-  // still delivers the message after the -ERR.
-  if (pedantic_ && !protocol::is_valid_literal_subject(subject)) send_error("Invalid Publish Subject");
+  // The pedantic subject check is done when the line arrives (on_pub_line).
   if (!identity_.can_publish(subject)) {
     // nats-server: -ERR, no +OK, not routed; the connection stays open.
     log().error(log_prefix(), auth::publish_violation_log(identity_.label(), subject));

@@ -54,7 +54,8 @@ class client_protocol final : public connection_role {
   bool on_pub(std::string_view subject, std::string_view reply, std::string_view payload);
   bool on_hpub(std::string_view subject, std::string_view reply, std::string_view headers,
                std::string_view payload);
-  void on_pub_abandoned(std::string_view subject);
+  void on_pub_line(std::string_view subject);
+  bool on_info(std::string_view json);
   bool on_sub(std::string_view subject, std::string_view queue, std::string_view sid);
   bool on_unsub(std::string_view sid, std::optional<std::uint64_t> max);
   bool on_ping();

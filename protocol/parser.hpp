@@ -150,12 +150,11 @@ struct client_ops_handler_archetype {
   //   bool on_info(std::string_view json);  // a client's INFO; nats-server closes
   //                                         // silently if the JSON does not parse
   //   bool on_ok();                         // a client's +OK; nats-server ignores it
-  //   void on_pub_abandoned(std::string_view subject);
-  //                                         // a PUB/HPUB whose line was accepted but
-  //                                         // whose payload is not followed by \r\n,
-  //                                         // right before on_error: nats-server has
-  //                                         // already checked the subject (pedantic)
-  //                                         // when the line arrived
+  //   void on_pub_line(std::string_view subject);
+  //                                         // a PUB/HPUB line was accepted (size within
+  //                                         // max_payload), before its payload is read:
+  //                                         // nats-server checks the subject (pedantic)
+  //                                         // at this point, whatever the payload does
 };
 
 /// Server -> client operations (what a client of a NATS server reads).
@@ -288,17 +287,11 @@ class basic_parser {
     handler.on_error(error, snippet);
   }
 
-  /// A bad payload end: tells the handler of the PUB/HPUB (arguments `arg`)
-  /// it abandons, then fails.
-  void fail_payload_end(std::string_view arg, std::string_view snippet, Handler& handler) {
-    if constexpr (client_side &&
-                  requires(Handler& h, std::string_view s) { h.on_pub_abandoned(s); }) {
-      if (op_ == op::pub || op_ == op::hpub) {
-        message_args args;
-        if (!split_message_args(arg, args)) handler.on_pub_abandoned(args.subject);
-      }
+  /// A PUB/HPUB line was accepted: tells a handler that wants to know.
+  void pub_line(std::string_view subject, Handler& handler) {
+    if constexpr (client_side && requires(Handler& h, std::string_view s) { h.on_pub_line(s); }) {
+      handler.on_pub_line(subject);
     }
-    fail(parse_error::bad_payload_end, snippet, handler);
   }
 
   static std::string_view here(const char* p, const char* end) noexcept {
@@ -521,7 +514,7 @@ std::size_t basic_parser<Handler, Dir>::feed(const char* data, std::size_t size,
       }
       case state::payload_cr:
         if (*p != '\r') {
-          fail_payload_end(std::string_view(scratch_.data(), arg_size_), here(p, end), handler);
+          fail(parse_error::bad_payload_end, here(p, end), handler);
           return static_cast<std::size_t>(p - data);
         }
         ++p;
@@ -529,7 +522,7 @@ std::size_t basic_parser<Handler, Dir>::feed(const char* data, std::size_t size,
         break;
       case state::payload_lf: {
         if (*p != '\n') {
-          fail_payload_end(std::string_view(scratch_.data(), arg_size_), here(p, end), handler);
+          fail(parse_error::bad_payload_end, here(p, end), handler);
           return static_cast<std::size_t>(p - data);
         }
         ++p;
@@ -611,6 +604,7 @@ auto basic_parser<Handler, Dir>::try_whole_pubs(const char*& p, const char* end,
       break;
     }
     p = payload + size + 2;
+    pub_line(args.subject, handler);
     // deliver(), without the unused fields.
     size_text_ = args.total_size_text;
     header_size_text_ = args.header_size_text;
@@ -781,6 +775,7 @@ bool basic_parser<Handler, Dir>::process_line(std::string_view arg, Handler& han
         fail(parse_error::max_payload, detail::snippet(arg, proto_snippet_size), handler);
         return false;
       }
+      if (op_ == op::pub || op_ == op::hpub) pub_line(args.subject, handler);
       return start_payload(args, arg, handler, p, end);
     }
     default:
@@ -798,11 +793,11 @@ bool basic_parser<Handler, Dir>::start_payload(const message_args& args, std::st
   if (available >= size + 2) {
     // Common case: the whole payload is in this buffer; jump over it.
     if (p[size] != '\r') {
-      fail_payload_end(arg, here(p + size, end), handler);
+      fail(parse_error::bad_payload_end, here(p + size, end), handler);
       return false;
     }
     if (p[size + 1] != '\n') {
-      fail_payload_end(arg, here(p + size + 1, end), handler);
+      fail(parse_error::bad_payload_end, here(p + size + 1, end), handler);
       return false;
     }
     const std::string_view payload(p, size);

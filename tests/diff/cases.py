@@ -516,3 +516,10 @@ case("client_sends_err", session("-ERR 'x'\r\n", "PING\r\n"),
 case("sub_live_sid_invalid_subject", session("SUB a 10\r\n", "SUB .. 10\r\n", "SUB b..c 11\r\n", "PING\r\n",
                                              connect=V),
      "a SUB reusing a live sid is ignored before its subject is checked: +OK, not Invalid Subject")
+case("pub_pedantic_payload_never_completes", session(b"PUB t.* 10\r\nab", "PING\r\n", connect=P),
+     "pedantic: the -ERR comes when the PUB line arrives, also when the payload never completes "
+     "(nats-server sends it twice here, the known repeat of docs/nats-behaviour.md section 14)",
+     masks=[(rb"(-ERR 'Invalid Publish Subject'\r\n)+", b"-ERR 'Invalid Publish Subject'\r\n(once or more)")])
+case("client_info_bad_json", session("INFO {PING\r\n", "PING\r\n"),
+     "a client's INFO whose JSON does not parse closes the connection without -ERR")
+case("client_info_ok", session("INFO {}\r\n", "PING\r\n"), "a client's INFO with a JSON object is ignored")
