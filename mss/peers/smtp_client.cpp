@@ -163,9 +163,15 @@ class smtp_session : public std::enable_shared_from_this<smtp_session> {
 
   /// Reads one complete reply into `reply`. On failure returns a result
   /// describing it; on success returns a result with error none.
+  ///
+  /// One deadline covers the whole reply, not each read: armed per read, a
+  /// server sending a byte every second (a reply may have 256 lines of 4 KiB)
+  /// would hold the session for hours.
   asio::awaitable<smtp_result> read_reply(const std::string& stage, smtp_reply& reply) {
+    bool armed = false;
     while (true) {
       const auto status = parser_.consume(buffer_);
+      if (status != smtp_reply_parser::status::need_more && armed) disarm();
       if (status == smtp_reply_parser::status::done) {
         reply = parser_.reply();
         parser_.reset();
@@ -173,7 +179,10 @@ class smtp_session : public std::enable_shared_from_this<smtp_session> {
       }
       if (status == smtp_reply_parser::status::error)
         co_return fail(smtp_error::protocol_error, stage, "malformed reply: " + parser_.error());
-      arm(options_.timeout);
+      if (!armed) {
+        arm(options_.timeout);
+        armed = true;
+      }
       char chunk[4096];
       error_code ec;
       std::size_t n = 0;
@@ -182,8 +191,8 @@ class smtp_session : public std::enable_shared_from_this<smtp_session> {
       } else {
         std::tie(ec, n) = co_await stream_->next_layer().async_read_some(asio::buffer(chunk), use_tuple);
       }
-      disarm();
       if (ec) {
+        disarm();
         if (ec == asio::error::eof || ec == ssl::error::stream_truncated)
           co_return timed_out_ ? io_failure(stage, ec)
                                : fail(smtp_error::io_error, stage, "server closed the connection during " + stage);

@@ -55,7 +55,7 @@ struct smtp_options {
   std::string password;                        ///< AUTH password
   smtp_auth auth = smtp_auth::automatic;       ///< mechanism when username is set
   std::string helo_name = "localhost";         ///< name sent in EHLO/HELO and Message-IDs
-  std::chrono::milliseconds timeout{30000};    ///< deadline of EACH network operation
+  std::chrono::milliseconds timeout{30000};    ///< deadline of EACH network operation (one whole reply is one)
   /// Optional shared TLS context (certificates loaded once for many sends);
   /// when set, verify_peer and ca_file are ignored in favour of its settings
   /// (host name verification is still applied when verify_peer is true).
