@@ -21,7 +21,10 @@ runs, all at once, for --duration seconds:
     --slow-wait seconds the harness drains it and requires that the server
     closed it (config max_pending 2 MiB, write_deadline 5s);
   * SIGHUP every --reload-every seconds after rewriting the config file
-    (max_connections toggles between two values).
+    (max_connections toggles between two values);
+  * with --mss (Courier only, the --server run): the message services on,
+    with the real SMTP server and HTTP recorder of tests/mss as peers; events
+    published at --mss-rate must each arrive once as a mail and a webhook.
 
 Recorded per interval: server RSS (VmRSS from /proc/PID/status), messages
 published and delivered, messages lost by keeping-up consumers (gaps in the
@@ -35,7 +38,7 @@ message or was disconnected; a request went unanswered; the server exited;
 a slow consumer was not cut off; RSS after warm-up grew beyond the bound
 (last interval > 1.5 x warm-up RSS and > warm-up RSS + 64 MiB); the server
 did not answer a fresh client at the end; more than 1% of churn connections
-failed.  Exit status 2 when a server binary is missing or would not start.
+failed; with --mss, an event did not reach both peers.  Exit status 2 when a server binary is missing or would not start.
 
 Usage:
     python3 tests/soak/soak.py --server build-rel/courier --duration 1800 --connections 2000
@@ -50,6 +53,7 @@ import os
 import random
 import resource
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -66,7 +70,22 @@ CONFIG = """# written by tests/soak/soak.py
 max_pending: 2097152
 write_deadline: "5s"
 max_connections: {maxconn}
+{extra}"""
+
+# --mss (Courier only): the message services with real peers, the SMTP server
+# and HTTP recorder of tests/mss; every event goes to both.
+MSS_BLOCK = """mss {{
+  prefix: mssoak
+  event_retry {{ attempts: 5, initial_delay: "200ms" }}
+  smtp {{ host: 127.0.0.1, port: {smtp}, tls: none }}
+  handlers {{
+    mail {{ type: email, from: "soak@example.com", to: "ops@example.com", subject: "order {{{{id}}}}", body: "order {{{{id}}}}" }}
+    hook {{ type: webhook, url: "http://127.0.0.1:{http}/soak" }}
+  }}
+  events: [ {{ event: "order.*", handlers: [mail, hook] }} ]
+}}
 """
+MSS_PEERS = os.path.join(HERE, "..", "mss")
 
 
 def percentile(values, p):
@@ -242,6 +261,9 @@ class Soak:
         self.delivered_total = 0
         self.lost_total = 0
         self.disorder_total = 0
+        self.extra_config = ""
+        self.mss = None  # (smtp dir, http log) with --mss
+        self.mss_events = 0
 
     # -- failures -------------------------------------------------------
     def fail(self, text):
@@ -356,6 +378,38 @@ class Soak:
         while not self.stopping:
             self.publish(conn, "b", "soak.bcast", b"")
             await asyncio.sleep(1.0)
+
+    async def mss_publisher(self, conn):
+        interval = 1.0 / self.args.mss_rate
+        while not self.stopping:
+            self.mss_events += 1
+            body = b'{"id":%d}' % self.mss_events
+            conn.write(b"PUB mssoak.event.order.%d %d\r\n%s\r\n" % (self.mss_events, len(body), body))
+            await asyncio.sleep(interval)
+
+    def mss_counts(self):
+        smtp_dir, http_log = self.mss
+        mails = len([n for n in os.listdir(smtp_dir) if n.endswith(".json") and n[0].isdigit()])
+        try:
+            with open(http_log) as f:
+                hooks = sum(1 for line in f if line.strip())
+        except OSError:
+            hooks = 0
+        return mails, hooks
+
+    async def mss_settle(self):
+        """Every event must reach the SMTP server and the HTTP peer once."""
+        deadline = time.monotonic() + 60
+        mails = hooks = 0
+        while time.monotonic() < deadline:
+            mails, hooks = self.mss_counts()
+            if mails >= self.mss_events and hooks >= self.mss_events:
+                break
+            await asyncio.sleep(0.5)
+        self.mss_mails, self.mss_hooks = mails, hooks
+        if mails != self.mss_events or hooks != self.mss_events:
+            self.fail("message services: %d events, %d mails, %d webhook requests"
+                      % (self.mss_events, mails, hooks))
 
     async def requester(self, idx, conn):
         a = self.args
@@ -503,7 +557,7 @@ class Soak:
         path = os.path.join(workdir, "server.conf")
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            f.write(CONFIG.format(maxconn=maxconn))
+            f.write(CONFIG.format(maxconn=maxconn, extra=self.extra_config))
         os.replace(tmp, path)
 
     async def sampler(self, server, t0):
@@ -607,6 +661,8 @@ class Soak:
             self.slow_feed(feed), self.slow_consumer(), self.reloader(server),
             self.sampler(server, t0))]
         tasks += [asyncio.ensure_future(self.requester(j, c)) for j, c in enumerate(requesters)]
+        if self.mss:
+            tasks.append(asyncio.ensure_future(self.mss_publisher(bcast)))
         while time.monotonic() - t0 < a.duration and not self.stopping:
             await asyncio.sleep(0.5)
             if server.proc.poll() is not None:
@@ -625,6 +681,8 @@ class Soak:
             except (asyncio.TimeoutError, ConnectionError) as e:
                 self.fail("publishers did not get PONG at the end: %r" % e)
             await self.settle()
+            if self.mss:
+                await self.mss_settle()
         self.take_sample(server, t0)
         self.final_checks(server)
         for c in self.conns:
@@ -717,12 +775,32 @@ def _r(x):
     return None if x is None else round(x, 2)
 
 
-def run_one(args, binary, label):
+def run_one(args, binary, label, mss=False):
     workdir = tempfile.mkdtemp(prefix="soak-")
     soak = Soak(args, binary, label)
     soak.sub_patterns = {}
     soak.rss_warm = soak.rss_last = None
-    config = CONFIG.format(maxconn=100000)
+    soak.mss_mails = soak.mss_hooks = None
+    peers = []
+    if mss:
+        smtp_dir = os.path.join(workdir, "smtp")
+        os.mkdir(smtp_dir)
+        http_log = os.path.join(workdir, "http.jsonl")
+        ports = []
+        for cmd in (["/usr/bin/python3", os.path.join(MSS_PEERS, "smtp_server.py"), "--dir", smtp_dir],
+                    ["/usr/bin/python3", os.path.join(MSS_PEERS, "http_recorder.py"), "--log", http_log]):
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            peers.append(proc)
+            line = proc.stdout.readline()
+            if not line.startswith("PORT "):
+                for q in peers:
+                    q.kill()
+                print("[%s] mss peer %s did not start" % (label, cmd[1]), file=sys.stderr)
+                sys.exit(2)
+            ports.append(int(line.split()[1]))
+        soak.extra_config = MSS_BLOCK.format(smtp=ports[0], http=ports[1])
+        soak.mss = (smtp_dir, http_log)
+    config = CONFIG.format(maxconn=100000, extra=soak.extra_config)
     env_before = os.environ.get("ASAN_OPTIONS")
     # AddressSanitizer keeps freed memory in a 256 MiB quarantine by default,
     # which would read as growth; a small quarantine keeps the RSS bound
@@ -733,6 +811,8 @@ def run_one(args, binary, label):
         server = difftest.Server(binary, config, workdir)
     except difftest.HarnessError as e:
         print("[%s] %s" % (label, e), file=sys.stderr)
+        for q in peers:
+            q.kill()
         sys.exit(2)
     finally:
         if env_before is None:
@@ -746,6 +826,9 @@ def run_one(args, binary, label):
         crashed = server.proc.poll() is not None
         log = server.read_log()
         server.stop()
+        for q in peers:
+            q.kill()
+            q.wait()
         # Both servers log "Slow Consumer Detected: MaxPending of N Exceeded"
         # or "...: WriteDeadline of D Exceeded" when they cut one off.
         slow_log = {}
@@ -782,6 +865,9 @@ def run_one(args, binary, label):
         "slow_tails": soak.slow_tails,
         "slow_log_lines": slow_log,
         "reloads": soak.reloads_total,
+        "mss_events": soak.mss_events if mss else None,
+        "mss_mails": soak.mss_mails,
+        "mss_webhooks": soak.mss_hooks,
         "server_errors": soak.errors_total[:20],
         "rss_warm_mib": soak.rss_warm,
         "rss_last_mib": soak.rss_last,
@@ -812,6 +898,7 @@ def table(summaries):
         ("churn_connections", "churn connections"), ("churn_failed", "churn failures"),
         ("slow_cut", "slow consumers cut off"), ("slow_log_lines", "server log: Slow Consumer Detected"), ("slow_not_cut", "slow consumers not cut"),
         ("reloads", "SIGHUP reloads"),
+        ("mss_events", "mss events (mails, webhooks)"),
         ("rss_warm_mib", "RSS end of warm-up (MiB)"), ("rss_last_mib", "RSS last interval (MiB)"),
         ("rss_max_mib", "RSS max (MiB)"),
         ("lat_p99_ms_median", "p99 latency, median interval (ms)"),
@@ -829,6 +916,8 @@ def table(summaries):
             if k == "requests":
                 v = "%d (%s)" % (s["requests"], "yes" if s["requests"] == s["requests_answered"] else
                                  "%d answered" % s["requests_answered"])
+            elif k == "mss_events":
+                v = "-" if v is None else "%d (%d, %d)" % (v, s["mss_mails"], s["mss_webhooks"])
             elif k == "failures":
                 v = len(v)
             elif k == "binary":
@@ -860,6 +949,10 @@ def main():
     ap.add_argument("--slow-rate", type=float, default=1e6, help="bytes/s fed to the slow consumer subject")
     ap.add_argument("--slow-wait", type=float, default=15, help="seconds a slow consumer never reads")
     ap.add_argument("--reload-every", type=float, default=10)
+    ap.add_argument("--mss", action="store_true",
+                    help="Courier only (the --server run): message services on, events to a real SMTP "
+                         "server and HTTP peer (tests/mss), each must arrive")
+    ap.add_argument("--mss-rate", type=float, default=5, help="mss events/s")
     args = ap.parse_args()
     if args.interval is None:
         args.interval = min(60.0, max(5.0, args.duration / 24))
@@ -878,9 +971,9 @@ def main():
     if args.compare:
         runs.append((args.reference, os.path.basename(args.reference)))
     summaries = []
-    for binary, label in runs:
+    for i, (binary, label) in enumerate(runs):
         random.seed(1)
-        summaries.append(run_one(args, binary, label))
+        summaries.append(run_one(args, binary, label, mss=args.mss and i == 0))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(summaries if args.compare else summaries[0], f, indent=1)
