@@ -67,8 +67,8 @@ MIB = 1024 * 1024
 SLOW_PAYLOAD = 16384
 
 CONFIG = """# written by tests/soak/soak.py
-max_pending: 2097152
-write_deadline: "5s"
+max_pending: {max_pending}
+write_deadline: "{write_deadline}"
 max_connections: {maxconn}
 {extra}"""
 
@@ -557,7 +557,8 @@ class Soak:
         path = os.path.join(workdir, "server.conf")
         tmp = path + ".tmp"
         with open(tmp, "w") as f:
-            f.write(CONFIG.format(maxconn=maxconn, extra=self.extra_config))
+            f.write(CONFIG.format(maxconn=maxconn, extra=self.extra_config,
+                                  max_pending=self.args.max_pending, write_deadline=self.args.write_deadline))
         os.replace(tmp, path)
 
     async def sampler(self, server, t0):
@@ -800,7 +801,8 @@ def run_one(args, binary, label, mss=False):
             ports.append(int(line.split()[1]))
         soak.extra_config = MSS_BLOCK.format(smtp=ports[0], http=ports[1])
         soak.mss = (smtp_dir, http_log)
-    config = CONFIG.format(maxconn=100000, extra=soak.extra_config)
+    config = CONFIG.format(maxconn=100000, extra=soak.extra_config,
+                           max_pending=args.max_pending, write_deadline=args.write_deadline)
     env_before = os.environ.get("ASAN_OPTIONS")
     # AddressSanitizer keeps freed memory in a 256 MiB quarantine by default,
     # which would read as growth; a small quarantine keeps the RSS bound
@@ -949,6 +951,10 @@ def main():
     ap.add_argument("--slow-rate", type=float, default=1e6, help="bytes/s fed to the slow consumer subject")
     ap.add_argument("--slow-wait", type=float, default=15, help="seconds a slow consumer never reads")
     ap.add_argument("--reload-every", type=float, default=10)
+    ap.add_argument("--max-pending", type=int, default=2097152,
+                    help="the servers' max_pending (checking the harness: 1073741824 with "
+                         "--write-deadline 1h leaves slow consumers connected, and the run must fail)")
+    ap.add_argument("--write-deadline", default="5s")
     ap.add_argument("--mss", action="store_true",
                     help="Courier only (the --server run): message services on, events to a real SMTP "
                          "server and HTTP peer (tests/mss), each must arrive")
