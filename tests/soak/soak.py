@@ -52,6 +52,7 @@ import json
 import os
 import random
 import resource
+import signal
 import socket
 import subprocess
 import sys
@@ -980,6 +981,8 @@ def main():
         args.warmup = args.duration * 0.25
     if args.duration < 3 * args.interval or args.duration < 2 * (args.slow_wait + 12):
         ap.error("--duration too short for the interval and slow-consumer cycle")
+    # CTest's timeout and kill(1) send SIGTERM: stop the server on the way out.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = args.connections + 2 * 400 + 100
     if soft < need:
