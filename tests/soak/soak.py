@@ -849,12 +849,22 @@ def run_one(args, binary, label, mss=False):
         # Both servers log "Slow Consumer Detected: MaxPending of N Exceeded"
         # or "...: WriteDeadline of D Exceeded" when they cut one off.
         slow_log = {}
+        reload_log = {"ok": 0, "failed": 0}
         with open(server.log_path, "rb") as f:
             for line in f:
+                if b"Reloaded server configuration" in line:
+                    reload_log["ok"] += 1
+                elif b"Failed to reload" in line:
+                    reload_log["failed"] += 1
+                    soak.fail(line.decode(errors="replace").strip())
                 if b"Slow Consumer Detected" in line:
                     why = "MaxPending" if b"MaxPending" in line else (
                         "WriteDeadline" if b"WriteDeadline" in line else "other")
                     slow_log[why] = slow_log.get(why, 0) + 1
+    # Every SIGHUP but perhaps the last (sent just before the end) must
+    # have been applied; both servers log "Reloaded server configuration".
+    if reload_log["ok"] < soak.reloads_total - 1:
+        soak.fail("%d SIGHUPs sent, %d reloads logged" % (soak.reloads_total, reload_log["ok"]))
     if crashed:
         print("[%s] server log tail:\n%s" % (label, log), file=sys.stderr)
     rows = soak.intervals
@@ -882,6 +892,7 @@ def run_one(args, binary, label, mss=False):
         "slow_tails": soak.slow_tails,
         "slow_log_lines": slow_log,
         "reloads": soak.reloads_total,
+        "reloads_logged": reload_log,
         "mss_events": soak.mss_events if mss else None,
         "mss_mails": soak.mss_mails,
         "mss_webhooks": soak.mss_hooks,
@@ -914,7 +925,7 @@ def table(summaries):
         ("requests", "requests (all answered?)"),
         ("churn_connections", "churn connections"), ("churn_failed", "churn failures"),
         ("slow_cut", "slow consumers cut off"), ("slow_log_lines", "server log: Slow Consumer Detected"), ("slow_not_cut", "slow consumers not cut"),
-        ("reloads", "SIGHUP reloads"),
+        ("reloads", "SIGHUP reloads"), ("reloads_logged", "reloads logged (ok/failed)"),
         ("mss_events", "mss events (mails, webhooks)"),
         ("rss_warm_mib", "RSS end of warm-up (MiB)"), ("rss_last_mib", "RSS last interval (MiB)"),
         ("rss_max_mib", "RSS max (MiB)"),
@@ -933,6 +944,8 @@ def table(summaries):
             if k == "requests":
                 v = "%d (%s)" % (s["requests"], "yes" if s["requests"] == s["requests_answered"] else
                                  "%d answered" % s["requests_answered"])
+            elif k == "reloads_logged":
+                v = "%d/%d" % (v["ok"], v["failed"])
             elif k == "mss_events":
                 v = "-" if v is None else "%d (%d, %d)" % (v, s["mss_mails"], s["mss_webhooks"])
             elif k == "failures":
