@@ -5,7 +5,11 @@
 #   sidebyside.py (stock Go client against Courier and nats-server, same run),
 #   plotted to bench/sidebyside.png; connscale.py (idle connections, fan-out).
 #
-#   bench/run_all.sh [--reps N] [--skip router,parser,inprocess,sidebyside,connscale]
+#   bench/run_all.sh [--reps N] [--busy] [--skip router,parser,inprocess,sidebyside,connscale]
+#
+# --busy: the slow host, reproducible: one CPU-bound shell loop per core runs
+# beside the side-by-side scenarios (both servers and the clients share the
+# cores with it, as an embedded broker shares them with its application).
 #
 # Environment: BUILD (build dir, default build-bench), OUT (results dir, default
 # $BUILD/results), JOBS (default 2: the machine is shared). Needs the Debian
@@ -20,11 +24,13 @@ out=${OUT:-$build/results}
 jobs=${JOBS:-2}
 reps=3
 skip=""
+busy=0
 while [ $# -gt 0 ]; do
   case $1 in
     --reps) reps=$2; shift 2 ;;
     --skip) skip=$2; shift 2 ;;
-    *) echo "usage: $0 [--reps N] [--skip router,parser,inprocess,sidebyside,connscale]" >&2; exit 2 ;;
+    --busy) busy=1; shift ;;
+    *) echo "usage: $0 [--reps N] [--busy] [--skip router,parser,inprocess,sidebyside,connscale]" >&2; exit 2 ;;
   esac
 done
 wanted() { [[ ",$skip," != *",$1,"* ]]; }
@@ -86,11 +92,20 @@ if wanted sidebyside || wanted connscale; then
   "$shared/tools/setup.sh" >/dev/null
 fi
 
+hogs=()
+stop_hogs() { [ ${#hogs[@]} -eq 0 ] || kill "${hogs[@]}" 2>/dev/null || true; hogs=(); }
+trap stop_hogs EXIT
 if wanted sidebyside; then
+  if [ "$busy" = 1 ]; then
+    for _ in $(seq "$(nproc)"); do sh -c 'while :; do :; done' & hogs+=($!); done
+    log "busy: $(nproc) CPU-bound loops beside the side by side"
+  fi
   log "side by side, --reps $reps"
   python3 "$shared/tools/sidebyside.py" "$build/courier" --reps "$reps" --json "$out/sidebyside.json" \
     | tee "$out/sidebyside.txt" || true
-  python3 "$root/bench/plot.py" "$out/sidebyside.json" -o "$root/bench/sidebyside.png"
+  stop_hogs
+  plot=sidebyside.png; [ "$busy" = 1 ] && plot=sidebyside-busy.png
+  python3 "$root/bench/plot.py" "$out/sidebyside.json" -o "$root/bench/$plot"
 fi
 
 if wanted connscale; then
@@ -98,4 +113,4 @@ if wanted connscale; then
   python3 "$shared/tools/connscale.py" "$build/courier" -n 2000 | tee "$out/connscale.txt" || true
 fi
 
-log "results in $out; plot in bench/sidebyside.png"
+log "results in $out; plot in bench/sidebyside.png (--busy: bench/sidebyside-busy.png)"
