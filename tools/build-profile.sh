@@ -8,6 +8,7 @@
 # CPU seconds, not wall time: the figures hold on a busy machine.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+[ -x /usr/bin/time ] || { echo "needs /usr/bin/time (Debian package time)" >&2; exit 1; }
 build=${1:-/tmp/courier-build-profile}
 shift || true
 log="$build/compile-times.log"

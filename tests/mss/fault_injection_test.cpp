@@ -73,6 +73,15 @@ struct fault_peer {
   }
 };
 
+/// Sends a request and checks that it is answered {"ok":true,...} within 30 s.
+testing::AssertionResult answered_ok(test::libnats_client& app, const std::string& subject, const std::string& body) {
+  const auto reply = app.request(subject, body, 30s);
+  if (reply.status != NATS_OK) return testing::AssertionFailure() << subject << ": " << natsStatus_GetText(reply.status);
+  if (json_field(parse_json(reply.data), "ok") != "true")
+    return testing::AssertionFailure() << subject << " answered " << reply.data;
+  return testing::AssertionSuccess();
+}
+
 /// Requests sent without waiting (several in flight at once), answers
 /// collected later from one inbox subscription.
 class request_burst {
@@ -320,9 +329,7 @@ mss {
   }
   for (const auto& id : refused) EXPECT_TRUE(lettered.count(id)) << "refused without a dead letter: " << id;
   // Another handler is not affected by the audit disk.
-  const auto hook = app.request("shop.action.hook.send", R"({"correlationId":"hook-while-full"})", 30s);
-  ASSERT_EQ(hook.status, NATS_OK) << natsStatus_GetText(hook.status);
-  EXPECT_EQ(json_field(parse_json(hook.data), "ok"), "true") << hook.data;
+  ASSERT_TRUE(answered_ok(app, "shop.action.hook.send", R"({"correlationId":"hook-while-full"})"));
   // The operator sees it in the log.
   EXPECT_TRUE(test::wait_until([&] { return courier.log_text().find("No space left on device") != std::string::npos; }))
       << courier.log_text();
@@ -411,12 +418,8 @@ mss {
       << "the silent SMTP server saw " << silent.count("opened") << " connections";
 
   // Meanwhile the other handlers answer: a webhook, and the audit log.
-  const auto hook = app.request("shop.action.hook.send", R"({"correlationId":"hook-1"})", 30s);
-  ASSERT_EQ(hook.status, NATS_OK) << natsStatus_GetText(hook.status);
-  EXPECT_EQ(json_field(parse_json(hook.data), "ok"), "true") << hook.data;
-  const auto audit = app.request("shop.audit.login", R"({"correlationId":"audit-1"})", 30s);
-  ASSERT_EQ(audit.status, NATS_OK) << natsStatus_GetText(audit.status);
-  EXPECT_EQ(json_field(parse_json(audit.data), "ok"), "true") << audit.data;
+  ASSERT_TRUE(answered_ok(app, "shop.action.hook.send", R"({"correlationId":"hook-1"})"));
+  ASSERT_TRUE(answered_ok(app, "shop.audit.login", R"({"correlationId":"audit-1"})"));
   // ... while every email session is still waiting for its greeting.
   EXPECT_EQ(silent.count("closed"), 0) << "the webhook and audit answers came only after the SMTP timeout";
 
@@ -456,9 +459,7 @@ mss {
   EXPECT_EQ(silent_retry.count("opened"), 3);
 
   // Still healthy afterwards.
-  const auto again = app.request("shop.action.hook.send", R"({"correlationId":"hook-2"})", 30s);
-  ASSERT_EQ(again.status, NATS_OK);
-  EXPECT_EQ(json_field(parse_json(again.data), "ok"), "true") << again.data;
+  ASSERT_TRUE(answered_ok(app, "shop.action.hook.send", R"({"correlationId":"hook-2"})"));
 }
 
 // ---- an HTTP peer that answers one byte per second ---------------------------
@@ -544,15 +545,9 @@ mss {
       << "opened " << slow.count("opened") << ", bytes sent " << slow.count("bytes_sent");
 
   // Meanwhile: a webhook to a working peer, an email, the audit log.
-  const auto hook = app.request("shop.action.hook.send", "{}", 30s);
-  ASSERT_EQ(hook.status, NATS_OK) << natsStatus_GetText(hook.status);
-  EXPECT_EQ(json_field(parse_json(hook.data), "ok"), "true") << hook.data;
-  const auto mail = app.request("shop.action.mail.send", "{}", 30s);
-  ASSERT_EQ(mail.status, NATS_OK) << natsStatus_GetText(mail.status);
-  EXPECT_EQ(json_field(parse_json(mail.data), "ok"), "true") << mail.data;
-  const auto audit = app.request("shop.audit.login", R"({"correlationId":"audit-1"})", 30s);
-  ASSERT_EQ(audit.status, NATS_OK) << natsStatus_GetText(audit.status);
-  EXPECT_EQ(json_field(parse_json(audit.data), "ok"), "true") << audit.data;
+  ASSERT_TRUE(answered_ok(app, "shop.action.hook.send", "{}"));
+  ASSERT_TRUE(answered_ok(app, "shop.action.mail.send", "{}"));
+  ASSERT_TRUE(answered_ok(app, "shop.audit.login", R"({"correlationId":"audit-1"})"));
 
   for (int i = 0; i < hooks; ++i) {
     const auto answer = burst.next(hook_timeout + fault_margin);
