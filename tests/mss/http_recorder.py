@@ -24,6 +24,7 @@ import hmac
 import http.server
 import json
 import socket
+import socketserver
 import ssl
 import sys
 import threading
@@ -94,9 +95,20 @@ def main():
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = handle_any
 
-    # The default listen backlog (5) drops SYNs under parallel tests.
-    http.server.ThreadingHTTPServer.request_queue_size = 128
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    class Server(http.server.ThreadingHTTPServer):
+        # The default listen backlog (5) drops SYNs under parallel tests.
+        request_queue_size = 128
+
+        def server_bind(self):
+            # HTTPServer.server_bind asks socket.getfqdn() for a name: a
+            # reverse DNS lookup that, on a machine whose resolver is slow
+            # or unreachable, stalls start-up past the test's 15 s wait.
+            # The name is never used here.
+            socketserver.TCPServer.server_bind(self)
+            self.server_name = "127.0.0.1"
+            self.server_port = self.server_address[1]
+
+    server = Server(("127.0.0.1", args.port), Handler)
     if args.cert:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.cert, args.key)
