@@ -37,49 +37,70 @@ cmake --build "$root/build-asan" -j"$jobs"
 
 # The ASan tests mostly wait on sockets and child processes, so the
 # ThreadSanitizer and fuzzing builds run beside them (the tests must pass on
-# a busy machine anyway). Not niced: on a machine busy with other work a
-# niced build gets almost no CPU once the tests are done.
-step "ThreadSanitizer and fuzz builds start in the background (log: build-asan/background-build.log)"
-background_log="$root/build-asan/background-build.log"
+# a busy machine anyway), as two jobs: the ThreadSanitizer tests start as
+# soon as their build is done, while the fuzz targets may still be building.
+# Not niced: on a machine busy with other work a niced build gets almost no
+# CPU once the tests are done.
+step "ThreadSanitizer and fuzz builds start in the background (logs: build-asan/background-*.log)"
+tsan_log="$root/build-asan/background-tsan.log"
+fuzz_log="$root/build-asan/background-fuzz.log"
 (
   cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
     -DCOURIER_SANITIZE=thread -DCOURIER_BENCH=OFF >/dev/null
   cmake --build "$root/build-tsan" --target test_router test_broker test_mss test_monitor courier_server -j"$jobs"
-  "$root/tools/fuzz.sh" --build
-) >"$background_log" 2>&1 &
-background=$!
+) >"$tsan_log" 2>&1 &
+tsan_build=$!
+"$root/tools/fuzz.sh" --build >"$fuzz_log" 2>&1 &
+fuzz_build=$!
+# A failing step ends the run: the builds still going end with it.
+trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
+# wait_for JOB LOG: waits for a background build; on failure shows its log.
+wait_for() {
+  if ! wait "$1"; then
+    tail -60 "$2"
+    echo "background build failed (log: $2)"
+    exit 1
+  fi
+}
 
 step "AddressSanitizer + UndefinedBehaviorSanitizer: tests"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 asan_status=0
 (cd "$root/build-asan" && ctest --output-on-failure -j"$test_jobs" --timeout 300) || asan_status=$?
-step "waiting for the background builds"
-if ! wait "$background"; then
-  tail -60 "$background_log"
-  echo "background build failed (log: $background_log)"
-  exit 1
-fi
+step "waiting for the ThreadSanitizer build"
+wait_for "$tsan_build" "$tsan_log"
 [ "$asan_status" = 0 ] || exit "$asan_status"
 
-step "ThreadSanitizer: tests"
+step "ThreadSanitizer: tests, and the stock-client tests against the ThreadSanitizer server"
 export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 # Left out here, run under ASan above: tests with one thread of our code
 # (the random sublist checks against brute force, about 290 s of CPU under
 # TSan), and the monitoring checks whose subject is a document's shape (Go
 # type decoding, the diff harness's own self-test).
 tsan_single_threaded='^(router\.SublistRandom\.|monitor\.go_types$|monitor\.harness_selftest$)'
-(cd "$root/build-tsan" && ctest --output-on-failure -j"$test_jobs" --timeout 300 \
-  -R '^(router|broker|mss|monitor|leaf)\.' -E "$tsan_single_threaded")
 # The stock-client suite (libnats) once more against the ThreadSanitizer
-# server: publishers on one loop write into receivers on another. The test
-# process is the ASan build (libnats and OpenSSL are not instrumented, so a
-# TSan test process would report their internals); the server is checked,
-# and any report in its log fails the test that started it.
-step "ThreadSanitizer server: stock-client tests"
-COURIER_TEST_SERVER="$root/build-tsan/courier" "$root/build-asan/tests/test_clients"
+# server, beside the TSan tests: publishers on one loop write into receivers
+# on another. The test process is the ASan build (libnats and OpenSSL are not
+# instrumented, so a TSan test process would report their internals); the
+# server is checked, and any report in its log fails the test that started
+# it. Its output is shown when it ends.
+clients_log="$root/build-asan/tsan-server-clients.log"
+COURIER_TEST_SERVER="$root/build-tsan/courier" "$root/build-asan/tests/test_clients" >"$clients_log" 2>&1 &
+clients=$!
+tsan_status=0
+(cd "$root/build-tsan" && ctest --output-on-failure -j"$test_jobs" --timeout 300 \
+  -R '^(router|broker|mss|monitor|leaf)\.' -E "$tsan_single_threaded") || tsan_status=$?
+clients_status=0
+wait "$clients" || clients_status=$?
+step "ThreadSanitizer server: stock-client tests (output of the run beside the TSan tests)"
+if [ "$clients_status" = 0 ]; then tail -3 "$clients_log"; else cat "$clients_log"; fi
+[ "$tsan_status" = 0 ] || exit "$tsan_status"
+[ "$clients_status" = 0 ] || exit "$clients_status"
 
+step "waiting for the fuzz build"
+wait_for "$fuzz_build" "$fuzz_log"
 step "fuzzing"
 "$root/tools/fuzz.sh" "${COURIER_FUZZ_SECONDS:-20}"
 step "all tests passed"
