@@ -69,11 +69,23 @@ wait_for() {
   fi
 }
 
+# Test peers (python servers) slow to start are reported here, passing tests
+# included (CTest shows the output of failed tests only).
+export COURIER_SLOW_START_LOG="$root/build-asan/slow-starts.log"
+rm -f "$COURIER_SLOW_START_LOG"
+show_slow_starts() {
+  if [ -s "$COURIER_SLOW_START_LOG" ]; then
+    echo "-- test peers slow to start so far ($COURIER_SLOW_START_LOG):"
+    cat "$COURIER_SLOW_START_LOG"
+  fi
+}
+
 step "AddressSanitizer + UndefinedBehaviorSanitizer: tests"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 asan_status=0
 (cd "$root/build-asan" && ctest --output-on-failure -j"$test_jobs" --timeout 300) || asan_status=$?
+show_slow_starts
 step "waiting for the ThreadSanitizer build"
 wait_for "$tsan_build" "$tsan_log"
 [ "$asan_status" = 0 ] || exit "$asan_status"
@@ -97,6 +109,7 @@ clients=$!
 tsan_status=0
 (cd "$root/build-tsan" && ctest --output-on-failure -j"$test_jobs" --timeout 300 \
   -R '^(router|broker|mss|monitor|leaf)\.' -E "$tsan_single_threaded") || tsan_status=$?
+show_slow_starts
 clients_status=0
 wait "$clients" || clients_status=$?
 step "ThreadSanitizer server: stock-client tests (output of the run beside the TSan tests)"

@@ -30,6 +30,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/spawn.hpp"
+
 namespace courier::test {
 
 using namespace std::chrono_literals;
@@ -117,25 +119,10 @@ inline void expect_no_sanitizer_report(const std::string& log) {
 /// Starts args[0] with args, its output appended to the file `log`; the
 /// child dies with the test binary, so a crashed test leaves no server
 /// behind. Returns the child's pid, or -1 if fork failed (errno set).
-/// Everything the child touches is prepared before the fork: after fork in a
-/// multi-threaded process only async-signal-safe calls are allowed.
 inline pid_t spawn_logged(std::vector<std::string>& args, const std::string& log) {
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t pid = ::fork();
-  if (pid != 0) return pid;
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (::getppid() != parent) ::_exit(127);
-  int out = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (out >= 0) {
-    ::dup2(out, STDOUT_FILENO);
-    ::dup2(out, STDERR_FILENO);
-    ::close(out);
-  }
-  ::execv(argv[0], argv.data());
-  ::_exit(127);
+  spawn_options options;
+  options.log = log;
+  return spawn(args, options);
 }
 
 /// One server child process. Owns a scratch directory holding the generated

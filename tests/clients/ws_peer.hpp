@@ -20,6 +20,8 @@
 #include <gtest/gtest.h>
 #include <picojson.h>
 
+#include "tests/spawn.hpp"
+
 namespace courier::test {
 
 /// One nats.ws peer. Waits poll for events with generous deadlines.
@@ -34,27 +36,14 @@ class ws_peer {
       args.push_back(chromium);
     }
     int in[2], out[2];
-    if (::pipe(in) != 0 || ::pipe(out) != 0) {
+    if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
       ADD_FAILURE() << "pipe failed";
       return;
     }
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      if (::getppid() != parent) ::_exit(127);
-      ::dup2(in[0], STDIN_FILENO);
-      ::dup2(out[1], STDOUT_FILENO);
-      ::close(in[0]);
-      ::close(in[1]);
-      ::close(out[0]);
-      ::close(out[1]);
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
+    spawn_options options;
+    options.stdin_fd = in[0];
+    options.stdout_fd = out[1];
+    pid_ = spawn(args, options);
     ::close(in[0]);
     ::close(out[1]);
     to_peer_ = in[1];

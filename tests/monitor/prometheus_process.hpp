@@ -94,26 +94,10 @@ class prometheus_process {
                                         "--storage.tsdb.path=" + dir_.file("data"),
                                         "--web.listen-address=127.0.0.1:" + std::to_string(port_),
                                         "--log.level=info"};
-    const pid_t parent = ::getpid();
-    pid_ = ::fork();
+    courier::test::spawn_options options;
+    options.log = log_file();
+    pid_ = courier::test::spawn(argv, options);
     if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive a crashed test
-      if (::getppid() != parent) ::_exit(127);
-      const int out = ::open(log_file().c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-      if (out >= 0) {
-        ::dup2(out, 1);
-        ::dup2(out, 2);
-      }
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      std::vector<char*> raw;
-      for (const auto& a : argv) raw.push_back(const_cast<char*>(a.c_str()));
-      raw.push_back(nullptr);
-      ::execv(raw[0], raw.data());
-      ::_exit(127);
-    }
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     while (std::chrono::steady_clock::now() < deadline) {
       int status = 0;

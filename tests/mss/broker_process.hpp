@@ -121,24 +121,11 @@ class broker_process {
     argv.insert(argv.end(), args_.begin(), args_.end());
     for (std::string extra : {std::string("-a"), std::string("127.0.0.1"), std::string("-p"), std::to_string(port_)})
       argv.push_back(extra);
-    pid_ = ::fork();
+    courier::test::spawn_options options;
+    options.log = log_file_;
+    options.die_with_parent = false;
+    pid_ = courier::test::spawn(argv, options);
     if (pid_ < 0) return false;
-    if (pid_ == 0) {
-      const int out = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      if (out >= 0) {
-        ::dup2(out, 1);
-        ::dup2(out, 2);
-      }
-      // The test binary may have blocked signals; the server needs them.
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      std::vector<char*> raw;
-      for (auto& a : argv) raw.push_back(a.data());
-      raw.push_back(nullptr);
-      ::execv(raw[0], raw.data());
-      ::_exit(127);
-    }
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
     while (std::chrono::steady_clock::now() < deadline) {
       if (log_since(log_start).find("Server is ready") != std::string::npos && port_open(port_)) return true;

@@ -66,22 +66,12 @@ struct run_result {
 /// a broken file is refused at start, well before).
 run_result run_courier(const std::vector<std::string>& args, const std::string& output_file) {
   std::remove(output_file.c_str());
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    const int out = ::open(output_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(out, 1);
-    ::dup2(out, 2);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    std::vector<std::string> argv{test::courier_binary()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> raw;
-    for (auto& a : argv) raw.push_back(a.data());
-    raw.push_back(nullptr);
-    ::execv(raw[0], raw.data());
-    ::_exit(127);
-  }
+  std::vector<std::string> argv{test::courier_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  courier::test::spawn_options options;
+  options.log = output_file;
+  options.die_with_parent = false;
+  const pid_t pid = courier::test::spawn(argv, options);
   run_result result;
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + 60s;

@@ -19,6 +19,12 @@ connections accepted, connections the client has closed (seen as EOF or a
 failed send), bytes of the slow answers sent. The tests use it to check
 that every connection the client opened was also given up.
 """
+# First of all: SIGUSR1 prints where every thread is (to stderr), so a test
+# that waits too long for "PORT" can show where the start-up stalled.
+import faulthandler
+import signal
+faulthandler.register(signal.SIGUSR1, all_threads=True)
+
 import argparse
 import json
 import os

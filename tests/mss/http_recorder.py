@@ -18,6 +18,12 @@ Options:
   --sig-prefix TEXT     text before the hex digest (default sha256=)
   --cert FILE --key FILE  serve https
 """
+# First of all: SIGUSR1 prints where every thread is (to stderr), so a test
+# that waits too long for "PORT" can show where the start-up stalled.
+import faulthandler
+import signal
+faulthandler.register(signal.SIGUSR1, all_threads=True)
+
 import argparse
 import hashlib
 import hmac

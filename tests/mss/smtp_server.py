@@ -23,6 +23,12 @@ Options:
                           or not, is one line {"number","rcpt_tos","status"}
                           in DIR/attempts.jsonl (the tests count them)
 """
+# First of all: SIGUSR1 prints where every thread is (to stderr), so a test
+# that waits too long for "PORT" can show where the start-up stalled.
+import faulthandler
+import signal
+faulthandler.register(signal.SIGUSR1, all_threads=True)
+
 import argparse
 import asyncio
 import email

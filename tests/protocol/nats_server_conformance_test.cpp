@@ -28,6 +28,7 @@
 
 #include "client_cases.hpp"
 #include "parser_test_support.hpp"
+#include "tests/spawn.hpp"
 
 namespace courier::protocol {
 namespace {
@@ -60,11 +61,11 @@ int connect_to(int port) {
   return fd;
 }
 
-/// In a forked child: send the server's log to /dev/null.
-void quiet_child() {
-  const int null_fd = ::open("/dev/null", O_WRONLY);
-  ::dup2(null_fd, STDOUT_FILENO);
-  ::dup2(null_fd, STDERR_FILENO);
+/// The reference server, its log sent to /dev/null.
+courier::test::spawn_options quiet_server() {
+  courier::test::spawn_options options;
+  options.quiet = true;
+  return options;
 }
 
 /// What the server said on one connection, parsed by server_parser.
@@ -79,14 +80,8 @@ class nats_server_conformance : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     port_ = free_port();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      quiet_child();
-      const std::string port = std::to_string(port_);
-      ::execl(COURIER_NATS_SERVER, "nats-server", "-a", "127.0.0.1", "-p", port.c_str(),
-              static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
+    pid_ = courier::test::spawn({COURIER_NATS_SERVER, "-a", "127.0.0.1", "-p", std::to_string(port_)},
+                                quiet_server());
     for (int i = 0; i < 100; ++i) {
       const int fd = connect_to(port_);
       if (fd >= 0) {
@@ -294,14 +289,9 @@ TEST_F(nats_server_conformance, size_arguments_are_echoed_verbatim) {
 TEST_F(nats_server_conformance, auth_violation_before_connect) {
   // Our auth_violation mapping: with auth on, a first op other than CONNECT.
   const int port = free_port();
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    quiet_child();
-    const std::string p = std::to_string(port);
-    ::execl(COURIER_NATS_SERVER, "nats-server", "-a", "127.0.0.1", "-p", p.c_str(), "--user", "u",
-            "--pass", "p", static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
+  const pid_t pid = courier::test::spawn(
+      {COURIER_NATS_SERVER, "-a", "127.0.0.1", "-p", std::to_string(port), "--user", "u", "--pass", "p"},
+      quiet_server());
   int fd = -1;
   for (int i = 0; i < 100 && fd < 0; ++i) {
     fd = connect_to(port);
