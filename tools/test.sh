@@ -96,7 +96,7 @@ export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
 # (the random sublist checks against brute force, about 290 s of CPU under
 # TSan), and the monitoring checks whose subject is a document's shape (Go
 # type decoding, the diff harness's own self-test).
-tsan_single_threaded='^(router\.SublistRandom\.|monitor\.go_types$|monitor\.harness_selftest$)'
+tsan_single_threaded='^(router\.SublistRandom\..*|monitor\.go_types|monitor\.harness_selftest)$'
 # The stock-client suite (libnats) once more against the ThreadSanitizer
 # server, beside the TSan tests: publishers on one loop write into receivers
 # on another. The test process is the ASan build (libnats and OpenSSL are not
