@@ -161,23 +161,23 @@ class child_process {
   std::string pending_;
 };
 
-/// Starts a python server script and waits for its "PORT n" line.
-///
-/// A script normally prints it within a second. On the CI machine, several
-/// times, some starts printed nothing for 15 s while the same script started
-/// at once in the next test; the cause is not known. So a slow start is
-/// reported on stderr (the kernel's view of the process, then the script's
-/// own Python traceback of every thread, via SIGUSR1) and waited for longer,
-/// and a start that still shows nothing is killed and made once more. What
-/// the tests check of the peers is unchanged.
-/// (With COURIER_SLOW_START_LOG set, the report is appended to that file
-/// too: tools/test.sh prints it at the end, since CTest shows the output of
-/// failed tests only.)
+/// Writes a slow-start report to stderr and, with COURIER_SLOW_START_LOG
+/// set, appends it to that file: tools/test.sh prints the file after each
+/// ctest pass, since CTest shows the output of failing tests only.
 inline void report_slow_start(const std::string& text) {
   std::cerr << text << std::endl;
   if (const char* path = std::getenv("COURIER_SLOW_START_LOG")) std::ofstream(path, std::ios::app) << text << std::endl;
 }
 
+/// Starts a python server script and waits for its "PORT n" line.
+///
+/// A script normally prints it within a second. On the CI machine, several
+/// times, some starts printed nothing for 15 s while the same script started
+/// at once in the next test; the cause is not known. So a slow start is
+/// reported (report_slow_start: the kernel's view of the process; then the
+/// script's own Python traceback of every thread on the test's stderr, via
+/// SIGUSR1) and waited for longer, and a start that still shows nothing is
+/// killed and made once more. What the tests check of the peers is unchanged.
 inline int start_server(child_process& process, const std::string& script_name, std::vector<std::string> args) {
   std::vector<std::string> argv{python(), script(script_name)};
   argv.insert(argv.end(), args.begin(), args.end());
