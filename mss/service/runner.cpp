@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <optional>
 #include <stdexcept>
 
 #include "broker/logger.hpp"
@@ -13,6 +14,7 @@
 #include "conf/config_parser.hpp"
 #include "mss/service/in_process_bus.hpp"
 #include "mss/service/metrics.hpp"
+#include "mss/notify/gateway.hpp"
 
 namespace courier::mss {
 namespace {
@@ -45,7 +47,7 @@ struct connection_settings {
 constexpr const char* block_keys[] = {"server", "user", "password", "token", "name",
                                       "prefix", "queue_group", "dead_letter_prefix", "event_retry",
                                       "idempotency_window", "idempotency_max", "actions", "events", "audits",
-                                      "smtp", "handlers"};
+                                      "smtp", "handlers", "notifications"};
 
 bool read_connection_settings(const picojson::object& o, connection_settings& out, config_fault& fault) {
   for (const auto& [key, unused] : o) {
@@ -66,11 +68,26 @@ bool read_connection_settings(const picojson::object& o, connection_settings& ou
   return true;
 }
 
+/// The `notifications` block, when there is one (the notification gateway).
+bool read_notifications(const picojson::object& o, std::optional<notify::gateway_config>& out, config_fault& fault) {
+  const auto it = o.find("notifications");
+  if (it == o.end()) return true;
+  notify::gateway_config config;
+  if (!notify::parse_gateway_config(it->second, config, fault)) {
+    fault.message = "mss.notifications: " + fault.message;
+    fault.path = fault.path.empty() ? it->first : it->first + "/" + fault.path;
+    return false;
+  }
+  out = std::move(config);
+  return true;
+}
+
 /// What an `mss` block builds into, before anything runs.
 struct built_services {
   connection_settings connection;
   dispatcher_config config;
   handler_set handlers;
+  std::optional<notify::gateway_config> notifications;
 };
 
 /// Where the `mss` block's key at `path` (below the block) was written, as
@@ -98,7 +115,8 @@ built_services build_services(const picojson::value& mss_block, boost::asio::any
                       ? read_connection_settings(block.get<picojson::object>(), out.connection, fault) &&
                             load_dispatcher_config(block, out.config, fault) &&
                             build_handlers(block, executor, out.handlers, fault, options) &&
-                            check_rule_handlers(out.config, out.handlers, fault)
+                            check_rule_handlers(out.config, out.handlers, fault) &&
+                            read_notifications(block.get<picojson::object>(), out.notifications, fault)
                       : fault.set("", "mss: must be a block");
   if (!ok) throw conf::config_error(position_of(source, fault.path), fault.message);
   return out;
@@ -115,6 +133,7 @@ runner::runner(broker::server* embedded, const picojson::value& mss_block, const
   const connection_settings& connection = built.connection;
   dispatcher_config config = std::move(built.config);
   handler_set handlers = std::move(built.handlers);
+  std::optional<notify::gateway_config> notifications = std::move(built.notifications);
   const std::string url = server_url.empty() ? connection.server_url : server_url;
   if (!url.empty()) {
     tcp_bus_options options;
@@ -140,12 +159,19 @@ runner::runner(broker::server* embedded, const picojson::value& mss_block, const
     // One I/O thread: the handlers are asynchronous, one is plenty.
     io_thread_ = std::thread([this] { io_.run(); });
     service_->start();
+    if (notifications) {
+      gateway_ = std::make_unique<notify::gateway>(io_.get_executor(), *bus_, std::move(*notifications), write_log);
+      gateway_->start();
+    }
   } catch (const std::invalid_argument& e) {
     stop();
     throw std::runtime_error(e.what());
   } catch (const bus_error& e) {
     stop();
     throw std::runtime_error(std::string("mss: ") + e.what());
+  } catch (const std::runtime_error&) {
+    stop();
+    throw;
   }
   if (embedded != nullptr) {
     try {
@@ -170,12 +196,14 @@ void runner::stop(std::chrono::milliseconds timeout) {
   if (stopped_) return;
   stopped_ = true;
   metrics_.reset();  // waits for a /metrics render reading the service
+  if (gateway_) gateway_->stop();  // its sessions close while the bus and the I/O thread still run
   if (service_ && !service_->stop(timeout))
     broker::log().write(broker::log_level::warning, "mss: stopped with handlers still running");
   if (bus_) bus_->close();  // no callback runs after this
   work_.reset();
   io_.stop();
   if (io_thread_.joinable()) io_thread_.join();
+  gateway_.reset();
   service_.reset();  // handlers (audit logs flush and close) before the io_context goes
 }
 

@@ -22,6 +22,7 @@
 #include "client/bus.hpp"
 #include "conf/config_parser.hpp"
 #include "conf/options.hpp"
+#include "mss/notify/gateway.hpp"
 #include "mss/service/service.hpp"
 
 namespace courier::broker {
@@ -57,6 +58,8 @@ class runner {
   service& services() { return *service_; }
   /// The bus the service uses.
   bus& messages() { return *bus_; }
+  /// The notification gateway, null without a `notifications` block.
+  notify::gateway* notifications() { return gateway_.get(); }
   /// True when connected to an external server over TCP.
   bool external() const { return external_; }
 
@@ -66,6 +69,7 @@ class runner {
   std::thread io_thread_;
   std::unique_ptr<bus> bus_;
   std::unique_ptr<service> service_;
+  std::unique_ptr<notify::gateway> gateway_;
   /// The service's metrics in the embedded server's /metrics, while running.
   broker::metrics_sources::handle metrics_;
   bool external_ = false;

@@ -29,12 +29,24 @@ class ws_peer {
  public:
   /// Starts `node ws_peer.mjs` (with --chromium PATH when `chromium` is set)
   /// and waits for its "ready".
-  explicit ws_peer(const std::string& chromium = {}) {
-    std::vector<std::string> args = {COURIER_NODE, std::string(COURIER_SOURCE_DIR) + "/tests/browser/ws_peer.mjs"};
-    if (!chromium.empty()) {
-      args.push_back("--chromium");
-      args.push_back(chromium);
-    }
+  explicit ws_peer(const std::string& chromium = {}) : ws_peer(peer_args(chromium), "the nats.ws peer") {}
+
+  /// Starts `node tests/browser/<script> <args...>`, another driver speaking
+  /// the same line protocol (events with "ev", "ready" first, "fatal").
+  ws_peer(const std::string& script, const std::vector<std::string>& args, const std::string& what)
+      : ws_peer(script_args(script, args), what) {}
+
+ private:
+  static std::vector<std::string> peer_args(const std::string& chromium) {
+    return chromium.empty() ? script_args("ws_peer.mjs", {}) : script_args("ws_peer.mjs", {"--chromium", chromium});
+  }
+  static std::vector<std::string> script_args(const std::string& script, const std::vector<std::string>& args) {
+    std::vector<std::string> out = {COURIER_NODE, std::string(COURIER_SOURCE_DIR) + "/tests/browser/" + script};
+    out.insert(out.end(), args.begin(), args.end());
+    return out;
+  }
+
+  ws_peer(const std::vector<std::string>& args, const std::string& what) : what_(what) {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
       ADD_FAILURE() << "pipe failed";
@@ -50,8 +62,10 @@ class ws_peer {
     from_peer_ = out[0];
     // Chromium starts slowly on a busy machine.
     ready_ = !wait_for("ready", std::chrono::seconds(180)).is<picojson::null>();
-    EXPECT_TRUE(ready_) << "the nats.ws peer did not start (node or chromium missing, or no npm ci in tests/browser?)";
+    EXPECT_TRUE(ready_) << what_ << " did not start (node or chromium missing, or no npm ci in tests/browser?)";
   }
+
+ public:
 
   ~ws_peer() {
     if (to_peer_ >= 0) ::close(to_peer_);
@@ -93,12 +107,12 @@ class ws_peer {
           return found;
         }
         if (field(object, "ev") == "fatal") {
-          ADD_FAILURE() << "nats.ws peer: " << field(object, "message");
+          ADD_FAILURE() << what_ << ": " << field(object, "message");
           return {};
         }
       }
       if (std::chrono::steady_clock::now() > deadline || !read_lines(deadline)) {
-        ADD_FAILURE() << "no \"" << ev << "\" event from the nats.ws peer; seen: " << seen_;
+        ADD_FAILURE() << "no \"" << ev << "\" event from " << what_ << "; seen: " << seen_;
         return {};
       }
     }
@@ -162,6 +176,7 @@ class ws_peer {
   bool ready_ = false;
   std::string partial_;
   std::string seen_;
+  std::string what_;
   std::deque<picojson::value> backlog_;
 };
 
