@@ -6,7 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
 
@@ -46,6 +52,22 @@ std::vector<std::int64_t> ids(const picojson::object& response) {
   for (const auto& n : it->second.get<picojson::array>())
     out.push_back(ws_test_client::integer(n.get<picojson::object>(), "id"));
   return out;
+}
+
+/// One raw HTTP request; the status line of the answer.
+std::string http_status(std::uint16_t port, const std::string& request) {
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+  boost::asio::write(socket, boost::asio::buffer(request));
+  boost::asio::streambuf buffer;
+  boost::system::error_code error;
+  boost::asio::read_until(socket, buffer, "\r\n", error);
+  std::istream in(&buffer);
+  std::string line;
+  std::getline(in, line);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return line;
 }
 
 class NotificationGateway : public ::testing::Test {
@@ -253,24 +275,39 @@ TEST_F(NotificationGateway, FramingErrorsCloseThatSessionOnly) {
     bad_utf8.send_text("{\"rid\":1,\"command\":\"\xff\xfe\"}");
     EXPECT_EQ(bad_utf8.wait_closed(), 1007);  // invalid frame payload data
   }
+  {
+    ws_test_client unmasked(port(), "/notifications");
+    // A text frame "hi" without the mask bit, as only a server may send.
+    boost::asio::write(unmasked.stream().next_layer(), boost::asio::buffer(std::string("\x81\x02hi", 4)));
+    EXPECT_EQ(unmasked.wait_closed(), 1002);  // protocol error
+  }
   const auto sent = notify("wss.bob", "alert", "{}");
   EXPECT_EQ(ws_test_client::integer(object(bystander->push(), "payload"), "id"), ws_test_client::integer(sent, "id"));
 }
 
-/// One raw HTTP request; the status line of the answer.
-std::string http_status(std::uint16_t port, const std::string& request) {
+TEST_F(NotificationGateway, ServesWssWithTheConfiguredCertificate) {
+  ASSERT_TRUE(test::make_self_signed(dir_));
+  start("tls { cert_file: \"" + dir_.file("cert.pem") + "\", key_file: \"" + dir_.file("key.pem") + "\" }");
   boost::asio::io_context io;
-  boost::asio::ip::tcp::socket socket(io);
-  socket.connect({boost::asio::ip::make_address("127.0.0.1"), port});
-  boost::asio::write(socket, boost::asio::buffer(request));
-  boost::asio::streambuf buffer;
-  boost::system::error_code error;
-  boost::asio::read_until(socket, buffer, "\r\n", error);
-  std::istream in(&buffer);
-  std::string line;
-  std::getline(in, line);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
+  boost::asio::ssl::context context(boost::asio::ssl::context::tls_client);
+  context.load_verify_file(dir_.file("cert.pem"));
+  context.set_verify_mode(boost::asio::ssl::verify_peer);
+  boost::beast::websocket::stream<boost::beast::ssl_stream<boost::asio::ip::tcp::socket>> ws(io, context);
+  boost::beast::get_lowest_layer(ws).connect({boost::asio::ip::make_address("127.0.0.1"), port()});
+  timeval timeout{20, 0};
+  ::setsockopt(boost::beast::get_lowest_layer(ws).native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  ws.next_layer().set_verify_callback(boost::asio::ssl::host_name_verification("127.0.0.1"));
+  ws.next_layer().handshake(boost::asio::ssl::stream_base::client);
+  ws.handshake("127.0.0.1", "/notifications");
+  ws.text(true);
+  ws.write(boost::asio::buffer(std::string(R"({"rid":1,"command":"authorize","options":{"token":"tok-alice"}})")));
+  boost::beast::flat_buffer buffer;
+  ws.read(buffer);
+  EXPECT_NE(boost::beast::buffers_to_string(buffer.data()).find(R"("user":"alice")"), std::string::npos)
+      << boost::beast::buffers_to_string(buffer.data());
+  // A plain client on the TLS port gets no upgrade.
+  EXPECT_EQ(http_status(port(), "GET /notifications HTTP/1.1\r\nHost: x\r\n\r\n").rfind("HTTP/1.1 101", 0),
+            std::string::npos);
 }
 
 TEST_F(NotificationGateway, UpgradeRefusals) {
