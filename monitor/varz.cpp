@@ -22,6 +22,31 @@ double seconds(std::chrono::milliseconds duration) { return static_cast<double>(
 /// "leaf": nats-server's LeafNodeOptsVarz. The listener's fields appear only
 /// with a leafnode port; each remote shows its local account (when given)
 /// and its URLs as host:port, credentials left out.
+/// The websocket block as nats-server's WebsocketOptsVarz shows it (every
+/// field omitted when empty or zero; the port is the one listened on).
+void write_websocket_options(json_writer& out, const broker::server& server) {
+  const auto& ws = server.options().websocket;
+  out.key("websocket").begin_object();
+  if (ws.enabled()) {
+    out.member("host", ws.host.empty() ? std::string("0.0.0.0") : ws.host);
+    out.member("port", static_cast<std::int64_t>(server.websocket_port()));
+    if (!ws.advertise.empty()) out.member("advertise", ws.advertise);
+    if (!ws.no_auth_user.empty()) out.member("no_auth_user", ws.no_auth_user);
+    if (!ws.jwt_cookie.empty()) out.member("jwt_cookie", ws.jwt_cookie);
+    if (ws.handshake_timeout.count() > 0) out.member("handshake_timeout", nanoseconds(ws.handshake_timeout));
+    if (ws.auth_timeout_seconds > 0) out.member("auth_timeout", ws.auth_timeout_seconds);
+    if (ws.no_tls) out.member("no_tls", true);
+    if (ws.same_origin) out.member("same_origin", true);
+    if (!ws.allowed_origins.empty()) {
+      out.key("allowed_origins").begin_array();
+      for (const auto& origin : ws.allowed_origins) out.value(origin);
+      out.end_array();
+    }
+    if (ws.compression) out.member("compression", true);
+  }
+  out.end_object();
+}
+
 void write_leaf_options(json_writer& out, const broker::server& server) {
   out.key("leaf").begin_object();
   if (const auto* leafs = server.leafs()) {
@@ -87,7 +112,9 @@ http_reply varz(const endpoint_context& context, const query_params&) {
   out.member("max_pending", options.max_pending);
   for (const char* empty : {"cluster", "gateway"}) out.key(empty).empty_object();
   write_leaf_options(out, server);
-  for (const char* empty : {"mqtt", "websocket", "jetstream"}) out.key(empty).empty_object();
+  out.key("mqtt").empty_object();
+  write_websocket_options(out, server);
+  out.key("jetstream").empty_object();
   if (server.tls_enabled()) {
     out.member("tls_timeout", seconds(server.tls_settings().timeout));
   } else {

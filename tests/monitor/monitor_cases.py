@@ -112,6 +112,30 @@ def _(run):
     run.fetch("/varz?callback=cb")
 
 
+@case("varz_websocket", "/varz shows the websocket block's settings",
+      config='websocket {\n'
+             '  port: -1\n'
+             '  host: "127.0.0.1"\n'
+             '  no_tls: true\n'
+             '  compression: true\n'
+             '  same_origin: true\n'
+             '  allowed_origins: ["http://a.example", "https://b.example:8443"]\n'
+             '  handshake_timeout: "3s"\n'
+             '  advertise: "ws.example:443"\n'
+             '  authorization { token: "abc", timeout: 3 }\n'
+             '}\n',
+      volatile=[("/varz", "websocket.port")])
+def _(run):
+    run.fetch("/varz")
+
+
+@case("varz_websocket_defaults", "/varz with the smallest websocket block",
+      config='websocket { port: -1, no_tls: true }\n',
+      volatile=[("/varz", "websocket.port")])
+def _(run):
+    run.fetch("/varz")
+
+
 @case("varz_http_flag", "monitoring port given by -m on the command line",
       http_flag=True)
 def _(run):
