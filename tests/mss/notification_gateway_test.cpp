@@ -9,6 +9,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <thread>
+
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/ssl.hpp>
@@ -319,6 +321,11 @@ TEST_F(NotificationGateway, UpgradeRefusals) {
   EXPECT_EQ(http_status(port(), "GET /elsewhere HTTP/1.1\r\n" + upgrade), "HTTP/1.1 404 Not Found");
   EXPECT_EQ(http_status(port(), "GET /notifications HTTP/1.1\r\nHost: localhost\r\n\r\n"), "HTTP/1.1 400 Bad Request");
   EXPECT_EQ(http_status(port(), "GET /notifications?x=1 HTTP/1.1\r\n" + upgrade), "HTTP/1.1 101 Switching Protocols");
+  // Only the upgrade opened a session (it counts once the 101 is written:
+  // wait for it).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (services_->notifications()->stats().sessions_total == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   EXPECT_EQ(services_->notifications()->stats().sessions_total, 1u);
 }
 
