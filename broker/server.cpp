@@ -100,8 +100,9 @@ server::server(conf::server_options options)
   auth_required_ = auth_->auth_required() && auth_->no_auth_user().empty();
   if (options_.websocket.enabled()) {
     if (!options_.websocket.tls.is<picojson::null>()) {
-      // Courier serves ws:// only: put a TLS-terminating proxy in front.
-      throw std::runtime_error("websocket tls is not supported by Courier yet: use no_tls behind a TLS proxy");
+      const auth::tls_settings settings = auth::parse_tls(options_.websocket.tls);
+      websocket_tls_ = auth::make_server_context(settings);
+      websocket_tls_timeout_ = settings.timeout;
     }
     websocket_auth_ = auth_->for_websocket(options_.websocket);
     websocket_auth_required_ = auth_required_ || options_.websocket.auth_override();
@@ -194,11 +195,13 @@ void server::start_websocket() {
   settings.compression = ws.compression;
   settings.same_origin = ws.same_origin;
   settings.allowed_origins = websocket::upgrade_settings::parse_origins(ws.allowed_origins);
+  settings.tls = websocket_tls_ != nullptr;
   websocket_listener_ = std::make_unique<websocket::listener>(
       *loops_.front(), [this]() -> event_loop& { return next_loop(); }, std::move(settings), ws.handshake_timeout,
-      [this](asio::ip::tcp::socket socket, event_loop& loop, const websocket::upgrade_result& result) {
-        on_websocket_upgraded(std::move(socket), loop, result);
-      });
+      [this](asio::ip::tcp::socket socket, SSL* tls, event_loop& loop, const websocket::upgrade_result& result) {
+        on_websocket_upgraded(std::move(socket), tls, loop, result);
+      },
+      websocket_tls_, websocket_tls_timeout_);
   // nats-server's default host for the websocket block is DEFAULT_HOST.
   const std::string host = ws.host.empty() ? "0.0.0.0" : ws.host;
   try {
@@ -207,13 +210,17 @@ void server::start_websocket() {
     websocket_listener_.reset();
     throw;
   }
-  log().notice("Listening for websocket clients on ws://", host, ":", websocket_listener_->port());
-  log().warning("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+  log().notice("Listening for websocket clients on ", websocket_tls_ ? "wss" : "ws", "://", host, ":",
+               websocket_listener_->port());
+  if (!websocket_tls_) log().warning("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
 }
 
-void server::on_websocket_upgraded(asio::ip::tcp::socket socket, event_loop& loop,
+void server::on_websocket_upgraded(asio::ip::tcp::socket socket, SSL* tls, event_loop& loop,
                                    const websocket::upgrade_result& result) {
-  if (shutting_down_) return;
+  if (shutting_down_) {
+    if (tls != nullptr) SSL_free(tls);
+    return;
+  }
   websocket_session_settings settings;
   settings.compress = result.compress;
   settings.browser = result.browser;
@@ -222,7 +229,7 @@ void server::on_websocket_upgraded(asio::ip::tcp::socket socket, event_loop& loo
   settings.forwarded_for = result.forwarded_for;
   settings.inflate_limit = static_cast<std::size_t>(std::max<std::int64_t>(options_.max_pending, options_.max_payload));
   stats_.total_connections.fetch_add(1, std::memory_order_relaxed);
-  auto link = std::make_unique<websocket_transport>(std::move(socket), std::move(settings));
+  auto link = std::make_unique<websocket_transport>(std::move(socket), std::move(settings), tls);
   auto client = std::make_shared<connection>(*this, loop, std::move(link), ++next_client_id_);
   client->set_role(std::make_unique<client_protocol>(*client, *this));
   admit(std::move(client), loop);

@@ -226,7 +226,7 @@ class server {
   /// Starts the WebSocket listener when the websocket block asks for it.
   void start_websocket();
   /// A WebSocket client upgraded (on `loop`).
-  void on_websocket_upgraded(boost::asio::ip::tcp::socket socket, event_loop& loop,
+  void on_websocket_upgraded(boost::asio::ip::tcp::socket socket, SSL* tls, event_loop& loop,
                              const websocket::upgrade_result& result);
   void tick(event_loop& loop);
   event_loop& next_loop();
@@ -247,6 +247,8 @@ class server {
   std::shared_ptr<const auth::auth_config> websocket_auth_;  // lock: auth_mutex_; null without websocket
   std::atomic<bool> websocket_auth_required_{false};         // INFO auth_required for WebSocket clients
   std::unique_ptr<websocket::listener> websocket_listener_;  // null without websocket
+  std::shared_ptr<boost::asio::ssl::context> websocket_tls_;  // wss://: the websocket block's tls; else null
+  std::chrono::milliseconds websocket_tls_timeout_{2000};
   std::string tls_info_json_;                      // INFO tls_* fields, fixed at start
   auth::tls_settings tls_settings_;
   tls_transport_settings tls_transport_settings_;  // fixed at construction

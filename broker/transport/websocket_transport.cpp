@@ -8,6 +8,8 @@
 #include <climits>
 #include <cstring>
 
+#include <openssl/err.h>
+
 #include "broker/logger.hpp"
 
 namespace courier::broker {
@@ -88,8 +90,42 @@ std::uint16_t close_status_for(close_reason reason) {
 }
 }  // namespace
 
-websocket_transport::websocket_transport(asio::ip::tcp::socket socket, websocket_session_settings settings)
-    : transport(std::move(socket)), settings_(std::move(settings)), decoder_(settings_.require_mask) {}
+websocket_transport::websocket_transport(asio::ip::tcp::socket socket, websocket_session_settings settings, SSL* tls)
+    : transport(std::move(socket)), settings_(std::move(settings)), ssl_(tls), decoder_(settings_.require_mask) {}
+
+websocket_transport::~websocket_transport() {
+  if (ssl_ != nullptr) SSL_free(ssl_);
+}
+
+std::size_t websocket_transport::read_bytes(char* buffer, std::size_t size, error_code& ec) {
+  if (ssl_ == nullptr) return read_plain(buffer, size, ec);
+  ERR_clear_error();
+  const int n = SSL_read(ssl_, buffer, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+  if (n > 0) return static_cast<std::size_t>(n);
+  ec = tls_error(n, asio::error::connection_reset);
+  return 0;
+}
+
+std::size_t websocket_transport::write_bytes(const char* data, std::size_t size, error_code& ec) {
+  if (ssl_ == nullptr) return write_plain(data, size, ec);
+  ERR_clear_error();
+  const int n = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
+  if (n > 0) return static_cast<std::size_t>(n);
+  ec = tls_error(n, asio::error::broken_pipe);
+  return 0;
+}
+
+transport::error_code websocket_transport::tls_error(int result, error_code failure) {
+  switch (SSL_get_error(ssl_, result)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+      return asio::error::would_block;
+    case SSL_ERROR_ZERO_RETURN:
+      return asio::error::eof;
+    default:
+      return failure;
+  }
+}
 
 open_step websocket_transport::advance_open(const error_code& wait_error) {
   assert(!wait_error);
@@ -181,7 +217,7 @@ std::size_t websocket_transport::read_some(char* buffer, std::size_t size, error
       in_begin_ = 0;
     }
     if (in_.size() < in_end_ + read_chunk / 4) in_.resize(std::max(read_chunk, in_end_ + read_chunk / 4));
-    const std::size_t n = read_plain(in_.data() + in_end_, in_.size() - in_end_, ec);
+    const std::size_t n = read_bytes(in_.data() + in_end_, in_.size() - in_end_, ec);
     if (ec) return 0;
     in_end_ += n;
   }
@@ -231,7 +267,7 @@ void websocket_transport::send_control(std::string frame) {
 
 bool websocket_transport::flush_control(error_code& ec) {
   while (!control_out_.empty()) {
-    const std::size_t n = write_plain(control_out_.data(), control_out_.size(), ec);
+    const std::size_t n = write_bytes(control_out_.data(), control_out_.size(), ec);
     if (ec) return false;
     control_out_.erase(0, n);
   }
@@ -279,6 +315,16 @@ void websocket_transport::stage_frames(const char* data, std::size_t size) {
 }
 
 bool websocket_transport::write_staged(error_code& ec) {
+  // Over TLS, one SSL_write per part: a part SSL_write left unfinished is
+  // retried as it was (OpenSSL's rule), and partial writes advance it.
+  while (ssl_ != nullptr && iov_at_ < iov_.size()) {
+    iovec& part = iov_[iov_at_];
+    const std::size_t n = write_bytes(static_cast<const char*>(part.iov_base), part.iov_len, ec);
+    if (ec) return false;
+    part.iov_base = static_cast<char*>(part.iov_base) + n;
+    part.iov_len -= n;
+    if (part.iov_len == 0) ++iov_at_;
+  }
   while (iov_at_ < iov_.size()) {
     msghdr message{};
     message.msg_iov = iov_.data() + iov_at_;

@@ -16,6 +16,7 @@
 // half written starts exactly where the reported bytes end.
 #pragma once
 
+#include <openssl/ssl.h>
 #include <sys/uio.h>
 
 #include <string>
@@ -37,10 +38,13 @@ struct websocket_session_settings {
   std::size_t inflate_limit = 64 * 1024 * 1024;  ///< largest inflated message accepted
 };
 
-/// A WebSocket client connection (ws://).
+/// A WebSocket client connection (ws://, or wss:// with the SSL object
+/// the upgrade's TLS session lives in).
 class websocket_transport final : public transport {
  public:
-  websocket_transport(boost::asio::ip::tcp::socket socket, websocket_session_settings settings);
+  /// Takes ownership of `tls` (null for ws://).
+  websocket_transport(boost::asio::ip::tcp::socket socket, websocket_session_settings settings, SSL* tls = nullptr);
+  ~websocket_transport() override;
 
   /// The upgrade already happened: the INFO goes out at once.
   open_step advance_open(const error_code& wait_error) override;
@@ -58,6 +62,11 @@ class websocket_transport final : public transport {
   void write_goodbye(close_reason reason) override;
 
  private:
+  /// Bytes from and to the peer: the socket, or TLS over it.
+  std::size_t read_bytes(char* buffer, std::size_t size, error_code& ec);
+  std::size_t write_bytes(const char* data, std::size_t size, error_code& ec);
+  error_code tls_error(int result, error_code failure);
+
   /// Handles a whole control frame from the client.
   void on_control();
   /// Queues (or writes at once) a control frame of ours.
@@ -70,6 +79,7 @@ class websocket_transport final : public transport {
   bool write_staged(error_code& ec);
 
   const websocket_session_settings settings_;
+  SSL* ssl_ = nullptr;  ///< wss://: the TLS session (owned)
   bool greeted_ = false;
 
   // Reading (loop thread).

@@ -16,6 +16,7 @@
 
 #include "broker/event_loop.hpp"
 #include "broker/logger.hpp"
+#include "broker/websocket/tls_stream.hpp"
 
 namespace courier::broker::websocket {
 
@@ -37,24 +38,27 @@ struct listener::shared {
   upgrade_settings settings;
   std::chrono::milliseconds handshake_timeout;
   upgraded_handler on_upgraded;
+  std::shared_ptr<asio::ssl::context> tls;  ///< null: ws://
+  std::chrono::milliseconds tls_timeout;
 };
 
 namespace {
 
-/// One connection's HTTP exchange until it upgrades or ends (Go's
-/// http.Server keeps a refused HTTP/1.1 connection open for another request).
-asio::awaitable<void> upgrade_session(tcp::socket socket, event_loop& loop, std::shared_ptr<listener::shared> state) {
+/// One connection's HTTP exchange until it upgrades (true: the 101 went out
+/// and `result` says what was agreed) or ends (Go's http.Server keeps a
+/// refused HTTP/1.1 connection open for another request). `Stream` is a
+/// beast::tcp_stream (ws://) or a tls_stream (wss://).
+template <class Stream>
+asio::awaitable<bool> upgrade_exchange(Stream& stream, const std::string& address, listener::shared& state,
+                                       upgrade_result& result) {
   error_code ignored;
-  const auto peer = socket.remote_endpoint(ignored);
-  const std::string address = peer.address().to_string() + ":" + std::to_string(peer.port());
-  beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
   for (;;) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(max_request_bytes);
     parser.body_limit(max_request_bytes);
-    if (state->handshake_timeout.count() > 0) {
-      stream.expires_after(state->handshake_timeout);
+    if (state.handshake_timeout.count() > 0) {
+      stream.expires_after(state.handshake_timeout);
     } else {
       stream.expires_never();
     }
@@ -66,46 +70,74 @@ asio::awaitable<void> upgrade_session(tcp::socket socket, event_loop& loop, std:
                          read_error == asio::error::operation_aborted;
       if (!quiet) co_await asio::async_write(stream, asio::buffer(malformed_request_response), use_tuple);
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      co_return;
+      co_return false;
     }
     const auto& request = parser.get();
     if (request.version() == 11 && request.find(http::field::host) == request.end()) {
       co_await asio::async_write(stream, asio::buffer(missing_host_response), use_tuple);
       stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      co_return;
+      co_return false;
     }
-    const upgrade_result result = check_upgrade(request, state->settings, std::chrono::system_clock::now());
+    result = check_upgrade(request, state.settings, std::chrono::system_clock::now());
     if (!result.accepted) {
       log().error(address, " - websocket handshake error: ", result.reason);
       auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(result.response), use_tuple);
       (void)written;
       if (write_error || !result.keep_alive) {
         stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        co_return;
+        co_return false;
       }
       continue;
     }
     if (buffer.size() > 0) {
       // nats-server closes without an answer.
       log().error(address, " - websocket handshake error: client sent data before handshake is complete");
-      co_return;
+      co_return false;
     }
     auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(result.response), use_tuple);
     (void)written;
-    if (write_error) co_return;
+    if (write_error) co_return false;
     stream.expires_never();
-    state->on_upgraded(stream.release_socket(), loop, result);
+    co_return true;
+  }
+}
+
+asio::awaitable<void> upgrade_session(tcp::socket socket, event_loop& loop, std::shared_ptr<listener::shared> state) {
+  error_code ignored;
+  const auto peer = socket.remote_endpoint(ignored);
+  const std::string address = peer.address().to_string() + ":" + std::to_string(peer.port());
+  upgrade_result result;
+  if (!state->tls) {
+    beast::tcp_stream stream(std::move(socket));
+    if (co_await upgrade_exchange(stream, address, *state, result))
+      state->on_upgraded(stream.release_socket(), nullptr, loop, result);
     co_return;
+  }
+  // wss://: the TLS handshake first, within the TLS timeout (as nats-server).
+  tls_stream stream(std::move(socket), state->tls->native_handle());
+  stream.expires_after(state->tls_timeout);
+  auto [handshake_error, unused] = co_await stream.async_handshake(use_tuple);
+  (void)unused;
+  if (handshake_error) {
+    log().error(address, " - websocket TLS handshake error: ",
+                handshake_error == beast::error::timeout ? std::string("timeout") : handshake_error.message());
+    stream.socket().close(ignored);
+    co_return;
+  }
+  if (co_await upgrade_exchange(stream, address, *state, result)) {
+    SSL* ssl = stream.release_ssl();
+    state->on_upgraded(std::move(stream.socket()), ssl, loop, result);
   }
 }
 
 }  // namespace
 
 listener::listener(event_loop& accept_loop, loop_picker pick_loop, upgrade_settings settings,
-                   std::chrono::milliseconds handshake_timeout, upgraded_handler on_upgraded)
+                   std::chrono::milliseconds handshake_timeout, upgraded_handler on_upgraded,
+                   std::shared_ptr<boost::asio::ssl::context> tls, std::chrono::milliseconds tls_timeout)
     : accept_loop_(accept_loop),
       shared_(std::make_shared<shared>(shared{std::move(pick_loop), std::move(settings), handshake_timeout,
-                                              std::move(on_upgraded)})) {}
+                                              std::move(on_upgraded), std::move(tls), tls_timeout})) {}
 
 listener::~listener() = default;
 

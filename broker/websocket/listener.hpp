@@ -13,6 +13,8 @@
 #include <string>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <openssl/ssl.h>
 
 #include "broker/websocket/upgrade.hpp"
 
@@ -26,14 +28,20 @@ namespace courier::broker::websocket {
 /// accepting loop's thread unless noted.
 class listener {
  public:
-  /// A client upgraded: its socket (on `loop`) and what the upgrade agreed.
-  using upgraded_handler = std::function<void(boost::asio::ip::tcp::socket socket, event_loop& loop,
+  /// A client upgraded: its socket (on `loop`), over wss:// the SSL object
+  /// its TLS session lives in (the handler owns it; null over ws://), and
+  /// what the upgrade agreed.
+  using upgraded_handler = std::function<void(boost::asio::ip::tcp::socket socket, SSL* tls, event_loop& loop,
                                               const upgrade_result& result)>;
   /// Picks the loop the next connection lives on. Any thread.
   using loop_picker = std::function<event_loop&()>;
 
+  /// With `tls` (a server context), the listener is wss://: each client's
+  /// TLS handshake must end within `tls_timeout`, then the upgrade follows.
   listener(event_loop& accept_loop, loop_picker pick_loop, upgrade_settings settings,
-           std::chrono::milliseconds handshake_timeout, upgraded_handler on_upgraded);
+           std::chrono::milliseconds handshake_timeout, upgraded_handler on_upgraded,
+           std::shared_ptr<boost::asio::ssl::context> tls = nullptr,
+           std::chrono::milliseconds tls_timeout = std::chrono::seconds(2));
   ~listener();
 
   /// Binds and listens. Throws std::runtime_error when it cannot. Any thread, before start().

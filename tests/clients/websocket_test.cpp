@@ -4,6 +4,7 @@
 #include "ws_peer.hpp"
 
 #include "nats_helpers.hpp"
+#include "tests/mss/test_support.hpp"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -27,6 +28,21 @@ struct ws_server {
   std::string ws_url() const { return "ws://127.0.0.1:" + std::to_string(ws_port); }
   int ws_port;
   int http_port;
+  server_process process;
+};
+
+/// A server whose WebSocket listener is wss:// with a self-signed
+/// certificate (for localhost and 127.0.0.1) made by the openssl CLI.
+struct wss_server {
+  wss_server()
+      : made(mss::test::make_self_signed(dir)),
+        ws_port(pick_free_port()),
+        process("websocket {\n  port: " + std::to_string(ws_port) + "\n  tls { cert_file: \"" + dir.file("cert.pem") +
+                "\", key_file: \"" + dir.file("key.pem") + "\" }\n}\n") {}
+  std::string ws_url() const { return "wss://127.0.0.1:" + std::to_string(ws_port); }
+  mss::test::temp_dir dir;
+  bool made;
+  int ws_port;
   server_process process;
 };
 
@@ -54,7 +70,8 @@ std::string http_get(int port, const std::string& path) {
 }
 
 /// Connects the peer; the "connected" event, or null.
-value connect_peer(ws_peer& peer, const ws_server& server, picojson::object options = {}) {
+template <class Server>
+value connect_peer(ws_peer& peer, const Server& server, picojson::object options = {}) {
   peer.send(command({{"op", value("connect")}, {"servers", value(server.ws_url())}, {"options", value(options)}}));
   return peer.wait_for("connected");
 }
@@ -63,9 +80,10 @@ bool is_msg(const picojson::object& event, const std::string& id) { return ws_pe
 
 /// Both directions of publish/subscribe and request/reply between a nats.ws
 /// peer and a libnats client.
-void exchange_with_libnats(ws_peer& peer, const ws_server& server) {
+template <class Server>
+void exchange_with_libnats(ws_peer& peer, const Server& server) {
   ASSERT_TRUE(peer.ready());
-  auto info = connect_peer(peer, server);
+  value info = connect_peer(peer, server);
   ASSERT_FALSE(info.is<picojson::null>());
   auto tcp = connect_to(server.process.url());
   ASSERT_TRUE(tcp);
@@ -78,7 +96,7 @@ void exchange_with_libnats(ws_peer& peer, const ws_server& server) {
   }
   ASSERT_EQ(flush(tcp.get()), NATS_OK);
   for (int i = 0; i < 3; ++i) {
-    auto msg = peer.wait_for("msg", 60s, [](const picojson::object& e) { return is_msg(e, "in"); });
+    value msg = peer.wait_for("msg", 60s, [](const picojson::object& e) { return is_msg(e, "in"); });
     ASSERT_FALSE(msg.is<picojson::null>());
     EXPECT_EQ(ws_peer::field(msg.get<picojson::object>(), "data"), "m" + std::to_string(i));
   }
@@ -104,7 +122,7 @@ void exchange_with_libnats(ws_peer& peer, const ws_server& server) {
   ASSERT_EQ(natsConnection_PublishString(tcp.get(), "to.ws", "after"), NATS_OK);
   ASSERT_EQ(flush(tcp.get()), NATS_OK);
   for (const std::string* expected : {&huge, static_cast<const std::string*>(nullptr)}) {
-    auto msg = peer.wait_for("msg", 60s, [](const picojson::object& e) { return is_msg(e, "in"); });
+    value msg = peer.wait_for("msg", 60s, [](const picojson::object& e) { return is_msg(e, "in"); });
     ASSERT_FALSE(msg.is<picojson::null>());
     EXPECT_EQ(ws_peer::field(msg.get<picojson::object>(), "data"), expected ? *expected : std::string("after"));
   }
@@ -151,6 +169,30 @@ TEST(WebSocket, ChromiumPageExchangesMessagesAndRequestsWithLibnats) {
   ASSERT_TRUE(server.process.start());
   ws_peer peer(COURIER_CHROMIUM);
   exchange_with_libnats(peer, server);
+}
+
+TEST(WebSocket, WssWithTheBlocksCertificateServesNatsWs) {
+  wss_server server;
+  ASSERT_TRUE(server.made) << "openssl could not make a certificate";
+  ASSERT_TRUE(server.process.start());
+  EXPECT_NE(server.process.log_text().find("Listening for websocket clients on wss://"), std::string::npos)
+      << server.process.log_text();
+  // Node trusts the test's certificate; the name checked is 127.0.0.1.
+  ws_peer peer({}, {"NODE_EXTRA_CA_CERTS=" + server.dir.file("cert.pem")});
+  exchange_with_libnats(peer, server);
+}
+
+TEST(WebSocket, WssRefusesAPlainTextUpgrade) {
+  wss_server server;
+  ASSERT_TRUE(server.made);
+  ASSERT_TRUE(server.process.start());
+  const std::string answer = http_get(server.ws_port, "/");
+  EXPECT_EQ(answer.find("101"), std::string::npos) << answer;
+  EXPECT_EQ(answer.find("INFO"), std::string::npos) << answer;
+  // The server is still fine for TLS clients.
+  ws_peer peer({}, {"NODE_EXTRA_CA_CERTS=" + server.dir.file("cert.pem")});
+  ASSERT_TRUE(peer.ready());
+  EXPECT_FALSE(connect_peer(peer, server).is<picojson::null>());
 }
 
 TEST(WebSocket, HeadersBothWays) {

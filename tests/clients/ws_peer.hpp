@@ -29,12 +29,14 @@ class ws_peer {
  public:
   /// Starts `node ws_peer.mjs` (with --chromium PATH when `chromium` is set)
   /// and waits for its "ready".
-  explicit ws_peer(const std::string& chromium = {}) : ws_peer(peer_args(chromium), "the nats.ws peer") {}
+  /// `extra_env` ("NAME=value") is added to the peer's environment.
+  explicit ws_peer(const std::string& chromium = {}, std::vector<std::string> extra_env = {})
+      : ws_peer(peer_args(chromium), "the nats.ws peer", std::move(extra_env)) {}
 
   /// Starts `node tests/browser/<script> <args...>`, another driver speaking
   /// the same line protocol (events with "ev", "ready" first, "fatal").
   ws_peer(const std::string& script, const std::vector<std::string>& args, const std::string& what)
-      : ws_peer(script_args(script, args), what) {}
+      : ws_peer(script_args(script, args), what, {}) {}
 
  private:
   static std::vector<std::string> peer_args(const std::string& chromium) {
@@ -46,7 +48,8 @@ class ws_peer {
     return out;
   }
 
-  ws_peer(const std::vector<std::string>& args, const std::string& what) : what_(what) {
+  ws_peer(const std::vector<std::string>& args, const std::string& what, std::vector<std::string> extra_env)
+      : what_(what) {
     int in[2], out[2];
     if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0) {
       ADD_FAILURE() << "pipe failed";
@@ -55,6 +58,7 @@ class ws_peer {
     spawn_options options;
     options.stdin_fd = in[0];
     options.stdout_fd = out[1];
+    options.extra_env = std::move(extra_env);
     pid_ = spawn(args, options);
     ::close(in[0]);
     ::close(out[1]);
