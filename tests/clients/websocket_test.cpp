@@ -69,6 +69,69 @@ std::string http_get(int port, const std::string& path) {
   return body == std::string::npos ? std::string{} : response.substr(body + 4);
 }
 
+/// A raw WebSocket client on a blocking socket, for what no library does on
+/// purpose: never reading, or never upgrading.
+struct raw_ws_client {
+  /// Connects (with a small receive buffer when asked) and upgrades; check `fd`.
+  explicit raw_ws_client(int port, int receive_buffer = 0) : fd(connect_loopback(port, receive_buffer)) {
+    if (fd < 0) return;
+    const std::string request =
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(request.size())) close();
+  }
+  ~raw_ws_client() { close(); }
+  void close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+  /// Sends `text` as one masked binary frame.
+  bool send_frame(const std::string& text) {
+    std::string frame = "\x82";
+    if (text.size() < 126) {
+      frame += static_cast<char>(0x80 | text.size());
+    } else {
+      frame += static_cast<char>(0x80 | 126);
+      frame += static_cast<char>(text.size() >> 8);
+      frame += static_cast<char>(text.size() & 0xff);
+    }
+    const char mask[4] = {0x11, 0x22, 0x33, 0x44};
+    frame.append(mask, 4);
+    for (std::size_t i = 0; i < text.size(); ++i) frame += static_cast<char>(text[i] ^ mask[i % 4]);
+    return ::send(fd, frame.data(), frame.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(frame.size());
+  }
+  /// Reads until `needle` has arrived (frames are not decoded: the server
+  /// sends small NATS lines unmasked and uncompressed); false on timeout or close.
+  bool read_until(const std::string& needle, std::chrono::milliseconds timeout = 30s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (received.find(needle) == std::string::npos) {
+      pollfd p{fd, POLLIN, 0};
+      if (std::chrono::steady_clock::now() > deadline || ::poll(&p, 1, 100) < 0) return false;
+      if ((p.revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      char buffer[4096];
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) return false;
+      received.append(buffer, static_cast<std::size_t>(n));
+    }
+    return true;
+  }
+  /// True when the server ends the connection within `timeout` (what is
+  /// still buffered is read and dropped).
+  bool closed_within(std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) <= 0) continue;
+      char buffer[65536];
+      const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+      if (n <= 0) return true;
+    }
+    return false;
+  }
+  int fd;
+  std::string received;
+};
+
 /// Connects the peer; the "connected" event, or null.
 template <class Server>
 value connect_peer(ws_peer& peer, const Server& server, picojson::object options = {}) {
@@ -193,6 +256,80 @@ TEST(WebSocket, WssRefusesAPlainTextUpgrade) {
   ws_peer peer({}, {"NODE_EXTRA_CA_CERTS=" + server.dir.file("cert.pem")});
   ASSERT_TRUE(peer.ready());
   EXPECT_FALSE(connect_peer(peer, server).is<picojson::null>());
+}
+
+TEST(WebSocket, ATabThatStopsReadingIsCutOffAsASlowConsumerOthersGetEverything) {
+  ws_server server("max_pending: 262144\nmax_payload: 262144\n");
+  ASSERT_TRUE(server.process.start());
+  raw_ws_client stalled(server.ws_port, 4096);
+  ASSERT_GE(stalled.fd, 0);
+  ASSERT_TRUE(stalled.read_until("INFO"));
+  ASSERT_TRUE(stalled.send_frame("CONNECT {\"verbose\":false}\r\nSUB feed 1\r\nPING\r\n"));
+  ASSERT_TRUE(stalled.read_until("PONG"));
+  // From here on the tab reads nothing. A TCP subscriber reads on; the
+  // publisher waits for the server every 50 messages, so that what the
+  // reader has not read yet stays within its socket buffers.
+  auto subscriber = connect_to(server.process.url());
+  ASSERT_TRUE(subscriber);
+  auto reader = subscribe_sync(subscriber.get(), "feed");
+  ASSERT_EQ(flush(subscriber.get()), NATS_OK);
+  auto tcp = connect_to(server.process.url());
+  ASSERT_TRUE(tcp);
+  const std::string payload(1024, 'x');
+  const int count = 4000;
+  for (int i = 0; i < count; ++i) {
+    ASSERT_EQ(natsConnection_Publish(tcp.get(), "feed", payload.data(), static_cast<int>(payload.size())), NATS_OK);
+    if (i % 50 == 49) ASSERT_EQ(flush(tcp.get(), 60s), NATS_OK) << "message " << i;
+  }
+  ASSERT_EQ(flush(tcp.get()), NATS_OK);
+  for (int i = 0; i < count; ++i) ASSERT_TRUE(next_message(reader.get(), 30s)) << "message " << i;
+  EXPECT_TRUE(stalled.closed_within(30s)) << "the stalled tab was not cut off";
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (server.process.log_text().find("Slow Consumer Detected") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  EXPECT_NE(server.process.log_text().find("Slow Consumer Detected"), std::string::npos) << server.process.log_text();
+  EXPECT_NE(http_get(server.http_port, "/varz").find("\"slow_consumers\": 1"), std::string::npos);
+}
+
+TEST(WebSocket, AFloodOfConnectionsThatNeverUpgradeIsClosedAndDisturbsNoClient) {
+  ws_server server({}, "  handshake_timeout: \"1s\"");
+  ASSERT_TRUE(server.process.start());
+  std::vector<int> idle;
+  for (int i = 0; i < 200; ++i) {
+    const int fd = connect_loopback(server.ws_port);
+    ASSERT_GE(fd, 0) << "connection " << i;
+    idle.push_back(fd);
+  }
+  // A client upgrading in the middle of the flood is served.
+  raw_ws_client client(server.ws_port);
+  ASSERT_TRUE(client.read_until("INFO"));
+  ASSERT_TRUE(client.send_frame("CONNECT {\"verbose\":false}\r\nPING\r\n"));
+  EXPECT_TRUE(client.read_until("PONG"));
+  // Each idle one is closed once the handshake timeout passes.
+  int closed = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 60s;
+  for (const int fd : idle) {
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      if (::poll(&p, 1, 100) > 0) {
+        char byte;
+        if (::recv(fd, &byte, 1, 0) <= 0) {
+          ++closed;
+          break;
+        }
+      }
+      if (std::chrono::steady_clock::now() > deadline) break;
+    }
+    ::close(fd);
+  }
+  EXPECT_EQ(closed, 200);
+  // The upgraded client is still there.
+  ASSERT_TRUE(client.send_frame("PING\r\n"));
+  client.received.clear();
+  EXPECT_TRUE(client.read_until("PONG"));
+  EXPECT_NE(http_get(server.http_port, "/connz").find("\"num_connections\": 1,"), std::string::npos)
+      << http_get(server.http_port, "/connz");
 }
 
 TEST(WebSocket, HeadersBothWays) {
