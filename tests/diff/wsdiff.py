@@ -33,7 +33,9 @@ import re
 import selectors
 import shutil
 import socket
+import ssl
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -97,13 +99,15 @@ def send(data, name="c1", **kw):
 CASES = []
 
 
-def case(name, steps, doc="", ws="", config="", frame_sizes=False, racy_close=False):
+def case(name, steps, doc="", ws="", config="", frame_sizes=False, racy_close=False, tls=False):
     """`racy_close`: a framing error, after which nats-server's close frame
     (1002 and the error) leaves or not depending on a race between its
     read and write loops (seen both ways in a row); such frames are left
-    out of the comparison (Courier always sends it)."""
+    out of the comparison (Courier always sends it). `tls`: the listener is
+    wss:// (a self-signed certificate made with the openssl CLI; the
+    clients verify it) and every WebSocket client speaks TLS."""
     CASES.append({"name": name, "steps": steps, "doc": doc, "ws": ws, "config": config,
-                  "frame_sizes": frame_sizes, "racy_close": racy_close})
+                  "frame_sizes": frame_sizes, "racy_close": racy_close, "tls": tls})
 
 
 # ---- the upgrade ----
@@ -207,14 +211,28 @@ case("ws_browser_frames",
      frame_sizes=True, doc="frames of at most 4 KiB for browsers")
 
 
+# ---- wss:// ----
+case("wss_upgrade_info_ping", ws_session(send(CONNECT + b"PING\r\n")), tls=True,
+     doc="TLS, then the same 101 and INFO as over ws://")
+case("wss_refuse_post", [("open", "c1"), ("raw", "c1", upgrade(method="POST"))], tls=True, doc="405 over TLS")
+case("wss_pubsub_with_tcp_client",
+     ws_session(send(CONNECT + b"SUB foo 1\r\nPING\r\n"),
+                ("tcp", "t1", b'CONNECT {"verbose":false}\r\nPUB foo 5\r\nhello\r\nPING\r\n'),
+                send(b"PUB bar 2\r\nhi\r\nPING\r\n")), tls=True)
+case("wss_max_payload", ws_session(send(CONNECT + b"PUB a 2000\r\n")), config="max_payload: 1000", tls=True,
+     doc="-ERR then close 1009, over TLS")
+
+
 # ---- the harness ----
 
 DATE_RE = re.compile(rb"Date: [^\r\n]*")
 
 
 class Client:
-    def __init__(self, port):
+    def __init__(self, port, tls=None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=2)
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="127.0.0.1")
         self.sock.setblocking(False)
         self.raw = b""
         self.upgraded = False
@@ -226,7 +244,8 @@ class Client:
 
 
 class WsSession:
-    def __init__(self, ws_port, tcp_port, frame_sizes):
+    def __init__(self, ws_port, tcp_port, frame_sizes, tls=None):
+        self.tls = tls
         self.ws_port = ws_port
         self.tcp_port = tcp_port
         self.frame_sizes = frame_sizes
@@ -235,7 +254,7 @@ class WsSession:
         self.lines = []
 
     def open(self, name):
-        c = Client(self.ws_port)
+        c = Client(self.ws_port, self.tls)
         self.clients[name] = c
         self.sel.register(c.sock, selectors.EVENT_READ, name)
 
@@ -337,7 +356,10 @@ class WsSession:
                 s = c.sock if isinstance(c, Client) else c
                 try:
                     data = s.recv(65536)
-                except BlockingIOError:
+                    # TLS: what OpenSSL has decrypted already is not on the socket.
+                    while data and isinstance(s, ssl.SSLSocket) and s.pending():
+                        data += s.recv(65536)
+                except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
                     continue
                 except OSError:
                     data = b""
@@ -389,7 +411,16 @@ def run_case(binary, case):
     server = None
     try:
         ws_port = difftest.free_port()
-        config = "websocket {\n  port: %d\n  no_tls: true\n  %s\n}\n%s\n" % (ws_port, case["ws"], case["config"])
+        tls_context = None
+        security = "no_tls: true"
+        if case.get("tls"):
+            cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                            "-keyout", key, "-out", cert], check=True, capture_output=True)
+            security = 'tls { cert_file: "%s", key_file: "%s" }' % (cert, key)
+            tls_context = ssl.create_default_context(cafile=cert)
+        config = "websocket {\n  port: %d\n  %s\n  %s\n}\n%s\n" % (ws_port, security, case["ws"], case["config"])
         server = difftest.Server(binary, config, workdir)
         # The WebSocket listener starts with the server; wait until it accepts.
         deadline = time.time() + 30
@@ -402,7 +433,7 @@ def run_case(binary, case):
                     raise difftest.HarnessError("no websocket listener on %d; log:\n%s" % (ws_port, server.read_log()))
                 time.sleep(0.05)
         time.sleep(0.1)
-        return WsSession(ws_port, server.port, case["frame_sizes"]).run(case["steps"])
+        return WsSession(ws_port, server.port, case["frame_sizes"], tls_context).run(case["steps"])
     finally:
         if server is not None:
             server.stop()
