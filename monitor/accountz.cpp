@@ -2,6 +2,7 @@
 #include <algorithm>
 
 #include "broker/connection_registry.hpp"
+#include "broker/leaf/leaf_nodes.hpp"
 #include "broker/server.hpp"
 #include "monitor/endpoints.hpp"
 #include "monitor/go_format.hpp"
@@ -12,7 +13,8 @@ namespace courier::monitor {
 namespace {
 
 struct account_traffic {
-  std::uint64_t connections = 0;  // live
+  std::uint64_t connections = 0;  // live clients
+  std::uint64_t leafnodes = 0;    // live leaf connections bound to the account
   std::uint64_t msgs_in = 0, bytes_in = 0, msgs_out = 0, bytes_out = 0;
   std::uint64_t slow_consumers = 0;  // cut off as slow consumers (of the closed ones remembered)
 };
@@ -35,6 +37,9 @@ std::map<std::string, account_traffic> traffic_by_account(broker::server& server
   };
   for (const auto& c : server.connections().open_info()) add(c, true);
   for (const auto& c : server.connections().closed_info()) add(c, false);
+  if (const auto* leafs = server.leafs()) {
+    for (const auto& leaf : leafs->snapshot()) ++out[leaf.account].leafnodes;
+  }
   return out;
 }
 
@@ -46,7 +51,7 @@ void write_account_detail(json_writer& out, broker::server& server, const broker
   out.member("expired", false);
   out.member("complete", true);
   out.member("jetstream_enabled", false);
-  out.member("leafnode_connections", 0);
+  out.member("leafnode_connections", traffic.leafnodes);
   out.member("client_connections", traffic.connections);
   const auto stats = account.router.stats();
   out.member("subscriptions", static_cast<std::uint64_t>(stats.subscriptions));
@@ -129,8 +134,8 @@ http_reply accstatz(const endpoint_context& context, const query_params& query) 
     out.begin_object();
     out.member("acc", account->name);
     out.member("conns", t.connections);
-    out.member("leafnodes", 0);
-    out.member("total_conns", t.connections);
+    out.member("leafnodes", t.leafnodes);
+    out.member("total_conns", t.connections + t.leafnodes);
     out.key("sent").begin_object().member("msgs", t.msgs_out).member("bytes", t.bytes_out).end_object();
     out.key("received").begin_object().member("msgs", t.msgs_in).member("bytes", t.bytes_in).end_object();
     out.member("slow_consumers", t.slow_consumers);

@@ -125,8 +125,8 @@ std::string error_response(const broker::server& server, std::uint64_t seq, std:
 void write_account_stat(json_writer& out, const account_stat& stat) {
   out.member("acc", stat.account);
   out.member("conns", stat.conns);
-  out.member("leafnodes", 0);
-  out.member("total_conns", stat.conns);
+  out.member("leafnodes", stat.leafnodes);
+  out.member("total_conns", stat.conns + stat.leafnodes);
   write_data_stats(out, "sent", stat.msgs_sent, stat.bytes_sent);
   write_data_stats(out, "received", stat.msgs_received, stat.bytes_received);
   out.member("slow_consumers", stat.slow_consumers);

@@ -44,6 +44,7 @@ std::string error_response(const broker::server& server, std::uint64_t seq, std:
 struct account_stat {
   std::string account;
   std::uint64_t conns = 0;
+  std::uint64_t leafnodes = 0;  ///< leaf connections bound to the account
   std::uint64_t msgs_sent = 0, bytes_sent = 0, msgs_received = 0, bytes_received = 0;
   std::uint64_t slow_consumers = 0;
 };

@@ -1,5 +1,7 @@
 #include "monitor/system_service.hpp"
 
+#include "broker/leaf/leaf_nodes.hpp"
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -285,6 +287,9 @@ struct system_service::core {
     stat.account = account;
     auto live = live_connections.find(account);
     stat.conns = live == live_connections.end() ? 0 : live->second;
+    if (const auto* leafs = server.leafs()) {
+      for (const auto& leaf : leafs->snapshot()) stat.leafnodes += leaf.account == account ? 1 : 0;
+    }
     auto closed = closed_traffic.find(account);
     if (closed != closed_traffic.end()) {
       stat.msgs_sent = closed->second.msgs_out;

@@ -31,7 +31,10 @@ struct monitoring {
   picojson::object get(const std::string& target) {
     const auto path = target.substr(0, target.find('?'));
     const monitor::query_params query(target);
-    const auto reply = path == "/varz" ? monitor::varz(context, query) : monitor::leafz(context, query);
+    const auto reply = path == "/varz"       ? monitor::varz(context, query)
+                       : path == "/accountz" ? monitor::accountz(context, query)
+                       : path == "/accstatz" ? monitor::accstatz(context, query)
+                                             : monitor::leafz(context, query);
     EXPECT_EQ(reply.status, 200u) << reply.body;
     return json_of(reply.body);
   }
@@ -95,6 +98,22 @@ TEST(leaf_monitoring, hub_lists_its_leaf_as_nats_server_does) {
   EXPECT_EQ(entry.at("ip").get<std::string>(), "127.0.0.1");
   EXPECT_EQ(mon.get("/varz")["leafnodes"].get<std::int64_t>(), 1);
   EXPECT_EQ(mon.get("/leafz?acc=OTHER")["leafnodes"].get<std::int64_t>(), 0);
+  // The account's leaf connections, counted apart from its clients (none
+  // here) as nats-server's AccountStat and AccountInfo count them.
+  auto detail = mon.get("/accountz?acc=$G")["account_detail"].get<picojson::object>();
+  EXPECT_EQ(detail["leafnode_connections"].get<std::int64_t>(), 1);
+  EXPECT_EQ(detail["client_connections"].get<std::int64_t>(), 0);
+  auto statz = mon.get("/accstatz?unused=1")["account_statz"].get<picojson::array>();
+  bool found = false;
+  for (const auto& a : statz) {
+    const auto& o = a.get<picojson::object>();
+    if (o.at("acc").get<std::string>() != "$G") continue;
+    found = true;
+    EXPECT_EQ(o.at("conns").get<std::int64_t>(), 0);
+    EXPECT_EQ(o.at("leafnodes").get<std::int64_t>(), 1);
+    EXPECT_EQ(o.at("total_conns").get<std::int64_t>(), 1);
+  }
+  EXPECT_TRUE(found) << picojson::value(statz).serialize();
   edge.stop(SIGKILL);
   hub.shutdown();
   std::error_code ignored;
