@@ -505,6 +505,25 @@ void connection::close(close_reason reason) {
   asio::post(loop_.context(), [self = shared_from_this(), reason] { self->close_now(reason); });
 }
 
+namespace {
+/// Closes after which nats-server does not flush what is queued
+/// (closeConnection's skipFlushOnClose), and the shutdown, which must not
+/// wait for a client that does not read.
+bool drops_queued_output(close_reason reason) {
+  switch (reason) {
+    case close_reason::read_error:
+    case close_reason::write_error:
+    case close_reason::slow_consumer_pending_bytes:
+    case close_reason::slow_consumer_write_deadline:
+    case close_reason::tls_handshake_error:
+    case close_reason::server_shutdown:
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace
+
 void connection::close_now(close_reason reason) {
   assert(loop_.in_this_thread());
   if (closed_) return;
@@ -518,25 +537,92 @@ void connection::close_now(close_reason reason) {
   }
   for (auto& resume : waiters) resume();
   if (stall_timer_) stall_timer_->cancel();
+  bool lingering = false;
   {
     // Under the write lock: no publisher is writing to the socket as it
-    // closes. Best effort: what was queued before the close (an -ERR, the
-    // last messages) goes out if the socket takes it without waiting.
+    // closes. What was queued before the close (the last messages, an
+    // -ERR) goes out first, as nats-server flushes before closing: what
+    // the socket takes now, and the rest (lingering) as it drains, up to
+    // the write deadline; for the reasons nats-server closes without a
+    // flush, only what the socket takes now.
     std::lock_guard lock(write_mutex_);
-    if (!write_in_flight_ && !last.empty() && transport_->can_write_at_close()) {
-      error_code ignored;
-      transport_->write_some(last.data(), last.size(), ignored);
+    if (transport_->can_write_at_close()) {
+      // One buffer, written from an offset and never moved: a transport
+      // may keep pointers into what it was given (WebSocket frames staged,
+      // an SSL_write to retry) until it reports those bytes written.
+      if (write_in_flight_) linger_.assign(writing_.data() + written_, writing_.size() - written_);
+      linger_.append(last.data(), last.size());
+      error_code ec;
+      while (linger_done_ < linger_.size() && !ec)
+        linger_done_ += transport_->write_some(linger_.data() + linger_done_, linger_.size() - linger_done_, ec);
+      if (linger_done_ < linger_.size() && (ec == asio::error::would_block || ec == asio::error::try_again) &&
+          !drops_queued_output(reason)) {
+        lingering = true;
+        write_in_flight_ = true;  // direct writers keep off; nothing new is queued (closing_)
+      } else if (linger_done_ == linger_.size()) {
+        write_in_flight_ = false;
+      }
     }
-    if (!write_in_flight_ && transport_->can_write_at_close()) transport_->write_goodbye(reason);
-    transport_closed_ = true;
-    transport_->close();
+    if (!lingering) {
+      if (!write_in_flight_ && transport_->can_write_at_close()) transport_->write_goodbye(reason);
+      transport_closed_ = true;
+      transport_->close();
+    }
   }
   closed_ = true;
-  // From here on nothing reads or writes: every path checks closed_ first,
-  // and direct writers see transport_closed_ under write_mutex_.
+  // From here on nothing reads: every path checks closed_ first, direct
+  // writers see transport_closed_ (or write_in_flight_ while lingering)
+  // under write_mutex_, and only linger_write() writes.
   role_->on_closed(reason);
   log().debug(log_prefix_, "Client connection closed: ", to_string(reason));
   server_.connection_closed(*this, reason);
+  if (lingering) {
+    const auto deadline = limits_.write_deadline.count() > 0 ? limits_.write_deadline : std::chrono::seconds(10);
+    linger_timer_ = std::make_unique<boost::asio::steady_timer>(loop_.context());
+    linger_timer_->expires_after(deadline);
+    linger_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
+      if (!ec) self->end_linger(close_reason::slow_consumer_write_deadline);
+    });
+    linger_reason_ = reason;
+    linger_write();
+  }
+}
+
+void connection::linger_write() {
+  transport_->async_wait(transport::wait_type::wait_write, [self = shared_from_this()](const error_code& ec) {
+    std::lock_guard lock(self->write_mutex_);
+    if (self->transport_closed_) return;
+    if (ec) {
+      self->end_linger_locked(close_reason::write_error);
+      return;
+    }
+    error_code write_error;
+    while (self->linger_done_ < self->linger_.size() && !write_error) {
+      self->linger_done_ += self->transport_->write_some(self->linger_.data() + self->linger_done_,
+                                                         self->linger_.size() - self->linger_done_, write_error);
+    }
+    if (write_error && write_error != asio::error::would_block && write_error != asio::error::try_again) {
+      self->end_linger_locked(close_reason::write_error);
+      return;
+    }
+    if (self->linger_done_ < self->linger_.size()) return self->linger_write();
+    self->write_in_flight_ = false;
+    self->end_linger_locked(self->linger_reason_);
+  });
+}
+
+void connection::end_linger(close_reason reason) {
+  std::lock_guard lock(write_mutex_);
+  end_linger_locked(reason);
+}
+
+void connection::end_linger_locked(close_reason reason) {
+  if (transport_closed_) return;
+  if (!write_in_flight_ && transport_->can_write_at_close()) transport_->write_goodbye(reason);
+  linger_.clear();
+  transport_closed_ = true;
+  transport_->close();
+  if (linger_timer_) linger_timer_->cancel();
 }
 
 void connection::post(std::function<void()> work) {

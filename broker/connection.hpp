@@ -164,6 +164,11 @@ class connection final : public std::enable_shared_from_this<connection> {
   connection_info info() const;
 
  private:
+  /// The closed connection's queued output: wait writable, write, until
+  /// linger_ is all written, then the goodbye and the transport's close.
+  void linger_write();
+  void end_linger(close_reason reason);
+  void end_linger_locked(close_reason reason);
   // Opening (loop thread).
   void drive_open(const boost::system::error_code& wait_error);
   void do_open_wait(transport::wait_type what);
@@ -251,6 +256,13 @@ class connection final : public std::enable_shared_from_this<connection> {
   /// (a receiver asked this producer to stall). Fed first when reading resumes.
   std::string unparsed_;
   std::unique_ptr<boost::asio::steady_timer> stall_timer_;  // made on first stall
+  /// After close_now: output queued before the close that the socket had
+  /// not taken yet, written as it drains (lock: write_mutex_), until the
+  /// write deadline (linger_timer_).
+  std::string linger_;
+  std::size_t linger_done_ = 0;  // lock: write_mutex_; bytes of linger_ written
+  close_reason linger_reason_ = close_reason::client_closed;
+  std::unique_ptr<boost::asio::steady_timer> linger_timer_;
   clock::time_point next_ping_{};
   clock::time_point ping_sent_{};
   int pings_out_ = 0;
