@@ -122,6 +122,17 @@ built_services build_services(const picojson::value& mss_block, boost::asio::any
   return out;
 }
 
+/// Loads the notification gateway's certificate and key, as its start
+/// does, so that `-t` and start-up fail alike. Throws conf::config_error.
+void check_gateway_tls(const built_services& built, const conf::config_document* source) {
+  if (!built.notifications || !built.notifications->tls) return;
+  try {
+    auth::make_server_context(built.notifications->tls_settings);
+  } catch (const std::runtime_error& e) {
+    throw conf::config_error(position_of(source, "notifications/tls"), std::string("mss.notifications: tls: ") + e.what());
+  }
+}
+
 }  // namespace
 
 runner::runner(broker::server* embedded, const picojson::value& mss_block, const std::string& server_url,
@@ -130,6 +141,7 @@ runner::runner(broker::server* embedded, const picojson::value& mss_block, const
   handler_build_options build;
   build.sink = [](const std::string& line) { broker::log().write(broker::log_level::notice, line); };
   built_services built = build_services(mss_block, io_.get_executor(), build, source);
+  check_gateway_tls(built, source);
   const connection_settings& connection = built.connection;
   dispatcher_config config = std::move(built.config);
   handler_set handlers = std::move(built.handlers);
@@ -217,7 +229,8 @@ void check_message_services(const conf::server_options& options) {
   boost::asio::io_context io;  // never run: the handlers are built, nothing starts
   handler_build_options build;
   build.open_audit_logs = false;
-  build_services(options.mss, io.get_executor(), build, options.config_source.get());
+  const built_services built = build_services(options.mss, io.get_executor(), build, options.config_source.get());
+  check_gateway_tls(built, options.config_source.get());
 }
 
 bool message_services_only(const conf::server_options& options) { return !options.mss_only_url.empty(); }

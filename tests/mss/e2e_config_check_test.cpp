@@ -46,6 +46,11 @@ std::vector<broken_block> broken_blocks() {
        head + "  smtp {\n    host: 127.0.0.1\n    tls { cert_file: \"/nonexistent/cert.pem\" }\n  }\n" + handlers +
            "  }\n}\n",
        6, "mss.smtp: smtp 'tls'"},
+      {"BrokenTlsInTheNotificationGateway",
+       head + "  notifications {\n    authorize { url: \"http://127.0.0.1:1/a\" }\n"
+              "    tls { cert_file: \"/nonexistent/cert.pem\", key_file: \"/nonexistent/key.pem\" }\n  }\n" +
+           handlers + "  }\n}\n",
+       6, "mss.notifications: tls:"},
       {"InvalidSubjectPrefix", "# issue 18\nmss {\n  prefix: \"shop.*\"\n" + handlers + "  }\n}\n", 3,
        "mss.prefix: 'shop.*' is not a valid literal subject"},
   };
