@@ -426,6 +426,8 @@ void gateway::stop() {
 
 std::uint16_t gateway::port() const { return state_->port; }
 
+std::string gateway::listener() const { return state_->config.host + ":" + std::to_string(state_->port); }
+
 gateway_stats gateway::stats() const {
   const auto& s = *state_;
   return gateway_stats{s.counters_sessions.load(),      s.counters_sessions_total.load(), s.counters_notifications.load(),

@@ -61,8 +61,10 @@ class gateway {
 
   /// The port listened on (after start()).
   std::uint16_t port() const;
-  /// The counters. Not on the executor's thread.
+  /// The counters. Any thread.
   gateway_stats stats() const;
+  /// "host:port" listened on (after start()), for logs and metrics.
+  std::string listener() const;
 
   struct state;
 

@@ -4,6 +4,7 @@
 
 #include "broker/prometheus_text.hpp"
 #include "mss/handlers/handler_metrics.hpp"
+#include "mss/notify/gateway.hpp"
 #include "mss/service/service.hpp"
 
 namespace courier::mss {
@@ -111,6 +112,34 @@ void write_metrics(std::string& out, const service& s) {
   write_dispatcher(out, s);
   write_handlers(out, s);
   write_audit_logs(out, s);
+}
+
+void write_metrics(std::string& out, const notify::gateway& g) {
+  const notify::gateway_stats stats = g.stats();
+  const std::string listener = g.listener();
+  const struct {
+    const char* name;
+    metric_type type;
+    const char* help;
+    std::uint64_t value;
+  } families[] = {
+      {"courier_mss_notification_sessions", metric_type::gauge, "Notification gateway sessions open now.",
+       stats.sessions},
+      {"courier_mss_notification_sessions_total", metric_type::counter,
+       "Notification gateway sessions opened (upgraded) since start.", stats.sessions_total},
+      {"courier_mss_notifications_received_total", metric_type::counter, "Notifications received and stored.",
+       stats.notifications},
+      {"courier_mss_notifications_rejected_total", metric_type::counter,
+       "Messages on the notification subjects that were not notifications.", stats.rejected},
+      {"courier_mss_notification_pushes_total", metric_type::counter, "Notifications pushed to sessions.",
+       stats.pushes},
+      {"courier_mss_notification_requests_total", metric_type::counter,
+       "Requests sessions sent (errors included).", stats.requests},
+  };
+  for (const auto& f : families) {
+    family(out, f.name, f.type, f.help);
+    sample(out, f.name, {{"listener", listener}}, f.value);
+  }
 }
 
 }  // namespace courier::mss

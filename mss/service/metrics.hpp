@@ -22,6 +22,13 @@
 //   courier_mss_audit_log_records_total{service,file}
 //   courier_mss_audit_log_failures_total{service,file}
 //   courier_mss_audit_log_rotations_total{service,file}
+// and, with a notification gateway (mss/notify/gateway):
+//   courier_mss_notification_sessions{listener}           open now
+//   courier_mss_notification_sessions_total{listener}     opened since start
+//   courier_mss_notifications_received_total{listener}    stored and pushed
+//   courier_mss_notifications_rejected_total{listener}    not notifications (bad JSON, no type)
+//   courier_mss_notification_pushes_total{listener}       frames pushed to sessions
+//   courier_mss_notification_requests_total{listener}     requests answered (errors included)
 #pragma once
 
 #include <string>
@@ -33,5 +40,11 @@ class service;
 /// Appends the families above for `s` to `out`. Thread-safe (reads atomics
 /// and the audit logs' counters).
 void write_metrics(std::string& out, const service& s);
+
+namespace notify {
+class gateway;
+}
+/// Appends the notification gateway's families for `g`. Thread-safe.
+void write_metrics(std::string& out, const notify::gateway& g);
 
 }  // namespace courier::mss

@@ -187,7 +187,10 @@ runner::runner(broker::server* embedded, const picojson::value& mss_block, const
   }
   if (embedded != nullptr) {
     try {
-      metrics_ = embedded->metrics_sources().add("mss", [this](std::string& out) { write_metrics(out, *service_); });
+      metrics_ = embedded->metrics_sources().add("mss", [this](std::string& out) {
+        write_metrics(out, *service_);
+        if (gateway_) write_metrics(out, *gateway_);
+      });
     } catch (const std::invalid_argument& e) {
       // Another runner on this server exports its metrics already; two
       // would write the same families twice.

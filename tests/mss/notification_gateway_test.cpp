@@ -213,6 +213,16 @@ TEST_F(NotificationGateway, AuthorizeListSubscribePushAndRead) {
   EXPECT_EQ(ws_test_client::integer(object(answer, "payload"), "total"), 4);  // two own, two for all
   EXPECT_EQ(ws_test_client::integer(object(answer, "payload"), "unread"), 4);
   EXPECT_EQ(services_->notifications()->stats().sessions, 2u);
+  // The same counters in /metrics, labelled with the listener.
+  std::string metrics;
+  server_->metrics_sources().write_all(metrics);
+  const std::string label = "{listener=\"127.0.0.1:" + std::to_string(port()) + "\"}";
+  EXPECT_NE(metrics.find("# TYPE courier_mss_notification_sessions gauge\ncourier_mss_notification_sessions" + label +
+                         " 2\n"),
+            std::string::npos)
+      << metrics;
+  EXPECT_NE(metrics.find("courier_mss_notifications_received_total" + label + " 8\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("courier_mss_notification_pushes_total" + label + " 2\n"), std::string::npos) << metrics;
 }
 
 TEST_F(NotificationGateway, EverySessionOfTheUserGetsThePush) {
