@@ -64,13 +64,18 @@ picojson::value groups_payload(const std::set<std::string>& groups) {
 }  // namespace
 
 struct gateway::state final : session_host, std::enable_shared_from_this<gateway::state> {
-  state(asio::any_io_executor executor, bus& bus_used, gateway_config settings, service_logger logger)
+  state(asio::any_io_executor executor, bus& bus_used, gateway_config settings, service_logger logger,
+        credential_check user_check)
       : strand(asio::make_strand(executor)),
         acceptor(strand),
         config(std::move(settings)),
         store(config.max_per_user, config.store),
         log(std::move(logger)),
+        users(std::move(user_check)),
         messages(&bus_used) {
+    if (config.authorize_users && !users)
+      throw std::runtime_error("mss.notifications.authorize: 'users: true' needs the embedded server's users "
+                               "(not available with mss.server or --mss-only)");
     limits.path = config.path;
     limits.max_message = config.max_message;
     limits.max_pending = config.max_pending;
@@ -223,6 +228,7 @@ struct gateway::state final : session_host, std::enable_shared_from_this<gateway
   }
 
   void authorize(session_base& session, const request& r) {
+    if (config.authorize_users) return authorize_user(session, r);
     const auto token = r.options.find("token");
     if (token == r.options.end() || !token->second.is<std::string>() || token->second.get<std::string>().empty())
       return session.send(error_frame(r.rid, r.command, "'token' must be a non-empty string"));
@@ -248,6 +254,31 @@ struct gateway::state final : session_host, std::enable_shared_from_this<gateway
                            if (auto s = weak.lock()) self->on_authorized(*s, rid, result);
                          });
                        });
+  }
+
+  /// authorize { users: true }: {"user", "password"} against the server's users.
+  void authorize_user(session_base& session, const request& r) {
+    const auto user = r.options.find("user");
+    const auto password = r.options.find("password");
+    if (user == r.options.end() || !user->second.is<std::string>() || user->second.get<std::string>().empty() ||
+        password == r.options.end() || !password->second.is<std::string>())
+      return session.send(error_frame(r.rid, r.command, "'user' and 'password' must be strings"));
+    const std::string& name = user->second.get<std::string>();
+    if (name.find_first_of(". *>\t\r\n") != std::string::npos || !users(name, password->second.get<std::string>()))
+      return session.send(error_frame(r.rid, r.command, "invalid user or password"));
+    become(session, r.rid, name);
+  }
+
+  /// The session is `user`'s from now on.
+  void become(session_base& session, std::int64_t rid, const std::string& user) {
+    if (session.authorized) forget_user(session);
+    session.user = user;
+    session.authorized = true;
+    by_user[user].insert(&session);
+    picojson::object payload;
+    payload["user"] = picojson::value(user);
+    payload["unread"] = picojson::value(static_cast<std::int64_t>(store.unread(user)));
+    session.send(ok_frame(rid, "authorize", picojson::value(payload)));
   }
 
   void on_authorized(session_base& session, std::int64_t rid, const http_result& result) {
@@ -276,14 +307,7 @@ struct gateway::state final : session_host, std::enable_shared_from_this<gateway
                                             " answered without a usable \"user\": " + result.body.substr(0, 200));
       return session.send(error_frame(rid, "authorize", "authorization backend answered without a user"));
     }
-    if (session.authorized) forget_user(session);
-    session.user = user;
-    session.authorized = true;
-    by_user[user].insert(&session);
-    picojson::object payload;
-    payload["user"] = picojson::value(user);
-    payload["unread"] = picojson::value(static_cast<std::int64_t>(store.unread(user)));
-    session.send(ok_frame(rid, "authorize", picojson::value(payload)));
+    become(session, rid, user);
   }
 
   void forget_user(session_base& session) {
@@ -351,6 +375,7 @@ struct gateway::state final : session_host, std::enable_shared_from_this<gateway
   std::shared_ptr<asio::ssl::context> tls;
   notification_store store;
   service_logger log;
+  credential_check users;  ///< authorize { users: true }
   bus* messages;  ///< null once stopping: replies are not sent any more
   std::set<session_base*> sessions;                          ///< open (upgraded) sessions
   std::map<std::string, std::set<session_base*>> by_user;    ///< authorized sessions per user
@@ -366,8 +391,10 @@ struct gateway::state final : session_host, std::enable_shared_from_this<gateway
       counters_rejected{0}, counters_pushes{0}, counters_requests{0};
 };
 
-gateway::gateway(asio::any_io_executor executor, bus& messages, gateway_config config, service_logger log)
-    : state_(std::make_shared<state>(std::move(executor), messages, std::move(config), std::move(log))),
+gateway::gateway(asio::any_io_executor executor, bus& messages, gateway_config config, service_logger log,
+                 credential_check users)
+    : state_(std::make_shared<state>(std::move(executor), messages, std::move(config), std::move(log),
+                                     std::move(users))),
       bus_(messages) {}
 
 gateway::~gateway() { stop(); }

@@ -5,7 +5,9 @@
 //
 //   authorize    {"token": "..."}: the token is POSTed to the configured
 //                backend ({"token"} body, Bearer header); a 2xx answer
-//                {"user": "alice"} makes the session alice's
+//                {"user": "alice"} makes the session alice's. With
+//                authorize { users: true }: {"user", "password"}, checked
+//                against the embedded server's users
 //   list         {"offset", "limit", "unread"}: the user's notifications, newest first
 //   subscribe    {"groups": ["alert", ...]} ("*" = every type): pushes of those types
 //   unsubscribe  {"groups": [...]}
@@ -23,7 +25,9 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 
 #include "client/bus.hpp"
 #include "mss/notify/gateway_config.hpp"
@@ -41,11 +45,17 @@ struct gateway_stats {
   std::uint64_t requests = 0;           ///< requests answered (errors included)
 };
 
+/// Checks a user name and password (authorize { users: true }); true when
+/// they match. Called on the gateway's strand.
+using credential_check = std::function<bool(const std::string& user, const std::string& password)>;
+
 class gateway {
  public:
   /// Builds the gateway (loads the store file when configured; throws
-  /// std::runtime_error when it cannot, or when the TLS files do not load).
-  gateway(boost::asio::any_io_executor executor, bus& messages, gateway_config config, service_logger log);
+  /// std::runtime_error when it cannot, when the TLS files do not load, or
+  /// when the config asks for users and `users` is empty).
+  gateway(boost::asio::any_io_executor executor, bus& messages, gateway_config config, service_logger log,
+          credential_check users = {});
   ~gateway();
   gateway(const gateway&) = delete;
   gateway& operator=(const gateway&) = delete;

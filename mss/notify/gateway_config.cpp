@@ -98,10 +98,15 @@ bool parse_listen(reader& read, gateway_config& out) {
 bool parse_authorize(const picojson::value& value, gateway_config& out, config_fault& fault) {
   if (!value.is<object>()) return fault.set("", "'authorize' must be a block");
   reader read(value.get<object>(), fault);
-  if (!read.only_keys({"url", "timeout", "verify", "ca_file"}) || !read.string("url", out.authorize_url) ||
+  if (!read.only_keys({"url", "timeout", "verify", "ca_file", "users"}) || !read.string("url", out.authorize_url) ||
       !read.duration("timeout", out.authorize_timeout) || !read.boolean("verify", out.authorize_verify) ||
-      !read.string("ca_file", out.authorize_ca_file))
+      !read.string("ca_file", out.authorize_ca_file) || !read.boolean("users", out.authorize_users))
     return false;
+  if (out.authorize_users) {
+    if (!out.authorize_url.empty()) return read.fail("users", "give 'url' or 'users: true', not both");
+    return true;
+  }
+  if (out.authorize_url.empty()) return fault.set("", "give 'url' (an HTTP backend) or 'users: true' (the server's users)");
   if (out.authorize_url.rfind("http://", 0) != 0 && out.authorize_url.rfind("https://", 0) != 0)
     return read.fail("url", "'url' must be an http:// or https:// URL");
   return true;

@@ -10,6 +10,7 @@
 //       subject_prefix: "wss"           <prefix>.<user> and <prefix>.all
 //       broadcast: "all"                the token after the prefix meaning everyone
 //       authorize { url: "http://...", timeout: "2s", verify: true, ca_file: "..." }
+//       authorize { users: true }      or: the embedded server's users and passwords
 //       max_per_user: 100               kept per user (and broadcast)
 //       store: "/var/lib/courier/notifications.jsonl"   kept across restarts
 //       page_limit: 100                 most a `list` returns at once
@@ -42,6 +43,7 @@ struct gateway_config {
   std::string subject_prefix = "wss";
   std::string broadcast = "all";
   std::string authorize_url;
+  bool authorize_users = false;  ///< check user/password against the embedded server's users
   std::chrono::milliseconds authorize_timeout{5000};
   bool authorize_verify = true;
   std::string authorize_ca_file;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "auth/password.hpp"
+#include "auth/users.hpp"
 #include "broker/logger.hpp"
 #include "broker/server.hpp"
 #include "client/tcp_bus.hpp"
@@ -172,7 +174,21 @@ runner::runner(broker::server* embedded, const picojson::value& mss_block, const
     io_thread_ = std::thread([this] { io_.run(); });
     service_->start();
     if (notifications) {
-      gateway_ = std::make_unique<notify::gateway>(io_.get_executor(), *bus_, std::move(*notifications), write_log);
+      // authorize { users: true }: the embedded server's users (its
+      // configuration as reloaded last) and the single user.
+      notify::credential_check users;
+      if (embedded != nullptr && !external_) {
+        users = [embedded](const std::string& user, const std::string& password) {
+          const auto auth = embedded->auth_settings();
+          const auto it = auth->users().find(user);
+          if (it != auth->users().end())
+            return !it->second.password.empty() && auth::check_password(it->second.password, password);
+          return !auth->single_user().empty() && user == auth->single_user() &&
+                 auth::check_password(auth->single_password(), password);
+        };
+      }
+      gateway_ = std::make_unique<notify::gateway>(io_.get_executor(), *bus_, std::move(*notifications), write_log,
+                                                   std::move(users));
       gateway_->start();
     }
   } catch (const std::invalid_argument& e) {

@@ -384,6 +384,33 @@ TEST_F(NotificationGateway, ASessionThatDoesNotReadIsClosedOthersKeepTheirPushes
   EXPECT_EQ(ws_test_client::integer(object(reader->push(), "payload"), "id"), ws_test_client::integer(last, "id"));
 }
 
+TEST(NotificationGatewayUsers, AuthorizeChecksTheServersOwnUsersAndPasswords) {
+  conf::server_options o;
+  conf::load_config_string(
+      "authorization { users = [ {user: alice, password: s3cret}, {user: \"a.b\", password: x} ] }\n"
+      "mss { notifications { listen: \"127.0.0.1:0\", path: \"/n\", authorize { users: true } } }\n",
+      o);
+  o.host = "127.0.0.1";
+  o.port = 0;
+  broker::server server(o);
+  server.start();
+  auto services = start_message_services(&server, o);
+  ASSERT_NE(services, nullptr);
+  ws_test_client client(services->notifications()->port(), "/n");
+  const auto login = [&](std::int64_t rid, const std::string& user, const std::string& password) {
+    const auto answer = client.request(
+        rid, "authorize", options({{"user", picojson::value(user)}, {"password", picojson::value(password)}}));
+    return text(answer, "status") == "ok" ? text(object(answer, "payload"), "user")
+                                          : "error: " + text(object(answer, "payload"), "error");
+  };
+  EXPECT_EQ(login(1, "alice", "wrong"), "error: invalid user or password");
+  EXPECT_EQ(login(2, "mallory", "s3cret"), "error: invalid user or password");
+  EXPECT_EQ(login(3, "a.b", "x"), "error: invalid user or password");  // not usable as a subject token
+  EXPECT_EQ(login(4, "alice", "s3cret"), "alice");
+  services.reset();
+  server.shutdown();
+}
+
 TEST(NotificationGatewayConfig, MistakesAreClearStartupErrors) {
   const auto error_of = [](const std::string& block) -> std::string {
     conf::server_options o;
@@ -402,6 +429,8 @@ TEST(NotificationGatewayConfig, MistakesAreClearStartupErrors) {
   };
   EXPECT_NE(error_of("listen: \"127.0.0.1:0\"").find("missing 'authorize'"), std::string::npos);
   EXPECT_NE(error_of("authorize { url: \"ftp://x\" }").find("'url' must be an http"), std::string::npos);
+  EXPECT_NE(error_of("authorize { }").find("give 'url'"), std::string::npos);
+  EXPECT_NE(error_of("authorize { url: \"http://x/\", users: true }").find("not both"), std::string::npos);
   EXPECT_NE(error_of("authorize { url: \"http://x/\" }, path: \"notifications\"").find("'path' must start"),
             std::string::npos);
   EXPECT_NE(error_of("authorize { url: \"http://x/\" }, listen: \"127.0.0.1:99999\"").find("port"),
