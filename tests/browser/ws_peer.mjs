@@ -5,6 +5,7 @@
 // serves over HTTP, which loads nats.ws as a browser module.
 //
 //   node ws_peer.mjs
+//   node ws_peer.mjs --library nats-core     (@nats-io/nats-core's wsconnect)
 //   node ws_peer.mjs --chromium /usr/bin/chromium
 import fs from "node:fs";
 import http from "node:http";
@@ -21,7 +22,7 @@ const fail = (message) => {
   process.exit(2);
 };
 
-for (const module of ["nats.ws", "ws"]) {
+for (const module of ["nats.ws", "ws", "@nats-io/nats-core"]) {
   if (!fs.existsSync(path.join(here, "node_modules", module))) {
     fail(`tests/browser/node_modules has no ${module}: run 'npm ci' in tests/browser`);
   }
@@ -34,7 +35,21 @@ let lines;
 if (chromiumIndex < 0) {
   const { WebSocket } = await import("ws");
   globalThis.WebSocket = WebSocket;
-  const nats = await import("nats.ws");
+  // --library nats-core: the newer @nats-io/nats-core (its wsconnect), which
+  // has no StringCodec (strings are passed as they are); else nats.ws.
+  let nats;
+  if (process.argv.includes("--library") && process.argv[process.argv.indexOf("--library") + 1] === "nats-core") {
+    const core = await import("@nats-io/nats-core");
+    const encoder = new TextEncoder();
+    const decoder = new TextDecoder();
+    nats = {
+      connect: core.wsconnect,
+      headers: core.headers,
+      StringCodec: () => ({ encode: (text) => encoder.encode(text), decode: (bytes) => decoder.decode(bytes) }),
+    };
+  } else {
+    nats = await import("nats.ws");
+  }
   const run = makeDriver(nats, emit);
   lines = readline.createInterface({ input: process.stdin });
   lines.on("line", (line) => line.trim() && run(JSON.parse(line)));

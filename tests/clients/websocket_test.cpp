@@ -219,6 +219,15 @@ TEST(WebSocket, NatsWsAndLibnatsExchangeMessagesAndRequests) {
   exchange_with_libnats(peer, server);
 }
 
+TEST(WebSocket, NatsCoreWsconnectAndLibnatsExchangeMessagesAndRequests) {
+  // The newer JavaScript client (@nats-io/nats-core 3.x, wsconnect), with
+  // compression offered by its WebSocket as with nats.ws.
+  ws_server server({}, "  compression: true");
+  ASSERT_TRUE(server.process.start());
+  ws_peer peer("ws_peer.mjs", {"--library", "nats-core"}, "the @nats-io/nats-core peer");
+  exchange_with_libnats(peer, server);
+}
+
 TEST(WebSocket, CompressionAgreedWithNatsWs) {
   // The Node peer's WebSocket ("ws") offers permessage-deflate.
   ws_server server({}, "  compression: true");
