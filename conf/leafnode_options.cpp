@@ -5,6 +5,7 @@
 
 #include "conf/ascii.hpp"
 #include "conf/duration.hpp"
+#include "protocol/subject.hpp"
 
 namespace courier::conf {
 
@@ -68,9 +69,21 @@ leafnode_remote parse_remote(const picojson::value& value) {
       if (!field.is<picojson::object>()) invalid("leafnodes: a remote's \"tls\" must be a map");
       remote.tls = true;
       remote.tls_block = field;
+    } else if (name == "deny_imports" || name == "deny_exports") {
+      // A subject or a list of them, as nats-server's parseStringArray.
+      auto& list = name == "deny_imports" ? remote.deny_imports : remote.deny_exports;
+      if (field.is<picojson::array>()) {
+        for (const auto& item : field.get<picojson::array>()) list.push_back(string_field(item, key));
+      } else {
+        list.push_back(string_field(field, key));
+      }
+      for (const auto& subject : list) {
+        if (!protocol::is_valid_subscribe_subject(subject))
+          invalid("leafnodes: \"" + key + "\" has an invalid subject \"" + subject + "\"");
+      }
     } else {
-      // hub, deny_imports, deny_exports, websocket options...: nats-server has
-      // them; a config relying on them must not start without them.
+      // hub, websocket options...: nats-server has them; a config relying on
+      // them must not start without them.
       invalid("leafnodes: remote option \"" + key + "\" is not supported");
     }
   }

@@ -42,6 +42,10 @@ struct leafnode_remote {
   std::string credentials;         ///< a .creds file (JWT + nkey seed); not supported yet
   bool tls = false;                ///< a `tls {}` block was given (or a tls:// URL)
   picojson::value tls_block;       ///< as parsed, null when absent
+  /// Subjects not taken from the hub (no interest sent for them; the hub is
+  /// told in CONNECT's deny_pub) and not sent to it.
+  std::vector<std::string> deny_imports;
+  std::vector<std::string> deny_exports;
 };
 
 /// A user a leaf connecting to this server may authenticate as

@@ -51,7 +51,12 @@ leaf_protocol::leaf_protocol(connection& owner, server& broker, account& bound, 
       remote_(std::move(remote)),
       user_(std::move(user)),
       password_(std::move(password)),
-      parser_(static_cast<std::size_t>(broker.options().max_control_line), broker.options().max_payload) {}
+      parser_(static_cast<std::size_t>(broker.options().max_control_line), broker.options().max_payload) {
+  if (remote_) {
+    for (const auto& subject : remote_->config().deny_exports) deny_out_.insert(subject);
+    for (const auto& subject : remote_->config().deny_imports) deny_in_.insert(subject);
+  }
+}
 
 leaf_protocol::leaf_protocol(connection& owner, server& broker)
     : connection_role(owner),
@@ -149,7 +154,20 @@ std::string leaf_protocol::connect_line() const {
   append_json_string(out, server_.id());
   out += ",\"name\":";
   append_json_string(out, server_.name());
-  out += ",\"headers\":true}\r\n";
+  out += ",\"headers\":true";
+  // The hub keeps the subjects we do not import to itself (nats-server's
+  // leafConnectInfo.DenyPub).
+  if (remote_ && !remote_->config().deny_imports.empty()) {
+    out += ",\"deny_pub\":[";
+    bool first = true;
+    for (const auto& subject : remote_->config().deny_imports) {
+      if (!first) out += ',';
+      first = false;
+      append_json_string(out, subject);
+    }
+    out += ']';
+  }
+  out += "}\r\n";
   return out;
 }
 
@@ -253,6 +271,13 @@ bool leaf_protocol::on_connect(std::string_view json) {
     return it != connect.end() && it->second.is<std::string>() ? it->second.get<std::string>() : std::string();
   };
   if (auto it = connect.find("headers"); it != connect.end() && it->second.is<bool>()) peer_headers_ = it->second.get<bool>();
+  // What the leaf does not import: never sent to it.
+  if (auto it = connect.find("deny_pub"); it != connect.end() && it->second.is<picojson::array>()) {
+    for (const auto& subject : it->second.get<picojson::array>()) {
+      if (subject.is<std::string>() && protocol::is_valid_subscribe_subject(subject.get<std::string>()))
+        deny_out_.insert(subject.get<std::string>());
+    }
+  }
   {
     std::lock_guard lock(peer_mutex_);
     peer_name_ = text("name");
@@ -324,6 +349,11 @@ bool leaf_protocol::on_interest_add(std::string_view subject, std::string_view q
     log().error(log_prefix(), "Leafnode interest on an invalid subject: ", log_snippet(subject));
     return true;
   }
+  if (!deny_out_.empty() && protocol::subject_is_literal(subject) && deny_out_.matches_plain(subject)) {
+    // Nothing would be sent for it (nats-server: a permissions violation).
+    log().debug(log_prefix(), "Leafnode interest in \"", log_snippet(subject), "\" not taken: not exported");
+    return true;
+  }
   if (queue.empty()) weight = 1;
   if (weight <= 0) weight = 1;
   auto key = key_of(subject, queue);
@@ -375,6 +405,7 @@ bool leaf_protocol::on_message(const protocol::leaf_message& message) {
     connection_.close_now(close_reason::protocol_violation);
     return false;
   }
+  if (!deny_in_.empty() && deny_in_.matches_plain(message.subject)) return true;  // not imported
   const message_view view{message.subject, message.reply, message.headers, message.payload, {}, {}};
   fanout::publish(account_->router, this, view, connection_.batch(), message.queues);
   return !connection_.closed();
@@ -387,6 +418,7 @@ void leaf_protocol::deliver(const subscription&, const message_view& message, fl
 
 void leaf_protocol::deliver_remote(const message_view& message, const std::vector<std::string_view>& queues,
                                    flush_batch& batch) {
+  if (!deny_out_.empty() && deny_out_.matches_plain(message.subject)) return;  // not exported
   // A hub without header support gets the payload alone (as nats-server strips them).
   const std::string_view headers = peer_headers_ ? message.headers : std::string_view();
   connection_.deliver(
@@ -397,6 +429,24 @@ void leaf_protocol::deliver_remote(const message_view& message, const std::vecto
 }
 
 void leaf_protocol::send_interest(std::string_view lines) {
+  if (!deny_in_.empty()) {
+    // Interest in what we do not import stays here (nats-server checks
+    // canSubscribe in sendLeafNodeSubUpdate), except loop detection's.
+    std::string kept;
+    while (!lines.empty()) {
+      const auto end = lines.find("\r\n");
+      const std::string_view line = lines.substr(0, end == std::string_view::npos ? lines.size() : end + 2);
+      lines.remove_prefix(line.size());
+      std::string_view subject = line.size() > 4 ? line.substr(4) : std::string_view();
+      subject = subject.substr(0, subject.find_first_of(" \r"));
+      const bool internal = subject.rfind("$LDS.", 0) == 0 || subject.rfind("_GR_.", 0) == 0 || subject.rfind("$GR.", 0) == 0;
+      if (internal || subject.empty() || !deny_in_.match(subject).plain) kept.append(line);
+    }
+    if (kept.empty()) return;
+    if (log().trace_enabled()) log().trace(log_prefix(), "->> [", log_snippet(kept, 256), "]");
+    connection_.send_from_any_thread(kept);
+    return;
+  }
   if (log().trace_enabled()) log().trace(log_prefix(), "->> [", log_snippet(lines, 256), "]");
   connection_.send_from_any_thread(lines);
 }

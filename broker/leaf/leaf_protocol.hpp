@@ -18,6 +18,8 @@
 // send_interest() runs on any thread (leaf_interest, under its lock).
 #pragma once
 
+#include "auth/subject_pattern_set.hpp"
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -123,6 +125,13 @@ class leaf_protocol final : public connection_role {
   account* account_ = nullptr;
   leaf_interest* interest_ = nullptr;
   std::shared_ptr<leaf_remote> remote_;  // null on the accepting side
+  /// Subjects whose messages are not sent to the peer: our deny_exports
+  /// (soliciting side), or the peer's deny_pub from its CONNECT (accepting
+  /// side). Set before the connection is set up, then read by publishers.
+  auth::subject_pattern_set deny_out_;
+  /// Soliciting side, our deny_imports: no interest sent for them, their
+  /// messages dropped. Set at construction.
+  auth::subject_pattern_set deny_in_;
   std::string user_, password_;
   protocol::leaf_parser<leaf_protocol> parser_;
 

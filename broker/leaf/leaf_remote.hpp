@@ -52,6 +52,8 @@ class leaf_remote : public std::enable_shared_from_this<leaf_remote> {
 
   /// The account this remote binds.
   account& bound() const { return bound_; }
+  /// The remote's settings.
+  const conf::leafnode_remote& config() const { return config_; }
 
  private:
   void attempt();

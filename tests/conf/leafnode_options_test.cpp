@@ -64,9 +64,19 @@ TEST(leafnode_options, listener_and_authorization) {
   EXPECT_EQ(settings.auth_timeout, std::chrono::seconds(3));
 }
 
+TEST(leafnode_options, deny_imports_and_exports) {
+  const auto settings = parse("leafnodes { remotes = [ { url: \"nats://a\", deny_imports: [\"secret.>\", \"x.*\"], "
+                              "deny_exports: \"private.*\" } ] }");
+  ASSERT_EQ(settings.remotes.size(), 1u);
+  EXPECT_EQ(settings.remotes[0].deny_imports, (std::vector<std::string>{"secret.>", "x.*"}));
+  EXPECT_EQ(settings.remotes[0].deny_exports, (std::vector<std::string>{"private.*"}));
+  server_options bad;
+  EXPECT_THROW(load_config_string("leafnodes { remotes = [ { url: \"nats://a\", deny_exports: [\"a..b\"] } ] }", bad),
+               config_error);
+}
+
 TEST(leafnode_options, what_is_not_implemented_is_a_config_error) {
   for (const char* text : {
-           "leafnodes { remotes = [ { url: \"nats://a\", deny_imports: [\"x\"] } ] }",
            "leafnodes { remotes = [ { url: \"nats://a\", hub: true } ] }",
            "leafnodes { remotes = [ { account: A } ] }",
            "leafnodes { compression: on }",

@@ -102,6 +102,34 @@ class courier_hub : public ::testing::Test {
   std::filesystem::path dir_;
 };
 
+TEST_F(courier_hub, what_a_leaf_does_not_import_is_not_sent_to_it) {
+  // The edge's deny_imports reaches the hub in CONNECT's deny_pub: even for
+  // a subscription on ">" (which the edge's own check lets through), the hub
+  // sends nothing on secret.>.
+  start_hub("leafnodes { host: \"127.0.0.1\", port: -1 }\n");
+  ASSERT_TRUE(start_edge("", ", deny_imports: [\"secret.>\"]"));
+  ASSERT_TRUE(eventually([&] { return hub_->leafs()->count() == 1; })) << edge_log();
+  auto on_hub = connect_to(hub_url());
+  auto on_edge = connect_to(edge_.url());
+  ASSERT_TRUE(on_hub && on_edge);
+  auto everything = subscribe_and_flush(on_edge.get(), ">");
+  ASSERT_TRUE(crosses(on_hub.get(), "open.probe", everything.get()));
+  ASSERT_EQ(natsConnection_PublishString(on_hub.get(), "secret.x", "no"), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(on_hub.get(), "open.last", "yes"), NATS_OK);
+  natsConnection_Flush(on_hub.get());
+  // One publisher's messages keep their order: secret.x would come first.
+  std::vector<std::string> subjects;
+  natsMsg* raw = nullptr;
+  while (natsSubscription_NextMsg(&raw, everything.get(), 20000) == NATS_OK) {
+    message_ptr msg(raw);
+    subjects.push_back(natsMsg_GetSubject(raw));
+    if (subjects.back() == "open.last") break;
+  }
+  ASSERT_FALSE(subjects.empty());
+  EXPECT_EQ(subjects.back(), "open.last");
+  for (const auto& subject : subjects) EXPECT_NE(subject, "secret.x");
+}
+
 TEST_F(courier_hub, nats_server_leaf_exchanges_messages_both_ways) {
   start_hub("leafnodes { host: \"127.0.0.1\", port: -1 }\n");
   ASSERT_TRUE(start_edge(""));

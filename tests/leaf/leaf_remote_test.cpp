@@ -78,7 +78,7 @@ class leaf_of_cluster : public ::testing::Test {
     for (std::size_t i = 0; i < hub_.size(); ++i) urls += (i ? ", \"" : "\"") + hub_.leaf_url(i) + "\"";
     conf::server_options options;
     conf::load_config_string("server_name: courier_leaf\nleafnodes {\n  reconnect: 1\n  remotes = [ { urls: [" +
-                                 urls + "] } ]\n}\n",
+                                 urls + "]" + remote_extra() + " } ]\n}\n",
                              options);
     options.host = "127.0.0.1";
     options.port = 0;
@@ -94,6 +94,9 @@ class leaf_of_cluster : public ::testing::Test {
   void TearDown() override {
     if (courier_) courier_->shutdown();
   }
+
+  /// More keys for the remote.
+  virtual std::string remote_extra() const { return {}; }
 
   std::string courier_url() const { return "nats://127.0.0.1:" + std::to_string(courier_->port()); }
 
@@ -356,6 +359,57 @@ TEST_F(leaf_of_cluster, whole_hub_restart_gets_the_interest_again) {
   auto answer = request(hub_side.get(), "restart.svc", "x", 10s);
   ASSERT_EQ(answer.status, NATS_OK);
   EXPECT_EQ(answer.reply, "back:x");
+}
+
+}  // namespace
+}  // namespace courier::leaf_test
+
+namespace courier::leaf_test {
+namespace {
+
+/// A remote that keeps secret.> from coming in and private.* from going out.
+class leaf_of_cluster_with_denies : public leaf_of_cluster {
+ protected:
+  std::string remote_extra() const override {
+    return ", deny_imports: [\"secret.>\"], deny_exports: \"private.*\"";
+  }
+};
+
+TEST_F(leaf_of_cluster_with_denies, denied_subjects_do_not_cross_either_way) {
+  auto leaf_side = connect_to(courier_url());
+  auto hub_side = connect_to(hub_.client_url(other_member_));
+  ASSERT_TRUE(leaf_side && hub_side);
+  auto secret = subscribe_sync(leaf_side.get(), "secret.>");
+  auto open = subscribe_sync(leaf_side.get(), "open.>");
+  auto denied_out = subscribe_sync(hub_side.get(), "private.*");
+  auto allowed_out = subscribe_sync(hub_side.get(), "public.*");
+  natsConnection_Flush(leaf_side.get());
+  natsConnection_Flush(hub_side.get());
+  ASSERT_TRUE(until_delivered(hub_side.get(), "open.probe", open.get()));
+  ASSERT_TRUE(until_delivered(leaf_side.get(), "public.probe", allowed_out.get()));
+  // No interest in secret.> reached the hub (its JSON writes > as \u003e).
+  const std::string leafz = http_get(hub_.http_port(leaf_member_), "/leafz?subs=1");
+  EXPECT_NE(leafz.find("\"open.\\u003e\""), std::string::npos) << leafz;
+  EXPECT_EQ(leafz.find("secret"), std::string::npos) << leafz;
+
+  // From the hub: secret.x stays there; open.last (published after it on
+  // the same connection) arrives, so secret.x would have been here first.
+  ASSERT_EQ(natsConnection_PublishString(hub_side.get(), "secret.x", "no"), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(hub_side.get(), "open.last", "yes"), NATS_OK);
+  natsConnection_Flush(hub_side.get());
+  ASSERT_TRUE(next_on(open.get(), "open.last"));
+  natsMsg* raw = nullptr;
+  EXPECT_EQ(natsSubscription_NextMsg(&raw, secret.get(), 200), NATS_TIMEOUT);
+  if (raw != nullptr) natsMsg_Destroy(raw);
+
+  // To the hub: private.y stays here, public.last crosses.
+  ASSERT_EQ(natsConnection_PublishString(leaf_side.get(), "private.y", "no"), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(leaf_side.get(), "public.last", "yes"), NATS_OK);
+  natsConnection_Flush(leaf_side.get());
+  ASSERT_TRUE(next_on(allowed_out.get(), "public.last"));
+  raw = nullptr;
+  EXPECT_EQ(natsSubscription_NextMsg(&raw, denied_out.get(), 200), NATS_TIMEOUT);
+  if (raw != nullptr) natsMsg_Destroy(raw);
 }
 
 }  // namespace
