@@ -2,6 +2,19 @@
 
 namespace courier::broker {
 
+bool skips_flush_on_close(close_reason reason) {
+  switch (reason) {
+    case close_reason::read_error:
+    case close_reason::write_error:
+    case close_reason::slow_consumer_pending_bytes:
+    case close_reason::slow_consumer_write_deadline:
+    case close_reason::tls_handshake_error:
+      return true;
+    default:
+      return false;
+  }
+}
+
 const char* to_string(close_reason reason) {
   switch (reason) {
     case close_reason::client_closed: return "Client Closed";

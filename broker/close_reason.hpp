@@ -28,4 +28,8 @@ enum class close_reason {
 /// Text for logs and monitoring ("Client Closed", "Slow Consumer (Pending Bytes)", ...).
 const char* to_string(close_reason reason);
 
+/// The closes nats-server makes without flushing what is queued (nor, over
+/// WebSocket, a close frame): closeConnection's skipFlushOnClose.
+bool skips_flush_on_close(close_reason reason);
+
 }  // namespace courier::broker

@@ -506,21 +506,11 @@ void connection::close(close_reason reason) {
 }
 
 namespace {
-/// Closes after which nats-server does not flush what is queued
-/// (closeConnection's skipFlushOnClose), and the shutdown, which must not
-/// wait for a client that does not read.
+/// Closes that write only what the socket takes at once: those nats-server
+/// makes without a flush, and the shutdown, which must not wait for a
+/// client that does not read.
 bool drops_queued_output(close_reason reason) {
-  switch (reason) {
-    case close_reason::read_error:
-    case close_reason::write_error:
-    case close_reason::slow_consumer_pending_bytes:
-    case close_reason::slow_consumer_write_deadline:
-    case close_reason::tls_handshake_error:
-    case close_reason::server_shutdown:
-      return true;
-    default:
-      return false;
-  }
+  return skips_flush_on_close(reason) || reason == close_reason::server_shutdown;
 }
 }  // namespace
 

@@ -166,7 +166,11 @@ std::size_t tls_transport::write_some(const char* data, std::size_t size, error_
 }
 
 transport::error_code tls_transport::tls_error(int result, error_code failure) {
-  switch (SSL_get_error(ssl_, result)) {
+  return ssl_result_error(ssl_, result, failure);
+}
+
+boost::system::error_code ssl_result_error(SSL* ssl, int result, boost::system::error_code failure) {
+  switch (SSL_get_error(ssl, result)) {
     case SSL_ERROR_WANT_READ:
     case SSL_ERROR_WANT_WRITE:
       return asio::error::would_block;

@@ -36,6 +36,11 @@ struct tls_transport_settings {
   std::chrono::milliseconds timeout{2000};
 };
 
+/// Maps a failed SSL_read/SSL_write/SSL_accept `result` on `ssl` to
+/// would_block (wants the socket), eof (the peer's close_notify) or
+/// `failure` (clearing OpenSSL's error queue).
+boost::system::error_code ssl_result_error(SSL* ssl, int result, boost::system::error_code failure);
+
 /// A connection on a server with TLS configured.
 class tls_transport final : public transport {
  public:

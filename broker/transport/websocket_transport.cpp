@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 
 #include "broker/logger.hpp"
+#include "broker/transport/tls_transport.hpp"
 
 namespace courier::broker {
 
@@ -102,7 +103,7 @@ std::size_t websocket_transport::read_bytes(char* buffer, std::size_t size, erro
   ERR_clear_error();
   const int n = SSL_read(ssl_, buffer, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
   if (n > 0) return static_cast<std::size_t>(n);
-  ec = tls_error(n, asio::error::connection_reset);
+  ec = ssl_result_error(ssl_, n, asio::error::connection_reset);
   return 0;
 }
 
@@ -111,21 +112,10 @@ std::size_t websocket_transport::write_bytes(const char* data, std::size_t size,
   ERR_clear_error();
   const int n = SSL_write(ssl_, data, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
   if (n > 0) return static_cast<std::size_t>(n);
-  ec = tls_error(n, asio::error::broken_pipe);
+  ec = ssl_result_error(ssl_, n, asio::error::broken_pipe);
   return 0;
 }
 
-transport::error_code websocket_transport::tls_error(int result, error_code failure) {
-  switch (SSL_get_error(ssl_, result)) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-      return asio::error::would_block;
-    case SSL_ERROR_ZERO_RETURN:
-      return asio::error::eof;
-    default:
-      return failure;
-  }
-}
 
 open_step websocket_transport::advance_open(const error_code& wait_error) {
   assert(!wait_error);
@@ -378,16 +368,7 @@ std::size_t websocket_transport::write_some(const char* data, std::size_t size, 
 void websocket_transport::write_goodbye(close_reason reason) {
   if (close_sent_ || staged_) return;
   // nats-server skips the flush, and so the close frame, on these.
-  switch (reason) {
-    case close_reason::read_error:
-    case close_reason::write_error:
-    case close_reason::slow_consumer_pending_bytes:
-    case close_reason::slow_consumer_write_deadline:
-    case close_reason::tls_handshake_error:
-      return;
-    default:
-      break;
-  }
+  if (skips_flush_on_close(reason)) return;
   close_sent_ = true;
   control_out_ += ws::make_control_frame(ws::opcode::close, ws::make_close_payload(close_status_for(reason), to_string(reason)));
   error_code ignored;

@@ -65,7 +65,6 @@ class websocket_transport final : public transport {
   /// Bytes from and to the peer: the socket, or TLS over it.
   std::size_t read_bytes(char* buffer, std::size_t size, error_code& ec);
   std::size_t write_bytes(const char* data, std::size_t size, error_code& ec);
-  error_code tls_error(int result, error_code failure);
 
   /// Handles a whole control frame from the client.
   void on_control();
