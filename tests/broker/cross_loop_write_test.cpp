@@ -11,6 +11,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/socket.h>
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
@@ -79,6 +81,10 @@ class counting_client {
         carry.erase(0, carry.size() > 3 ? carry.size() - 3 : 0);
       }
     });
+  }
+
+  void set_receive_buffer(int bytes) {
+    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
   }
 
   std::uint64_t received() const { return received_.load(std::memory_order_relaxed); }
@@ -159,14 +165,49 @@ TEST_F(cross_loop_write, every_client_publishing_to_all_receives_everything) {
   }
 }
 
-TEST_F(cross_loop_write, slow_consumer_closed_while_other_loops_write_to_it) {
-  // A small max_pending (the reader that never reads is cut off) and a short
-  // write deadline, whichever comes first: a producer stalled on the stuck
-  // reader goes on after nats-server's stall duration (100 ms and up), so the
-  // reader reaches max_pending within a second or two. Meanwhile the other
-  // receivers get everything.
-  start(1024 * 1024, std::chrono::seconds(1));
+// The reader that never reads is closed while publishers on the other loop
+// write into its queue. Only it subscribes to the flood, so no healthy reader
+// can be cut off for falling 1 MiB behind on a slow machine (under
+// ThreadSanitizer, on a busy host, a reading thread can); the publishers must
+// stay connected and usable afterwards.
+TEST_F(cross_loop_write, max_pending_closes_the_stuck_reader_while_other_loops_write_to_it) {
+  start(1024 * 1024);
   counting_client stuck(server_->port());
+  stuck.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB flood 1\r\n");
+  stuck.sync();
+  constexpr int publishers_count = 3;
+  std::vector<std::unique_ptr<counting_client>> publishers;
+  for (int i = 0; i < publishers_count; ++i) {
+    publishers.push_back(std::make_unique<counting_client>(server_->port()));
+    publishers.back()->send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB back." + std::to_string(i) +
+                            " 1\r\n");
+    publishers.back()->sync();
+  }
+  const std::string payload(1024, 'x');
+  constexpr int messages = 3000;  // ~3 MiB per publisher, far over 1 MiB
+  publish_concurrently(publishers, "PUB flood 1024\r\n" + payload + "\r\n", messages, 32768);
+  EXPECT_TRUE(wait_until([&] { return server_->stats().slow_consumers.load() >= 1; }));
+  // Each publisher still works: a message to itself comes back after the flood.
+  for (int i = 0; i < publishers_count; ++i) {
+    publishers[static_cast<std::size_t>(i)]->start_reading();
+    ASSERT_TRUE(publishers[static_cast<std::size_t>(i)]->send("PUB back." + std::to_string(i) + " 2\r\nok\r\n"));
+  }
+  for (auto& peer : publishers) {
+    EXPECT_TRUE(wait_until([&] { return peer->received() >= 1; })) << "a publisher lost its connection";
+  }
+}
+
+// The stuck reader is closed by the write deadline instead, while the
+// publishers receive the whole flood: max_pending (64 MiB) is far above
+// everything sent (~9 MiB), so a reader that keeps reading, however slowly,
+// cannot be cut off; the deadline is long enough (5 s) that only a reader
+// that stops reading for that long is.
+TEST_F(cross_loop_write, write_deadline_closes_the_stuck_reader_while_others_receive_everything) {
+  start(64 * 1024 * 1024, std::chrono::seconds(5));
+  counting_client stuck(server_->port());
+  // A small receive buffer, so the server's writes to it stop quickly.
+  const int small = 64 * 1024;
+  stuck.set_receive_buffer(small);
   stuck.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB all 1\r\n");
   stuck.sync();
   constexpr int publishers_count = 3;
@@ -178,13 +219,11 @@ TEST_F(cross_loop_write, slow_consumer_closed_while_other_loops_write_to_it) {
     publishers.back()->start_reading();
   }
   const std::string payload(1024, 'x');
-  constexpr int messages = 3000;  // ~3 MiB per publisher, far over 1 MiB
+  constexpr int messages = 3000;
   publish_concurrently(publishers, "PUB all 1024\r\n" + payload + "\r\n", messages, 32768);
-  // The publishers read their own deliveries, so they all get everything
-  // even though the stuck reader is closed as a slow consumer on the way.
   const std::uint64_t expected = static_cast<std::uint64_t>(publishers_count) * messages;
   for (auto& peer : publishers) {
-    EXPECT_TRUE(wait_until([&] { return peer->received() >= expected; }))
+    EXPECT_TRUE(wait_until([&] { return peer->received() >= expected; }, 60s))
         << "received " << peer->received() << " of " << expected;
   }
   EXPECT_TRUE(wait_until([&] { return server_->stats().slow_consumers.load() >= 1; }));
