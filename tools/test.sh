@@ -28,9 +28,14 @@ step "dependencies"
 # recommend): reports keep file:line, and Asio/Beast-heavy files compile in
 # about half the time of -O2 -g. Assertions stay on.
 sanitizer_flags="-O1 -g1"
+# Both sanitizer builds use clang (installed for the fuzz targets anyway): it
+# compiles this code base in about half the CPU time of gcc, the Asio/Beast
+# files most of all (mss/notify/gateway_session.cpp with ASan+UBSan at -O0:
+# 74 CPU-s against 157).
+compilers="-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++"
 
 step "AddressSanitizer + UndefinedBehaviorSanitizer: build"
-cmake -S "$root" -B "$root/build-asan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+cmake -S "$root" -B "$root/build-asan" $compilers -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
   -DCOURIER_SANITIZE=address,undefined -DCOURIER_BENCH=OFF >/dev/null
 cmake --build "$root/build-asan" -j"$jobs"
@@ -47,7 +52,7 @@ step "ThreadSanitizer and fuzz builds start in the background (logs: build-asan/
 tsan_log="$root/build-asan/background-tsan.log"
 fuzz_log="$root/build-asan/background-fuzz.log"
 (
-  cmake -S "$root" -B "$root/build-tsan" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  cmake -S "$root" -B "$root/build-tsan" $compilers -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
     -DCOURIER_SANITIZE=thread -DCOURIER_BENCH=OFF >/dev/null
   cmake --build "$root/build-tsan" --target test_router test_broker test_mss test_monitor courier_server -j"$jobs"

@@ -52,8 +52,8 @@ constexpr const char* block_keys[] = {"server", "user", "password", "token", "na
                                       "smtp", "handlers", "notifications"};
 
 bool read_connection_settings(const picojson::object& o, connection_settings& out, config_fault& fault) {
-  for (const auto& [key, unused] : o) {
-    (void)unused;
+  for (const auto& entry : o) {
+    const std::string& key = entry.first;
     if (std::find_if(std::begin(block_keys), std::end(block_keys), [&](const char* k) { return key == k; }) ==
         std::end(block_keys))
       return fault.set(conf::config_path("", key), "mss: unknown key '" + key + "'");

@@ -151,7 +151,9 @@ TEST_F(courier_hub, nats_server_leaf_exchanges_messages_both_ways) {
   subscription_ptr hub_service(raw);
   natsConnection_Flush(on_edge.get());
   natsConnection_Flush(on_hub.get());
-  for (auto [requester, subject] : {std::pair{on_hub.get(), "svc.edge"}, std::pair{on_edge.get(), "svc.hub"}}) {
+  for (const auto& way : {std::pair{on_hub.get(), "svc.edge"}, std::pair{on_edge.get(), "svc.hub"}}) {
+    natsConnection* requester = way.first;
+    const char* subject = way.second;
     natsMsg* reply = nullptr;
     ASSERT_TRUE(eventually([&] {
       return natsConnection_RequestString(&reply, requester, subject, "ping", 1000) == NATS_OK;
