@@ -366,10 +366,14 @@ bool build_handlers(const picojson::value& mss, boost::asio::any_io_executor exe
     const std::string where = "mss.handlers." + name + ": ";
     const std::string path = conf::config_path("handlers", name);
     if (!definition.is<object>()) return fault.set(path, where + "must be a block");
-    const auto& o = definition.get<object>();
+    // max_in_flight is every type's: read here, the rest by the type.
+    object o = definition.get<object>();
     std::string type;
+    std::int64_t max_in_flight = static_cast<std::int64_t>(default_max_in_flight);
+    bool ok = block_reader(o, fault).string("type", type, true) &&
+              block_reader(o, fault).integer("max_in_flight", max_in_flight, 1, 1000000);
+    o.erase("max_in_flight");
     block_reader read(o, fault);
-    bool ok = read.string("type", type, true);
     if (!ok) {
       // reported below
     } else if (type == "email") {
@@ -385,6 +389,7 @@ bool build_handlers(const picojson::value& mss, boost::asio::any_io_executor exe
       ok = read.fail("type", "unknown handler type '" + type + "' (email, http, sms, webhook, audit, log)");
     }
     if (!ok) return fault.set(join_path(path, fault.path), where + fault.message);
+    out.by_name[name]->set_max_in_flight(static_cast<std::size_t>(max_in_flight));
   }
   return true;
 }

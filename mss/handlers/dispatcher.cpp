@@ -221,6 +221,20 @@ void dispatcher::run_with_retry(std::shared_ptr<const handler_input> input, std:
                                 retry_policy policy, std::function<void(handler_result, unsigned)> done) {
   auto counters = counters_;
   target->metrics().on_message();
+  if (!target->try_begin()) {
+    handler_result busy;
+    busy.error = "handler " + target->name() + " busy: " + std::to_string(target->max_in_flight()) +
+                 " messages in flight (max_in_flight)";
+    busy.retryable = false;
+    busy.tried = false;
+    ++counters->handler_failures;
+    target->metrics().on_busy();
+    target->metrics().on_outcome(false);
+    log_("mss: " + input->subject + " handler=" + target->name() + " correlationId=" +
+         (input->message.correlation_id ? *input->message.correlation_id : "-") + " refused: " + busy.error);
+    done(std::move(busy), 0);
+    return;
+  }
   auto tries = std::make_shared<std::atomic<unsigned>>(0);  // runs that reached for the peer
   async_retry<handler_result>(
       executor_, policy,
@@ -239,6 +253,7 @@ void dispatcher::run_with_retry(std::shared_ptr<const handler_input> input, std:
       },
       [](const handler_result& r) { return !r.ok && r.retryable; },
       [target, tries, done = std::move(done)](handler_result r, unsigned) {
+        target->end();
         target->metrics().on_outcome(r.ok);
         done(std::move(r), tries->load());
       });

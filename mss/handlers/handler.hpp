@@ -17,7 +17,9 @@
 //    reports are the requests the peer saw.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -56,6 +58,13 @@ struct handler_result {
   bool tried = true;
 };
 
+/// How many messages one handler works on at once unless its config says
+/// otherwise (`max_in_flight`): a message counts from its first run until
+/// its last retry ends. One more is refused at once (a failed, final
+/// result), so that a peer that stops answering cannot make messages queue
+/// without limit: the runs already in flight end with their timeouts.
+inline constexpr std::size_t default_max_in_flight = 1000;
+
 /// Completion callback; called exactly once, from any thread.
 using handler_done = std::function<void(handler_result)>;
 
@@ -84,10 +93,29 @@ class handler {
   /// Sets the policy (configuration time, before any run).
   void set_retry(retry_policy policy) { retry_ = policy; }
 
+  /// The most messages this handler works on at once.
+  std::size_t max_in_flight() const { return max_in_flight_; }
+  /// Sets it (configuration time, before any run); at least 1.
+  void set_max_in_flight(std::size_t limit) { max_in_flight_ = limit == 0 ? 1 : limit; }
+  /// Messages in flight now.
+  std::size_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
+  /// Takes one of the max_in_flight places; false when none is free.
+  bool try_begin() {
+    std::size_t now = in_flight_.load(std::memory_order_relaxed);
+    do {
+      if (now >= max_in_flight_) return false;
+    } while (!in_flight_.compare_exchange_weak(now, now + 1, std::memory_order_relaxed));
+    return true;
+  }
+  /// Gives back a place taken by try_begin().
+  void end() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
+
  private:
   std::string name_;
   mutable handler_metrics metrics_;
   std::optional<retry_policy> retry_;
+  std::size_t max_in_flight_ = default_max_in_flight;
+  std::atomic<std::size_t> in_flight_{0};
 };
 
 }  // namespace courier::mss

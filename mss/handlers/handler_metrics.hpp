@@ -29,6 +29,7 @@ struct handler_counts {
   std::uint64_t failed = 0;        ///< messages whose final run failed (retries used up or not retryable)
   std::uint64_t retries = 0;       ///< attempts after the first (the dispatcher owns retrying)
   std::uint64_t dead_letters = 0;  ///< failures published to the dead letter subject
+  std::uint64_t busy = 0;          ///< messages refused because max_in_flight were in flight
   /// Runs per duration bucket (not cumulative); the last is above every bound.
   std::vector<std::uint64_t> duration_buckets;
   double duration_sum_seconds = 0;  ///< total time of the runs counted in duration_buckets
@@ -60,6 +61,7 @@ class handler_metrics {
   /// The message's final outcome.
   void on_outcome(bool ok) { (ok ? succeeded_ : failed_).fetch_add(1, std::memory_order_relaxed); }
   void on_dead_letter() { dead_letters_.fetch_add(1, std::memory_order_relaxed); }
+  void on_busy() { busy_.fetch_add(1, std::memory_order_relaxed); }
 
   /// The counters now (each read on its own: a run ending meanwhile may
   /// show in one and not yet in another).
@@ -71,6 +73,7 @@ class handler_metrics {
     out.failed = failed_.load(std::memory_order_relaxed);
     out.retries = retries_.load(std::memory_order_relaxed);
     out.dead_letters = dead_letters_.load(std::memory_order_relaxed);
+    out.busy = busy_.load(std::memory_order_relaxed);
     out.duration_buckets.reserve(duration_buckets_.size());
     for (const auto& b : duration_buckets_) out.duration_buckets.push_back(b.load(std::memory_order_relaxed));
     out.duration_sum_seconds = static_cast<double>(duration_sum_ns_.load(std::memory_order_relaxed)) / 1e9;
@@ -78,7 +81,7 @@ class handler_metrics {
   }
 
  private:
-  std::atomic<std::uint64_t> messages_{0}, attempts_{0}, succeeded_{0}, failed_{0}, retries_{0}, dead_letters_{0};
+  std::atomic<std::uint64_t> messages_{0}, attempts_{0}, succeeded_{0}, failed_{0}, retries_{0}, dead_letters_{0}, busy_{0};
   std::array<std::atomic<std::uint64_t>, handler_duration_bounds.size() + 1> duration_buckets_{};
   std::atomic<std::uint64_t> duration_sum_ns_{0};
 };

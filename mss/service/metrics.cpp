@@ -43,9 +43,10 @@ void write_handlers(std::string& out, const service& s) {
     std::string name;
     std::string type;
     handler_counts counts;
+    std::uint64_t in_flight;
   };
   std::vector<row> rows;
-  for (const auto& [name, h] : s.handlers().by_name) rows.push_back({name, std::string(h->type()), h->metrics().snapshot()});
+  for (const auto& [name, h] : s.handlers().by_name) rows.push_back({name, std::string(h->type()), h->metrics().snapshot(), h->in_flight()});
   const auto labels = [&](const row& r) {
     return std::vector<label>{{"service", s.prefix()}, {"handler", r.name}, {"type", r.type}};
   };
@@ -67,11 +68,17 @@ void write_handlers(std::string& out, const service& s) {
        &handler_counts::retries},
       {"courier_mss_handler_dead_letters_total", "Failed event and audit messages published to the dead letter subject.",
        &handler_counts::dead_letters},
+      {"courier_mss_handler_busy_total",
+       "Messages refused at once because the handler had max_in_flight messages in flight.",
+       &handler_counts::busy},
   };
   for (const auto& c : counters) {
     family(out, c.name, metric_type::counter, c.help);
     for (const auto& r : rows) sample(out, c.name, labels(r), r.counts.*c.field);
   }
+  family(out, "courier_mss_handler_in_flight", metric_type::gauge,
+         "Messages the handler is working on now (first run to last retry).");
+  for (const auto& r : rows) sample(out, "courier_mss_handler_in_flight", labels(r), r.in_flight);
   family(out, "courier_mss_handler_duration_seconds", metric_type::histogram,
          "Time of one handler run (one SMTP or HTTP exchange, an audit write and fsync).");
   const std::vector<double> bounds(handler_duration_bounds.begin(), handler_duration_bounds.end());

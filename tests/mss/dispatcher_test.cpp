@@ -306,6 +306,104 @@ TEST_F(DispatcherTest, UnknownHandlerInRulesIsAConfigError) {
                std::invalid_argument);
 }
 
+// max_in_flight: against a peer that accepts and never answers, a handler
+// works on at most its limit; one more message is refused at once (an
+// event to the dead letter, an action with an error reply), never queued,
+// and the places come back when the runs end at their timeout.
+TEST(DispatcherLimits, HandlerAtMaxInFlightRefusesAtOnceUntilRunsEnd) {
+  temp_dir work;
+  child_process http;
+  const int port = test::start_server(http, "http_recorder.py", {"--log", work.file("http.jsonl"), "--silent"});
+  ASSERT_GT(port, 0);
+  const auto document = conf::parse_config_string(R"(
+    mss { handlers { stuck { type: webhook, url: "http://127.0.0.1:)" + std::to_string(port) + R"(/h",
+                             timeout: "2s", retry { attempts: 1 }, max_in_flight: 2 } } })");
+  test::io_thread io;
+  handler_set handlers;
+  config_fault fault;
+  ASSERT_TRUE(build_handlers(document.root.get<picojson::object>().at("mss"), io.executor(), handlers, fault, {}))
+      << fault.message;
+  const auto stuck = handlers.find("stuck");
+  ASSERT_TRUE(stuck);
+  EXPECT_EQ(stuck->max_in_flight(), 2u);
+  std::mutex mutex;
+  std::vector<std::pair<std::string, std::string>> published;
+  dispatcher d(
+      io.executor(), {}, rules(R"([{"action":"poke","handlers":"stuck"}])"),
+      rules(R"([{"event":"ping","handlers":"stuck"}])"), route_table{}, handlers,
+      [&](const std::string& subject, const std::string& payload) {
+        std::lock_guard lock(mutex);
+        published.emplace_back(subject, payload);
+      },
+      [](const std::string&) {});
+  const auto letters = [&] {
+    std::lock_guard lock(mutex);
+    return published;
+  };
+
+  d.on_message("kiam.event.ping", R"({"correlationId":"e1"})");
+  d.on_message("kiam.event.ping", R"({"correlationId":"e2"})");
+  EXPECT_EQ(stuck->in_flight(), 2u);
+  d.on_message("kiam.event.ping", R"({"correlationId":"e3"})");
+  // Refused before on_message returned: no wait, no request to the peer.
+  auto now = letters();
+  ASSERT_EQ(now.size(), 1u);
+  EXPECT_EQ(now[0].first, "kiam.deadletter.stuck");
+  const auto letter = parse_json(now[0].second);
+  EXPECT_EQ(json_field(letter, "correlationId"), "e3");
+  EXPECT_EQ(json_field(letter, "attempts"), "0");
+  EXPECT_EQ(json_field(letter, "error"), "handler stuck busy: 2 messages in flight (max_in_flight)");
+
+  std::string answer;
+  d.on_message("kiam.action.poke", R"({"correlationId":"a1"})", [&](const std::string& r) { answer = r; });
+  const auto reply = parse_json(answer);
+  EXPECT_EQ(json_field(reply, "ok"), "false");
+  EXPECT_EQ(json_field(reply, "error"), "handler stuck busy: 2 messages in flight (max_in_flight)");
+  EXPECT_EQ(json_field(reply, "results.stuck.ok"), "false");
+  EXPECT_EQ(stuck->metrics().snapshot().busy, 2u);
+
+  // The two runs end at their timeout (dead letters with attempts 1), and
+  // the next message is taken again.
+  ASSERT_TRUE(test::wait_until([&] { return stuck->in_flight() == 0; }, 30s));
+  now = letters();
+  ASSERT_EQ(now.size(), 3u);
+  for (std::size_t i = 1; i < now.size(); ++i) {
+    const auto timed_out = parse_json(now[i].second);
+    EXPECT_EQ(json_field(timed_out, "attempts"), "1");
+    EXPECT_NE(json_field(timed_out, "error").find("timed out"), std::string::npos) << now[i].second;
+  }
+  d.on_message("kiam.event.ping", R"({"correlationId":"e4"})");
+  EXPECT_EQ(stuck->in_flight(), 1u);
+  ASSERT_TRUE(test::wait_until([&] { return stuck->in_flight() == 0 && letters().size() == 4; }, 30s));
+  EXPECT_EQ(json_field(parse_json(letters()[3].second), "correlationId"), "e4");
+  EXPECT_EQ(stuck->metrics().snapshot().busy, 2u);
+}
+
+TEST(DispatcherConfig, MaxInFlightIsCheckedForEveryType) {
+  const auto build = [](const std::string& text, std::string& error) {
+    const auto document = conf::parse_config_string(text);
+    test::io_thread io;
+    handler_set handlers;
+    config_fault fault;
+    handler_build_options options;
+    options.open_audit_logs = false;
+    const bool ok =
+        build_handlers(document.root.get<picojson::object>().at("mss"), io.executor(), handlers, fault, options);
+    error = fault.message;
+    return ok ? handlers.find("h")->max_in_flight() : std::size_t(0);
+  };
+  std::string error;
+  EXPECT_EQ(build("mss { handlers { h { type: log } } }", error), default_max_in_flight);
+  EXPECT_EQ(build("mss { handlers { h { type: log, max_in_flight: 7 } } }", error), 7u);
+  EXPECT_EQ(build("mss { handlers { h { type: audit, file: \"/tmp/x.jsonl\", max_in_flight: 1 } } }", error), 1u);
+  EXPECT_EQ(build("mss { handlers { h { type: log, max_in_flight: 0 } } }", error), 0u);
+  EXPECT_EQ(error, "mss.handlers.h: 'max_in_flight' must be an integer from 1 to 1000000");
+  EXPECT_EQ(build("mss { handlers { h { type: webhook, url: \"http://127.0.0.1:1/\", max_in_flight: \"x\" } } }",
+                  error),
+            0u);
+  EXPECT_EQ(error, "mss.handlers.h: 'max_in_flight' must be an integer from 1 to 1000000");
+}
+
 TEST(IdempotencyCache, WindowAndBound) {
   idempotency_cache cache(100ms, 2);
   std::string reply;

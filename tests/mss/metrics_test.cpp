@@ -130,6 +130,9 @@ TEST_F(MssMetrics, HandlersCountWhatTheyDid) {
   EXPECT_EQ(doc.value(series("courier_mss_handler_attempts_total", "hook", "webhook")), 3);
   EXPECT_EQ(doc.value(series("courier_mss_handler_retries_total", "hook", "webhook")), 1);
   EXPECT_EQ(doc.value(series("courier_mss_handler_dead_letters_total", "hook", "webhook")), 0);
+  // Nothing refused for max_in_flight, and every run has ended.
+  EXPECT_EQ(doc.value(series("courier_mss_handler_busy_total", "hook", "webhook")), 0);
+  EXPECT_EQ(doc.value(series("courier_mss_handler_in_flight", "hook", "webhook")), 0);
 
   // A template error is final: no retry, straight to the dead letters.
   EXPECT_EQ(doc.value(series("courier_mss_handler_attempts_total", "bad", "sms")), 2);
