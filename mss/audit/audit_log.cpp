@@ -192,16 +192,21 @@ void audit_log::write_and_acknowledge(std::vector<pending>& batch, std::string& 
   data.clear();
   for (const auto& item : batch) data += item.line;
 
-  std::error_code ec;
+  // A rotation that fails leaves the live file as it was: the batch goes
+  // there (past max_bytes) rather than failing, and the next batch tries
+  // to rotate again.
   bool rotated = false;
+  bool rotation_failed = false;
   if (size_ > 0 && size_ + data.size() > options_.max_bytes) {
-    ec = rotate();
-    rotated = !ec;
+    const std::error_code rotation = rotate();
+    rotated = !rotation;
+    rotation_failed = !rotated;
   }
-  if (!ec) ec = write_batch(data);
+  const std::error_code ec = write_batch(data);
   {
     std::lock_guard lock(mutex_);
     if (rotated) ++stats_.rotations;
+    if (rotation_failed) ++stats_.rotation_failures;
     stats_.file_bytes = size_;
     if (ec) {
       stats_.failures += batch.size();
@@ -266,17 +271,37 @@ std::error_code audit_log::write_batch(const std::string& data) {
 }
 
 std::error_code audit_log::rotate() {
-  for (unsigned i = options_.max_files; i > 1; --i) {
+  // The next live file is created first, under a name of its own: when
+  // that fails (no inode or descriptor left, a stray directory in the
+  // way), nothing has been renamed and the log keeps its live file, so
+  // retrying at the next batch cannot shift (and drop) the rotated files
+  // again and again. A stale `.next` from a crash in between is reused.
+  const std::string next = options_.path + ".next";
+  const int fresh = ::open(next.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, options_.file_mode);
+  if (fresh < 0) return last_error();
+  const auto give_up = [&] {
+    const std::error_code ec = last_error();
+    ::close(fresh);
+    ::unlink(next.c_str());
+    return ec;
+  };
+  // Make room for path.1: shift the files up to the first free number (or
+  // up to max_files, whose file, the oldest, is dropped), no further.
+  unsigned free_slot = 1;
+  while (free_slot < options_.max_files &&
+         ::access((options_.path + "." + std::to_string(free_slot)).c_str(), F_OK) == 0)
+    ++free_slot;
+  for (unsigned i = free_slot; i > 1; --i) {
     const std::string from = options_.path + "." + std::to_string(i - 1);
     const std::string to = options_.path + "." + std::to_string(i);
-    if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) return last_error();
+    if (::rename(from.c_str(), to.c_str()) != 0 && errno != ENOENT) return give_up();
   }
   const std::string first = options_.path + ".1";
-  if (::rename(options_.path.c_str(), first.c_str()) != 0) return last_error();
-  const int fresh = ::open(options_.path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, options_.file_mode);
-  if (fresh < 0) {
-    const std::error_code ec = last_error();
-    // Keep writing to the old (renamed) file rather than losing records.
+  if (::rename(options_.path.c_str(), first.c_str()) != 0) return give_up();
+  if (::rename(next.c_str(), options_.path.c_str()) != 0) {
+    // Put the live file back; writes go on there.
+    const std::error_code ec = give_up();
+    ::rename(first.c_str(), options_.path.c_str());
     return ec;
   }
   ::close(fd_);

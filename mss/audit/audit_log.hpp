@@ -24,7 +24,11 @@
 // file is renamed to path.1 (path.1 to path.2, ... up to path.<max_files>,
 // the oldest is dropped) and a new file is started. Records are never split
 // across files; a single batch larger than max_bytes still goes whole into
-// a fresh file.
+// a fresh file. The new file is created (as path.next) before anything is
+// renamed: when that or a rename fails, the live file stays where it was,
+// the batch is written to it past max_bytes (counted in
+// stats().rotation_failures), and the next batch tries again; the rotated
+// files are never shifted by a rotation that did not happen.
 //
 // Thread safety: append() may be called from any thread. Callbacks run on
 // the writer thread: keep them short (post to your own executor if needed).
@@ -73,6 +77,7 @@ struct audit_log_stats {
   std::uint64_t records = 0;             ///< records made durable
   std::uint64_t batches = 0;             ///< group commits (fdatasync calls)
   std::uint64_t rotations = 0;           ///< files rotated
+  std::uint64_t rotation_failures = 0;   ///< rotations that could not be made (batch written to the live file)
   std::uint64_t failures = 0;            ///< records whose write or sync failed
   std::uint64_t torn_bytes_dropped = 0;  ///< bytes of a torn tail cut off at open
   std::uint64_t file_bytes = 0;          ///< size of the live file (after the last batch)

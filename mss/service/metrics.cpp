@@ -105,6 +105,9 @@ void write_audit_logs(std::string& out, const service& s) {
        &audit_log_stats::failures},
       {"courier_mss_audit_log_rotations_total", metric_type::counter, "Audit log files rotated.",
        &audit_log_stats::rotations},
+      {"courier_mss_audit_log_rotation_failures_total", metric_type::counter,
+       "Rotations that could not be made; the records went to the live file, past max_bytes.",
+       &audit_log_stats::rotation_failures},
   };
   for (const auto& f : families) {
     family(out, f.name, f.type, f.help);

@@ -190,6 +190,55 @@ TEST(AuditLog, RotatesBySizeKeepingMaxFiles) {
   EXPECT_EQ(previous, 59);
 }
 
+// A rotation that cannot be made (here: a directory where the next live
+// file must be created; root ignores permissions, so a mode would not do)
+// fails nothing: the records go to the live file past max_bytes, the
+// rotated files are left exactly as they were however many batches try
+// again, and rotation resumes once the obstacle is gone.
+TEST(AuditLog, RotationThatCannotBeMadeLosesNothing) {
+  temp_dir dir;
+  audit_log_options options;
+  options.path = dir.file("audit.jsonl");
+  options.max_bytes = 1000;
+  options.max_files = 2;
+  audit_log log(options);
+  int next = 0;
+  const auto write_one = [&] {
+    std::promise<std::error_code> done;
+    log.append(record("s", R"({"i":)" + std::to_string(next++) + "}"), [&](std::error_code ec) { done.set_value(ec); });
+    return done.get_future().get();  // one record per batch: deterministic rotation
+  };
+  while (log.stats().rotations < 2) ASSERT_FALSE(write_one());
+  const auto first = test::read_lines(options.path + ".1");
+  const auto second = test::read_lines(options.path + ".2");
+  ASSERT_FALSE(first.empty());
+  ASSERT_FALSE(second.empty());
+
+  std::filesystem::create_directory(options.path + ".next");
+  const int blocked_from = next;
+  for (int i = 0; i < 40; ++i) EXPECT_FALSE(write_one()) << "record " << next - 1 << " was not acknowledged";
+  const auto stats = log.stats();
+  EXPECT_EQ(stats.rotations, 2u);
+  EXPECT_GE(stats.rotation_failures, 20u);  // every batch once the file is full
+  EXPECT_EQ(stats.failures, 0u);
+  EXPECT_EQ(test::read_lines(options.path + ".1"), first);
+  EXPECT_EQ(test::read_lines(options.path + ".2"), second);
+  const auto live = test::read_lines(options.path);
+  EXPECT_GT(std::filesystem::file_size(options.path), options.max_bytes);
+  ASSERT_FALSE(live.empty());
+  EXPECT_EQ(parse_line(live.back()).at("message").get<picojson::object>().at("i").get<std::int64_t>(), next - 1);
+
+  std::filesystem::remove(options.path + ".next");
+  ASSERT_FALSE(write_one());
+  EXPECT_EQ(log.stats().rotations, 3u);
+  EXPECT_EQ(test::read_lines(options.path + ".1"), live) << "the live file became .1";
+  EXPECT_EQ(test::read_lines(options.path + ".2"), first) << ".1 became .2; the oldest, .2, was dropped";
+  EXPECT_FALSE(std::filesystem::exists(options.path + ".3"));
+  EXPECT_FALSE(std::filesystem::exists(options.path + ".next"));
+  EXPECT_EQ(test::read_lines(options.path).size(), 1u);
+  EXPECT_GE(next - blocked_from, 40);
+}
+
 TEST(AuditLog, TornTailIsCutOnOpen) {
   temp_dir dir;
   const std::string path = dir.file("audit.jsonl");
