@@ -9,6 +9,8 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include <boost/asio/ip/address.hpp>
+
 #include "auth/config_error.hpp"
 #include "auth/permissions.hpp"  // go_quote
 #include "conf/ascii.hpp"
@@ -220,7 +222,8 @@ void tls_field(const std::string& key, const picojson::value& v, tls_settings& s
     s.map = boolean(v, "verify_and_map");
     if (s.map) s.verify = true;
   } else if (k == "insecure") {
-    if (boolean(v, "insecure")) s.warnings.push_back("tls: 'insecure' only applies to outgoing connections; ignored");
+    s.insecure = boolean(v, "insecure");
+    if (s.insecure) s.warnings.push_back("tls: 'insecure' only applies to outgoing connections; ignored");
   } else if (k == "timeout") {
     s.timeout = tls_timeout(v);
   } else if (k == "cipher_suites") {
@@ -329,6 +332,65 @@ std::shared_ptr<boost::asio::ssl::context> make_server_context(const tls_setting
     }
   }
   return ctx;
+}
+
+std::shared_ptr<boost::asio::ssl::context> make_client_context(const tls_settings& settings) {
+  namespace ssl = boost::asio::ssl;
+  if (settings.cert_file.empty() != settings.key_file.empty()) {
+    throw config_error(settings.cert_file.empty() ? "missing 'cert_file' in TLS configuration"
+                                                  : "missing 'key_file' in TLS configuration");
+  }
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* native = ctx->native_handle();
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
+  SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_set_min_proto_version(native, settings.min_version) != 1) {
+    throw config_error("tls: cannot set the minimum version: " + openssl_error());
+  }
+  if (!settings.cert_file.empty()) {
+    if (SSL_CTX_use_certificate_chain_file(native, settings.cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(native, settings.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
+        SSL_CTX_check_private_key(native) != 1) {
+      throw config_error("error parsing X509 certificate/key pair: " + settings.cert_file + ": " + openssl_error());
+    }
+  }
+  if (!settings.ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(native, settings.ca_file.c_str(), nullptr) != 1) {
+      throw config_error("failed to parse root ca certificate: " + settings.ca_file + ": " + openssl_error());
+    }
+  } else {
+    SSL_CTX_set_default_verify_paths(native);
+  }
+  ctx->set_verify_mode(settings.insecure ? ssl::verify_none : ssl::verify_peer);
+  if (!settings.ciphers.empty()) {
+    std::string list;
+    for (const auto& c : settings.ciphers) list += (list.empty() ? "" : ":") + c;
+    if (SSL_CTX_set_cipher_list(native, list.c_str()) != 1) {
+      throw config_error("tls: no usable cipher suite in " + list + ": " + openssl_error());
+    }
+  }
+  if (!settings.groups.empty()) {
+    std::string list;
+    for (const auto& g : settings.groups) list += (list.empty() ? "" : ":") + g;
+    if (SSL_CTX_set1_groups_list(native, list.c_str()) != 1) {
+      throw config_error("tls: cannot set curve preferences " + list + ": " + openssl_error());
+    }
+  }
+  return ctx;
+}
+
+bool set_client_peer(SSL* ssl, const std::string& host, bool verify) {
+  boost::system::error_code ec;
+  boost::asio::ip::make_address(host, ec);
+  const bool is_address = !ec;
+  // SNI carries host names only (RFC 6066 section 3).
+  if (!is_address && SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) return false;
+  if (!verify) return true;
+  if (is_address) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    return X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1;
+  }
+  return SSL_set1_host(ssl, host.c_str()) == 1;
 }
 
 tls_info_fields tls_info(const tls_settings& settings, bool allow_non_tls) {

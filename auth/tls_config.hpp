@@ -60,6 +60,9 @@ struct tls_settings {
   /// it, fall back to INFO first (plain or upgrade). nullopt = wait forever
   /// (until `timeout`).
   std::optional<std::chrono::milliseconds> handshake_first_fallback;
+  /// Outgoing connections only (leafnode remotes): do not verify the
+  /// server's certificate.
+  bool insecure = false;
   /// Settings accepted but without effect in Courier (for the log).
   std::vector<std::string> warnings;
 
@@ -89,6 +92,17 @@ tls_settings apply_tls_flags(tls_settings settings, const tls_flags& flags);
 /// file, sets verification, ciphers, groups and the minimum version.
 /// Throws config_error with OpenSSL's reason when a file does not load.
 std::shared_ptr<boost::asio::ssl::context> make_server_context(const tls_settings& settings);
+
+/// Builds the context of an outgoing connection (a leafnode remote): the
+/// server's certificate is verified against ca_file (or the system roots)
+/// unless `insecure`; cert_file/key_file, when given, are the client
+/// certificate. Throws config_error with OpenSSL's reason.
+std::shared_ptr<boost::asio::ssl::context> make_client_context(const tls_settings& settings);
+
+/// Prepares `ssl` to connect to `host`: SNI when it is a name, and the
+/// certificate's name or address checked against it when verifying.
+/// False when OpenSSL refuses.
+bool set_client_peer(SSL* ssl, const std::string& host, bool verify);
 
 /// INFO fields for the client port.
 struct tls_info_fields {

@@ -10,7 +10,9 @@
 
 #include "broker/connection.hpp"
 #include "broker/event_loop.hpp"
+#include "auth/tls_config.hpp"
 #include "broker/transport/tcp_transport.hpp"
+#include "broker/transport/tls_transport.hpp"
 #include "broker/leaf/leaf_interest.hpp"
 #include "broker/leaf/leaf_remote.hpp"
 #include "broker/logger.hpp"
@@ -32,13 +34,16 @@ std::string make_loop_subject() {
 
 leaf_nodes::leaf_nodes(server& broker, conf::leafnode_settings settings)
     : server_(broker), settings_(std::move(settings)) {
-  // Refused at startup rather than run in clear text or without the
-  // credentials asked for.
+  // A bad TLS file, or credentials we cannot use, stop the start.
   if (!settings_.tls_block.is<picojson::null>()) {
-    throw std::runtime_error("leafnodes: tls on the leafnode listener is not supported yet");
+    const auth::tls_settings tls = auth::parse_tls(settings_.tls_block);
+    if (!tls.enabled()) throw std::runtime_error("leafnodes: tls needs cert_file and key_file");
+    tls_context_ = auth::make_server_context(tls);
+    tls_settings_.context = tls_context_->native_handle();
+    tls_settings_.timeout = tls.timeout;
+    tls_verify_ = tls.verify;
   }
   for (const auto& remote : settings_.remotes) {
-    if (remote.tls) throw std::runtime_error("leafnodes: TLS to a remote (tls:// or a tls block) is not supported yet");
     if (!remote.credentials.empty()) {
       throw std::runtime_error("leafnodes: remote credentials files are not supported yet (use user:password@ in the URL)");
     }
@@ -108,8 +113,13 @@ void leaf_nodes::do_accept() {
       do_accept();
       return;
     }
-    auto link = std::make_shared<connection>(server_, target, std::make_unique<tcp_transport>(std::move(socket)),
-                                             server_.allocate_connection_id());
+    std::unique_ptr<transport> pipe;
+    if (tls_context_) {
+      pipe = std::make_unique<tls_transport>(std::move(socket), tls_settings_);  // INFO in clear, then TLS
+    } else {
+      pipe = std::make_unique<tcp_transport>(std::move(socket));
+    }
+    auto link = std::make_shared<connection>(server_, target, std::move(pipe), server_.allocate_connection_id());
     auto role = std::make_unique<leaf_protocol>(*link, server_);
     leaf_protocol& accepted = *role;
     link->set_role(std::move(role));
@@ -131,6 +141,7 @@ std::string leaf_nodes::info_line(std::uint64_t client_id, bool connect_info,
                     courier_version + "\",\"host\":" + text(settings_.host) + ",\"port\":" + std::to_string(port_) +
                     ",\"headers\":true";
   if (!settings_.users.empty()) out += ",\"auth_required\":true";
+  if (tls_context_) out += tls_verify_ ? ",\"tls_required\":true,\"tls_verify\":true" : ",\"tls_required\":true";
   out += ",\"max_payload\":" + std::to_string(server_.options().max_payload);
   out += ",\"client_id\":" + std::to_string(client_id);
   out += ",\"info_on_connect\":true";

@@ -16,8 +16,10 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 
 #include "broker/leaf/leaf_protocol.hpp"
+#include "broker/transport/tls_transport.hpp"
 #include "conf/leafnode_options.hpp"
 
 namespace courier::broker {
@@ -69,6 +71,10 @@ class leaf_nodes {
   std::map<const account*, std::unique_ptr<leaf_interest>> interest_;  // fixed after construction
   std::vector<std::shared_ptr<leaf_remote>> remotes_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;  // runs on the first loop
+  /// TLS on the listener (leafnodes.tls): fixed after construction.
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;
+  tls_transport_settings tls_settings_;
+  bool tls_verify_ = false;
   std::uint16_t port_ = 0;
 
   void do_accept();

@@ -150,7 +150,7 @@ std::string leaf_protocol::connect_line() const {
     out += ",\"pass\":";
     append_json_string(out, password_);
   }
-  out += ",\"tls_required\":false,\"server_id\":";
+  out += tls_ ? ",\"tls_required\":true,\"server_id\":" : ",\"tls_required\":false,\"server_id\":";
   append_json_string(out, server_.id());
   out += ",\"name\":";
   append_json_string(out, server_.name());
@@ -201,9 +201,11 @@ bool leaf_protocol::on_info(std::string_view json) {
     }
   }
   if (!remote_) return true;
-  if (auto it = info.find("tls_required"); it != info.end() && it->second.is<bool>() && it->second.get<bool>()) {
-    // TLS to the hub is not implemented: refuse clearly rather than hang.
-    log().error(log_prefix(), "Leafnode remote requires TLS, which this server does not support on leaf connections");
+  if (auto it = info.find("tls_required");
+      !tls_ && it != info.end() && it->second.is<bool>() && it->second.get<bool>()) {
+    // The hub wants TLS and the remote has no tls block: say what to add
+    // rather than hang.
+    log().error(log_prefix(), "Leafnode remote requires TLS: give the remote a tls { } block or a tls:// URL");
     connection_.close_now(close_reason::tls_handshake_error);
     return false;
   }

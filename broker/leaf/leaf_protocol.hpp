@@ -62,6 +62,9 @@ class leaf_protocol final : public connection_role {
   /// it is, and its credentials which account it is bound to.
   leaf_protocol(connection& owner, server& broker);
 
+  /// The soliciting side runs over TLS (said in CONNECT). Before start.
+  void set_tls(bool tls) { tls_ = tls; }
+
   // connection_role
   void on_start() override;
   void on_greeting() override;
@@ -137,6 +140,7 @@ class leaf_protocol final : public connection_role {
 
   bool info_received_ = false;
   bool attached_ = false;  // interest_ knows this connection
+  bool tls_ = false;       // the soliciting side runs over TLS
   std::atomic<bool> set_up_{false};  // attached_, for other threads
   clock::time_point connect_deadline_{};  // accepting side: CONNECT due by then
   bool peer_headers_ = true;  // written before any interest exists, then read by publishers

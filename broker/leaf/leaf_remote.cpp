@@ -10,6 +10,7 @@
 #include "broker/leaf/leaf_protocol.hpp"
 #include "broker/logger.hpp"
 #include "broker/server.hpp"
+#include "auth/tls_config.hpp"
 #include "broker/transport/tcp_transport.hpp"
 
 namespace courier::broker {
@@ -27,7 +28,18 @@ leaf_remote::leaf_remote(server& broker, event_loop& loop, conf::leafnode_remote
       interest_(interest),
       urls_(config_.urls),
       timer_(loop.context()),
-      resolver_(loop.context()) {}
+      resolver_(loop.context()) {
+  bool tls = config_.tls;
+  for (const auto& url : urls_) tls = tls || url.tls;
+  if (tls) {
+    const auth::tls_settings settings =
+        config_.tls_block.is<picojson::null>() ? auth::tls_settings{} : auth::parse_tls(config_.tls_block);
+    tls_context_ = auth::make_client_context(settings);
+    tls_settings_.context = tls_context_->native_handle();
+    tls_settings_.timeout = settings.timeout;
+    tls_verify_ = !settings.insecure;
+  }
+}
 
 void leaf_remote::start() {
   asio::post(loop_.context(), [self = shared_from_this()] { self->attempt(); });
@@ -63,13 +75,6 @@ void leaf_remote::attempt() {
   const std::size_t index = next_url_ % urls_.size();
   next_url_ = index + 1;
   const auto& url = urls_[index];
-  if (url.tls || config_.tls) {
-    // TLS on leaf connections is not implemented yet: say so on every
-    // attempt rather than connecting in clear text.
-    log().error("Leafnode remote ", url.address(), " needs TLS, which is not supported yet");
-    schedule(reconnect_);
-    return;
-  }
   log().debug("Trying to connect as leafnode to remote server on \"", url.address(), "\"");
   resolver_.async_resolve(url.host, std::to_string(url.port),
                           [self = shared_from_this(), index](const error_code& ec, asio::ip::tcp::resolver::results_type results) {
@@ -105,11 +110,22 @@ void leaf_remote::on_connect(const error_code& ec, std::size_t url_index) {
     schedule(reconnect_);
     return;
   }
-  auto link = std::make_unique<tcp_transport>(std::move(*socket_));
+  // As nats-server 2.9: the hub's INFO comes in clear, then the handshake;
+  // a remote with a tls block or one tls:// URL uses TLS on every URL,
+  // discovered ones included.
+  const bool tls = tls_context_ != nullptr;
+  std::unique_ptr<transport> link;
+  if (tls) {
+    link = std::make_unique<tls_transport>(std::move(*socket_), tls_settings_, tls_client_side{url.host, tls_verify_});
+  } else {
+    link = std::make_unique<tcp_transport>(std::move(*socket_));
+  }
   socket_.reset();
   auto client = std::make_shared<connection>(server_, loop_, std::move(link), server_.allocate_connection_id());
-  client->set_role(std::make_unique<leaf_protocol>(*client, server_, bound_, interest_, shared_from_this(), url.user,
-                                                   url.password));
+  auto role = std::make_unique<leaf_protocol>(*client, server_, bound_, interest_, shared_from_this(), url.user,
+                                              url.password);
+  role->set_tls(tls);
+  client->set_role(std::move(role));
   current_ = client;
   server_.track_connection(client);
   client->start();

@@ -16,8 +16,10 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "broker/transport/tls_transport.hpp"
 #include "conf/leafnode_options.hpp"
 
 namespace courier::broker {
@@ -76,6 +78,11 @@ class leaf_remote : public std::enable_shared_from_this<leaf_remote> {
   boost::asio::steady_timer timer_;
   boost::asio::ip::tcp::resolver resolver_;
   std::unique_ptr<boost::asio::ip::tcp::socket> socket_;  ///< while connecting
+  /// TLS to the hub (a tls block or a tls:// URL): the client context,
+  /// built at construction so that a bad file stops the start.
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;
+  tls_transport_settings tls_settings_;
+  bool tls_verify_ = true;
   std::weak_ptr<connection> current_;
 };
 

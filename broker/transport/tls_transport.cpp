@@ -4,7 +4,9 @@
 
 #include <cassert>
 #include <cerrno>
+#include <algorithm>
 #include <climits>
+#include <cstring>
 
 #include <openssl/err.h>
 
@@ -17,6 +19,10 @@ using action = open_step::action;
 
 tls_transport::tls_transport(asio::ip::tcp::socket socket, const tls_transport_settings& settings)
     : transport(std::move(socket)), settings_(settings) {}
+
+tls_transport::tls_transport(asio::ip::tcp::socket socket, const tls_transport_settings& settings,
+                             tls_client_side client)
+    : transport(std::move(socket)), settings_(settings), client_(std::move(client)) {}
 
 tls_transport::~tls_transport() {
   if (ssl_) SSL_free(ssl_);
@@ -39,6 +45,7 @@ open_step tls_transport::advance_open(const error_code& wait_error) {
 std::optional<open_step> tls_transport::advance_once() {
   switch (state_) {
     case state::start: return open_start();
+    case state::reading_info: return read_info();
     case state::waiting_hello_first: return sniff_first_byte(state::greeted);
     case state::greeted:
       if (settings_.allow_non_tls) {
@@ -49,7 +56,7 @@ std::optional<open_step> tls_transport::advance_once() {
     case state::waiting_first_byte: return sniff_first_byte(state::plain);
     case state::handshaking: return continue_handshake();
     case state::established:
-      if (greeted_) return open_step{action::ready};
+      if (greeted_ || client_) return open_step{action::ready};
       // TLS came first: the INFO goes out now, encrypted.
       return greet();
     case state::plain: return open_step{action::ready};
@@ -59,6 +66,10 @@ std::optional<open_step> tls_transport::advance_once() {
 
 std::optional<open_step> tls_transport::open_start() {
   handshake_deadline_ = clock::now() + settings_.timeout;
+  if (client_) {
+    state_ = state::reading_info;
+    return std::nullopt;
+  }
   if (!settings_.handshake_first) return greet();
   if (settings_.handshake_first_fallback) {
     state_ = state::waiting_hello_first;
@@ -90,12 +101,38 @@ std::optional<open_step> tls_transport::start_handshake() {
   return std::nullopt;
 }
 
+std::optional<open_step> tls_transport::read_info() {
+  // The server sends its INFO and waits for the ClientHello: nothing can
+  // follow the line, so reading in chunks takes no TLS bytes.
+  constexpr std::size_t longest = 64 * 1024;
+  char chunk[4096];
+  while (info_line_.find("\r\n") == std::string::npos) {
+    const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return open_step{action::wait_readable};
+    if (n <= 0) return open_step{action::failed, n == 0 ? close_reason::client_closed : close_reason::read_error};
+    info_line_.append(chunk, static_cast<std::size_t>(n));
+    if (info_line_.size() > longest) {
+      log().error(log_prefix_, "No INFO line in the first ", longest, " bytes");
+      return open_step{action::failed, close_reason::read_error};
+    }
+  }
+  if (!begin_handshake()) return open_step{action::failed, close_reason::tls_handshake_error};
+  if (!auth::set_client_peer(ssl_, client_->host, client_->verify)) {
+    log().error(log_prefix_, "TLS setup error: cannot check the name ", client_->host);
+    return open_step{action::failed, close_reason::tls_handshake_error};
+  }
+  SSL_set_connect_state(ssl_);
+  return std::nullopt;
+}
+
 std::optional<open_step> tls_transport::check_open_deadline(clock::time_point now) {
   if (state_ == state::waiting_hello_first && now >= hello_deadline_) {
     // No ClientHello within the handshake_first duration: INFO first after all.
     return greet();
   }
-  if ((state_ == state::handshaking || state_ == state::waiting_first_byte) && now >= handshake_deadline_) {
+  if ((state_ == state::handshaking || state_ == state::waiting_first_byte || state_ == state::reading_info) &&
+      now >= handshake_deadline_) {
     log().error(log_prefix_, "TLS handshake timeout");
     return open_step{action::failed, close_reason::tls_handshake_error};
   }
@@ -121,12 +158,13 @@ bool tls_transport::begin_handshake() {
   }
   // Writes resume from an offset into a buffer that may have moved.
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  SSL_set_accept_state(ssl_);  // the client side switches to connect
   state_ = state::handshaking;
   return true;
 }
 
 std::optional<open_step> tls_transport::continue_handshake() {
-  const int result = SSL_accept(ssl_);
+  const int result = SSL_do_handshake(ssl_);
   if (result == 1) {
     state_ = state::established;
     if (X509* certificate = SSL_get1_peer_certificate(ssl_)) {
@@ -150,6 +188,12 @@ std::optional<open_step> tls_transport::continue_handshake() {
 }
 
 std::size_t tls_transport::read_some(char* buffer, std::size_t size, error_code& ec) {
+  if (!info_line_.empty()) {
+    const std::size_t n = std::min(size, info_line_.size());
+    std::memcpy(buffer, info_line_.data(), n);
+    info_line_.erase(0, n);
+    return n;
+  }
   if (!ssl_) return read_plain(buffer, size, ec);
   const int n = SSL_read(ssl_, buffer, static_cast<int>(std::min<std::size_t>(size, INT_MAX)));
   if (n > 0) return static_cast<std::size_t>(n);

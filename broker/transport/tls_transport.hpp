@@ -14,6 +14,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 
 #include <openssl/ssl.h>
 
@@ -41,10 +42,20 @@ struct tls_transport_settings {
 /// `failure` (clearing OpenSSL's error queue).
 boost::system::error_code ssl_result_error(SSL* ssl, int result, boost::system::error_code failure);
 
+/// The client side of an outgoing connection (a leafnode remote, as
+/// nats-server 2.9 makes it): the server's INFO line is read in clear, then
+/// the handshake is made as the client; read_some gives the INFO line first.
+struct tls_client_side {
+  std::string host;     ///< for SNI and the certificate check
+  bool verify = true;   ///< check the server's certificate and name
+};
+
 /// A connection on a server with TLS configured.
 class tls_transport final : public transport {
  public:
   tls_transport(boost::asio::ip::tcp::socket socket, const tls_transport_settings& settings);
+  /// An outgoing connection; `settings.context` is a client context.
+  tls_transport(boost::asio::ip::tcp::socket socket, const tls_transport_settings& settings, tls_client_side client);
   ~tls_transport() override;
 
   open_step advance_open(const error_code& wait_error) override;
@@ -64,6 +75,7 @@ class tls_transport final : public transport {
  private:
   enum class state {
     start,                ///< nothing done yet
+    reading_info,         ///< client side: reading the server's INFO line in clear
     waiting_hello_first,  ///< handshake_first with fallback: waiting for the first byte
     greeted,              ///< the INFO went out in clear; TLS (or plain text) follows
     waiting_first_byte,   ///< allow_non_tls: a 0x16 starts TLS, anything else is plain
@@ -87,14 +99,18 @@ class tls_transport final : public transport {
   /// else moves to `otherwise` (greeted: INFO in clear; plain: read on).
   std::optional<open_step> sniff_first_byte(state otherwise);
   std::optional<open_step> start_handshake();
+  /// Client side: reads until the INFO line is in, then starts the handshake.
+  std::optional<open_step> read_info();
   /// Creates the SSL object; false (logged) on failure.
   bool begin_handshake();
-  /// One SSL_accept; a step to return, or nothing when it completed.
+  /// One handshake step; a step to return, or nothing when it completed.
   std::optional<open_step> continue_handshake();
   /// Maps an SSL_read/SSL_write result to would_block, eof or `failure`.
   error_code tls_error(int result, error_code failure);
 
   const tls_transport_settings settings_;
+  const std::optional<tls_client_side> client_;
+  std::string info_line_;                    // loop thread: client side, given out by read_some first
   state state_ = state::start;               // loop thread
   bool greeted_ = false;                     // loop thread: the greeting was asked for
   clock::time_point handshake_deadline_{};   // loop thread

@@ -67,7 +67,10 @@ inline std::string http_get(int port, const std::string& path) {
 /// A cluster of nats-server processes, each with a leafnode port.
 class hub_cluster {
  public:
-  explicit hub_cluster(int size = 3, std::string extra_config = "") : extra_(std::move(extra_config)) {
+  /// `extra_config` goes at the end of each member's config, `leaf_extra`
+  /// inside its leafnodes block (a tls block, say).
+  explicit hub_cluster(int size = 3, std::string extra_config = "", std::string leaf_extra = "")
+      : extra_(std::move(extra_config)), leaf_extra_(std::move(leaf_extra)) {
     dir_ = std::filesystem::temp_directory_path() /
            ("courier-leaf-hub-" + std::to_string(::getpid()) + "-" + std::to_string(serial()++));
     std::filesystem::create_directories(dir_);
@@ -173,7 +176,8 @@ class hub_cluster {
            "http: \"127.0.0.1:" + std::to_string(nodes_[i].http_port) + "\"\n" +
            "cluster {\n  name: hub\n  listen: \"127.0.0.1:" + std::to_string(nodes_[i].route_port) + "\"\n" +
            "  routes: [" + routes + "]\n}\n" +
-           "leafnodes {\n  listen: \"127.0.0.1:" + std::to_string(nodes_[i].leaf_port) + "\"\n}\n" + extra_;
+           "leafnodes {\n  listen: \"127.0.0.1:" + std::to_string(nodes_[i].leaf_port) + "\"\n" + leaf_extra_ +
+           "}\n" + extra_;
   }
 
   static int& serial() {
@@ -190,6 +194,7 @@ class hub_cluster {
   };
   std::filesystem::path dir_;
   std::string extra_;
+  std::string leaf_extra_;
   std::vector<node> nodes_;
 };
 

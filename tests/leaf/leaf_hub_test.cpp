@@ -11,10 +11,16 @@
 #include <set>
 #include <string>
 
+#include <boost/asio/buffers_iterator.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+
 #include "broker/server.hpp"
 #include "conf/config_loader.hpp"
 #include "hub_cluster.hpp"
 #include "libnats_helpers.hpp"
+#include "tests/test_pki.hpp"
 
 namespace courier::leaf_test {
 namespace {
@@ -101,6 +107,36 @@ class courier_hub : public ::testing::Test {
   mss::test::broker_process edge_;
   std::filesystem::path dir_;
 };
+
+TEST_F(courier_hub, nats_server_leaf_over_tls) {
+  // leafnodes.tls on the hub: the INFO says tls_required, the edge
+  // (nats-server 2.9.10, checking the hub's certificate against the test
+  // CA) makes the handshake, and messages cross both ways.
+  test::test_pki pki;
+  ASSERT_TRUE(pki.ok()) << pki.log_text();
+  start_hub("leafnodes { host: \"127.0.0.1\", port: -1, tls { cert_file: \"" + pki.cert("server") +
+            "\", key_file: \"" + pki.key("server") + "\", timeout: 5 } }\n");
+  {
+    // What a leaf sees first, in clear.
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket raw(io);
+    raw.connect({boost::asio::ip::make_address("127.0.0.1"), hub_->leafs()->port()});
+    boost::asio::streambuf buffer;
+    boost::asio::read_until(raw, buffer, "\r\n");
+    const std::string info(boost::asio::buffers_begin(buffer.data()), boost::asio::buffers_end(buffer.data()));
+    EXPECT_NE(info.find(",\"tls_required\":true,"), std::string::npos) << info;
+    EXPECT_EQ(info.find("tls_verify"), std::string::npos) << info;
+  }
+  ASSERT_TRUE(start_edge("", ", tls { ca_file: \"" + pki.ca() + "\", timeout: 5 }"));
+  ASSERT_TRUE(eventually([&] { return hub_->leafs()->count() == 1; })) << edge_log();
+  auto on_hub = connect_to(hub_url());
+  auto on_edge = connect_to(edge_.url());
+  ASSERT_TRUE(on_hub && on_edge);
+  auto at_edge = subscribe_and_flush(on_edge.get(), "to.edge.>");
+  auto at_hub = subscribe_and_flush(on_hub.get(), "to.hub.*");
+  ASSERT_TRUE(crosses(on_hub.get(), "to.edge.probe", at_edge.get()));
+  ASSERT_TRUE(crosses(on_edge.get(), "to.hub.probe", at_hub.get()));
+}
 
 TEST_F(courier_hub, what_a_leaf_does_not_import_is_not_sent_to_it) {
   // The edge's deny_imports reaches the hub in CONNECT's deny_pub: even for
