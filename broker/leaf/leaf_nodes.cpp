@@ -44,6 +44,11 @@ leaf_nodes::leaf_nodes(server& broker, conf::leafnode_settings settings)
     tls_verify_ = tls.verify;
   }
   for (const auto& remote : settings_.remotes) {
+    // The remote's client context is built again when it starts; built
+    // here first so that `courier -t` reports a bad file too.
+    bool tls = remote.tls;
+    for (const auto& url : remote.urls) tls = tls || url.tls;
+    if (tls && !remote.tls_block.is<picojson::null>()) auth::make_client_context(auth::parse_tls(remote.tls_block));
     if (!remote.credentials.empty()) {
       throw std::runtime_error("leafnodes: remote credentials files are not supported yet (use user:password@ in the URL)");
     }

@@ -87,5 +87,24 @@ TEST_F(leaf_over_tls, hub_certificate_the_remote_cannot_verify_is_refused) {
   EXPECT_EQ(hub_->member_with_leaf(), -1);
 }
 
+// A TLS file that does not load stops the server's construction, which is
+// what `courier -t` runs: for the listener and for a remote alike.
+TEST(leaf_tls_config, a_file_that_does_not_load_is_an_error_before_start) {
+  test::test_pki pki;
+  ASSERT_TRUE(pki.ok()) << pki.log_text();
+  const std::string missing = pki.ca() + ".missing";
+  for (const std::string& config :
+       {"leafnodes { port: -1, tls { cert_file: \"" + missing + "\", key_file: \"" + pki.key("server") + "\" } }\n",
+        "leafnodes { remotes = [ { url: \"nats-leaf://127.0.0.1:1\", tls { ca_file: \"" + missing + "\" } } ] }\n",
+        "leafnodes { remotes = [ { url: \"tls://127.0.0.1:1\", tls { cert_file: \"" + pki.cert("server") +
+            "\", key_file: \"" + missing + "\" } } ] }\n"}) {
+    conf::server_options options;
+    conf::load_config_string(config, options);
+    options.host = "127.0.0.1";
+    options.port = 0;
+    EXPECT_ANY_THROW(broker::server server(options)) << config;
+  }
+}
+
 }  // namespace
 }  // namespace courier::leaf_test
