@@ -9,31 +9,57 @@ namespace {
 struct events {
   std::atomic<int> disconnected{0};
   std::atomic<int> reconnected{0};
+  std::atomic<int> closed{0};
 
   static void on_disconnected(natsConnection*, void* closure) { ++static_cast<events*>(closure)->disconnected; }
   static void on_reconnected(natsConnection*, void* closure) { ++static_cast<events*>(closure)->reconnected; }
+  static void on_closed(natsConnection*, void* closure) { ++static_cast<events*>(closure)->closed; }
+};
+
+/// A connection and the events it reports. libnats makes its callbacks on
+/// a thread of its own, after natsConnection_Destroy has returned too (the
+/// disconnected one of the close itself): so this closes the connection
+/// and waits for the closed callback, the last one and made after any
+/// disconnected one, before the events go.
+struct watched {
+  events ev;
+  connection_ptr conn;
+  watched() = default;
+  watched(const watched&) = delete;
+  watched& operator=(const watched&) = delete;
+  ~watched() {
+    if (!conn) return;
+    natsConnection_Close(conn.get());
+    EXPECT_TRUE(wait_until([this] { return ev.closed > 0; }, 10s)) << "no closed callback";
+  }
 };
 
 /// A connection that reconnects quickly and reports its events.
-connection_ptr reconnecting(const std::string& url, events& ev) {
+std::unique_ptr<watched> reconnecting(const std::string& url) {
+  auto link = std::make_unique<watched>();
   auto opts = make_options(url);
-  if (!opts) return nullptr;
+  if (!opts) return link;
   natsOptions_SetAllowReconnect(opts.get(), true);
   natsOptions_SetMaxReconnect(opts.get(), 400);
   natsOptions_SetReconnectWait(opts.get(), 25);
   natsOptions_SetReconnectJitter(opts.get(), 0, 0);
-  natsOptions_SetDisconnectedCB(opts.get(), &events::on_disconnected, &ev);
-  natsOptions_SetReconnectedCB(opts.get(), &events::on_reconnected, &ev);
-  return connect_with(opts.get());
+  natsOptions_SetDisconnectedCB(opts.get(), &events::on_disconnected, &link->ev);
+  natsOptions_SetReconnectedCB(opts.get(), &events::on_reconnected, &link->ev);
+  natsOptions_SetClosedCB(opts.get(), &events::on_closed, &link->ev);
+  link->conn = connect_with(opts.get());
+  return link;
 }
 
 void restart_and_check(bool abrupt) {
   server_process server;
   ASSERT_TRUE(server.start());
-  events sub_events, pub_events;
-  auto sub_conn = reconnecting(server.url(), sub_events);
-  auto pub_conn = reconnecting(server.url(), pub_events);
-  ASSERT_TRUE(sub_conn && pub_conn);
+  auto sub_link = reconnecting(server.url());
+  auto pub_link = reconnecting(server.url());
+  ASSERT_TRUE(sub_link->conn && pub_link->conn);
+  const events& sub_events = sub_link->ev;
+  const events& pub_events = pub_link->ev;
+  const connection_ptr& sub_conn = sub_link->conn;
+  const connection_ptr& pub_conn = pub_link->conn;
   auto sub = subscribe_sync(sub_conn.get(), "rc.>");
   ASSERT_TRUE(sub);
   ASSERT_EQ(NATS_OK, flush(sub_conn.get()));
@@ -77,9 +103,10 @@ TEST(reconnect_test, subscription_survives_kill_and_restart_on_same_port) { rest
 TEST(reconnect_test, queue_subscription_and_request_work_after_restart) {
   server_process server;
   ASSERT_TRUE(server.start());
-  events ev;
-  auto nc = reconnecting(server.url(), ev);
-  ASSERT_TRUE(nc);
+  auto link = reconnecting(server.url());
+  ASSERT_TRUE(link->conn);
+  const events& ev = link->ev;
+  const connection_ptr& nc = link->conn;
   auto member = subscribe_sync(nc.get(), "rcq.x", "grp");
   ASSERT_TRUE(member);
   ASSERT_EQ(NATS_OK, flush(nc.get()));
@@ -96,11 +123,12 @@ TEST(reconnect_test, queue_subscription_and_request_work_after_restart) {
 TEST(reconnect_test, publishes_made_while_disconnected_are_delivered_after_reconnect) {
   server_process server;
   ASSERT_TRUE(server.start());
-  events ev;
   // One connection for both roles: libnats replays its subscriptions before
   // the publishes it buffered while disconnected, so all must arrive.
-  auto nc = reconnecting(server.url(), ev);
-  ASSERT_TRUE(nc);
+  auto link = reconnecting(server.url());
+  ASSERT_TRUE(link->conn);
+  const events& ev = link->ev;
+  const connection_ptr& nc = link->conn;
   auto sub = subscribe_sync(nc.get(), "rcb.x");
   ASSERT_TRUE(sub);
   ASSERT_EQ(NATS_OK, flush(nc.get()));
