@@ -274,37 +274,81 @@ tls_settings apply_tls_flags(tls_settings settings, const tls_flags& flags) {
   return s;
 }
 
-std::shared_ptr<boost::asio::ssl::context> make_server_context(const tls_settings& settings) {
-  namespace ssl = boost::asio::ssl;
+namespace {
+
+/// What a server and a client context share: the minimum version, the
+/// certificate and key (when given; both or neither), the CA file (when
+/// given), and the TLS 1.2 suites and groups.
+void require_key_pair(const tls_settings& settings) {
   if (!settings.cert_file.empty() && settings.key_file.empty()) {
     throw config_error("missing 'key_file' in TLS configuration");
   }
   if (settings.cert_file.empty() && !settings.key_file.empty()) {
     throw config_error("missing 'cert_file' in TLS configuration");
   }
+}
+
+void set_min_version(SSL_CTX* native, const tls_settings& settings) {
+  if (SSL_CTX_set_min_proto_version(native, settings.min_version) != 1) {
+    throw config_error("tls: cannot set the minimum version: " + openssl_error());
+  }
+}
+
+void load_key_pair(SSL_CTX* native, const tls_settings& settings) {
+  if (settings.cert_file.empty()) return;
+  if (SSL_CTX_use_certificate_chain_file(native, settings.cert_file.c_str()) != 1) {
+    throw config_error("error parsing X509 certificate/key pair: " + settings.cert_file + ": " + openssl_error());
+  }
+  if (SSL_CTX_use_PrivateKey_file(native, settings.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    throw config_error("error parsing X509 certificate/key pair: " + settings.key_file + ": " + openssl_error());
+  }
+  if (SSL_CTX_check_private_key(native) != 1) {
+    throw config_error("error parsing X509 certificate/key pair: private key does not match the certificate");
+  }
+}
+
+/// False when there is no ca_file.
+bool load_ca_file(SSL_CTX* native, const tls_settings& settings) {
+  if (settings.ca_file.empty()) return false;
+  if (SSL_CTX_load_verify_locations(native, settings.ca_file.c_str(), nullptr) != 1) {
+    throw config_error("failed to parse root ca certificate: " + settings.ca_file + ": " + openssl_error());
+  }
+  return true;
+}
+
+void set_suites_and_groups(SSL_CTX* native, const tls_settings& settings) {
+  const auto joined = [](const std::vector<std::string>& names) {
+    std::string list;
+    for (const auto& name : names) list += (list.empty() ? "" : ":") + name;
+    return list;
+  };
+  if (!settings.ciphers.empty()) {
+    const std::string list = joined(settings.ciphers);
+    if (SSL_CTX_set_cipher_list(native, list.c_str()) != 1) {
+      throw config_error("tls: no usable cipher suite in " + list + ": " + openssl_error());
+    }
+  }
+  if (!settings.groups.empty()) {
+    const std::string list = joined(settings.groups);
+    if (SSL_CTX_set1_groups_list(native, list.c_str()) != 1) {
+      throw config_error("tls: cannot set curve preferences " + list + ": " + openssl_error());
+    }
+  }
+}
+
+}  // namespace
+
+std::shared_ptr<boost::asio::ssl::context> make_server_context(const tls_settings& settings) {
+  namespace ssl = boost::asio::ssl;
+  require_key_pair(settings);
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
                    ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1 | ssl::context::single_dh_use);
   SSL_CTX_set_options(native, SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION);
-  if (SSL_CTX_set_min_proto_version(native, settings.min_version) != 1) {
-    throw config_error("tls: cannot set the minimum version: " + openssl_error());
-  }
-  if (!settings.cert_file.empty()) {
-    if (SSL_CTX_use_certificate_chain_file(native, settings.cert_file.c_str()) != 1) {
-      throw config_error("error parsing X509 certificate/key pair: " + settings.cert_file + ": " + openssl_error());
-    }
-    if (SSL_CTX_use_PrivateKey_file(native, settings.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-      throw config_error("error parsing X509 certificate/key pair: " + settings.key_file + ": " + openssl_error());
-    }
-    if (SSL_CTX_check_private_key(native) != 1) {
-      throw config_error("error parsing X509 certificate/key pair: private key does not match the certificate");
-    }
-  }
-  if (!settings.ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(native, settings.ca_file.c_str(), nullptr) != 1) {
-      throw config_error("failed to parse root ca certificate: " + settings.ca_file + ": " + openssl_error());
-    }
+  set_min_version(native, settings);
+  load_key_pair(native, settings);
+  if (load_ca_file(native, settings)) {
     // Tell clients which CAs we accept (Go sends its ClientCAs too).
     if (STACK_OF(X509_NAME)* names = SSL_load_client_CA_file(settings.ca_file.c_str())) {
       SSL_CTX_set_client_CA_list(native, names);
@@ -317,80 +361,44 @@ std::shared_ptr<boost::asio::ssl::context> make_server_context(const tls_setting
   } else {
     ctx->set_verify_mode(ssl::verify_none);
   }
-  if (!settings.ciphers.empty()) {
-    std::string list;
-    for (const auto& c : settings.ciphers) list += (list.empty() ? "" : ":") + c;
-    if (SSL_CTX_set_cipher_list(native, list.c_str()) != 1) {
-      throw config_error("tls: no usable cipher suite in " + list + ": " + openssl_error());
-    }
-  }
-  if (!settings.groups.empty()) {
-    std::string list;
-    for (const auto& g : settings.groups) list += (list.empty() ? "" : ":") + g;
-    if (SSL_CTX_set1_groups_list(native, list.c_str()) != 1) {
-      throw config_error("tls: cannot set curve preferences " + list + ": " + openssl_error());
-    }
-  }
+  set_suites_and_groups(native, settings);
   return ctx;
 }
 
 std::shared_ptr<boost::asio::ssl::context> make_client_context(const tls_settings& settings) {
   namespace ssl = boost::asio::ssl;
-  if (settings.cert_file.empty() != settings.key_file.empty()) {
-    throw config_error(settings.cert_file.empty() ? "missing 'cert_file' in TLS configuration"
-                                                  : "missing 'key_file' in TLS configuration");
-  }
+  require_key_pair(settings);
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
   SSL_CTX* native = ctx->native_handle();
   ctx->set_options(ssl::context::default_workarounds | ssl::context::no_compression);
   SSL_CTX_set_options(native, SSL_OP_NO_RENEGOTIATION);
-  if (SSL_CTX_set_min_proto_version(native, settings.min_version) != 1) {
-    throw config_error("tls: cannot set the minimum version: " + openssl_error());
-  }
-  if (!settings.cert_file.empty()) {
-    if (SSL_CTX_use_certificate_chain_file(native, settings.cert_file.c_str()) != 1 ||
-        SSL_CTX_use_PrivateKey_file(native, settings.key_file.c_str(), SSL_FILETYPE_PEM) != 1 ||
-        SSL_CTX_check_private_key(native) != 1) {
-      throw config_error("error parsing X509 certificate/key pair: " + settings.cert_file + ": " + openssl_error());
-    }
-  }
-  if (!settings.ca_file.empty()) {
-    if (SSL_CTX_load_verify_locations(native, settings.ca_file.c_str(), nullptr) != 1) {
-      throw config_error("failed to parse root ca certificate: " + settings.ca_file + ": " + openssl_error());
-    }
-  } else {
-    SSL_CTX_set_default_verify_paths(native);
-  }
+  set_min_version(native, settings);
+  load_key_pair(native, settings);
+  if (!load_ca_file(native, settings)) SSL_CTX_set_default_verify_paths(native);
   ctx->set_verify_mode(settings.insecure ? ssl::verify_none : ssl::verify_peer);
-  if (!settings.ciphers.empty()) {
-    std::string list;
-    for (const auto& c : settings.ciphers) list += (list.empty() ? "" : ":") + c;
-    if (SSL_CTX_set_cipher_list(native, list.c_str()) != 1) {
-      throw config_error("tls: no usable cipher suite in " + list + ": " + openssl_error());
-    }
-  }
-  if (!settings.groups.empty()) {
-    std::string list;
-    for (const auto& g : settings.groups) list += (list.empty() ? "" : ":") + g;
-    if (SSL_CTX_set1_groups_list(native, list.c_str()) != 1) {
-      throw config_error("tls: cannot set curve preferences " + list + ": " + openssl_error());
-    }
-  }
+  set_suites_and_groups(native, settings);
   return ctx;
 }
 
-bool set_client_peer(SSL* ssl, const std::string& host, bool verify) {
+bool set_client_peer(SSL* ssl, const std::string& host, bool verify, std::string& error) {
   boost::system::error_code ec;
   boost::asio::ip::make_address(host, ec);
   const bool is_address = !ec;
   // SNI carries host names only (RFC 6066 section 3).
-  if (!is_address && SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) return false;
-  if (!verify) return true;
-  if (is_address) {
-    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
-    return X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) == 1;
+  if (!is_address && SSL_set_tlsext_host_name(ssl, host.c_str()) != 1) {
+    error = "cannot set TLS server name '" + host + "'";
+    return false;
   }
-  return SSL_set1_host(ssl, host.c_str()) == 1;
+  if (!verify) return true;
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+  X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  const int set = is_address ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
+                             : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
+  if (set != 1) {
+    error = "cannot set TLS peer name '" + host + "' for verification";
+    return false;
+  }
+  return true;
 }
 
 tls_info_fields tls_info(const tls_settings& settings, bool allow_non_tls) {

@@ -99,10 +99,11 @@ std::shared_ptr<boost::asio::ssl::context> make_server_context(const tls_setting
 /// certificate. Throws config_error with OpenSSL's reason.
 std::shared_ptr<boost::asio::ssl::context> make_client_context(const tls_settings& settings);
 
-/// Prepares `ssl` to connect to `host`: SNI when it is a name, and the
-/// certificate's name or address checked against it when verifying.
-/// False when OpenSSL refuses.
-bool set_client_peer(SSL* ssl, const std::string& host, bool verify);
+/// Prepares `ssl` to connect to `host`: SNI when it is a name (never for
+/// addresses), and with `verify` the certificate checked against the host
+/// name or IP address (RFC 6125, no partial wildcards). False, with
+/// `error` set, when OpenSSL refuses the settings.
+bool set_client_peer(SSL* ssl, const std::string& host, bool verify, std::string& error);
 
 /// INFO fields for the client port.
 struct tls_info_fields {

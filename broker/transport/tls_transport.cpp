@@ -118,8 +118,8 @@ std::optional<open_step> tls_transport::read_info() {
     }
   }
   if (!begin_handshake()) return open_step{action::failed, close_reason::tls_handshake_error};
-  if (!auth::set_client_peer(ssl_, client_->host, client_->verify)) {
-    log().error(log_prefix_, "TLS setup error: cannot check the name ", client_->host);
+  if (std::string error; !auth::set_client_peer(ssl_, client_->host, client_->verify, error)) {
+    log().error(log_prefix_, "TLS setup error: ", error);
     return open_step{action::failed, close_reason::tls_handshake_error};
   }
   SSL_set_connect_state(ssl_);

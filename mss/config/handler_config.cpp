@@ -370,10 +370,9 @@ bool build_handlers(const picojson::value& mss, boost::asio::any_io_executor exe
     object o = definition.get<object>();
     std::string type;
     std::int64_t max_in_flight = static_cast<std::int64_t>(default_max_in_flight);
-    bool ok = block_reader(o, fault).string("type", type, true) &&
-              block_reader(o, fault).integer("max_in_flight", max_in_flight, 1, 1000000);
-    o.erase("max_in_flight");
     block_reader read(o, fault);
+    bool ok = read.string("type", type, true) && read.integer("max_in_flight", max_in_flight, 1, 1000000);
+    o.erase("max_in_flight");
     if (!ok) {
       // reported below
     } else if (type == "email") {

@@ -1,8 +1,9 @@
 #include "mss/peers/tls_client.hpp"
 
-#include <boost/asio/ip/address.hpp>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
+
+#include "auth/tls_config.hpp"
 
 namespace courier::mss {
 
@@ -34,26 +35,7 @@ std::shared_ptr<ssl::context> make_client_tls_context(bool verify_peer, const st
 }
 
 bool prepare_tls_handle(SSL* handle, const std::string& host, bool verify_peer, std::string& error) {
-  boost::system::error_code ec;
-  const auto address = boost::asio::ip::make_address(host, ec);
-  const bool is_address = !ec;
-  // SNI carries host names only (RFC 6066 section 3).
-  if (!is_address && SSL_set_tlsext_host_name(handle, host.c_str()) != 1) {
-    error = "cannot set TLS server name '" + host + "'";
-    return false;
-  }
-  if (verify_peer) {
-    X509_VERIFY_PARAM* param = SSL_get0_param(handle);
-    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-    const int set = is_address ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str())
-                               : X509_VERIFY_PARAM_set1_host(param, host.c_str(), host.size());
-    if (set != 1) {
-      error = "cannot set TLS peer name '" + host + "' for verification";
-      return false;
-    }
-  }
-  (void)address;
-  return true;
+  return auth::set_client_peer(handle, host, verify_peer, error);
 }
 
 std::string describe_tls_error(const boost::system::error_code& ec, SSL* handle) {
