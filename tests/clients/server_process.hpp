@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/free_port.hpp"
 #include "tests/spawn.hpp"
 
 namespace courier::test {
@@ -65,24 +66,8 @@ inline std::vector<std::string> server_command(int port) {
   return args;
 }
 
-/// Asks the kernel for a loopback port nobody is bound to right now. Another
-/// process could take it before the server binds; start() reports that as a
-/// failure to come up rather than hanging.
-inline int pick_free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return -1;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  int port = -1;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
-    socklen_t len = sizeof addr;
-    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) port = ntohs(addr.sin_port);
-  }
-  ::close(fd);
-  return port;
-}
+/// A loopback port for a server about to start (tests/free_port.hpp).
+inline int pick_free_port() { return courier::test::free_port(); }
 
 /// Connects a blocking TCP socket to 127.0.0.1:port; -1 on failure.
 /// receive_buffer > 0 shrinks SO_RCVBUF before connecting (it must be set

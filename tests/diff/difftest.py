@@ -41,7 +41,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cases as case_table  # noqa: E402
+from free_port import free_port  # noqa: E402,F401  (wsdiff uses difftest.free_port)
 
 REFERENCE_DEFAULT = "/usr/sbin/nats-server"
 
@@ -63,12 +65,6 @@ QUIET_DEFAULT = 0.3
 
 class HarnessError(Exception):
     """The harness itself could not run a case (binary missing, no start)."""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def make_tls_files(directory):

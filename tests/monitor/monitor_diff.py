@@ -50,7 +50,9 @@ import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(1, os.path.join(HERE, ".."))
 import gojson  # noqa: E402
+from free_port import free_port  # noqa: E402
 
 REFERENCE_DEFAULT = "/usr/sbin/nats-server"
 # Generous bounds for a loaded 2-core CI machine; nothing waits this long
@@ -62,12 +64,6 @@ POLL_TIMEOUT = 15.0
 
 class HarnessError(Exception):
     """The harness could not run a case (binary missing, no start, bad case)."""
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --------------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 
+#include "tests/free_port.hpp"
 #include "tests/json_support.hpp"
 #include "tests/spawn.hpp"
 
@@ -253,18 +254,8 @@ bool wait_until(Predicate predicate, std::chrono::milliseconds timeout = std::ch
   return predicate();
 }
 
-/// A port nobody listens on: bound, then released.
-inline int unused_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
-}
+/// A port nobody listens on (tests/free_port.hpp).
+inline int unused_port() { return courier::test::free_port(); }
 
 /// An io_context run by a background thread for the test's lifetime.
 class io_thread {

@@ -28,6 +28,7 @@
 
 #include "client_cases.hpp"
 #include "parser_test_support.hpp"
+#include "tests/free_port.hpp"
 #include "tests/spawn.hpp"
 
 namespace courier::protocol {
@@ -35,18 +36,7 @@ namespace {
 
 using testing::escape;
 
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
+int free_port() { return courier::test::free_port(); }
 
 int connect_to(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
