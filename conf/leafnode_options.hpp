@@ -39,7 +39,7 @@ struct leafnode_url {
 struct leafnode_remote {
   std::vector<leafnode_url> urls;  ///< tried in turn, each after `reconnect`
   std::string account;             ///< local account bound to the remote; empty: the global one ($G)
-  std::string credentials;         ///< a .creds file (JWT + nkey seed); not supported yet
+  std::string credentials;         ///< a .creds file (user JWT + nkey seed), read at every connect
   bool tls = false;                ///< a `tls {}` block was given (or a tls:// URL)
   picojson::value tls_block;       ///< as parsed, null when absent
   /// Subjects not taken from the hub (no interest sent for them; the hub is

@@ -10,6 +10,7 @@
 
 #include "broker/connection.hpp"
 #include "broker/event_loop.hpp"
+#include "auth/credentials.hpp"
 #include "auth/tls_config.hpp"
 #include "broker/transport/tcp_transport.hpp"
 #include "broker/transport/tls_transport.hpp"
@@ -50,7 +51,11 @@ leaf_nodes::leaf_nodes(server& broker, conf::leafnode_settings settings)
     for (const auto& url : remote.urls) tls = tls || url.tls;
     if (tls && !remote.tls_block.is<picojson::null>()) auth::make_client_context(auth::parse_tls(remote.tls_block));
     if (!remote.credentials.empty()) {
-      throw std::runtime_error("leafnodes: remote credentials files are not supported yet (use user:password@ in the URL)");
+      try {
+        auth::load_credentials(remote.credentials);
+      } catch (const std::runtime_error& e) {
+        throw std::runtime_error(std::string("leafnodes: remote ") + e.what());
+      }
     }
     const std::string name = remote.account.empty() ? std::string(auth::global_account) : remote.account;
     if (server_.find_account(name).name != name) {

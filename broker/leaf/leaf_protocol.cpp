@@ -4,6 +4,7 @@
 
 #include <picojson.h>
 
+#include "auth/credentials.hpp"
 #include "auth/password.hpp"
 #include "auth/users.hpp"
 #include "broker/client_connect.hpp"
@@ -139,12 +140,18 @@ void leaf_protocol::on_closed(close_reason reason) {
 
 // ---- the hub's INFO and our CONNECT ----
 
-std::string leaf_protocol::connect_line() const {
-  // Field order as nats-server's leafConnectInfo.
+std::string leaf_protocol::connect_line(const std::string& jwt, const std::string& sig) const {
+  // Field order as nats-server's leafConnectInfo; a credentials file wins
+  // over a user in the URL, as in 2.9.10.
   std::string out = "CONNECT {\"version\":\"";
   out += compatible_nats_version;
   out += '"';
-  if (!user_.empty()) {
+  if (!jwt.empty()) {
+    out += ",\"jwt\":";
+    append_json_string(out, jwt);
+    out += ",\"sig\":";
+    append_json_string(out, sig);
+  } else if (!user_.empty()) {
     out += ",\"user\":";
     append_json_string(out, user_);
     out += ",\"pass\":";
@@ -209,7 +216,24 @@ bool leaf_protocol::on_info(std::string_view json) {
     connection_.close_now(close_reason::tls_handshake_error);
     return false;
   }
-  connection_.send(connect_line());
+  std::string jwt, sig;
+  if (const std::string& file = remote_->config().credentials; !file.empty()) {
+    // Read at every connect, as nats-server does, so a rotated file is used
+    // by the next connection.
+    if (log().debug_enabled()) log().debug(log_prefix(), "Authenticating with credentials file \"", file, "\"");
+    try {
+      const auth::user_credentials credentials = auth::load_credentials(file);
+      const auto nonce = info.find("nonce");
+      sig = credentials.sign_nonce(nonce != info.end() && nonce->second.is<std::string>()
+                                       ? nonce->second.get<std::string>() : std::string());
+      jwt = credentials.jwt;
+    } catch (const std::runtime_error& e) {
+      log().error(log_prefix(), "Error loading leafnode remote credentials: ", e.what());
+      connection_.close_now(close_reason::authentication_violation);
+      return false;
+    }
+  }
+  connection_.send(connect_line(jwt, sig));
   if (log().debug_enabled()) log().debug(log_prefix(), "Remote leafnode connect msg sent");
   if (auto* leafs = server_.leafs()) leafs->add(connection_.shared_from_this(), *this);
   set_up_interest();

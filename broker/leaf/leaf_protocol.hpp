@@ -109,7 +109,8 @@ class leaf_protocol final : public connection_role {
 
  private:
   /// The CONNECT this side sends after the hub's first INFO.
-  std::string connect_line() const;
+  /// `jwt` and `sig`: from the remote's credentials file, empty without one.
+  std::string connect_line(const std::string& jwt, const std::string& sig) const;
   /// Starts the interest flow both ways, once the handshake is done.
   void set_up_interest();
   /// Accepting side: checks CONNECT's credentials against leafnodes

@@ -25,10 +25,12 @@ using connection_ptr = std::unique_ptr<natsConnection, connection_deleter>;
 using subscription_ptr = std::unique_ptr<natsSubscription, subscription_deleter>;
 using message_ptr = std::unique_ptr<natsMsg, message_deleter>;
 
-inline connection_ptr connect_to(const std::string& url) {
+/// `credentials`: a .creds file (user JWT and seed) to connect with.
+inline connection_ptr connect_to(const std::string& url, const std::string& credentials = "") {
   natsOptions* options = nullptr;
   natsOptions_Create(&options);
   natsOptions_SetURL(options, url.c_str());
+  if (!credentials.empty()) natsOptions_SetUserCredentialsFromFiles(options, credentials.c_str(), nullptr);
   natsOptions_SetAllowReconnect(options, false);
   natsConnection* raw = nullptr;
   const natsStatus status = natsConnection_Connect(&raw, options);
