@@ -20,6 +20,7 @@
 #include "conf/config_loader.hpp"
 #include "hub_cluster.hpp"
 #include "libnats_helpers.hpp"
+#include "npm_clients.hpp"
 #include "tests/test_pki.hpp"
 
 namespace courier::leaf_test {
@@ -164,6 +165,13 @@ TEST_F(courier_hub, what_a_leaf_does_not_import_is_not_sent_to_it) {
   ASSERT_FALSE(subjects.empty());
   EXPECT_EQ(subjects.back(), "open.last");
   for (const auto& subject : subjects) EXPECT_NE(subject, "secret.x");
+}
+
+TEST_F(courier_hub, npm_nats_clients_on_both_sides_of_a_nats_server_leaf) {
+  start_hub("leafnodes { host: \"127.0.0.1\", port: -1 }\n");
+  ASSERT_TRUE(start_edge(""));
+  ASSERT_TRUE(eventually([&] { return hub_->leafs()->count() == 1; })) << edge_log();
+  run_npm_clients(edge_.url(), hub_url(), hub_url());
 }
 
 TEST_F(courier_hub, nats_server_leaf_exchanges_messages_both_ways) {
