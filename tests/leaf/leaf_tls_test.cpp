@@ -21,6 +21,19 @@
 namespace courier::leaf_test {
 namespace {
 
+/// An embedded Courier, leaf of `leaf_url` with `tls` as its remote's tls block.
+std::unique_ptr<broker::server> start_leaf(const std::string& leaf_url, const std::string& tls) {
+  conf::server_options options;
+  conf::load_config_string("server_name: courier_leaf\nleafnodes {\n  reconnect: 1\n  remotes = [ { url: \"" +
+                               leaf_url + "\", tls { " + tls + " } } ]\n}\n",
+                           options);
+  options.host = "127.0.0.1";
+  options.port = 0;
+  auto courier = std::make_unique<broker::server>(options);
+  courier->start();
+  return courier;
+}
+
 class leaf_over_tls : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -36,14 +49,7 @@ class leaf_over_tls : public ::testing::Test {
 
   /// Starts Courier as a leaf of the hub with `tls` as its remote's tls block.
   void start_courier(const std::string& tls) {
-    conf::server_options options;
-    conf::load_config_string("server_name: courier_leaf\nleafnodes {\n  reconnect: 1\n  remotes = [ { url: \"" +
-                                 hub_->leaf_url(0) + "\", tls { " + tls + " } } ]\n}\n",
-                             options);
-    options.host = "127.0.0.1";
-    options.port = 0;
-    courier_ = std::make_unique<broker::server>(options);
-    courier_->start();
+    courier_ = start_leaf(hub_->leaf_url(0), tls);
     ASSERT_NE(courier_->leafs(), nullptr);
   }
 
@@ -85,6 +91,33 @@ TEST_F(leaf_over_tls, hub_certificate_the_remote_cannot_verify_is_refused) {
       << "the hub saw no failed handshake; its log:\n" << hub_->log(0);
   EXPECT_EQ(courier_->leafs()->count(), 0u);
   EXPECT_EQ(hub_->member_with_leaf(), -1);
+}
+
+// A hub that asks leaves for a certificate (leafnodes tls verify: true):
+// Courier's remote gives its cert_file/key_file in the handshake and gets in;
+// a remote without one is refused in the handshake.
+TEST(leaf_tls_verify, the_hub_asks_for_a_client_certificate) {
+  test::test_pki pki;
+  ASSERT_TRUE(pki.ok() && pki.add_client("edge", "/O=Courier Tests/CN=edge")) << pki.log_text();
+  hub_cluster hub(1, "", "  tls { " + pki.server_files() + ", verify: true, timeout: 5 }\n");
+  ASSERT_TRUE(hub.start());
+  auto without = start_leaf(hub.leaf_url(0), "ca_file: \"" + pki.ca() + "\", timeout: 5");
+  ASSERT_TRUE(eventually([&] { return hub.log(0).find("TLS leafnode handshake error") != std::string::npos; }))
+      << "the hub let a leaf in without a certificate; its log:\n" << hub.log(0);
+  EXPECT_EQ(hub.member_with_leaf(), -1);
+  without->shutdown();
+
+  auto with = start_leaf(hub.leaf_url(0), "ca_file: \"" + pki.ca() + "\", cert_file: \"" + pki.cert("edge") +
+                                              "\", key_file: \"" + pki.key("edge") + "\", timeout: 5");
+  ASSERT_TRUE(eventually([&] { return with->leafs()->count() == 1 && hub.member_with_leaf() == 0; }))
+      << "Courier did not get in with its certificate; hub log:\n" << hub.log(0);
+  auto leaf_side = connect_to("nats://127.0.0.1:" + std::to_string(with->port()));
+  auto hub_side = connect_to(hub.client_url(0));
+  ASSERT_TRUE(leaf_side && hub_side);
+  auto up = subscribe_sync(hub_side.get(), "up.>");
+  natsConnection_Flush(hub_side.get());
+  EXPECT_TRUE(until_delivered(leaf_side.get(), "up.probe", up.get()));
+  with->shutdown();
 }
 
 // A TLS file that does not load stops the server's construction, which is
