@@ -49,6 +49,7 @@ connection::~connection() = default;
 void connection::set_role(std::unique_ptr<connection_role> role) {
   assert(role_ == nullptr && role != nullptr);
   role_ = std::move(role);
+  cut_off_over_max_pending_ = role_->cut_off_over_max_pending();
 }
 
 std::shared_ptr<subscriber> connection::receiver() {

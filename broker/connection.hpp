@@ -214,6 +214,7 @@ class connection final : public std::enable_shared_from_this<connection> {
   std::unique_ptr<connection_role> role_;
   const std::uint64_t id_;
   const connection_limits limits_;
+  bool cut_off_over_max_pending_ = true;  ///< from the role, set before start()
   std::string log_prefix_;
   connection_counters counters_;
   const std::chrono::system_clock::time_point started_;
@@ -280,7 +281,7 @@ bool connection::deliver(Encode&& encode, std::size_t message_bytes, flush_batch
     connection_counters::add(counters_.msgs_out, std::uint64_t{1});
     connection_counters::add(counters_.bytes_out, static_cast<std::uint64_t>(message_bytes));
     const auto pending = static_cast<std::int64_t>(pending_.size() + unsent_);
-    if (pending > limits_.max_pending) {
+    if (pending > limits_.max_pending && cut_off_over_max_pending_) {
       slow = true;
       closing_ = true;
     } else if (pending > limits_.max_pending / 2 && !batch.stall_requested()) {

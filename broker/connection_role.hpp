@@ -36,6 +36,11 @@ class connection_role : public subscriber {
 
   explicit connection_role(connection& owner) : connection_(owner) {}
 
+  /// Whether going over max_pending closes the connection as a slow consumer
+  /// (nats-server cuts off only CLIENT connections; routes and leafs are
+  /// stalled above half of it like any receiver, never closed for it). Read
+  /// once, when the role is installed.
+  virtual bool cut_off_over_max_pending() const { return true; }
   /// The connection starts (before the transport opens): start the role's timers.
   virtual void on_start() {}
   /// The transport is ready for the greeting (the INFO): queue it.

@@ -190,13 +190,19 @@ void leaf_nodes::add(const std::shared_ptr<connection>& link, leaf_protocol& rol
   live_[link->id()] = live_leaf{link, &role};
 }
 
-void leaf_nodes::remove(const connection& link) {
+void leaf_nodes::remove(const connection& link, close_reason reason) {
   std::shared_ptr<connection> last;  // released outside the lock
   std::lock_guard lock(mutex_);
+  ++closed_reasons_[reason];
   if (auto it = live_.find(link.id()); it != live_.end()) {
     last = std::move(it->second.link);
     live_.erase(it);
   }
+}
+
+std::map<close_reason, std::uint64_t> leaf_nodes::closed_by_reason() const {
+  std::lock_guard lock(mutex_);
+  return closed_reasons_;
 }
 
 std::vector<leaf_snapshot> leaf_nodes::snapshot() const {

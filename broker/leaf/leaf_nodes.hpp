@@ -18,6 +18,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
 
+#include "broker/close_reason.hpp"
 #include "broker/leaf/leaf_protocol.hpp"
 #include "broker/transport/tls_transport.hpp"
 #include "conf/leafnode_options.hpp"
@@ -57,7 +58,9 @@ class leaf_nodes {
 
   /// A leaf connection is accepted or set up / closed (its loop).
   void add(const std::shared_ptr<connection>& link, leaf_protocol& role);
-  void remove(const connection& link);
+  void remove(const connection& link, close_reason reason);
+  /// Leaf connections closed so far, per reason (set up or not).
+  std::map<close_reason, std::uint64_t> closed_by_reason() const;
   /// The live leaf connections set up (past CONNECT), by ascending cid.
   std::vector<leaf_snapshot> snapshot() const;
   /// How many are set up.
@@ -85,6 +88,7 @@ class leaf_nodes {
     leaf_protocol* role;
   };
   std::map<std::uint64_t, live_leaf> live_;  // lock: mutex_; by cid
+  std::map<close_reason, std::uint64_t> closed_reasons_;  // lock: mutex_
 };
 
 }  // namespace courier::broker

@@ -115,7 +115,7 @@ void leaf_protocol::on_stale() {
 void leaf_protocol::refuse_over_limit() { connection_.close_now(close_reason::max_connections); }
 
 void leaf_protocol::on_closed(close_reason reason) {
-  if (auto* leafs = server_.leafs()) leafs->remove(connection_);
+  if (auto* leafs = server_.leafs()) leafs->remove(connection_, reason);
   const bool was_set_up = attached_;
   if (attached_) {
     interest_->detach(*this);

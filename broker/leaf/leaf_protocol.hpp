@@ -66,6 +66,9 @@ class leaf_protocol final : public connection_role {
   void set_tls(bool tls) { tls_ = tls; }
 
   // connection_role
+  /// A leaf is stalled above half of max_pending, never cut off for it
+  /// (nats-server's queueOutbound checks max_pending for CLIENTs only).
+  bool cut_off_over_max_pending() const override { return false; }
   void on_start() override;
   void on_greeting() override;
   std::size_t on_bytes(const char* data, std::size_t size) override { return parser_.feed(data, size, *this); }

@@ -6,6 +6,8 @@
 
 #include <nats/nats.h>
 
+#include <signal.h>
+
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -221,6 +223,44 @@ TEST_F(courier_hub, nats_server_leaf_exchanges_messages_both_ways) {
   EXPECT_EQ(leafs[0].name, "edge");
   EXPECT_FALSE(leafs[0].is_spoke);
   EXPECT_EQ(leafs[0].account, "$G");
+}
+
+TEST_F(courier_hub, a_leaf_that_stops_reading_is_stalled_past_max_pending_and_closed_by_the_write_deadline) {
+  // nats-server cuts off only client connections over max_pending; a leaf
+  // gets its producers stalled, and is closed when a write makes no
+  // progress for write_deadline. The edge process is stopped (SIGSTOP), so
+  // the hub's socket to it fills, then its buffer passes max_pending.
+  start_hub("max_pending: 262144\nmax_payload: 65536\nwrite_deadline: \"2s\"\nleafnodes { host: \"127.0.0.1\", port: -1 }\n");
+  ASSERT_TRUE(start_edge(""));
+  ASSERT_TRUE(eventually([&] { return hub_->leafs()->count() == 1; })) << edge_log();
+  auto on_hub = connect_to(hub_url());
+  auto on_edge = connect_to(edge_.url());
+  ASSERT_TRUE(on_hub && on_edge);
+  auto flood = subscribe_and_flush(on_edge.get(), "flood.>");
+  ASSERT_TRUE(crosses(on_hub.get(), "flood.probe", flood.get()));
+
+  ASSERT_EQ(::kill(edge_.pid(), SIGSTOP), 0);
+  const std::string chunk(16 * 1024, 'f');
+  const auto by_reason = [&](broker::close_reason reason) {
+    const auto counts = hub_->leafs()->closed_by_reason();
+    const auto it = counts.find(reason);
+    return it == counts.end() ? std::uint64_t{0} : it->second;
+  };
+  // Up to 64 MiB, until the leaf is closed (socket buffers on loopback take
+  // a few MiB first).
+  for (int i = 0; i < 4096 && by_reason(broker::close_reason::slow_consumer_write_deadline) == 0; ++i) {
+    ASSERT_EQ(natsConnection_Publish(on_hub.get(), "flood.x", chunk.data(), static_cast<int>(chunk.size())), NATS_OK);
+    if (i % 64 == 63) natsConnection_FlushTimeout(on_hub.get(), 60000);
+  }
+  EXPECT_TRUE(eventually([&] { return by_reason(broker::close_reason::slow_consumer_write_deadline) == 1; }))
+      << "the stopped leaf was not closed by the write deadline";
+  EXPECT_EQ(by_reason(broker::close_reason::slow_consumer_pending_bytes), 0u) << "a leaf was cut off at max_pending";
+  EXPECT_EQ(hub_->leafs()->count(), 0u);
+  // The publisher was stalled, never cut off.
+  EXPECT_EQ(natsConnection_FlushTimeout(on_hub.get(), 20000), NATS_OK);
+
+  ASSERT_EQ(::kill(edge_.pid(), SIGCONT), 0);
+  EXPECT_TRUE(eventually([&] { return hub_->leafs()->count() == 1; })) << "the edge did not come back;\n" << edge_log();
 }
 
 TEST_F(courier_hub, queue_group_spanning_hub_and_leaf_delivers_each_message_once) {
