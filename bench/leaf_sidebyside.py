@@ -58,8 +58,8 @@ DATA = "bench.data"
 PROBE = "bench.probe"
 SCENARIOS = {
     # name: (kind, publishing/requesting side, payload bytes, messages)
-    "leaf2hub16": ("stream", "leaf", 16, 1_000_000),
-    "hub2leaf16": ("stream", "hub", 16, 1_000_000),
+    "leaf2hub16": ("stream", "leaf", 16, 2_000_000),
+    "hub2leaf16": ("stream", "hub", 16, 2_000_000),
     "leaf2hub4k": ("stream", "leaf", 4096, 100_000),
     "hub2leaf4k": ("stream", "hub", 4096, 100_000),
     "req128": ("req", "leaf", 128, 10_000),
@@ -199,6 +199,7 @@ def run_stream(leaf, hub, side, size, count, perf):
     """natsbench publishes `count` messages on `side`; a raw subscriber counts them on the other."""
     pub_server, sub_server = (leaf, hub) if side == "leaf" else (hub, leaf)
     sub = Client(sub_server.port)
+    sub.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
     sub.send(f"SUB {DATA} 1\r\nSUB {PROBE} 2\r\n".encode())
     sub.ping()
     # Interest crosses the leaf connection in order: once a probe arrives, so can data.
@@ -224,9 +225,9 @@ def run_stream(leaf, hub, side, size, count, perf):
         raise failure[0]
     pattern = f"MSG {DATA} ".encode()
     received, first_batch, t_first, t_last = 0, 0, None, None
-    buffer = bytearray(1 << 20)
+    buffer = bytearray(4 << 20)
     view = memoryview(buffer)
-    tail = sub.pending  # after the probe: stray probes only, but keep the bytes
+    tail = sub.pending[-(len(pattern) - 1):]  # after the probe: stray probes only
     c0 = cpu_seconds(leaf.proc.pid)
     recorder = start_perf(leaf, perf)
     bench = subprocess.Popen([BENCH, "-s", f"nats://127.0.0.1:{pub_server.port}", "-mode", "pub",
@@ -238,17 +239,17 @@ def run_stream(leaf, hub, side, size, count, perf):
             n = sub.sock.recv_into(buffer)
             if n == 0:
                 break
-            chunk = tail + view[:n]
-            found = chunk.count(pattern)
+            # Counted in place; a pattern split across reads is in tail + head.
+            found = buffer.count(pattern, 0, n) + (tail + bytes(view[:min(n, len(pattern) - 1)])).count(pattern)
             if found:
                 now = time.perf_counter()
                 if t_first is None:
                     t_first, first_batch = now, found
                 t_last = now
                 received += found
-            if b"PING\r\n" in chunk:
+            if buffer.find(b"PING\r\n", 0, n) >= 0:
                 sub.send(b"PONG\r\n")
-            tail = bytes(chunk[-(len(pattern) - 1):])
+            tail = (tail + bytes(view[:n]))[-(len(pattern) - 1):] if n < len(pattern) else bytes(view[n - len(pattern) + 1:n])
     except socket.timeout:
         pass
     out, err = bench.communicate(timeout=120)
