@@ -2,12 +2,16 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 
 #include <charconv>
 
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <picojson.h>
 
+#include "auth/tls_config.hpp"
 #include "protocol/encoder.hpp"
 
 namespace courier::mss {
@@ -18,6 +22,18 @@ constexpr std::size_t read_size = 64 * 1024;
 
 /// INFO can carry long connect_urls lists; allow more than a client's 4 KiB.
 constexpr std::size_t max_server_control_line = 1024 * 1024;
+
+/// A failed TLS operation's reason, with the certificate check's verdict
+/// when that is what failed ("certificate verify failed (SSL routines)
+/// (certificate: hostname mismatch)").
+std::string describe_tls_failure(const boost::system::error_code& ec, SSL* ssl) {
+  std::string text = ec.message();
+  if (ssl != nullptr) {
+    if (const long verdict = SSL_get_verify_result(ssl); verdict != X509_V_OK)
+      text += std::string(" (certificate: ") + X509_verify_cert_error_string(verdict) + ")";
+  }
+  return text;
+}
 
 }  // namespace
 
@@ -38,6 +54,8 @@ bool parse_server_info(std::string_view json, nats_server_info& out) {
   flag("headers", out.headers);
   flag("auth_required", out.auth_required);
   flag("tls_required", out.tls_required);
+  flag("tls_available", out.tls_available);
+  text("nonce", out.nonce);
   if (auto it = o.find("max_payload"); it != o.end() && it->second.is<std::int64_t>())
     out.max_payload = it->second.get<std::int64_t>();
   return true;
@@ -45,7 +63,7 @@ bool parse_server_info(std::string_view json, nats_server_info& out) {
 
 std::string nats_endpoint::text() const {
   const bool v6 = host.find(':') != std::string::npos;
-  return "nats://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return (tls ? "tls://" : "nats://") + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 bool parse_nats_urls(std::string_view text, std::vector<nats_endpoint>& out, std::string& error) {
@@ -61,8 +79,10 @@ bool parse_nats_urls(std::string_view text, std::vector<nats_endpoint>& out, std
     nats_endpoint endpoint;
     if (const auto scheme = url.find("://"); scheme != std::string_view::npos) {
       const std::string_view name = url.substr(0, scheme);
-      if (name != "nats") {
-        error = "unsupported URL scheme '" + std::string(name) + "' in '" + original + "' (only nats://)";
+      if (name == "tls") {
+        endpoint.tls = true;
+      } else if (name != "nats") {
+        error = "unsupported URL scheme '" + std::string(name) + "' in '" + original + "' (nats:// or tls://)";
         return false;
       }
       url.remove_prefix(scheme + 3);
@@ -122,11 +142,12 @@ bool parse_nats_urls(std::string_view text, std::vector<nats_endpoint>& out, std
   return true;
 }
 
-std::string make_connect_json(const nats_endpoint& endpoint, const std::string& client_name) {
+std::string make_connect_json(const nats_endpoint& endpoint, const std::string& client_name,
+                              const nats_credentials& credentials, std::string_view nonce, bool tls) {
   picojson::object o;
   o["verbose"] = picojson::value(false);
   o["pedantic"] = picojson::value(false);
-  o["tls_required"] = picojson::value(false);
+  o["tls_required"] = picojson::value(tls);
   o["lang"] = picojson::value("cpp-courier");
   o["version"] = picojson::value("0.1.0");
   o["protocol"] = picojson::value(static_cast<std::int64_t>(1));
@@ -139,15 +160,26 @@ std::string make_connect_json(const nats_endpoint& endpoint, const std::string& 
     o["pass"] = picojson::value(endpoint.password);
   }
   if (!endpoint.token.empty()) o["auth_token"] = picojson::value(endpoint.token);
+  if (!credentials.empty()) {
+    // As nats.go: a JWT user sends the JWT (the server takes the public key
+    // from it), a bare nkey user the public key; both sign the nonce.
+    if (!credentials.user_jwt.empty()) {
+      o["jwt"] = picojson::value(credentials.user_jwt);
+    } else {
+      o["nkey"] = picojson::value(credentials.public_key);
+    }
+    o["sig"] = picojson::value(sign_nonce(credentials, nonce));
+  }
   return picojson::value(o).serialize();
 }
 
 nats_client::nats_client(boost::asio::io_context& io, callbacks handlers, std::string client_name,
-                         std::chrono::milliseconds handshake_timeout)
+                         std::chrono::milliseconds handshake_timeout, const nats_security& security)
     : io_(io),
       callbacks_(std::move(handlers)),
       client_name_(std::move(client_name)),
       handshake_timeout_(handshake_timeout),
+      security_(security),
       resolver_(io),
       socket_(io),
       timer_(io),
@@ -188,19 +220,56 @@ void nats_client::start(const nats_endpoint& endpoint) {
 }
 
 void nats_client::do_read() {
-  socket_.async_read_some(boost::asio::buffer(read_buffer_),
-                          [self = shared_from_this()](boost::system::error_code ec, std::size_t bytes) {
-                            self->on_read(ec, bytes);
-                          });
+  auto handler = [self = shared_from_this()](boost::system::error_code ec, std::size_t bytes) {
+    self->on_read(ec, bytes);
+  };
+  if (tls_) {
+    tls_->async_read_some(boost::asio::buffer(read_buffer_), std::move(handler));
+  } else {
+    socket_.async_read_some(boost::asio::buffer(read_buffer_), std::move(handler));
+  }
 }
 
 void nats_client::on_read(boost::system::error_code ec, std::size_t bytes) {
   if (state_ == state::closed) return;
   if (ec) {
-    close(ec == boost::asio::error::eof ? "server closed the connection" : "read failed: " + ec.message());
+    if (ec == boost::asio::error::eof || ec == boost::asio::ssl::error::stream_truncated) {
+      close("server closed the connection");
+    } else {
+      // Over TLS 1.3 a server that wants a client certificate says so after
+      // the client's handshake finished: "tlsv13 alert certificate required".
+      close("read failed: " + (tls_ ? describe_tls_failure(ec, tls_->native_handle()) : ec.message()));
+    }
     return;
   }
   parser_.feed(read_buffer_.data(), bytes, *this);
+  if (state_ == state::tls_handshake) {
+    // INFO asked for TLS: nothing else comes in clear (the rest of this
+    // read, if any, is dropped), the handshake starts now.
+    do_handshake();
+  } else if (state_ != state::closed) {
+    do_read();
+  }
+}
+
+void nats_client::do_handshake() {
+  tls_.emplace(socket_, *security_.tls_context);
+  if (std::string error; !auth::set_client_peer(tls_->native_handle(), endpoint_.host, security_.tls_verify, error)) {
+    close(error);
+    return;
+  }
+  tls_->set_verify_mode(security_.tls_verify ? boost::asio::ssl::verify_peer : boost::asio::ssl::verify_none);
+  tls_->async_handshake(boost::asio::ssl::stream_base::client,
+                        [self = shared_from_this()](boost::system::error_code ec) { self->on_handshake(ec); });
+}
+
+void nats_client::on_handshake(boost::system::error_code ec) {
+  if (state_ == state::closed) return;
+  if (ec) {
+    close("TLS handshake with " + endpoint_.text() + " failed: " + describe_tls_failure(ec, tls_->native_handle()));
+    return;
+  }
+  send_connect();
   if (state_ != state::closed) do_read();
 }
 
@@ -212,7 +281,7 @@ void nats_client::write(std::string bytes) {
     pending_ += bytes;
   }
   // Until INFO has been answered with CONNECT, bytes wait in pending_.
-  if (state_ == state::connecting || state_ == state::awaiting_info) return;
+  if (state_ == state::connecting || state_ == state::awaiting_info || state_ == state::tls_handshake) return;
   do_write();
 }
 
@@ -221,10 +290,14 @@ void nats_client::do_write() {
   writing_.swap(pending_);
   pending_.clear();
   write_in_flight_ = true;
-  boost::asio::async_write(socket_, boost::asio::buffer(writing_),
-                           [self = shared_from_this()](boost::system::error_code ec, std::size_t bytes) {
-                             self->on_write(ec, bytes);
-                           });
+  auto handler = [self = shared_from_this()](boost::system::error_code ec, std::size_t bytes) {
+    self->on_write(ec, bytes);
+  };
+  if (tls_) {
+    boost::asio::async_write(*tls_, boost::asio::buffer(writing_), std::move(handler));
+  } else {
+    boost::asio::async_write(socket_, boost::asio::buffer(writing_), std::move(handler));
+  }
 }
 
 void nats_client::on_write(boost::system::error_code ec, std::size_t) {
@@ -281,19 +354,38 @@ bool nats_client::on_info(std::string_view json) {
     close("server sent an INFO that is not JSON");
     return false;
   }
-  if (info_.tls_required) {
-    close("server " + endpoint_.text() + " requires TLS, which this client does not speak");
+  const bool tls_wanted = endpoint_.tls || security_.tls_required;
+  if (tls_wanted && !info_.tls_required && !info_.tls_available) {
+    close("server " + endpoint_.text() + " does not offer TLS, which this client requires");
     return false;
   }
+  if (!security_.credentials.empty() && security_.credentials.user_jwt.empty() && info_.nonce.empty()) {
+    // nats.go's ErrNkeysNotSupported: without a nonce there is nothing to sign.
+    close("server " + endpoint_.text() + " does not support nkey authentication (no nonce in its INFO)");
+    return false;
+  }
+  if (tls_wanted || info_.tls_required) {
+    if (!security_.tls_context) {
+      close("server " + endpoint_.text() + " requires TLS, and no TLS settings were given");
+      return false;
+    }
+    state_ = state::tls_handshake;
+    return false;  // on_read starts the handshake
+  }
+  send_connect();
+  return true;
+}
+
+void nats_client::send_connect() {
   std::string greeting;
-  protocol::append_connect(greeting, make_connect_json(endpoint_, client_name_));
+  protocol::append_connect(greeting,
+                           make_connect_json(endpoint_, client_name_, security_.credentials, info_.nonce, tls_.has_value()));
   if (callbacks_.greeting) greeting += callbacks_.greeting(info_);
   greeting += protocol::ping_line;
   state_ = state::awaiting_pong;
   // CONNECT must precede anything queued before the handshake.
   pending_.insert(0, greeting);
   do_write();
-  return true;
 }
 
 bool nats_client::on_msg(std::string_view subject, std::string_view sid, std::string_view reply,

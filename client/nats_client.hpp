@@ -1,9 +1,12 @@
 // One TCP connection to a NATS server, as a client: resolve and connect,
-// read INFO, send CONNECT (with headers and no_responders) plus whatever the
-// owner wants re-established (its SUBs), PING, and count the connection as
-// ready on the PONG. Then it reads MSG/HMSG/PING/PONG/-ERR with
+// read INFO, upgrade to TLS when asked to or when INFO says tls_required
+// (nats-server sends INFO in clear, then the client starts the handshake),
+// send CONNECT (with headers and no_responders, and the credentials: user
+// and password, token, or an nkey signature of INFO's nonce) plus whatever
+// the owner wants re-established (its SUBs), PING, and count the connection
+// as ready on the PONG. Then it reads MSG/HMSG/PING/PONG/-ERR with
 // protocol::server_parser and writes what the owner hands it, one write in
-// flight, later writes gathered.
+// flight, later writes gathered; over TLS the same, through the stream.
 //
 // It does not reconnect and keeps no subscriptions: tcp_bus owns those and
 // makes a new nats_client for each connection attempt.
@@ -16,16 +19,20 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "client/nats_credentials.hpp"
 #include "protocol/parser.hpp"
 
 namespace courier::mss {
@@ -37,7 +44,9 @@ struct nats_server_info {
   std::int64_t max_payload = 1024 * 1024;  ///< nats-server's default when INFO lacks it
   bool headers = false;                    ///< the server supports HPUB/HMSG
   bool auth_required = false;
-  bool tls_required = false;
+  bool tls_required = false;   ///< the client must start TLS after this INFO
+  bool tls_available = false;  ///< TLS offered beside plain text (allow_non_tls)
+  std::string nonce;           ///< what an nkey client signs (nkey or JWT users configured)
 };
 
 /// Reads an INFO JSON object. False when it is not a JSON object.
@@ -50,19 +59,37 @@ struct nats_endpoint {
   std::string user;      ///< from "nats://user:pass@host"
   std::string password;
   std::string token;     ///< from "nats://token@host"
-  /// "nats://host:port", without credentials (for logs).
+  bool tls = false;      ///< a tls:// URL: TLS is required
+  /// "nats://host:port" (or "tls://"), without credentials (for logs).
   std::string text() const;
 };
 
 /// Parses a comma-separated list of "nats://[user:pass@|token@]host[:port]"
-/// URLs ("nats://" may be left out; IPv6 hosts in brackets). False with
-/// `error` on a malformed URL, another scheme (tls:// is not supported), or
-/// an empty list.
+/// or "tls://..." URLs ("nats://" may be left out; IPv6 hosts in brackets).
+/// False with `error` on a malformed URL, another scheme, or an empty list.
 bool parse_nats_urls(std::string_view text, std::vector<nats_endpoint>& out, std::string& error);
 
+/// How a client secures and authenticates its connections; the same for
+/// every connection of a tcp_bus.
+struct nats_security {
+  /// The TLS client context (CA roots, client certificate). Null: no TLS
+  /// configured; a server that requires TLS is then refused.
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
+  /// TLS even for nats:// URLs; a server that offers no TLS is refused.
+  bool tls_required = false;
+  /// Check the server's certificate and its name against the URL's host.
+  bool tls_verify = true;
+  /// An nkey (and user JWT): CONNECT carries the nonce's signature.
+  nats_credentials credentials;
+};
+
 /// The CONNECT JSON for `endpoint`'s credentials: verbose and pedantic off,
-/// headers and no_responders on (requests learn at once that nobody listens).
-std::string make_connect_json(const nats_endpoint& endpoint, const std::string& client_name);
+/// headers and no_responders on (requests learn at once that nobody listens);
+/// with nkey credentials `nkey` (or `jwt`) and `sig` over `nonce`;
+/// tls_required when the connection is TLS.
+std::string make_connect_json(const nats_endpoint& endpoint, const std::string& client_name,
+                              const nats_credentials& credentials = {}, std::string_view nonce = {},
+                              bool tls = false);
 
 /// One client connection; see the file comment.
 class nats_client : public std::enable_shared_from_this<nats_client> {
@@ -87,9 +114,10 @@ class nats_client : public std::enable_shared_from_this<nats_client> {
     std::function<void(const std::string& reason)> on_closed;
   };
 
-  /// A client on `io`; `handshake_timeout` bounds connect + INFO + PONG.
+  /// A client on `io`; `handshake_timeout` bounds connect + INFO + TLS +
+  /// PONG. `security` must outlive the client.
   nats_client(boost::asio::io_context& io, callbacks handlers, std::string client_name,
-              std::chrono::milliseconds handshake_timeout);
+              std::chrono::milliseconds handshake_timeout, const nats_security& security);
 
   /// Starts connecting to `endpoint`.
   void start(const nats_endpoint& endpoint);
@@ -115,8 +143,12 @@ class nats_client : public std::enable_shared_from_this<nats_client> {
   void on_error(protocol::parse_error error, std::string_view snippet);
 
  private:
-  enum class state { idle, connecting, awaiting_info, awaiting_pong, ready, closed };
+  enum class state { idle, connecting, awaiting_info, tls_handshake, awaiting_pong, ready, closed };
+  using tls_stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket&>;
 
+  void do_handshake();
+  void on_handshake(boost::system::error_code ec);
+  void send_connect();
   void do_read();
   void on_read(boost::system::error_code ec, std::size_t bytes);
   void do_write();
@@ -126,10 +158,12 @@ class nats_client : public std::enable_shared_from_this<nats_client> {
   callbacks callbacks_;
   std::string client_name_;
   std::chrono::milliseconds handshake_timeout_;
+  const nats_security& security_;
   nats_endpoint endpoint_;
   nats_server_info info_;
   boost::asio::ip::tcp::resolver resolver_;
   boost::asio::ip::tcp::socket socket_;
+  std::optional<tls_stream> tls_;  ///< over socket_ once TLS starts; declared after it, destroyed first
   boost::asio::steady_timer timer_;  ///< handshake deadline, then the close_after_writes limit
   protocol::server_parser<nats_client> parser_;
   std::vector<char> read_buffer_;

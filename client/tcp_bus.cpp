@@ -4,6 +4,8 @@
 
 #include <random>
 
+#include "auth/config_error.hpp"
+#include "auth/tls_config.hpp"
 #include "protocol/encoder.hpp"
 #include "protocol/subject.hpp"
 
@@ -24,8 +26,35 @@ std::string random_token(std::size_t length) {
 
 }  // namespace
 
+nats_security tcp_bus::load_security(const tcp_bus_options& options) {
+  nats_security security;
+  auth::tls_settings settings;
+  settings.ca_file = options.tls.ca_file;
+  settings.cert_file = options.tls.cert_file;
+  settings.key_file = options.tls.key_file;
+  settings.insecure = options.tls.insecure;
+  try {
+    // Always made: a server may require TLS of a nats:// URL (then the
+    // system's roots check it, as in stock clients).
+    security.tls_context = auth::make_client_context(settings);
+  } catch (const auth::config_error& e) {
+    throw bus_error(std::string("tls: ") + e.what());
+  }
+  security.tls_required = options.tls.required;
+  security.tls_verify = !options.tls.insecure;
+  if (!options.nkey_seed_file.empty() && !options.credentials_file.empty())
+    throw bus_error("give an nkey seed file or a credentials file, not both");
+  std::string error;
+  if (!options.nkey_seed_file.empty() && !load_nkey_seed_file(options.nkey_seed_file, security.credentials, error))
+    throw bus_error("nkey seed file: " + error);
+  if (!options.credentials_file.empty() && !load_credentials_file(options.credentials_file, security.credentials, error))
+    throw bus_error("credentials file: " + error);
+  return security;
+}
+
 tcp_bus::tcp_bus(tcp_bus_options options)
     : options_(std::move(options)),
+      security_(load_security(options_)),
       work_(boost::asio::make_work_guard(io_)),
       reconnect_timer_(io_),
       ping_timer_(io_),
@@ -90,7 +119,7 @@ void tcp_bus::start_connection() {
   callbacks.on_pong = [this] { on_pong(); };
   callbacks.on_server_error = [this](std::string_view text) { log("server error: " + std::string(text)); };
   callbacks.on_closed = [this](const std::string& reason) { on_closed(reason); };
-  client_ = std::make_shared<nats_client>(io_, std::move(callbacks), options_.name, options_.connect_timeout);
+  client_ = std::make_shared<nats_client>(io_, std::move(callbacks), options_.name, options_.connect_timeout, security_);
   {
     std::lock_guard lock(mutex_);
     server_text_ = endpoint.text();

@@ -1,7 +1,10 @@
 // The bus over TCP to any NATS server (Courier, nats-server): a durable
 // client on top of nats_client. It keeps the subscriptions and re-sends them
 // after every reconnect, reconnects with exponential backoff (with jitter)
-// over the configured URLs until closed, buffers publishes while
+// over the configured URLs until closed (in order, so that a list of a
+// cluster's members fails over to the next), speaks TLS (tls:// URLs, a
+// tls setting, or a server that requires it) and authenticates with
+// user/password, a token or an nkey (seed or .creds file), buffers publishes while
 // disconnected (bounded), keeps the connection alive with PINGs, and makes
 // requests through one wildcard inbox subscription (_INBOX.<id>.*), with
 // no-responders learned from the server's 503 status.
@@ -31,13 +34,27 @@
 
 namespace courier::mss {
 
+/// TLS settings of a tcp_bus. TLS is used for tls:// URLs, for every URL
+/// when `required`, and whenever a server's INFO says tls_required (as
+/// stock clients do, then with these settings too).
+struct tcp_bus_tls {
+  bool required = false;  ///< TLS for nats:// URLs too; a server without TLS is refused
+  std::string ca_file;    ///< PEM roots the server's certificate must chain to; empty: the system's
+  std::string cert_file;  ///< client certificate chain (PEM), for servers with verify: true
+  std::string key_file;   ///< its private key (PEM); both or neither
+  bool insecure = false;  ///< do not check the server's certificate nor its name
+};
+
 /// Settings of a tcp_bus.
 struct tcp_bus_options {
-  std::string urls;                 ///< "nats://[user:pass@]host:port", comma-separated for several
+  std::string urls;                 ///< "nats://[user:pass@]host:port" or "tls://...", comma-separated for several
   std::string name = "courier-mss";  ///< CONNECT name, seen in the server's monitoring
   std::string user;                 ///< overrides credentials in the URLs when non-empty
   std::string password;
   std::string token;
+  std::string nkey_seed_file;       ///< a user nkey seed ("SU..."): CONNECT signs the server's nonce
+  std::string credentials_file;     ///< a .creds file (user JWT and seed), instead of nkey_seed_file
+  tcp_bus_tls tls;
   std::chrono::milliseconds connect_timeout{2000};          ///< TCP connect + INFO + PONG
   std::chrono::milliseconds reconnect_initial_delay{50};    ///< before the 2nd attempt
   std::chrono::milliseconds reconnect_max_delay{2000};      ///< cap of the backoff
@@ -51,8 +68,15 @@ struct tcp_bus_options {
 /// A bus over TCP; see the file comment.
 class tcp_bus final : public bus {
  public:
-  /// Starts connecting in the background. Throws bus_error for bad URLs.
+  /// Starts connecting in the background. Throws bus_error for bad URLs,
+  /// TLS files or credential files that do not load (see load_security).
   explicit tcp_bus(tcp_bus_options options);
+
+  /// Loads what `options` names: the TLS context (CA file or the system's
+  /// roots, client certificate and key) and the nkey credentials. Throws
+  /// bus_error naming the setting and file at fault (a config check calls
+  /// it too, so that it fails where start-up would).
+  static nats_security load_security(const tcp_bus_options& options);
   ~tcp_bus() override;
 
   /// Waits until the first (or next) connection is ready. False on timeout.
@@ -102,6 +126,7 @@ class tcp_bus final : public bus {
   void dispatch_loop();
 
   tcp_bus_options options_;
+  nats_security security_;  // fixed at construction; every nats_client refers to it
   std::vector<nats_endpoint> endpoints_;
   std::size_t next_endpoint_ = 0;  // I/O thread
   unsigned failed_attempts_ = 0;   // I/O thread

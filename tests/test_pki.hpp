@@ -84,6 +84,15 @@ class test_pki {
     return ok_ && sign(name, subject, ext);
   }
 
+  /// Adds a server certificate <name>.pem/.key for the names in `san`
+  /// ("DNS:elsewhere.test"), signed by the CA: one a client must refuse
+  /// when it connects by another name. Returns false on failure.
+  bool add_server(const std::string& name, const std::string& san) {
+    return ok_ && sign(name, "/O=Courier Tests/CN=" + name,
+                       "keyUsage = critical,digitalSignature\nextendedKeyUsage = serverAuth\n"
+                       "subjectAltName = " + san + "\n");
+  }
+
   /// Another, unrelated CA with a client certificate "<name>" signed by it:
   /// a certificate the server must not trust.
   bool add_foreign_client(const std::string& name, const std::string& subject) {

@@ -40,13 +40,17 @@ struct connection_settings {
   std::string user;
   std::string password;
   std::string token;
+  std::string nkey_seed_file;
+  std::string credentials;
   std::string name = "courier-mss";
+  tcp_bus_tls tls;  ///< from a `tls { }` block, which makes TLS required
 };
 
 /// Every key an `mss` block may hold: the runner's, the dispatcher's
 /// (mss/config/dispatcher_config) and the handlers' (mss/config/handler_config).
 /// Any other is a mistake (a typo would otherwise disable what it meant).
-constexpr const char* block_keys[] = {"server", "user", "password", "token", "name",
+constexpr const char* block_keys[] = {"server", "user", "password", "token", "nkey_seed_file", "credentials", "tls",
+                                      "name",
                                       "prefix", "queue_group", "dead_letter_prefix", "event_retry",
                                       "idempotency_window", "idempotency_max", "actions", "events", "audits",
                                       "smtp", "handlers", "notifications"};
@@ -58,16 +62,54 @@ bool read_connection_settings(const picojson::object& o, connection_settings& ou
         std::end(block_keys))
       return fault.set(conf::config_path("", key), "mss: unknown key '" + key + "'");
   }
-  const std::pair<const char*, std::string*> keys[] = {{"server", &out.server_url}, {"user", &out.user},
-                                                       {"password", &out.password}, {"token", &out.token},
-                                                       {"name", &out.name}};
+  const std::pair<const char*, std::string*> keys[] = {
+      {"server", &out.server_url}, {"user", &out.user},           {"password", &out.password},
+      {"token", &out.token},       {"name", &out.name},           {"nkey_seed_file", &out.nkey_seed_file},
+      {"credentials", &out.credentials}};
   for (const auto& [key, field] : keys) {
     auto it = o.find(key);
     if (it == o.end()) continue;
     if (!it->second.is<std::string>()) return fault.set(key, std::string("mss.") + key + ": must be a string");
     *field = it->second.get<std::string>();
   }
+  if (!out.nkey_seed_file.empty() && !out.credentials.empty())
+    return fault.set("credentials", "mss: give 'nkey_seed_file' or 'credentials', not both");
+  const auto tls = o.find("tls");
+  if (tls == o.end()) return true;
+  if (!tls->second.is<picojson::object>()) return fault.set("tls", "mss.tls: must be a block");
+  out.tls.required = true;
+  for (const auto& [key, value] : tls->second.get<picojson::object>()) {
+    const std::string path = conf::config_path("tls", key);
+    if (key == "insecure") {
+      if (!value.is<bool>()) return fault.set(path, "mss.tls.insecure: must be true or false");
+      out.tls.insecure = value.get<bool>();
+      continue;
+    }
+    std::string* field = key == "ca_file"     ? &out.tls.ca_file
+                         : key == "cert_file" ? &out.tls.cert_file
+                         : key == "key_file"  ? &out.tls.key_file
+                                              : nullptr;
+    if (field == nullptr)
+      return fault.set(path, "mss.tls: unknown key '" + key + "' (ca_file, cert_file, key_file, insecure)");
+    if (!value.is<std::string>() || value.get<std::string>().empty())
+      return fault.set(path, "mss.tls." + key + ": must be a file name");
+    *field = value.get<std::string>();
+  }
   return true;
+}
+
+/// The tcp_bus settings of `connection`, connecting to `url`.
+tcp_bus_options bus_options(const connection_settings& connection, const std::string& url) {
+  tcp_bus_options options;
+  options.urls = url;
+  options.name = connection.name;
+  options.user = connection.user;
+  options.password = connection.password;
+  options.token = connection.token;
+  options.nkey_seed_file = connection.nkey_seed_file;
+  options.credentials_file = connection.credentials;
+  options.tls = connection.tls;
+  return options;
 }
 
 /// The `notifications` block, when there is one (the notification gateway).
@@ -124,6 +166,37 @@ built_services build_services(const picojson::value& mss_block, boost::asio::any
   return out;
 }
 
+/// Loads the connection's TLS files and nkey credentials, as the tcp_bus
+/// does when it starts, so that `-t` and start-up fail alike and the error
+/// points at the key. Throws conf::config_error.
+void check_connection_files(const connection_settings& connection, const conf::config_document* source) {
+  const auto check = [&](const char* key, const tcp_bus_options& options) {
+    try {
+      tcp_bus::load_security(options);
+    } catch (const bus_error& e) {
+      // load_security's "<setting>: why"; the key as written in the block instead.
+      std::string why = e.what();
+      if (const auto colon = why.find(": "); colon != std::string::npos) why.erase(0, colon + 2);
+      throw conf::config_error(position_of(source, key), std::string("mss.") + key + ": " + why);
+    }
+  };
+  if (connection.tls.required) {
+    tcp_bus_options options;
+    options.tls = connection.tls;
+    check("tls", options);
+  }
+  if (!connection.nkey_seed_file.empty()) {
+    tcp_bus_options options;
+    options.nkey_seed_file = connection.nkey_seed_file;
+    check("nkey_seed_file", options);
+  }
+  if (!connection.credentials.empty()) {
+    tcp_bus_options options;
+    options.credentials_file = connection.credentials;
+    check("credentials", options);
+  }
+}
+
 /// Loads the notification gateway's certificate and key, as its start
 /// does, so that `-t` and start-up fail alike. Throws conf::config_error.
 void check_gateway_tls(const built_services& built, const conf::config_document* source) {
@@ -144,18 +217,14 @@ runner::runner(broker::server* embedded, const picojson::value& mss_block, const
   build.sink = [](const std::string& line) { broker::log().write(broker::log_level::notice, line); };
   built_services built = build_services(mss_block, io_.get_executor(), build, source);
   check_gateway_tls(built, source);
+  check_connection_files(built.connection, source);
   const connection_settings& connection = built.connection;
   dispatcher_config config = std::move(built.config);
   handler_set handlers = std::move(built.handlers);
   std::optional<notify::gateway_config> notifications = std::move(built.notifications);
   const std::string url = server_url.empty() ? connection.server_url : server_url;
   if (!url.empty()) {
-    tcp_bus_options options;
-    options.urls = url;
-    options.name = connection.name;
-    options.user = connection.user;
-    options.password = connection.password;
-    options.token = connection.token;
+    tcp_bus_options options = bus_options(connection, url);
     options.log = [](const std::string& line) { broker::log().write(broker::log_level::notice, "mss: " + line); };
     try {
       bus_ = std::make_unique<tcp_bus>(std::move(options));
@@ -250,6 +319,7 @@ void check_message_services(const conf::server_options& options) {
   build.open_audit_logs = false;
   const built_services built = build_services(options.mss, io.get_executor(), build, options.config_source.get());
   check_gateway_tls(built, options.config_source.get());
+  check_connection_files(built.connection, options.config_source.get());
 }
 
 bool message_services_only(const conf::server_options& options) { return !options.mss_only_url.empty(); }

@@ -1,18 +1,25 @@
 // End to end through the courier executable itself: the message services
 // embedded in `courier -c <conf>` (as the README runs it), and
 // `courier --mss-only <url>` processes against Debian's nats-server 2.9.10
-// (two of them: each action runs once). The stock client is libnats; mail
-// goes to aiosmtpd, webhooks/SMS to the python HTTP recorder.
+// (two of them: each action runs once), and one over TLS with a client
+// certificate and an nkey. The stock client is libnats; mail goes to
+// aiosmtpd, webhooks/SMS to the python HTTP recorder.
 #include <gtest/gtest.h>
+
+#include <openssl/rand.h>
 
 #include <filesystem>
 #include <fstream>
 
 #include <picojson.h>
 
+#include "auth/nkeys.hpp"
 #include "broker_process.hpp"
+#include "client/tcp_bus.hpp"
 #include "libnats_client.hpp"
+#include "mss/service/client.hpp"
 #include "test_support.hpp"
+#include "tests/test_pki.hpp"
 
 namespace courier::mss {
 namespace {
@@ -173,6 +180,57 @@ authorization {
   std::this_thread::sleep_for(300ms);
   EXPECT_EQ(mail_count(), static_cast<std::size_t>(1 + actions + 1));
   for (auto& instance : instances) instance->stop(SIGTERM);
+}
+
+// Issue 17: `courier --mss-only tls://...` with the mss block's tls and
+// nkey_seed_file, against a nats-server that requires a client certificate
+// (verify: true) and knows the services only by their nkey.
+TEST(CourierBinaryProductionClient, MssOnlyOverTlsWithAClientCertificateAndAnNkey) {
+  courier::test::test_pki pki;
+  ASSERT_TRUE(pki.ok() && pki.add_client("mss", "/O=Courier Tests/CN=mss") &&
+              pki.add_client("app", "/O=Courier Tests/CN=app"))
+      << pki.log_text();
+  courier::test::scratch_dir dir;
+  auth::nkeys::key_bytes raw{};
+  ASSERT_EQ(RAND_bytes(raw.data(), static_cast<int>(raw.size())), 1);
+  const auto public_key = auth::nkeys::public_key_from_seed(raw);
+  ASSERT_TRUE(public_key.has_value());
+  const std::string seed_file = dir.write("mss.nk", auth::nkeys::encode_seed(auth::nkeys::prefix::user, raw) + "\n");
+  const std::string server_conf = dir.write(
+      "server.conf", "tls {\n  " + pki.server_files() + "\n  verify: true\n}\n" +
+                         "authorization {\n  users = [\n    { nkey: " +
+                         auth::nkeys::encode_public_key(auth::nkeys::prefix::user, *public_key) +
+                         " }\n    { user: app, password: app-pass }\n  ]\n}\n");
+  test::broker_process nats;
+  ASSERT_TRUE(nats.start(test::nats_server_binary(), {"-c", server_conf}));
+  const std::string audit_file = dir.file("audit.jsonl");
+  const std::string mss_conf = dir.write("mss.conf", R"(
+mss {
+  prefix: kiam
+  nkey_seed_file: ")" + seed_file + R"("
+  tls { ca_file: ")" + pki.ca() + R"(", cert_file: ")" + pki.cert("mss") + R"(", key_file: ")" + pki.key("mss") + R"(" }
+  handlers { audit { type: audit, file: ")" + audit_file + R"(" } }
+}
+)");
+  test::child_process services;
+  ASSERT_TRUE(services.start({test::courier_binary(), "-c", mss_conf, "--mss-only",
+                              "tls://localhost:" + std::to_string(nats.port())}));
+
+  tcp_bus_options options;
+  options.urls = "tls://app:app-pass@localhost:" + std::to_string(nats.port());
+  options.tls.ca_file = pki.ca();
+  options.tls.cert_file = pki.cert("app");
+  options.tls.key_file = pki.key("app");
+  tcp_bus bus(options);
+  ASSERT_TRUE(bus.wait_connected(30s));
+  client app(bus, "kiam");
+  // Acknowledged once the services are connected and subscribed.
+  ASSERT_TRUE(test::wait_until([&] { return static_cast<bool>(app.audit_confirmed("user.created", R"({"correlationId":"tls-1"})", 2s)); },
+                               60s));
+  const auto lines = test::read_lines(audit_file);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(json_field(parse_json(lines.back()), "message.correlationId"), "tls-1");
+  services.stop(SIGTERM);
 }
 
 }  // namespace

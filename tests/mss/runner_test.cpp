@@ -81,7 +81,7 @@ TEST(Runner, ConfigMistakesAreClearStartupErrors) {
             std::string::npos);
   EXPECT_NE(error_of(R"(mss { prefix: "a.*" })").find("mss.prefix"), std::string::npos);
   EXPECT_NE(error_of(R"(mss { server: 42 })").find("mss.server"), std::string::npos);
-  EXPECT_NE(error_of(R"(mss { })", "tls://somewhere:4222").find("scheme"), std::string::npos);
+  EXPECT_NE(error_of(R"(mss { })", "ws://somewhere:4222").find("scheme"), std::string::npos);
 }
 
 // Issue 18: the check `courier -t` and a reload run is the code start-up
@@ -99,6 +99,14 @@ TEST(Runner, CheckFailsAsStartUpDoesWithTheKeysPosition) {
       {"mss {\n  prefix: \"a.>\"\n}\n", "app.conf:2:3: mss.prefix: 'a.>' is not a valid literal subject"},
       {"mss {\n  retry { attempts: 2 }\n}\n", "app.conf:2:3: mss: unknown key 'retry'"},
       {"mss {\n  event_retry {\n    attempts: 0\n  }\n}\n", "app.conf:3:5: mss.event_retry: 'attempts'"},
+      // The connection's files (issue 17) load when the block is read.
+      {"mss {\n  tls {\n    ca_file: \"/nonexistent/ca.pem\"\n  }\n}\n",
+       "app.conf:2:3: mss.tls: failed to parse root ca certificate: /nonexistent/ca.pem"},
+      {"mss {\n  tls {\n    verify: false\n  }\n}\n", "app.conf:3:5: mss.tls: unknown key 'verify'"},
+      {"mss {\n  nkey_seed_file: \"/nonexistent/mss.nk\"\n}\n",
+       "app.conf:2:3: mss.nkey_seed_file: cannot read '/nonexistent/mss.nk'"},
+      {"mss {\n  credentials: \"/nonexistent/mss.creds\"\n}\n",
+       "app.conf:2:3: mss.credentials: cannot read '/nonexistent/mss.creds'"},
   };
   for (const auto& [text, expected] : cases) {
     conf::server_options options;

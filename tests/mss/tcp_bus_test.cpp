@@ -233,7 +233,7 @@ TEST(TcpBusAuth, CredentialsFromTheUrlAndARefusal) {
   EXPECT_TRUE(refused) << "the refusal must be logged with the server's reason";
 }
 
-TEST(TcpBusUrls, ParsesListsCredentialsAndRejectsOtherSchemes) {
+TEST(TcpBusUrls, ParsesListsCredentialsTlsAndRejectsOtherSchemes) {
   std::vector<nats_endpoint> out;
   std::string error;
   ASSERT_TRUE(parse_nats_urls("nats://u:p@h1:4223, h2 ,nats://tok@[::1]:5000", out, error)) << error;
@@ -247,7 +247,13 @@ TEST(TcpBusUrls, ParsesListsCredentialsAndRejectsOtherSchemes) {
   EXPECT_EQ(out[2].host, "::1");
   EXPECT_EQ(out[2].token, "tok");
   EXPECT_EQ(out[2].text(), "nats://[::1]:5000");
-  EXPECT_FALSE(parse_nats_urls("tls://h:1", out, error));
+  ASSERT_TRUE(parse_nats_urls("tls://u:p@h3:4443,nats://h4", out, error)) << error;
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_TRUE(out[0].tls);
+  EXPECT_EQ(out[0].user, "u");
+  EXPECT_EQ(out[0].text(), "tls://h3:4443");
+  EXPECT_FALSE(out[1].tls);
+  EXPECT_FALSE(parse_nats_urls("ws://h:1", out, error));
   EXPECT_NE(error.find("scheme"), std::string::npos);
   EXPECT_FALSE(parse_nats_urls("nats://h:99999", out, error));
   EXPECT_FALSE(parse_nats_urls("", out, error));
