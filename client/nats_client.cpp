@@ -143,7 +143,7 @@ bool parse_nats_urls(std::string_view text, std::vector<nats_endpoint>& out, std
 }
 
 std::string make_connect_json(const nats_endpoint& endpoint, const std::string& client_name,
-                              const nats_credentials& credentials, std::string_view nonce, bool tls) {
+                              const auth::nats_credentials& credentials, std::string_view nonce, bool tls) {
   picojson::object o;
   o["verbose"] = picojson::value(false);
   o["pedantic"] = picojson::value(false);
@@ -168,7 +168,7 @@ std::string make_connect_json(const nats_endpoint& endpoint, const std::string& 
     } else {
       o["nkey"] = picojson::value(credentials.public_key);
     }
-    o["sig"] = picojson::value(sign_nonce(credentials, nonce));
+    o["sig"] = picojson::value(auth::sign_nonce(credentials, nonce));
   }
   return picojson::value(o).serialize();
 }

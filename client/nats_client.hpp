@@ -32,7 +32,7 @@
 #include <string_view>
 #include <vector>
 
-#include "client/nats_credentials.hpp"
+#include "auth/nats_credentials.hpp"
 #include "protocol/parser.hpp"
 
 namespace courier::mss {
@@ -80,7 +80,7 @@ struct nats_security {
   /// Check the server's certificate and its name against the URL's host.
   bool tls_verify = true;
   /// An nkey (and user JWT): CONNECT carries the nonce's signature.
-  nats_credentials credentials;
+  auth::nats_credentials credentials;
 };
 
 /// The CONNECT JSON for `endpoint`'s credentials: verbose and pedantic off,
@@ -88,7 +88,7 @@ struct nats_security {
 /// with nkey credentials `nkey` (or `jwt`) and `sig` over `nonce`;
 /// tls_required when the connection is TLS.
 std::string make_connect_json(const nats_endpoint& endpoint, const std::string& client_name,
-                              const nats_credentials& credentials = {}, std::string_view nonce = {},
+                              const auth::nats_credentials& credentials = {}, std::string_view nonce = {},
                               bool tls = false);
 
 /// One client connection; see the file comment.

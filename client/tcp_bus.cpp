@@ -45,9 +45,9 @@ nats_security tcp_bus::load_security(const tcp_bus_options& options) {
   if (!options.nkey_seed_file.empty() && !options.credentials_file.empty())
     throw bus_error("give an nkey seed file or a credentials file, not both");
   std::string error;
-  if (!options.nkey_seed_file.empty() && !load_nkey_seed_file(options.nkey_seed_file, security.credentials, error))
+  if (!options.nkey_seed_file.empty() && !auth::load_nkey_seed_file(options.nkey_seed_file, security.credentials, error))
     throw bus_error("nkey seed file: " + error);
-  if (!options.credentials_file.empty() && !load_credentials_file(options.credentials_file, security.credentials, error))
+  if (!options.credentials_file.empty() && !auth::load_credentials_file(options.credentials_file, security.credentials, error))
     throw bus_error("credentials file: " + error);
   return security;
 }

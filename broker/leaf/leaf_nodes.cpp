@@ -10,7 +10,7 @@
 
 #include "broker/connection.hpp"
 #include "broker/event_loop.hpp"
-#include "auth/credentials.hpp"
+#include "auth/nats_credentials.hpp"
 #include "auth/tls_config.hpp"
 #include "broker/transport/tcp_transport.hpp"
 #include "broker/transport/tls_transport.hpp"
@@ -51,10 +51,10 @@ leaf_nodes::leaf_nodes(server& broker, conf::leafnode_settings settings)
     for (const auto& url : remote.urls) tls = tls || url.tls;
     if (tls && !remote.tls_block.is<picojson::null>()) auth::make_client_context(auth::parse_tls(remote.tls_block));
     if (!remote.credentials.empty()) {
-      try {
-        auth::load_credentials(remote.credentials);
-      } catch (const std::runtime_error& e) {
-        throw std::runtime_error(std::string("leafnodes: remote ") + e.what());
+      auth::nats_credentials credentials;
+      std::string error;
+      if (!auth::load_credentials_file(remote.credentials, credentials, error)) {
+        throw std::runtime_error("leafnodes: remote credentials " + error);
       }
     }
     const std::string name = remote.account.empty() ? std::string(auth::global_account) : remote.account;

@@ -4,7 +4,7 @@
 
 #include <picojson.h>
 
-#include "auth/credentials.hpp"
+#include "auth/nats_credentials.hpp"
 #include "auth/password.hpp"
 #include "auth/users.hpp"
 #include "broker/client_connect.hpp"
@@ -221,17 +221,17 @@ bool leaf_protocol::on_info(std::string_view json) {
     // Read at every connect, as nats-server does, so a rotated file is used
     // by the next connection.
     if (log().debug_enabled()) log().debug(log_prefix(), "Authenticating with credentials file \"", file, "\"");
-    try {
-      const auth::user_credentials credentials = auth::load_credentials(file);
-      const auto nonce = info.find("nonce");
-      sig = credentials.sign_nonce(nonce != info.end() && nonce->second.is<std::string>()
-                                       ? nonce->second.get<std::string>() : std::string());
-      jwt = credentials.jwt;
-    } catch (const std::runtime_error& e) {
-      log().error(log_prefix(), "Error loading leafnode remote credentials: ", e.what());
+    auth::nats_credentials credentials;
+    std::string error;
+    if (!auth::load_credentials_file(file, credentials, error)) {
+      log().error(log_prefix(), "Error loading leafnode remote credentials: ", error);
       connection_.close_now(close_reason::authentication_violation);
       return false;
     }
+    const auto nonce = info.find("nonce");
+    sig = auth::sign_nonce(credentials, nonce != info.end() && nonce->second.is<std::string>()
+                                            ? nonce->second.get<std::string>() : std::string());
+    jwt = std::move(credentials.user_jwt);
   }
   connection_.send(connect_line(jwt, sig));
   if (log().debug_enabled()) log().debug(log_prefix(), "Remote leafnode connect msg sent");

@@ -2,102 +2,45 @@
 // seed), against a real nats-server 2.9.10 hub in operator mode: the hub
 // sends a nonce, Courier signs it with the seed and sends the JWT and the
 // signature in CONNECT, and the hub binds the leaf to the JWT's account.
-// The operator, account and user JWTs are made here with Courier's own nkey
-// code (Ed25519 through OpenSSL), as `nsc` would make them.
+// The operator, account and user JWTs come from tests/test_jwt.hpp.
 #include "broker/leaf/leaf_nodes.hpp"
 
 #include <gtest/gtest.h>
 
 #include <nats/nats.h>
 
-#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 
-#include "auth/credentials.hpp"
+#include "auth/nats_credentials.hpp"
 #include "auth/nkeys.hpp"
 #include "broker/server.hpp"
 #include "conf/config_loader.hpp"
 #include "hub_cluster.hpp"
 #include "libnats_helpers.hpp"
+#include "tests/test_jwt.hpp"
 
 namespace courier::leaf_test {
 namespace {
 
 namespace nk = auth::nkeys;
-
-struct key_pair {
-  nk::key_bytes seed{};
-  std::string public_key;  ///< "O...", "A...", "U..."
-  std::string seed_text;   ///< "SO...", "SA...", "SU..."
-};
-
-key_pair make_key(nk::prefix type) {
-  static std::random_device random;
-  key_pair pair;
-  for (auto& byte : pair.seed) byte = static_cast<std::uint8_t>(random());
-  const auto public_key = nk::public_key_from_seed(pair.seed);
-  if (!public_key) throw std::runtime_error("no public key from a random seed");
-  pair.public_key = nk::encode_public_key(type, *public_key);
-  pair.seed_text = nk::encode_seed(type, pair.seed);
-  return pair;
-}
-
-std::string base64url(std::string_view text) {
-  return nk::base64url_encode({reinterpret_cast<const std::uint8_t*>(text.data()), text.size()});
-}
-
-/// A JWT as the nats jwt library (v2) writes one: header, claims, and the
-/// issuer's Ed25519 signature over the first two parts.
-std::string make_jwt(const key_pair& issuer, const std::string& subject, const std::string& name,
-                     const std::string& nats_claims) {
-  const std::string header = base64url(R"({"typ":"JWT","alg":"ed25519-nkey"})");
-  const std::string claims = base64url(R"({"jti":")" + std::string(52, 'J') + R"(","iat":)" +
-                                       std::to_string(std::time(nullptr)) + R"(,"iss":")" + issuer.public_key +
-                                       R"(","name":")" + name + R"(","sub":")" + subject + R"(","nats":)" +
-                                       nats_claims + "}");
-  const std::string signed_part = header + "." + claims;
-  const auto signature = nk::sign(issuer.seed, signed_part);
-  return signed_part + "." + nk::base64url_encode(signature);
-}
-
-std::string user_jwt(const key_pair& account, const key_pair& user) {
-  return make_jwt(account, user.public_key, "leaf-user",
-                  R"({"pub":{},"sub":{},"subs":-1,"data":-1,"payload":-1,"type":"user","version":2})");
-}
-
-std::string creds_text(const std::string& jwt, const key_pair& user) {
-  return "-----BEGIN NATS USER JWT-----\n" + jwt + "\n------END NATS USER JWT------\n\n" +
-         "************************* IMPORTANT *************************\n"
-         "NKEY Seed printed below can be used to sign and prove identity.\n\n"
-         "-----BEGIN USER NKEY SEED-----\n" +
-         user.seed_text + "\n------END USER NKEY SEED------\n\n" +
-         "*************************************************************\n";
-}
+using test::creds_text;
+using test::make_nkey;
+using test::make_user_jwt;
+using test::nkey_pair;
 
 class leaf_with_credentials : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = std::filesystem::temp_directory_path() / ("courier-leaf-creds-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
-    const std::string operator_jwt =
-        make_jwt(operator_, operator_.public_key, "test-operator", R"({"type":"operator","version":2})");
-    const std::string account_jwt = make_jwt(
-        operator_, account_.public_key, "leaf-account",
-        R"({"limits":{"subs":-1,"data":-1,"payload":-1,"imports":-1,"exports":-1,"wildcards":true,"conn":-1,"leaf":-1},)"
-        R"("default_permissions":{"pub":{},"sub":{}},"type":"account","version":2})");
-    const auto operator_file = (dir_ / "operator.jwt").string();
-    std::ofstream(operator_file) << operator_jwt;
-    good_creds_ = write("good.creds", creds_text(user_jwt(account_, user_), user_));
+    good_creds_ = write("good.creds", creds_text(make_user_jwt(chain_.account, user_), user_.seed_text));
     // A user of an account the hub was never told about.
-    const key_pair stranger_account = make_key(nk::prefix::account);
-    const key_pair stranger = make_key(nk::prefix::user);
-    stranger_creds_ = write("stranger.creds", creds_text(user_jwt(stranger_account, stranger), stranger));
-    hub_ = std::make_unique<hub_cluster>(1, "operator: \"" + operator_file + "\"\nresolver: MEMORY\n" +
-                                                "resolver_preload: { " + account_.public_key + ": \"" +
-                                                account_jwt + "\" }\n");
+    const nkey_pair stranger_account = make_nkey(nk::prefix::account);
+    const nkey_pair stranger = make_nkey(nk::prefix::user);
+    stranger_creds_ = write("stranger.creds", creds_text(make_user_jwt(stranger_account, stranger), stranger.seed_text));
+    hub_ = std::make_unique<hub_cluster>(1, chain_.server_config());
     ASSERT_TRUE(hub_->start());
   }
 
@@ -128,9 +71,8 @@ class leaf_with_credentials : public ::testing::Test {
   std::string courier_url() const { return "nats://127.0.0.1:" + std::to_string(courier_->port()); }
 
   std::filesystem::path dir_;
-  key_pair operator_ = make_key(nk::prefix::operator_);
-  key_pair account_ = make_key(nk::prefix::account);
-  key_pair user_ = make_key(nk::prefix::user);
+  test::operator_chain chain_;
+  nkey_pair user_ = make_nkey(nk::prefix::user);
   std::string good_creds_, stranger_creds_;
   std::unique_ptr<hub_cluster> hub_;
   std::unique_ptr<broker::server> courier_;
@@ -140,7 +82,7 @@ TEST_F(leaf_with_credentials, the_hub_binds_the_leaf_to_the_jwt_account_and_mess
   start_courier(good_creds_);
   ASSERT_TRUE(eventually([&] { return courier_->leafs()->count() == 1 && hub_->member_with_leaf() == 0; }))
       << "Courier did not connect with its credentials; hub log:\n" << hub_->log(0);
-  EXPECT_NE(http_get(hub_->http_port(0), "/leafz").find("\"account\": \"" + account_.public_key + "\""),
+  EXPECT_NE(http_get(hub_->http_port(0), "/leafz").find("\"account\": \"" + chain_.account.public_key + "\""),
             std::string::npos)
       << http_get(hub_->http_port(0), "/leafz");
   auto leaf_side = connect_to(courier_url());
@@ -178,14 +120,14 @@ TEST_F(leaf_with_credentials, a_user_of_an_account_the_hub_does_not_know_is_refu
 TEST(leaf_credentials_config, a_file_that_cannot_be_used_is_an_error_before_start) {
   const auto dir = std::filesystem::temp_directory_path() / ("courier-leaf-creds-bad-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  const key_pair account = make_key(nk::prefix::account);
-  const key_pair user = make_key(nk::prefix::user);
-  const std::string good_jwt = user_jwt(account, user);
+  const nkey_pair account = make_nkey(nk::prefix::account);
+  const nkey_pair user = make_nkey(nk::prefix::user);
+  const std::string good_jwt = make_user_jwt(account, user);
   const std::vector<std::pair<std::string, std::string>> files = {
       {"missing.creds", ""},
       {"empty.creds", "nothing here\n"},
       {"no-seed.creds", "-----BEGIN NATS USER JWT-----\n" + good_jwt + "\n------END NATS USER JWT------\n"},
-      {"account-seed.creds", creds_text(good_jwt, account)},
+      {"account-seed.creds", creds_text(good_jwt, account.seed_text)},
   };
   for (const auto& [name, text] : files) {
     const auto path = (dir / name).string();
@@ -208,14 +150,21 @@ TEST(leaf_credentials_config, a_file_that_cannot_be_used_is_an_error_before_star
   std::filesystem::remove_all(dir, ignored);
 }
 
-TEST(leaf_credentials_config, parses_the_file_nsc_writes_and_signs_the_nonce) {
-  const key_pair account = make_key(nk::prefix::account);
-  const key_pair user = make_key(nk::prefix::user);
-  const std::string jwt = user_jwt(account, user);
-  const auth::user_credentials parsed = auth::parse_credentials(creds_text(jwt, user));
-  EXPECT_EQ(parsed.jwt, jwt);
-  EXPECT_TRUE(nk::verify_nonce_signature(user.public_key, "a-nonce", parsed.sign_nonce("a-nonce")));
-  EXPECT_FALSE(nk::verify_nonce_signature(user.public_key, "other", parsed.sign_nonce("a-nonce")));
+TEST(leaf_credentials_config, reads_the_file_nsc_writes_and_signs_the_nonce) {
+  const nkey_pair account = make_nkey(nk::prefix::account);
+  const nkey_pair user = make_nkey(nk::prefix::user);
+  const std::string jwt = make_user_jwt(account, user);
+  const auto path = (std::filesystem::temp_directory_path() /
+                     ("courier-leaf-creds-" + std::to_string(::getpid()) + "-parse.creds")).string();
+  std::ofstream(path) << creds_text(jwt, user.seed_text);
+  auth::nats_credentials parsed;
+  std::string error;
+  ASSERT_TRUE(auth::load_credentials_file(path, parsed, error)) << error;
+  std::filesystem::remove(path);
+  EXPECT_EQ(parsed.user_jwt, jwt);
+  EXPECT_EQ(parsed.public_key, user.public_key);
+  EXPECT_TRUE(nk::verify_nonce_signature(user.public_key, "a-nonce", auth::sign_nonce(parsed, "a-nonce")));
+  EXPECT_FALSE(nk::verify_nonce_signature(user.public_key, "other", auth::sign_nonce(parsed, "a-nonce")));
 }
 
 }  // namespace

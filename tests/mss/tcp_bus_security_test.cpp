@@ -1,5 +1,5 @@
 // The TCP bus's production connection settings (client/tcp_bus,
-// client/nats_client, client/nats_credentials) against real nats-server
+// client/nats_client, auth/nats_credentials) against real nats-server
 // 2.9.10 processes: TLS with the server's certificate checked (right CA,
 // wrong CA, wrong name), a server that requires TLS of a nats:// URL, a
 // client certificate for `verify: true`, nkey authentication (right and
@@ -19,12 +19,17 @@
 
 #include "auth/nkeys.hpp"
 #include "broker_process.hpp"
-#include "client/nats_credentials.hpp"
+#include "auth/nats_credentials.hpp"
+#include "tests/test_jwt.hpp"
 #include "tests/test_pki.hpp"
 
 namespace courier::mss {
 namespace tcp_bus_security_test {
 namespace {
+
+using auth::load_credentials_file;
+using auth::load_nkey_seed_file;
+using auth::nats_credentials;
 
 using namespace std::chrono_literals;
 
@@ -393,76 +398,16 @@ TEST(TcpBusNkeys, SeedFileProblemsAreRefusedAtConstruction) {
 
 // ---- operator mode: a .creds file ----
 
-/// A key pair for the JWT chain: its seed and encoded public key.
-struct test_key {
-  auth::nkeys::key_bytes seed{};
-  std::string public_key;
-};
-
-test_key make_key(auth::nkeys::prefix type) {
-  test_key key;
-  EXPECT_EQ(RAND_bytes(key.seed.data(), static_cast<int>(key.seed.size())), 1);
-  const auto raw = auth::nkeys::public_key_from_seed(key.seed);
-  EXPECT_TRUE(raw.has_value());
-  if (raw) key.public_key = auth::nkeys::encode_public_key(type, *raw);
-  return key;
-}
-
-std::string base64url(std::string_view text) {
-  return auth::nkeys::base64url_encode(
-      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-}
-
-/// A NATS JWT (v2: header alg "ed25519-nkey", the signature over
-/// "header.claims") issued by `issuer` for `subject`.
-std::string make_jwt(const test_key& issuer, const std::string& subject, const std::string& name,
-                     picojson::object nats) {
-  nats["version"] = picojson::value(static_cast<std::int64_t>(2));
-  picojson::object claims;
-  auth::nkeys::key_bytes id{};
-  EXPECT_EQ(RAND_bytes(id.data(), static_cast<int>(id.size())), 1);
-  claims["jti"] = picojson::value(auth::nkeys::base32_encode(id));
-  claims["iat"] = picojson::value(static_cast<std::int64_t>(std::time(nullptr)));
-  claims["iss"] = picojson::value(issuer.public_key);
-  claims["sub"] = picojson::value(subject);
-  claims["name"] = picojson::value(name);
-  claims["nats"] = picojson::value(nats);
-  const std::string signed_part =
-      base64url(R"({"typ":"JWT","alg":"ed25519-nkey"})") + "." + base64url(picojson::value(claims).serialize());
-  return signed_part + "." + auth::nkeys::base64url_encode(auth::nkeys::sign(issuer.seed, signed_part));
-}
-
 TEST(TcpBusCreds, OperatorModeUserFromACredsFile) {
-  const auto unlimited = picojson::value(static_cast<std::int64_t>(-1));
-  const test_key operator_key = make_key(auth::nkeys::prefix::operator_);
-  const test_key account_key = make_key(auth::nkeys::prefix::account);
-  const test_key user_key = make_key(auth::nkeys::prefix::user);
-  picojson::object operator_nats;
-  operator_nats["type"] = picojson::value("operator");
-  const auto operator_jwt = make_jwt(operator_key, operator_key.public_key, "test-operator", operator_nats);
-  picojson::object limits;
-  for (const char* key : {"subs", "data", "payload", "imports", "exports", "conn", "leaf"}) limits[key] = unlimited;
-  limits["wildcards"] = picojson::value(true);
-  picojson::object account_nats;
-  account_nats["type"] = picojson::value("account");
-  account_nats["limits"] = picojson::value(limits);
-  const auto account_jwt = make_jwt(operator_key, account_key.public_key, "test-account", account_nats);
-  picojson::object user_nats;
-  user_nats["type"] = picojson::value("user");
-  for (const char* key : {"subs", "data", "payload"}) user_nats[key] = unlimited;
-  const auto user_jwt = make_jwt(account_key, user_key.public_key, "mss", user_nats);
-
+  // Operator, account and user JWTs from tests/test_jwt.hpp.
+  const courier::test::operator_chain chain;
+  const courier::test::nkey_pair user_key = courier::test::make_nkey(auth::nkeys::prefix::user);
+  const std::string user_jwt = courier::test::make_user_jwt(chain.account, user_key, "mss");
   courier::test::scratch_dir dir;
-  const auto config = dir.write("server.conf", "operator: \"" + operator_jwt + "\"\nresolver: MEMORY\n" +
-                                                   "resolver_preload: {\n  " + account_key.public_key + ": \"" +
-                                                   account_jwt + "\"\n}\n");
+  const auto config = dir.write("server.conf", chain.server_config());
   test::broker_process server;
   ASSERT_TRUE(server.start(test::nats_server_binary(), {"-c", config}));
-  const auto creds = [&](const test_key& key) {
-    return "-----BEGIN NATS USER JWT-----\n" + user_jwt + "\n------END NATS USER JWT------\n\n" +
-           "-----BEGIN USER NKEY SEED-----\n" + auth::nkeys::encode_seed(auth::nkeys::prefix::user, key.seed) +
-           "\n------END USER NKEY SEED------\n";
-  };
+  const auto creds = [&](const courier::test::nkey_pair& key) { return courier::test::creds_text(user_jwt, key.seed_text); };
   {
     tcp_bus_options options;
     options.urls = server.url();
@@ -475,7 +420,7 @@ TEST(TcpBusCreds, OperatorModeUserFromACredsFile) {
     // The user's JWT with another key's seed: the signature does not match.
     tcp_bus_options options;
     options.urls = server.url();
-    options.credentials_file = dir.write("stolen.creds", creds(make_key(auth::nkeys::prefix::user)));
+    options.credentials_file = dir.write("stolen.creds", creds(courier::test::make_nkey(auth::nkeys::prefix::user)));
     logged_bus bus(options);
     ASSERT_TRUE(bus.wait_logged("Authorization Violation")) << bus.all();
     EXPECT_EQ(bus->connections(), 0u);

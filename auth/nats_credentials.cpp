@@ -1,10 +1,10 @@
-#include "client/nats_credentials.hpp"
+#include "auth/nats_credentials.hpp"
 
 #include <fstream>
 #include <sstream>
 #include <vector>
 
-namespace courier::mss {
+namespace courier::auth {
 namespace {
 
 std::string_view trim(std::string_view line) {
@@ -55,22 +55,22 @@ std::vector<std::string_view> decorated_values(const std::vector<std::string_vie
 }
 
 bool use_seed(std::string_view encoded, const std::string& path, nats_credentials& out, std::string& error) {
-  const auto seed = auth::nkeys::decode_seed(encoded);
+  const auto seed = nkeys::decode_seed(encoded);
   if (!seed) {
     error = "'" + path + "': " + seed.error;
     return false;
   }
-  if (seed.public_type != auth::nkeys::prefix::user) {
+  if (seed.public_type != nkeys::prefix::user) {
     error = "'" + path + "': the seed is not a user seed (SU...)";
     return false;
   }
-  const auto public_key = auth::nkeys::public_key_from_seed(seed.seed);
+  const auto public_key = nkeys::public_key_from_seed(seed.seed);
   if (!public_key) {
     error = "'" + path + "': OpenSSL refused the seed";
     return false;
   }
   out.seed = seed.seed;
-  out.public_key = auth::nkeys::encode_public_key(auth::nkeys::prefix::user, *public_key);
+  out.public_key = nkeys::encode_public_key(nkeys::prefix::user, *public_key);
   return true;
 }
 
@@ -111,8 +111,8 @@ bool load_credentials_file(const std::string& path, nats_credentials& out, std::
 }
 
 std::string sign_nonce(const nats_credentials& credentials, std::string_view nonce) {
-  const auto signature = auth::nkeys::sign(credentials.seed, nonce);
-  return auth::nkeys::base64url_encode(signature);
+  const auto signature = nkeys::sign(credentials.seed, nonce);
+  return nkeys::base64url_encode(signature);
 }
 
-}  // namespace courier::mss
+}  // namespace courier::auth

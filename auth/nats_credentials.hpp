@@ -2,7 +2,8 @@
 // file (nats.NkeyOptionFromSeed) or a .creds file holding a user JWT and its
 // seed (nats.UserCredentials). The server sends a nonce in INFO; the client
 // signs it with the seed (Ed25519) and sends the signature in CONNECT with
-// the public key (`nkey`) or the JWT (`jwt`).
+// the public key (`nkey`) or the JWT (`jwt`). Used where Courier is the
+// client: the message services' tcp_bus and leafnode remotes.
 //
 // Both files are nsc's "decorated" form, each value between dashed lines:
 //
@@ -23,13 +24,13 @@
 
 #include "auth/nkeys.hpp"
 
-namespace courier::mss {
+namespace courier::auth {
 
 /// A user's nkey (and JWT, from a .creds file). Empty: none configured.
 struct nats_credentials {
   std::string user_jwt;             ///< from a .creds file; empty for a bare nkey
   std::string public_key;           ///< the user's public nkey, "U..."
-  auth::nkeys::key_bytes seed{};    ///< the private key's 32 seed bytes
+  nkeys::key_bytes seed{};    ///< the private key's 32 seed bytes
   bool empty() const { return public_key.empty(); }
 };
 
@@ -45,4 +46,4 @@ bool load_credentials_file(const std::string& path, nats_credentials& out, std::
 /// base64url without padding (as nats.go sends it).
 std::string sign_nonce(const nats_credentials& credentials, std::string_view nonce);
 
-}  // namespace courier::mss
+}  // namespace courier::auth
