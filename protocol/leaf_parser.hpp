@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/encoder.hpp"
 #include "protocol/parser_detail.hpp"
 
 namespace courier::protocol {
@@ -245,41 +246,54 @@ class leaf_parser {
   std::vector<std::string_view> queues_;
 };
 
-/// Appends LMSG (or HMSG when `headers` is not empty) for `queues`.
+/// Appends LMSG (or HMSG when `headers` is not empty) for `queues`: the
+/// size worked out first, the buffer grown once, then written in place (no
+/// temporary line per message).
 template <class Buffer>
 void append_leaf_message(Buffer& out, std::string_view subject, std::string_view reply,
                          const std::vector<std::string_view>& queues, std::string_view headers,
                          std::string_view payload) {
-  std::string line;
-  line.reserve(subject.size() + reply.size() + 48);
-  line += headers.empty() ? "LMSG " : "HMSG ";
-  line += subject;
+  using namespace encoder_detail;
+  const std::size_t total = headers.size() + payload.size();
+  const std::size_t total_digits = decimal_digits(total);
+  const std::size_t header_digits = headers.empty() ? 0 : decimal_digits(headers.size());
+  std::size_t line = 5 + subject.size();  // "LMSG " or "HMSG "
+  if (!queues.empty()) {
+    line += reply.empty() ? 2 : 3 + reply.size();  // " |" or " + <reply>"
+    for (const auto& queue : queues) line += 1 + queue.size();
+  } else if (!reply.empty()) {
+    line += 1 + reply.size();
+  }
+  if (!headers.empty()) line += 1 + header_digits;
+  line += 1 + total_digits + 2;
+  char* p = grow(out, line + total + 2);
+  p = put(p, headers.empty() ? std::string_view("LMSG ") : std::string_view("HMSG "));
+  p = put(p, subject);
   if (!queues.empty()) {
     if (!reply.empty()) {
-      line += " + ";
-      line += reply;
+      p = put(p, std::string_view(" + "));
+      p = put(p, reply);
     } else {
-      line += " |";
+      p = put(p, std::string_view(" |"));
     }
     for (const auto& queue : queues) {
-      line += ' ';
-      line += queue;
+      p = put(p, ' ');
+      p = put(p, queue);
     }
   } else if (!reply.empty()) {
-    line += ' ';
-    line += reply;
+    p = put(p, ' ');
+    p = put(p, reply);
   }
   if (!headers.empty()) {
-    line += ' ';
-    line += std::to_string(headers.size());
+    p = put(p, ' ');
+    p = write_decimal(p, headers.size(), header_digits);
   }
-  line += ' ';
-  line += std::to_string(headers.size() + payload.size());
-  line += "\r\n";
-  out.append(line);
-  out.append(headers);
-  out.append(payload);
-  out.append(std::string_view("\r\n"));
+  p = put(p, ' ');
+  p = write_decimal(p, total, total_digits);
+  p = put(p, std::string_view("\r\n"));
+  p = put(p, headers);
+  p = put(p, payload);
+  put(p, std::string_view("\r\n"));
 }
 
 }  // namespace courier::protocol

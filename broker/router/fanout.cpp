@@ -4,6 +4,8 @@
 #include <memory>
 #include <random>
 
+#include <boost/container/small_vector.hpp>
+
 #include "broker/router/route_cache.hpp"
 
 namespace courier::broker::fanout {
@@ -56,8 +58,11 @@ struct remote_target {
   std::shared_ptr<subscription> keep;  // keeps the owner alive until delivered
   std::vector<std::string_view> queues;
 };
+/// A message matches one or two leaf connections' interest at most, most
+/// of the time: kept inline, no allocation per message.
+using remote_targets = boost::container::small_vector<remote_target, 2>;
 
-remote_target& target_for(std::vector<remote_target>& targets, const std::shared_ptr<subscription>& sub) {
+remote_target& target_for(remote_targets& targets, const std::shared_ptr<subscription>& sub) {
   for (auto& target : targets) {
     if (target.owner == sub->owner.get()) return target;
   }
@@ -85,7 +90,7 @@ bool publish(sublist& router, const subscriber* from, const message_view& messag
   if (result.plain.empty() && result.queues.empty()) return false;
   const bool skip_own = from != nullptr && !from->echo();
   // Empty unless a remote side's interest matched (leaf connections).
-  std::vector<remote_target> remote;
+  remote_targets remote;
   for (const auto& sub : result.plain) {
     if (skip_own && sub->owner.get() == from) continue;
     if (sub->remote_interest) [[unlikely]] {
