@@ -307,7 +307,8 @@ TEST_F(courier_hub, queue_group_spanning_hub_and_leaf_delivers_each_message_once
 
 TEST_F(courier_hub, bad_credentials_are_refused_good_ones_bind_the_account) {
   start_hub(
-      "accounts { APP { users = [ { user: app, password: apppass } ] } }\n"
+      "accounts {\n  APP { users = [ { user: app, password: apppass } ] }\n"
+      "  OTHER { users = [ { user: other, password: otherpass } ] }\n}\n"
       "leafnodes {\n  host: \"127.0.0.1\"\n  port: -1\n"
       "  authorization { users = [ { user: edge, password: s3cret, account: APP } ] }\n}\n");
   ASSERT_TRUE(start_edge("edge:wrong@"));
@@ -326,6 +327,26 @@ TEST_F(courier_hub, bad_credentials_are_refused_good_ones_bind_the_account) {
   ASSERT_TRUE(app && on_edge);
   auto app_sub = subscribe_and_flush(app.get(), "bound.>");
   ASSERT_TRUE(crosses(on_edge.get(), "bound.x", app_sub.get()));
+  // And the edge sees APP's subjects only: what a client of another account
+  // publishes on the same subject stays in that account.
+  auto other = connect_to("nats://other:otherpass@127.0.0.1:" + std::to_string(hub_->port()));
+  ASSERT_TRUE(other);
+  auto edge_sub = subscribe_and_flush(on_edge.get(), "down.>");
+  ASSERT_TRUE(crosses(app.get(), "down.probe", edge_sub.get()));
+  ASSERT_EQ(natsConnection_PublishString(other.get(), "down.other", "not for the leaf"), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(other.get()), NATS_OK);
+  ASSERT_EQ(natsConnection_PublishString(app.get(), "down.app", "for the leaf"), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(app.get()), NATS_OK);
+  natsMsg* raw = nullptr;
+  std::vector<std::string> subjects;
+  while (natsSubscription_NextMsg(&raw, edge_sub.get(), 20000) == NATS_OK) {
+    message_ptr msg(raw);
+    subjects.push_back(natsMsg_GetSubject(raw));
+    if (subjects.back() == "down.app") break;
+  }
+  ASSERT_FALSE(subjects.empty());
+  EXPECT_EQ(subjects.back(), "down.app");
+  for (const auto& subject : subjects) EXPECT_NE(subject, "down.other");
 }
 
 TEST(leaf_loop, a_leaf_connected_to_courier_and_to_courier_s_hub_is_told_of_the_loop) {
