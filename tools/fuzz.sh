@@ -7,6 +7,9 @@
 #   tools/fuzz.sh [SECONDS [TARGET...]]   CI runs every target for 20 s
 #   tools/fuzz.sh 3600 leaf_parser        a long campaign of one target
 #   tools/fuzz.sh --build                 only builds the targets
+#   COURIER_FUZZ_RUNS=10000000 tools/fuzz.sh 36000 headers
+#                                         stops each target after that many
+#                                         inputs (or the time, whichever first)
 # A crash, leak, sanitizer report or timeout fails the run; the input that
 # caused it is left in build-fuzz/findings/. Inputs that found new coverage
 # accumulate in build-fuzz/corpus/TARGET; seeds come from tests/fuzz/seeds/.
@@ -42,7 +45,9 @@ for name in "${targets[@]}"; do
   # -rss_limit_mb: a runaway allocation.
   timeout=30
   [ "$name" = connection ] && timeout=60
-  "$build/tests/fuzz/fuzz_$name" "${dict[@]}" -max_total_time="$seconds" -timeout=$timeout \
+  runs=()
+  [ -n "${COURIER_FUZZ_RUNS:-}" ] && runs=(-runs="$COURIER_FUZZ_RUNS")
+  "$build/tests/fuzz/fuzz_$name" "${dict[@]}" "${runs[@]}" -max_total_time="$seconds" -timeout=$timeout \
     -rss_limit_mb=2048 -artifact_prefix="$build/findings/$name-" -print_final_stats=1 \
     "$corpus" "${seeds[@]}" >"$build/fuzz_$name.log" 2>&1 &
   pids+=($!)
