@@ -10,6 +10,10 @@
 #   COURIER_FUZZ_RUNS=10000000 tools/fuzz.sh 36000 headers
 #                                         stops each target after that many
 #                                         inputs (or the time, whichever first)
+#   COURIER_FUZZ_TIMEOUT=3600 ...         seconds one input may take before
+#                                         it counts as a hang (default 30; a
+#                                         campaign paused with SIGSTOP, or
+#                                         niced on a busy machine, needs more)
 # A crash, leak, sanitizer report or timeout fails the run; the input that
 # caused it is left in build-fuzz/findings/. Inputs that found new coverage
 # accumulate in build-fuzz/corpus/TARGET; seeds come from tests/fuzz/seeds/.
@@ -43,8 +47,8 @@ for name in "${targets[@]}"; do
   # starved process on a loaded machine once took 11 s for one of 10 ms; a
   # whole connection waits up to 10 s for the server in its own checks);
   # -rss_limit_mb: a runaway allocation.
-  timeout=30
-  [ "$name" = connection ] && timeout=60
+  timeout=${COURIER_FUZZ_TIMEOUT:-30}
+  [ "$name" = connection ] && [ -z "${COURIER_FUZZ_TIMEOUT:-}" ] && timeout=60
   runs=()
   [ -n "${COURIER_FUZZ_RUNS:-}" ] && runs=(-runs="$COURIER_FUZZ_RUNS")
   "$build/tests/fuzz/fuzz_$name" "${dict[@]}" "${runs[@]}" -max_total_time="$seconds" -timeout=$timeout \
