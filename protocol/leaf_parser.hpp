@@ -203,16 +203,17 @@ class leaf_parser {
     message_.reply = {};
     queues_.clear();
     const std::size_t middle_end = tokens_.size() - sizes;
-    if (middle_end > 1) {
+    if (middle_end == 2) {
+      // One token between subject and sizes is the reply, whatever it is:
+      // "LMSG s | 3" carries reply "|" (nats-server reads it so).
+      message_.reply = tokens_[1];
+    } else if (middle_end > 2) {
       const auto marker = tokens_[1];
       if (marker == "+") {
-        if (middle_end < 3) return false;
         message_.reply = tokens_[2];
         queues_.assign(tokens_.begin() + 3, tokens_.begin() + static_cast<std::ptrdiff_t>(middle_end));
       } else if (marker == "|") {
         queues_.assign(tokens_.begin() + 2, tokens_.begin() + static_cast<std::ptrdiff_t>(middle_end));
-      } else if (middle_end == 2) {
-        message_.reply = marker;
       } else {
         return false;  // "Bad or Missing Reply Indicator"
       }

@@ -97,6 +97,30 @@ TEST(leaf_parser, refused_inputs) {
   }
 }
 
+// Found by the leaf_parser fuzz target: one token between the subject and
+// the size is the reply even when it is "|" or "+" (nats-server's
+// processLeafMsgArgs takes args[1] when there are three), so a message whose
+// reply is "|", written out without queues, reads back the same.
+TEST(leaf_parser, a_lone_marker_token_is_the_reply) {
+  const std::string input =
+      "LMSG s | 3\r\nabc\r\n"
+      "LMSG s + 1\r\nx\r\n"
+      "HMSG s | 12 12\r\nNATS/1.0\r\n\r\n\r\n"
+      "LMSG s + | 1\r\ny\r\n";
+  recorder r;
+  leaf_parser<recorder> parser(4096, 1 << 20);
+  EXPECT_EQ(parser.feed(input.data(), input.size(), r), input.size());
+  EXPECT_EQ(r.ops, (std::vector<std::string>{"MSG s|||||abc", "MSG s|+|||x", "MSG s||||NATS/1.0\r\n\r\n|",
+                                             "MSG s|||||y"}));
+  broker::outbound_buffer out;
+  const std::vector<std::string_view> none;
+  append_leaf_message(out, "s", "|", none, "", "y");
+  recorder again;
+  leaf_parser<recorder> reparse(4096, 1 << 20);
+  reparse.feed(out.data(), out.size(), again);
+  EXPECT_EQ(again.ops, (std::vector<std::string>{"MSG s|||||y"}));
+}
+
 TEST(leaf_parser, encoder_writes_what_the_parser_reads) {
   broker::outbound_buffer out;
   const std::vector<std::string_view> none, queues = {"q1", "q2"};
