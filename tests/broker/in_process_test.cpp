@@ -194,6 +194,78 @@ TEST_F(in_process, queued_bursts_keep_order_and_content_across_slot_reuse) {
   publisher->close();
 }
 
+// The queue packs messages into one buffer: every field of every message,
+// of sizes from empty to past the buffer the queue keeps between bursts,
+// for handlers of both kinds interleaved, arrives intact and in order.
+TEST_F(in_process, queued_messages_keep_every_field_through_the_packed_queue) {
+  for (const auto spin : {std::chrono::microseconds(0), std::chrono::microseconds(50)}) {
+    connection_options options;
+    options.dispatch_spin = spin;  // 0: the dispatcher sleeps after every batch
+    auto receiver = server_->connect(options);
+    auto publisher = server_->connect();
+    std::vector<std::string> got;  // only the dispatch thread touches it until flush()
+    const auto record = [&got](char kind, std::string_view subject, std::string_view reply,
+                               std::string_view headers, std::string_view payload) {
+      got.push_back(std::string(1, kind) + "|" + std::string(subject) + "|" + std::string(reply) + "|" +
+                    std::string(headers) + "|" + std::to_string(payload.size()) + "|" +
+                    (payload.empty() ? std::string() : std::string(1, payload.back())));
+    };
+    receiver->subscribe("pack.owning", [&](const message& m) { record('o', m.subject, m.reply, m.headers, m.payload); });
+    receiver->subscribe_view("pack.view",
+                             [&](const message_view& m) { record('v', m.subject, m.reply, m.headers, m.payload); });
+    std::vector<std::string> expected;
+    const std::string headers = "NATS/1.0\r\nk: v\r\n\r\n";
+    const std::size_t sizes[] = {0, 1, 7, 16, 63, 64, 65, 1000, 70000, 1000000};
+    for (int round = 0; round < 3; ++round) {
+      for (int i = 0; i < 40; ++i) {
+        const bool view = (i / 3 + round) % 2 == 0;
+        const std::string subject = view ? "pack.view" : "pack.owning";
+        const std::string reply = i % 4 == 0 ? "" : "_INBOX.r" + std::to_string(i);
+        const std::string h = i % 5 == 0 ? headers : "";
+        const std::string payload(sizes[(i + round) % std::size(sizes)], static_cast<char>('a' + i % 26));
+        publisher->publish(subject, payload, reply, h);
+        expected.push_back(std::string(1, view ? 'v' : 'o') + "|" + subject + "|" + reply + "|" + h + "|" +
+                           std::to_string(payload.size()) + "|" +
+                           (payload.empty() ? std::string() : std::string(1, payload.back())));
+      }
+      ASSERT_TRUE(receiver->flush());
+    }
+    ASSERT_EQ(got, expected) << "dispatch_spin " << spin.count();
+    receiver->close();
+    publisher->close();
+  }
+}
+
+// A requester polls for its reply only briefly, then sleeps: a reply that
+// comes later, after its poll, wakes it; one that never comes times out; and
+// a requester waiting when its connection closes gets `closed`.
+TEST_F(in_process, requests_wait_past_the_poll_time_out_and_see_close) {
+  auto responder = server_->connect();
+  connection_options options;
+  options.dispatch_spin = std::chrono::microseconds(20);
+  auto requester = server_->connect(options);
+  responder->subscribe("slow.echo", [&](const message& m) {
+    std::this_thread::sleep_for(50ms);  // far past the requester's poll
+    responder->publish(m.reply, "late:" + m.payload);
+  });
+  auto late = requester->request("slow.echo", "x", 5s);
+  EXPECT_EQ(late.status, request_status::ok);
+  EXPECT_EQ(late.reply.payload, "late:x");
+
+  responder->subscribe("never.answers", [](const message&) {});
+  auto silent = requester->request("never.answers", "x", 100ms);
+  EXPECT_EQ(silent.status, request_status::timeout);
+
+  std::thread closer([&] {
+    std::this_thread::sleep_for(100ms);
+    requester->close();
+  });
+  auto closed = requester->request("never.answers", "x", 10s);
+  closer.join();
+  EXPECT_EQ(closed.status, request_status::closed);
+  responder->close();
+}
+
 TEST_F(in_process, closed_connection_is_released_despite_cached_routes) {
   // A connection that published to its own subscription has that
   // subscription (which owns the connection) in its router cache: close()
@@ -242,6 +314,28 @@ TEST_F(in_process, close_from_inside_own_inline_callback_releases_the_connection
     self->subscribe_view("close.me", [raw](const message_view&) { raw->close(); });
     self->publish("close.me", "bye");
     EXPECT_TRUE(self->closed());
+  }
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST_F(in_process, close_on_another_thread_during_a_publish_releases_the_connection) {
+  // close() on one thread while a publish on another holds the connection's
+  // router cache (its inline callback still running): close() waits for the
+  // publish to give the cache back, then drops it.
+  std::weak_ptr<local_client> watch;
+  {
+    auto self = server_->connect(inline_options());
+    watch = self;
+    std::atomic<bool> in_callback{false};
+    self->subscribe_view("slow.self", [&](const message_view&) {
+      in_callback = true;
+      std::this_thread::sleep_for(100ms);
+    });
+    std::thread publisher([&] { self->publish("slow.self", "x"); });
+    while (!in_callback) std::this_thread::yield();
+    self->close();
+    EXPECT_TRUE(self->closed());
+    publisher.join();
   }
   EXPECT_TRUE(watch.expired());
 }
