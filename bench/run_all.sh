@@ -3,13 +3,16 @@
 #   router micro-benchmarks, Courier vs nats-server's own `go test -bench Sublist`;
 #   the protocol parser benchmark; the in-process benchmark;
 #   sidebyside.py (stock Go client against Courier and nats-server, same run),
-#   plotted to bench/sidebyside.png; connscale.py (idle connections, fan-out).
+#   plotted to bench/sidebyside.png; bench/cpu_profile.py (each server's user
+#   and system time, system calls and context switches per message);
+#   connscale.py (idle connections, fan-out).
 #
-#   bench/run_all.sh [--reps N] [--busy] [--skip router,parser,inprocess,sidebyside,connscale]
+#   bench/run_all.sh [--reps N] [--busy] [--skip router,parser,inprocess,sidebyside,profile,connscale]
 #
 # --busy: the slow host, reproducible: one CPU-bound shell loop per core runs
-# beside the side-by-side scenarios (both servers and the clients share the
-# cores with it, as an embedded broker shares them with its application).
+# beside the side-by-side scenarios and the CPU profile (both servers and the
+# clients share the cores with it, as an embedded broker shares them with its
+# application).
 #
 # Environment: BUILD (build dir, default build-bench), OUT (results dir, default
 # $BUILD/results), JOBS (default 2: the machine is shared). Needs the Debian
@@ -30,7 +33,7 @@ while [ $# -gt 0 ]; do
     --reps) reps=$2; shift 2 ;;
     --skip) skip=$2; shift 2 ;;
     --busy) busy=1; shift ;;
-    *) echo "usage: $0 [--reps N] [--busy] [--skip router,parser,inprocess,sidebyside,connscale]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--reps N] [--busy] [--skip router,parser,inprocess,sidebyside,profile,connscale]" >&2; exit 2 ;;
   esac
 done
 wanted() { [[ ",$skip," != *",$1,"* ]]; }
@@ -87,7 +90,7 @@ if wanted inprocess; then
     --benchmark_out="$out/inprocess.json" --benchmark_out_format=json 2>/dev/null | tee "$out/inprocess.txt"
 fi
 
-if wanted sidebyside || wanted connscale; then
+if wanted sidebyside || wanted profile || wanted connscale; then
   [ -n "$shared" ] || { echo "../shared (sidebyside.py, connscale.py) not found beside $root" >&2; exit 1; }
   "$shared/tools/setup.sh" >/dev/null
 fi
@@ -106,6 +109,15 @@ if wanted sidebyside; then
   stop_hogs
   plot=sidebyside.png; [ "$busy" = 1 ] && plot=sidebyside-busy.png
   python3 "$root/bench/plot.py" "$out/sidebyside.json" -o "$root/bench/$plot"
+fi
+
+if wanted profile; then
+  # Where each server's CPU goes per message (user, system, system calls),
+  # the same scenarios; --busy puts the CPU-bound loops beside it too.
+  log "per-message CPU profile, --reps $reps$([ "$busy" = 1 ] && echo ', busy')"
+  busy_flag=(); [ "$busy" = 1 ] && busy_flag=(--busy)
+  python3 "$root/bench/cpu_profile.py" "$build/courier" --reps "$reps" "${busy_flag[@]}" \
+    --json "$out/cpu_profile.json" | tee "$out/cpu_profile.md" || true
 fi
 
 if wanted connscale; then
