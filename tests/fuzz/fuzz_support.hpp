@@ -56,12 +56,28 @@ std::vector<std::string> feed_pieces(Parser& parser, Recorder& recorder, std::st
   return recorder.ops;
 }
 
+/// `op`'s first 200 bytes, printable: other bytes as \xNN (an op may hold
+/// NUL and control bytes, which would cut or garble the report).
+inline std::string printable(const std::string& op) {
+  std::string out;
+  for (unsigned char c : op.substr(0, 200)) {
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char escaped[5];
+      std::snprintf(escaped, sizeof escaped, "\\x%02x", c);
+      out += escaped;
+    }
+  }
+  return out;
+}
+
 [[noreturn]] inline void report_mismatch(const char* what, const std::vector<std::string>& a,
                                          const std::vector<std::string>& b) {
   std::fprintf(stderr, "%s: %zu ops vs %zu ops\n", what, a.size(), b.size());
   for (std::size_t i = 0; i < a.size() || i < b.size(); ++i) {
-    std::fprintf(stderr, "  [%zu] %s  |  %s\n", i, i < a.size() ? a[i].substr(0, 200).c_str() : "-",
-                 i < b.size() ? b[i].substr(0, 200).c_str() : "-");
+    std::fprintf(stderr, "  [%zu] %s  |  %s\n", i, i < a.size() ? printable(a[i]).c_str() : "-",
+                 i < b.size() ? printable(b[i]).c_str() : "-");
   }
   std::abort();
 }
