@@ -270,9 +270,9 @@ class local_client final : public subscriber {
   };
   /// The largest payload capacity the dispatcher's reused message keeps.
   static constexpr std::size_t kept_payload_capacity = 64 * 1024;
-  /// A request waiting for its reply. The requester polls `done` for
-  /// dispatch_spin, then sleeps on `wake`; the replier always takes `mutex`
-  /// after setting it, so a requester that went to sleep is woken.
+  /// A request waiting for its reply. The requester polls `state` for
+  /// dispatch_spin, then sleeps on `wake`; the replier (or close()) always
+  /// takes `mutex` after setting it, so a requester that went to sleep is woken.
   struct pending_request {
     enum : int { waiting, answered, abandoned };
     std::atomic<int> state{waiting};
