@@ -7,8 +7,6 @@
 #   tools/fuzz.sh [SECONDS [TARGET...]]   CI runs every target for 20 s
 #   tools/fuzz.sh 3600 leaf_parser        a long campaign of one target
 #   tools/fuzz.sh --build                 only builds the targets
-#                                         (COURIER_BUILD_JOBS compile jobs,
-#                                         default one per core)
 #   COURIER_FUZZ_RUNS=10000000 tools/fuzz.sh 36000 headers
 #                                         stops each target after that many
 #                                         inputs (or the time, whichever first)
@@ -27,12 +25,14 @@ if [ "${1:-}" = --build ]; then build_only=1; shift; fi
 seconds=${1:-20}
 [ $# -gt 0 ] && shift
 build="$root/build-fuzz"
+. "$root/tools/ccache.sh"
+# shellcheck disable=SC2086
 CC=clang CXX=clang++ cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" $ccache_launcher \
   -DCOURIER_FUZZ=ON -DCOURIER_TESTS=OFF -DCOURIER_BENCH=OFF >/dev/null
 targets=(client_parser server_parser headers config leaf_parser websocket_frame monitor_query connection)
 [ $# -gt 0 ] && targets=("$@")
-cmake --build "$build" -j"${COURIER_BUILD_JOBS:-$(nproc)}" --target "${targets[@]/#/fuzz_}"
+cmake --build "$build" -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 [ $build_only = 1 ] && exit 0
 mkdir -p "$build/findings"
 failed=0

@@ -3,7 +3,7 @@
 # Idempotent: installs only missing packages.
 set -euo pipefail
 packages=(
-  build-essential cmake pkg-config clang libclang-rt-14-dev
+  build-essential cmake pkg-config clang libclang-rt-14-dev ccache
   libboost1.81-dev libssl-dev openssl picojson-dev libcrypt-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libnats-dev nats-server

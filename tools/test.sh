@@ -17,13 +17,6 @@ jobs=$(nproc)
 # Tests mostly wait on sockets and child processes, so run more of them than
 # there are cores; each picks its own free ports.
 test_jobs=$((jobs * 2))
-# Compile jobs: twice the cores too. On an idle machine that builds no faster
-# than one per core, but on a machine busy with other work the kernel shares
-# the cores among runnable processes, so a build with one job per core beside
-# one CPU-bound process per core gets half of the machine (the ASan build took
-# 637 s that way against about 300 s idle); with two per core, two thirds.
-build_jobs=$((jobs * 2))
-export COURIER_BUILD_JOBS=$build_jobs
 started=$SECONDS
 step() { echo "== $1 (at $((SECONDS - started)) s)"; }
 
@@ -40,12 +33,17 @@ sanitizer_flags="-O1 -g1"
 # files most of all (mss/notify/gateway_session.cpp with ASan+UBSan at -O0:
 # 74 CPU-s against 157).
 compilers="-DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++"
+# Compiles go through ccache (tools/ccache.sh): a machine that has run the
+# suite before compiles only what changed, in a fresh clone at the same path
+# too.
+. "$root/tools/ccache.sh"
+compilers="$compilers $ccache_launcher"
 
 step "AddressSanitizer + UndefinedBehaviorSanitizer: build"
 cmake -S "$root" -B "$root/build-asan" $compilers -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
   -DCOURIER_SANITIZE=address,undefined -DCOURIER_BENCH=OFF >/dev/null
-cmake --build "$root/build-asan" -j"$build_jobs"
+cmake --build "$root/build-asan" -j"$jobs"
 
 # The ASan tests mostly wait on sockets and child processes, so the
 # ThreadSanitizer and fuzzing builds run beside them (the tests must pass on
@@ -62,7 +60,7 @@ fuzz_log="$root/build-asan/background-fuzz.log"
   cmake -S "$root" -B "$root/build-tsan" $compilers -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$sanitizer_flags" \
     -DCOURIER_SANITIZE=thread -DCOURIER_BENCH=OFF >/dev/null
-  cmake --build "$root/build-tsan" --target test_router test_broker test_mss test_monitor courier_server -j"$build_jobs"
+  cmake --build "$root/build-tsan" --target test_router test_broker test_mss test_monitor courier_server -j"$jobs"
 ) >"$tsan_log" 2>&1 &
 tsan_build=$!
 (
@@ -133,4 +131,5 @@ step "waiting for the fuzz build"
 wait_for "$fuzz_build" "$fuzz_log"
 step "fuzzing"
 "$root/tools/fuzz.sh" "${COURIER_FUZZ_SECONDS:-20}"
+ccache_report
 step "all tests passed"
