@@ -43,7 +43,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cases as case_table  # noqa: E402
-from free_port import free_port  # noqa: E402,F401  (wsdiff uses difftest.free_port)
+from free_port import free_port, start_on_free_ports  # noqa: E402
 
 REFERENCE_DEFAULT = "/usr/sbin/nats-server"
 
@@ -81,30 +81,54 @@ def make_tls_files(directory):
 
 
 class Server:
-    """One server process on a free loopback port."""
+    """One server process on free loopback ports.
+
+    A "{ws_port}" in the config becomes a free port too (self.ws_port).  A
+    start that failed because another process took a port first is retried
+    on new ports (free_port.start_on_free_ports)."""
 
     def __init__(self, binary, config, workdir):
         if not binary or not os.path.isfile(binary) or not os.access(binary, os.X_OK):
             raise HarnessError("server binary not found or not executable: %r" % binary)
         self.binary = binary
-        self.port = free_port()
         self.workdir = workdir
-        args = [binary, "-a", "127.0.0.1", "-p", str(self.port)]
+        start_on_free_ports(lambda: self._start(config))
+
+    def _start(self, config):
+        self.port = free_port()
+        self.ws_port = None
+        args = [self.binary, "-a", "127.0.0.1", "-p", str(self.port)]
         if config is not None:
             if "{cert}" in config or "{key}" in config:
-                cert, key = make_tls_files(workdir)
+                cert, key = make_tls_files(self.workdir)
                 config = config.replace("{cert}", cert).replace("{key}", key)
-            path = os.path.join(workdir, "server.conf")
+            if "{ws_port}" in config:
+                self.ws_port = free_port()
+                config = config.replace("{ws_port}", str(self.ws_port))
+            path = os.path.join(self.workdir, "server.conf")
             with open(path, "w") as f:
                 f.write(config)
             args += ["-c", path]
-        self.log_path = os.path.join(workdir, "server.log")
+        self.log_path = os.path.join(self.workdir, "server.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self):
+        # "Server is ready" first: a probe alone can connect to another
+        # process that holds the port while ours exits for want of it.
         deadline = time.time() + 30
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise HarnessError("%s exited with %s at start; log:\n%s" % (
+                    self.binary, self.proc.returncode, self.read_log()))
+            if "Server is ready" in self.read_log():
+                break
+            time.sleep(0.05)
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise HarnessError("%s exited with %s at start; log:\n%s" % (
@@ -123,7 +147,6 @@ class Server:
                 return
             except OSError:
                 time.sleep(0.05)
-        self.stop()
         raise HarnessError("%s did not accept connections on port %d within 30s; log:\n%s"
                            % (self.binary, self.port, self.read_log()))
 

@@ -11,6 +11,7 @@ Needs /usr/sbin/nats-server (or --reference).
 """
 
 import os
+import socket
 import stat
 import subprocess
 import sys
@@ -223,6 +224,49 @@ class SessionFuzzLiveTest(unittest.TestCase):
         r = self.run_fuzz("/nonexistent/courier")
         self.assertEqual(r.returncode, 2, r.stdout)
         self.assertIn("not found", r.stdout)
+
+
+class TakenPortTest(unittest.TestCase):
+    """A port another process takes between free_port() and the server's
+    bind: the start is retried on new ports, and only for that reason."""
+
+    def hand_out_first(self, port):
+        real = difftest.free_port
+        ports = [port]
+
+        def first_then_free():
+            return ports.pop() if ports else real()
+        difftest.free_port = first_then_free
+        self.addCleanup(setattr, difftest, "free_port", real)
+
+    def test_start_moves_to_another_port(self):
+        with socket.socket() as holder, tempfile.TemporaryDirectory() as d:
+            holder.bind(("127.0.0.1", 0))
+            holder.listen()
+            taken = holder.getsockname()[1]
+            self.hand_out_first(taken)
+            server = difftest.Server(REFERENCE, None, d)
+            try:
+                self.assertNotEqual(server.port, taken)
+                with socket.create_connection(("127.0.0.1", server.port), timeout=10) as c:
+                    c.settimeout(10)
+                    self.assertTrue(c.recv(4096).startswith(b"INFO "))
+            finally:
+                server.stop()
+
+    def test_other_start_failures_are_not_retried(self):
+        with tempfile.TemporaryDirectory() as d:
+            starts = []
+            real = difftest.free_port
+
+            def counting():
+                starts.append(1)
+                return real()
+            difftest.free_port = counting
+            self.addCleanup(setattr, difftest, "free_port", real)
+            with self.assertRaises(difftest.HarnessError) as caught:
+                difftest.Server(REFERENCE, "this is { not a config", d)
+            self.assertEqual(len(starts), 1, caught.exception)
 
 
 if __name__ == "__main__":

@@ -410,7 +410,6 @@ def run_case(binary, case):
     workdir = tempfile.mkdtemp(prefix="wsdiff-")
     server = None
     try:
-        ws_port = difftest.free_port()
         tls_context = None
         security = "no_tls: true"
         if case.get("tls"):
@@ -420,18 +419,27 @@ def run_case(binary, case):
                             "-keyout", key, "-out", cert], check=True, capture_output=True)
             security = 'tls { cert_file: "%s", key_file: "%s" }' % (cert, key)
             tls_context = ssl.create_default_context(cafile=cert)
-        config = "websocket {\n  port: %d\n  %s\n  %s\n}\n%s\n" % (ws_port, security, case["ws"], case["config"])
-        server = difftest.Server(binary, config, workdir)
-        # The WebSocket listener starts with the server; wait until it accepts.
-        deadline = time.time() + 30
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", ws_port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.time() > deadline:
-                    raise difftest.HarnessError("no websocket listener on %d; log:\n%s" % (ws_port, server.read_log()))
-                time.sleep(0.05)
+        config = "websocket {\n  port: {ws_port}\n  %s\n  %s\n}\n%s\n" % (security, case["ws"], case["config"])
+
+        def start():
+            started = difftest.Server(binary, config, workdir)
+            # The WebSocket listener starts with the server; wait until it
+            # accepts.  Both servers listen for clients before they try the
+            # WebSocket port, so a taken WebSocket port shows here, as an exit.
+            deadline = time.time() + 30
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", started.ws_port), timeout=0.5).close()
+                    return started
+                except OSError:
+                    if started.proc.poll() is not None or time.time() > deadline:
+                        started.stop()
+                        raise difftest.HarnessError("no websocket listener on %d; log:\n%s"
+                                                    % (started.ws_port, started.read_log()))
+                    time.sleep(0.05)
+
+        server = difftest.start_on_free_ports(start)
+        ws_port = server.ws_port
         time.sleep(0.1)
         return WsSession(ws_port, server.port, case["frame_sizes"], tls_context).run(case["steps"])
     finally:

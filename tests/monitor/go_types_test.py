@@ -19,20 +19,22 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from free_port import free_port  # noqa: E402
+from free_port import free_port, start_on_free_ports  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def wait_http(url, timeout=60):
+def wait_http(url, server, timeout=60):
     deadline = time.time() + timeout
     while time.time() < deadline:
         try:
             urllib.request.urlopen(url, timeout=5).read()
             return
         except OSError:
+            if server.poll() is not None:
+                raise RuntimeError(f"the server exited with {server.returncode}")
             time.sleep(0.2)
-    raise SystemExit(f"{url} never answered")
+    raise RuntimeError(f"{url} never answered")
 
 
 def main():
@@ -42,12 +44,25 @@ def main():
                GOCACHE=os.path.join(build_dir, "gocache"))
     subprocess.run(["go", "build", "-o", decoder, "."], cwd=os.path.join(HERE, "go_types"), env=env, check=True)
 
-    port, http = free_port(), free_port()
-    log = tempfile.TemporaryFile()
-    server = subprocess.Popen([courier, "-a", "127.0.0.1", "-p", str(port), "-m", str(http)], stdout=log, stderr=log)
+    def start():
+        port, http = free_port(), free_port()
+        log = tempfile.TemporaryFile()
+        server = subprocess.Popen([courier, "-a", "127.0.0.1", "-p", str(port), "-m", str(http)],
+                                  stdout=log, stderr=log)
+        try:
+            wait_http(f"http://127.0.0.1:{http}/healthz", server)
+        except RuntimeError:
+            server.kill()
+            server.wait(30)
+            log.seek(0)
+            raise RuntimeError("the server did not start; log:\n" + log.read().decode(errors="replace"))
+        return port, http, server
+
+    # Another process can take a picked port before the server binds it:
+    # then the start is retried on new ports.
+    port, http, server = start_on_free_ports(start)
     try:
         base = f"http://127.0.0.1:{http}"
-        wait_http(base + "/healthz")
         live = socket.create_connection(("127.0.0.1", port))
         live.sendall(b'CONNECT {"verbose":false,"name":"live","lang":"python","version":"1"}\r\n'
                      b'SUB a.b 1\r\nSUB c.* q 2\r\nPUB a.b 2\r\nhi\r\nPING\r\n')

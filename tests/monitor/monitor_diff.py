@@ -52,7 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(HERE, ".."))
 import gojson  # noqa: E402
-from free_port import free_port  # noqa: E402
+from free_port import free_port, start_on_free_ports  # noqa: E402
 
 REFERENCE_DEFAULT = "/usr/sbin/nats-server"
 # Generous bounds for a loaded 2-core CI machine; nothing waits this long
@@ -77,9 +77,14 @@ class Server:
         if not binary or not os.path.isfile(binary) or not os.access(binary, os.X_OK):
             raise HarnessError("server binary not found or not executable: %r" % binary)
         self.binary = binary
+        # Another process can take a picked port before the server binds it:
+        # then the start is retried on new ports.
+        start_on_free_ports(lambda: self._start(config, workdir, http_flag, http_line))
+
+    def _start(self, config, workdir, http_flag, http_line):
         self.port = free_port()
         self.http_port = free_port()
-        args = [binary, "-a", "127.0.0.1", "-p", str(self.port)]
+        args = [self.binary, "-a", "127.0.0.1", "-p", str(self.port)]
         text = config or ""
         if http_flag:
             args += ["-m", str(self.http_port)]
@@ -121,6 +126,9 @@ class Server:
                 socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()
                 return
             except OSError:
+                if self.proc.poll() is not None:
+                    raise HarnessError("%s exited with %s at start; log:\n%s" % (
+                        self.binary, self.proc.returncode, self.read_log()))
                 time.sleep(0.05)
         raise HarnessError("%s: monitoring port %d never accepted a connection; log:\n%s"
                            % (self.binary, self.http_port, self.read_log()))

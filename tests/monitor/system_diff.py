@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from free_port import free_port  # noqa: E402
+from free_port import free_port, start_on_free_ports  # noqa: E402
 
 DEADLINE = 20.0  # seconds for anything expected to arrive
 
@@ -142,13 +142,28 @@ class Session:
     """One server, and the system user's view of it."""
 
     def __init__(self, binary, workdir):
+        self.events = []  # advisories received, in order
+        # Another process can take the picked port before the server binds
+        # it: then the start is retried on a new port.
+        start_on_free_ports(lambda: self._start(binary, workdir))
+
+    def _start(self, binary, workdir):
         self.port = free_port()
         conf = os.path.join(workdir, "sys.conf")
         with open(conf, "w") as f:
             f.write(CONFIG.format(port=self.port))
         self.log = open(os.path.join(workdir, "server.log"), "w")
         self.process = subprocess.Popen([binary, "-c", conf], stdout=self.log, stderr=subprocess.STDOUT)
-        self.events = []  # advisories received, in order
+        deadline = time.time() + DEADLINE
+        while True:
+            with open(self.log.name, errors="replace") as f:
+                text = f.read()
+            if "Server is ready" in text:
+                return
+            if self.process.poll() is not None or time.time() > deadline:
+                self.close()
+                raise RuntimeError("%s did not start; log:\n%s" % (binary, text[-4000:]))
+            time.sleep(0.05)
 
     def close(self):
         self.process.terminate()
