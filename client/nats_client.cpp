@@ -58,6 +58,11 @@ bool parse_server_info(std::string_view json, nats_server_info& out) {
   text("nonce", out.nonce);
   if (auto it = o.find("max_payload"); it != o.end() && it->second.is<std::int64_t>())
     out.max_payload = it->second.get<std::int64_t>();
+  if (auto it = o.find("connect_urls"); it != o.end() && it->second.is<picojson::array>()) {
+    out.connect_urls.clear();
+    for (const auto& url : it->second.get<picojson::array>())
+      if (url.is<std::string>()) out.connect_urls.push_back(url.get<std::string>());
+  }
   return true;
 }
 
@@ -347,8 +352,14 @@ void nats_client::close_after_writes(std::chrono::milliseconds limit) {
 
 bool nats_client::on_info(std::string_view json) {
   if (state_ != state::awaiting_info) {
-    // Later INFOs (cluster changes, lame duck) carry nothing this client uses.
-    return true;
+    // A later INFO: a cluster change (connect_urls) or lame duck mode. One
+    // that is not JSON is ignored: the connection itself still works.
+    nats_server_info update = info_;
+    if (parse_server_info(json, update)) {
+      info_ = update;
+      if (callbacks_.on_info_update) callbacks_.on_info_update(info_);
+    }
+    return state_ != state::closed;
   }
   if (!parse_server_info(json, info_)) {
     close("server sent an INFO that is not JSON");

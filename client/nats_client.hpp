@@ -47,6 +47,9 @@ struct nats_server_info {
   bool tls_required = false;   ///< the client must start TLS after this INFO
   bool tls_available = false;  ///< TLS offered beside plain text (allow_non_tls)
   std::string nonce;           ///< what an nkey client signs (nkey or JWT users configured)
+  /// The client URLs of the server's cluster ("host:port"), this server's
+  /// own included, when it is part of one; later INFOs bring changes.
+  std::vector<std::string> connect_urls;
 };
 
 /// Reads an INFO JSON object. False when it is not a JSON object.
@@ -60,6 +63,9 @@ struct nats_endpoint {
   std::string password;
   std::string token;     ///< from "nats://token@host"
   bool tls = false;      ///< a tls:// URL: TLS is required
+  /// Learned from a server's connect_urls, not configured: dropped again
+  /// when the cluster stops announcing it.
+  bool discovered = false;
   /// "nats://host:port" (or "tls://"), without credentials (for logs).
   std::string text() const;
 };
@@ -101,6 +107,9 @@ class nats_client : public std::enable_shared_from_this<nats_client> {
     std::function<std::string(const nats_server_info&)> greeting;
     /// The handshake PONG arrived: the connection is usable.
     std::function<void(const nats_server_info&)> on_ready;
+    /// An INFO after the first one (nats-server sends one when its cluster
+    /// changes); the fields it carries, the others as they were.
+    std::function<void(const nats_server_info&)> on_info_update;
     /// MSG (headers empty) or HMSG.
     std::function<void(std::string_view subject, std::string_view sid, std::string_view reply,
                        std::string_view headers, std::string_view payload)>

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <random>
 
 #include "auth/config_error.hpp"
@@ -107,11 +108,13 @@ void tcp_bus::start_connection() {
     std::lock_guard lock(mutex_);
     if (closed_) return;
   }
-  const nats_endpoint& endpoint = endpoints_[next_endpoint_ % endpoints_.size()];
+  const nats_endpoint endpoint = endpoints_[next_endpoint_ % endpoints_.size()];
   ++next_endpoint_;
+  current_ = endpoint;
   nats_client::callbacks callbacks;
   callbacks.greeting = [this](const nats_server_info&) { return make_greeting(); };
   callbacks.on_ready = [this](const nats_server_info& info) { on_ready(info); };
+  callbacks.on_info_update = [this](const nats_server_info& info) { learn_servers(info); };
   callbacks.on_message = [this](std::string_view subject, std::string_view sid, std::string_view reply,
                                 std::string_view headers, std::string_view payload) {
     on_message(subject, sid, reply, headers, payload);
@@ -153,6 +156,7 @@ void tcp_bus::on_ready(const nats_server_info& info) {
   const auto count = ++connections_;
   log(std::string(count == 1 ? "connected to " : "reconnected to ") + describe() + " (server " + info.server_id +
       ", version " + info.version + ")");
+  learn_servers(info);
   client_->write(std::move(bytes));
   ping_timer_.expires_after(options_.ping_interval);
   ping_timer_.async_wait([this](boost::system::error_code ec) {
@@ -261,6 +265,44 @@ void tcp_bus::on_closed(const std::string& reason) {
     log(reason);  // first failure of a series, then every 20th
   }
   schedule_reconnect();
+}
+
+void tcp_bus::learn_servers(const nats_server_info& info) {
+  if (options_.ignore_discovered_servers) return;
+  std::vector<nats_endpoint> announced;
+  for (const auto& url : info.connect_urls) {
+    std::vector<nats_endpoint> parsed;
+    std::string error;
+    if (!parse_nats_urls(url, parsed, error)) continue;  // not a host:port; nothing to try
+    announced.insert(announced.end(), parsed.begin(), parsed.end());
+  }
+  const auto same_place = [](const nats_endpoint& a, const nats_endpoint& b) {
+    return a.host == b.host && a.port == b.port;
+  };
+  // Discovered members the cluster no longer announces go (they left); the
+  // configured URLs and the one in use stay.
+  if (!announced.empty()) {
+    std::erase_if(endpoints_, [&](const nats_endpoint& known) {
+      const bool gone = known.discovered && !same_place(known, current_) &&
+                        std::none_of(announced.begin(), announced.end(),
+                                     [&](const nats_endpoint& a) { return same_place(a, known); });
+      if (gone) log("server " + known.text() + " is no longer announced");
+      return gone;
+    });
+  }
+  for (auto& member : announced) {
+    if (std::any_of(endpoints_.begin(), endpoints_.end(),
+                    [&](const nats_endpoint& known) { return same_place(known, member); }))
+      continue;
+    // Reached as the current server is: same credentials, same TLS.
+    member.user = current_.user;
+    member.password = current_.password;
+    member.token = current_.token;
+    member.tls = current_.tls;
+    member.discovered = true;
+    log("discovered server " + member.text());
+    endpoints_.push_back(std::move(member));
+  }
 }
 
 void tcp_bus::schedule_reconnect() {

@@ -2,7 +2,9 @@
 // client on top of nats_client. It keeps the subscriptions and re-sends them
 // after every reconnect, reconnects with exponential backoff (with jitter)
 // over the configured URLs until closed (in order, so that a list of a
-// cluster's members fails over to the next), speaks TLS (tls:// URLs, a
+// cluster's members fails over to the next; the members a server announces
+// in its INFO connect_urls are added to the list, as stock clients do, so
+// one member's URL is enough to fail over to the others), speaks TLS (tls:// URLs, a
 // tls setting, or a server that requires it) and authenticates with
 // user/password, a token or an nkey (seed or .creds file), buffers publishes while
 // disconnected (bounded), keeps the connection alive with PINGs, and makes
@@ -61,6 +63,9 @@ struct tcp_bus_options {
   std::chrono::milliseconds ping_interval{20000};           ///< keepalive PING period
   int max_pings_out = 2;                                    ///< unanswered PINGs before reconnecting
   std::size_t reconnect_buffer_bytes = 8 * 1024 * 1024;     ///< publishes kept while disconnected
+  /// Do not add the servers a cluster member announces (INFO connect_urls)
+  /// to the URLs tried on reconnect (nats.c's IgnoreDiscoveredServers).
+  bool ignore_discovered_servers = false;
   /// Connection events (connected, disconnected, errors); none when empty.
   std::function<void(const std::string&)> log;
 };
@@ -113,6 +118,9 @@ class tcp_bus final : public bus {
   void schedule_reconnect();
   std::string make_greeting();
   void on_ready(const nats_server_info& info);
+  /// Adds the announced members (connect_urls) to endpoints_ and drops
+  /// discovered ones no longer announced.
+  void learn_servers(const nats_server_info& info);
   void on_message(std::string_view subject, std::string_view sid, std::string_view reply, std::string_view headers,
                   std::string_view payload);
   void on_pong();
@@ -129,6 +137,7 @@ class tcp_bus final : public bus {
   nats_security security_;  // fixed at construction; every nats_client refers to it
   std::vector<nats_endpoint> endpoints_;
   std::size_t next_endpoint_ = 0;  // I/O thread
+  nats_endpoint current_;          // I/O thread: the one last connected to
   unsigned failed_attempts_ = 0;   // I/O thread
 
   boost::asio::io_context io_;
