@@ -22,6 +22,7 @@
 #include "broker/transport/tcp_transport.hpp"
 #include "broker/transport/websocket_transport.hpp"
 #include "conf/config_loader.hpp"
+#include "protocol/json_string.hpp"
 
 namespace courier::broker {
 
@@ -39,23 +40,6 @@ std::string make_server_id() {
   std::string id = "N";
   for (int i = 0; i < 55; ++i) id += alphabet[generator() % 32];
   return id;
-}
-
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      char escaped[8];
-      std::snprintf(escaped, sizeof escaped, "\\u%04x", c);
-      out += escaped;
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
 }
 
 /// How often each loop checks its connections' timers.
@@ -336,15 +320,15 @@ std::string server::info_line(std::uint64_t client_id, const std::string& client
   // Field order as nats-server's Info struct; "courier_version" stands where
   // nats-server puts its Go version.
   std::string out = "INFO {\"server_id\":";
-  append_json_string(out, server_id_);
+  protocol::append_json_string(out, server_id_);
   out += ",\"server_name\":";
-  append_json_string(out, server_name_);
+  protocol::append_json_string(out, server_name_);
   out += ",\"version\":\"";
   out += compatible_nats_version;
   out += "\",\"proto\":1,\"courier_version\":\"";
   out += courier_version;
   out += "\",\"host\":";
-  append_json_string(out, options_.host);
+  protocol::append_json_string(out, options_.host);
   out += ",\"port\":";
   out += std::to_string(port_);
   out += ",\"headers\":true";
@@ -361,11 +345,11 @@ std::string server::info_line(std::uint64_t client_id, const std::string& client
   }
   if (!client_ip.empty()) {
     out += ",\"client_ip\":";
-    append_json_string(out, client_ip);
+    protocol::append_json_string(out, client_ip);
   }
   if (!nonce.empty()) {
     out += ",\"nonce\":";
-    append_json_string(out, nonce);
+    protocol::append_json_string(out, nonce);
   }
   if (lame_duck) out += ",\"ldm\":true";
   out += "} \r\n";

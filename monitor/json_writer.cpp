@@ -4,6 +4,8 @@
 #include <charconv>
 #include <cmath>
 
+#include "protocol/json_string.hpp"
+
 namespace courier::monitor {
 
 void json_writer::newline_indent(std::size_t depth) {
@@ -112,34 +114,7 @@ json_writer& json_writer::null() {
 }
 
 void json_writer::append_string(std::string& out, std::string_view text) {
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const auto c = static_cast<unsigned char>(text[i]);
-    switch (c) {
-      case '"': out += "\\\""; continue;
-      case '\\': out += "\\\\"; continue;
-      case '\n': out += "\\n"; continue;
-      case '\r': out += "\\r"; continue;
-      case '\t': out += "\\t"; continue;
-      default: break;
-    }
-    if (c < 0x20 || c == '<' || c == '>' || c == '&') {
-      out += "\\u00";
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-      continue;
-    }
-    // U+2028 and U+2029 (E2 80 A8/A9) break JavaScript: Go escapes them.
-    if (c == 0xE2 && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
-        (static_cast<unsigned char>(text[i + 2]) & 0xFE) == 0xA8) {
-      out += static_cast<unsigned char>(text[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
-      i += 2;
-      continue;
-    }
-    out += static_cast<char>(c);
-  }
-  out += '"';
+  protocol::append_json_string(out, text);
 }
 
 }  // namespace courier::monitor

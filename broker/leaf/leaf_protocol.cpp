@@ -16,6 +16,7 @@
 #include "broker/router/fanout.hpp"
 #include "broker/server.hpp"
 #include "protocol/encoder.hpp"
+#include "protocol/json_string.hpp"
 #include "protocol/subject.hpp"
 
 namespace courier::broker {
@@ -28,10 +29,6 @@ constexpr std::chrono::seconds info_timeout{5};
 constexpr std::chrono::seconds first_ping{1};
 /// nats-server's leafNodeReconnectDelayAfterLoopDetected.
 constexpr std::chrono::seconds loop_reconnect_delay{30};
-
-void append_json_string(std::string& out, std::string_view text) {
-  out += picojson::value(std::string(text)).serialize();
-}
 
 std::string key_of(std::string_view subject, std::string_view queue) {
   std::string key(subject);
@@ -148,19 +145,19 @@ std::string leaf_protocol::connect_line(const std::string& jwt, const std::strin
   out += '"';
   if (!jwt.empty()) {
     out += ",\"jwt\":";
-    append_json_string(out, jwt);
+    protocol::append_json_string(out, jwt);
     out += ",\"sig\":";
-    append_json_string(out, sig);
+    protocol::append_json_string(out, sig);
   } else if (!user_.empty()) {
     out += ",\"user\":";
-    append_json_string(out, user_);
+    protocol::append_json_string(out, user_);
     out += ",\"pass\":";
-    append_json_string(out, password_);
+    protocol::append_json_string(out, password_);
   }
   out += tls_ ? ",\"tls_required\":true,\"server_id\":" : ",\"tls_required\":false,\"server_id\":";
-  append_json_string(out, server_.id());
+  protocol::append_json_string(out, server_.id());
   out += ",\"name\":";
-  append_json_string(out, server_.name());
+  protocol::append_json_string(out, server_.name());
   out += ",\"headers\":true";
   // The hub keeps the subjects we do not import to itself (nats-server's
   // leafConnectInfo.DenyPub).
@@ -170,7 +167,7 @@ std::string leaf_protocol::connect_line(const std::string& jwt, const std::strin
     for (const auto& subject : remote_->config().deny_imports) {
       if (!first) out += ',';
       first = false;
-      append_json_string(out, subject);
+      protocol::append_json_string(out, subject);
     }
     out += ']';
   }

@@ -295,6 +295,27 @@ TEST_F(embedding, many_threads_publish_concurrently) {
   EXPECT_EQ(got.size(), static_cast<std::size_t>(threads * per_thread));
 }
 
+// INFO is written as nats-server writes it (Go's json.Marshal): for
+// server_name: "a<b&c>d<TAB>e" nats-server 2.9.10 sends exactly these bytes.
+TEST(embedding_start, info_strings_are_escaped_as_nats_server_escapes_them) {
+  conf::server_options options;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  options.server_name = "a<b&c>d\te";
+  server named(options);
+  named.start();
+  asio::io_context context;
+  asio::ip::tcp::socket socket(context);
+  socket.connect({asio::ip::make_address("127.0.0.1"), named.port()});
+  asio::streambuf buffer;
+  asio::read_until(socket, buffer, "\r\n");
+  std::string line;
+  std::istream in(&buffer);
+  std::getline(in, line);
+  EXPECT_NE(line.find(R"("server_name":"a\u003cb\u0026c\u003ed\te")"), std::string::npos) << line;
+  named.shutdown();
+}
+
 // What the executable relies on to start its message services before any
 // client can reach them: with accepting::later the port is bound and a
 // client's connect completes, but it gets no INFO until accept_clients(),
