@@ -5,18 +5,50 @@ from the ephemeral range, the same range every outgoing connection takes its
 local port from, and twice in a row it can hand out the same one: a case that
 picked a client port and a WebSocket port that way once got one number for
 both. So ports are drawn at random below the ephemeral range (32768 and up on
-Linux), checked free by binding, and never given out twice by one process.
-Another process can still take the port before the server binds it (a CI
-run once lost a nats-server that way: "bind: address already in use"), so a
-harness starts its servers through start_on_free_ports, which picks new ports
-and starts again when a start failed for that reason.
+Linux) and checked free by binding.
+
+ctest runs many test processes at once and each picks ports, so a port is
+reserved across processes before it is given out, exactly as
+tests/free_port.hpp does for the C++ tests (the same files): an exclusive
+flock on $TMPDIR/courier-test-ports/PORT, held until this process exits.
+A process outside the tests can still take the port before the server binds
+it (a CI run once lost a nats-server that way: "bind: address already in
+use"), so a harness starts its servers through start_on_free_ports, which
+picks new ports and starts again when a start failed for that reason.
 """
 
+import fcntl
+import os
 import random
 import socket
+import tempfile
 
 _given = set()
+_reservations = []  # descriptors of locked files: the reservations this process holds
 _random = random.SystemRandom()
+
+
+def reservation_dir():
+    return os.path.join(tempfile.gettempdir(), "courier-test-ports")
+
+
+def reserve_port(port):
+    """True when this process now holds the reservation of `port` (see the
+    module comment); its file stays open (the descriptor is not inherited by
+    child processes) and locked until this process exits."""
+    directory = reservation_dir()
+    try:
+        os.makedirs(directory, exist_ok=True)
+        fd = os.open(os.path.join(directory, str(port)), os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        return True  # no directory: binding alone decides
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _reservations.append(fd)
+    return True
 
 
 def free_port():
@@ -24,12 +56,14 @@ def free_port():
         port = _random.randrange(20000, 32000)
         if port in _given:
             continue
+        _given.add(port)  # ours now, or another process's: not tried again either way
+        if not reserve_port(port):
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
-        _given.add(port)
         return port
 
 

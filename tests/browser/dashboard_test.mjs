@@ -80,17 +80,6 @@ async function loadPuppeteer(chromium) {
   return (await import("puppeteer-core")).default;
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 async function until(what, check, timeout = WAIT_MS) {
   const deadline = Date.now() + timeout;
   let last;
@@ -125,23 +114,28 @@ async function getJson(url) {
   return response.json();
 }
 
-// A real Courier on free loopback ports; up when its log says so and the
-// monitoring port answers.
+// A real Courier on loopback ports it picks itself (-1, nats-server's
+// "random port": no other process can take them between a pick and the
+// bind), read from its log; up when its log says so and the monitoring port
+// answers.
 async function startCourier(binary, config) {
   if (!fs.existsSync(binary)) fail(`courier binary not found: ${binary}`);
-  const natsPort = await freePort();
-  const httpPort = await freePort();
-  const child = spawn(binary, ["-c", config, "-a", "127.0.0.1", "-p", String(natsPort), "-m", String(httpPort)],
+  const child = spawn(binary, ["-c", config, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"],
     { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   child.stdout.on("data", (d) => { log += d; });
   child.stderr.on("data", (d) => { log += d; });
   let exited = null;
   child.on("exit", (code, signal) => { exited = signal || code; });
+  let natsPort = 0;
+  let httpPort = 0;
   try {
-    await until(`courier to start and answer on its monitoring port ${httpPort}`, async () => {
+    await until("courier to start and answer on its monitoring port", async () => {
       if (exited !== null) fail(`courier exited (${exited}) while starting:\n${log}`);
       if (!log.includes("Server is ready")) return false;
+      natsPort = Number(log.match(/Listening for client connections on [^\s]*:(\d+)/)?.[1] ?? 0);
+      httpPort = Number(log.match(/Starting http monitor on [^\s]*:(\d+)/)?.[1] ?? 0);
+      if (!natsPort || !httpPort) return false;
       await getJson(`http://127.0.0.1:${httpPort}${BASE_PATH}/varz`);
       return true;
     });

@@ -269,5 +269,24 @@ class TakenPortTest(unittest.TestCase):
             self.assertEqual(len(starts), 1, caught.exception)
 
 
+class PortReservationTest(unittest.TestCase):
+    """free_port reserves its ports across processes: a port another test
+    process holds is not given out until that process has ended."""
+
+    def test_a_port_held_elsewhere_is_free_again_after_its_holder_exits(self):
+        import free_port
+        code = ("import sys; sys.path.insert(0, %r); from free_port import free_port; "
+                "print(free_port(), flush=True); sys.stdin.read()") % os.path.dirname(HERE)
+        holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        try:
+            port = int(holder.stdout.readline())
+            self.assertFalse(free_port.reserve_port(port))
+        finally:
+            holder.stdin.close()
+            holder.wait(timeout=60)
+        self.assertTrue(free_port.reserve_port(port))
+
+
 if __name__ == "__main__":
     unittest.main()

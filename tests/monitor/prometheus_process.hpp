@@ -88,7 +88,20 @@ class prometheus_process {
                              "    static_configs:\n"
                              "      - targets: [\""
                           << target << "\"]\n";
-    port_ = mss_test::unused_port();
+    // A port that a process outside the tests took first makes Prometheus
+    // exit ("bind: address already in use"): up to four tries, on new ports.
+    for (int attempt = 1;; ++attempt) {
+      port_ = mss_test::unused_port();
+      const std::size_t log_start = mss_test::read_file(log_file()).size();  // the log is appended to
+      if (launch(binary, config, timeout)) return true;
+      const std::string said = mss_test::read_file(log_file()).substr(log_start);
+      if (attempt == 4 || said.find("already in use") == std::string::npos) return false;
+      stop();
+    }
+  }
+
+ private:
+  bool launch(const std::string& binary, const std::string& config, std::chrono::milliseconds timeout) {
     const std::vector<std::string> argv{binary,
                                         "--config.file=" + config,
                                         "--storage.tsdb.path=" + dir_.file("data"),
@@ -105,12 +118,13 @@ class prometheus_process {
         pid_ = -1;
         return false;
       }
-      if (http_get(io, base_url() + "/-/ready", std::chrono::seconds(5))) return true;
+      if (http_get(*io_, base_url() + "/-/ready", std::chrono::seconds(5))) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     return false;
   }
 
+ public:
   /// An instant query: its series, or nullopt when the query failed.
   std::optional<std::vector<query_sample>> query(const std::string& expression) {
     const auto body = http_get(*io_, base_url() + "/api/v1/query?query=" + url_encode(expression));

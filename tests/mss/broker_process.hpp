@@ -66,8 +66,10 @@ class broker_process {
   /// ready" (nats-server and courier both log it) and the port accepts
   /// connections. The port alone is not enough: another test's server may
   /// hold it while ours fails with "address in use". Output goes to
-  /// `log_file` (or a private file removed at destruction). False when it
-  /// did not come up.
+  /// `log_file` (or a private file removed at destruction). A port picked
+  /// here that a process outside the tests took first ("already in use" in
+  /// the log) is replaced by another, up to four tries. False when it did
+  /// not come up.
   bool start(const std::string& binary, std::vector<std::string> args, int port = 0,
              const std::string& log_file = "") {
     port_ = port > 0 ? port : unused_port();
@@ -80,7 +82,13 @@ class broker_process {
     } else {
       log_file_ = log_file;
     }
-    return launch();
+    for (int attempt = 1;; ++attempt) {
+      const std::size_t log_start = log_since(0).size();
+      if (launch()) return true;
+      if (port > 0 || attempt == 4 || log_since(log_start).find("already in use") == std::string::npos) return false;
+      stop();
+      port_ = unused_port();
+    }
   }
 
   /// Starts again with the same binary, arguments and port (after stop()).
