@@ -158,7 +158,6 @@ void server::start(accepting when) {
     loop->start(period, [this, raw] { tick(*raw); });
   }
   if (leaf_nodes_) leaf_nodes_->start();
-  log().notice("Server is ready");
   if (when == accepting::now) accept_clients();
 }
 
@@ -170,6 +169,10 @@ void server::accept_clients() {
   if (accepting_.exchange(true)) return;
   if (acceptor_) asio::post(loops_.front()->context(), [this] { do_accept(); });
   if (websocket_listener_) websocket_listener_->start();
+  // Said once clients are served, as nats-server says it: the executable
+  // starts its monitoring port and message services before this, so
+  // "ready" in the log means all of them are up.
+  log().notice("Server is ready");
 }
 
 void server::start_websocket() {

@@ -1,0 +1,73 @@
+// The executable says "Server is ready" once everything it runs is up, as
+// nats-server does: tools and scripts wait for that line and then use the
+// monitoring port and the client port at once. Runs the courier executable
+// with the shipped identity-service configuration (message services against
+// local SMTP and HTTP peers), ports picked by the server itself (-1).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <optional>
+#include <regex>
+#include <string>
+
+#include "identity_service.hpp"
+#include "prometheus_process.hpp"
+#include "tests/mss/broker_process.hpp"
+#include "tests/spawn.hpp"
+
+namespace courier::monitor {
+namespace {
+
+using namespace std::chrono_literals;
+
+int port_in(const std::string& log, const std::string& line) {
+  std::smatch match;
+  if (!std::regex_search(log, match, std::regex(line + " on [^ \n]*:([0-9]+)"))) return 0;
+  return std::stoi(match[1]);
+}
+
+TEST(startup_log, ready_comes_after_the_monitoring_port_and_the_services) {
+  test::identity_service peers;
+  ASSERT_TRUE(peers.ok());
+  mss::test::io_thread io;
+  const std::string log_file = peers.work().file("courier.log");
+  courier::test::spawn_options options;
+  options.log = log_file;
+  const pid_t pid = courier::test::spawn(
+      {mss::test::courier_binary(), "-c", peers.config_file(0), "-a", "127.0.0.1", "-p", "-1", "-m", "-1"}, options);
+  ASSERT_GT(pid, 0);
+  std::string log;
+  const bool ready = mss::test::wait_until(
+      [&] {
+        log = mss::test::read_file(log_file);
+        return log.find("Server is ready") != std::string::npos;
+      },
+      60s);
+  // Before anything else can happen: the ports must answer now, not after a retry.
+  const int client_port = port_in(log, "Listening for client connections");
+  const int monitor_port = port_in(log, "Starting http monitor");
+  const auto varz =
+      monitor_port > 0 ? test::http_get(io, "http://127.0.0.1:" + std::to_string(monitor_port) + "/varz", 30s)
+                       : std::nullopt;
+  const bool client_port_open = client_port > 0 && mss::test::port_open(client_port);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(ready) << log;
+  EXPECT_GT(client_port, 0) << log;
+  EXPECT_GT(monitor_port, 0) << log;
+  ASSERT_TRUE(varz.has_value()) << log;
+  // The message services had subscribed: their handlers' subscriptions count.
+  std::smatch subscriptions;
+  ASSERT_TRUE(std::regex_search(*varz, subscriptions, std::regex("\"subscriptions\": *([0-9]+)"))) << *varz;
+  EXPECT_GT(std::stoi(subscriptions[1]), 0) << *varz;
+  EXPECT_TRUE(client_port_open) << log;
+  const auto ready_at = log.find("Server is ready");
+  EXPECT_LT(log.find("Starting http monitor"), ready_at) << log;
+  EXPECT_LT(log.find("Listening for client connections"), ready_at) << log;
+  EXPECT_EQ(log.find("Server is ready", ready_at + 1), std::string::npos) << "said twice:\n" << log;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << log;
+}
+
+}  // namespace
+}  // namespace courier::monitor
