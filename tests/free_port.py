@@ -22,6 +22,7 @@ import os
 import random
 import socket
 import tempfile
+import time
 
 _given = set()
 _reservations = []  # descriptors of locked files: the reservations this process holds
@@ -88,3 +89,23 @@ def start_on_free_ports(start, attempts=ATTEMPTS):
         except Exception as error:  # noqa: BLE001 - re-raised unless a port was taken
             if attempt + 1 == attempts or not port_taken(str(error)):
                 raise
+
+
+def wait_logged(process, log_path, deadline, error=RuntimeError, name="the server",
+                marker="Server is ready"):
+    """Waits until the log at `log_path` holds `marker` (nats-server and
+    Courier both log "Server is ready" once they serve clients) and returns
+    the log's text.  Raises error(message quoting the log's end) when
+    `process` (a subprocess.Popen) exits first or time.time() passes
+    `deadline`.  The log, not a probe connection, is what tells: a probe can
+    reach another process holding the port while ours exits for want of it."""
+    while True:
+        with open(log_path, "rb") as f:
+            text = f.read().decode(errors="replace")
+        if marker in text:
+            return text
+        if process.poll() is not None:
+            raise error("%s exited with %s at start; log:\n%s" % (name, process.returncode, text[-4000:]))
+        if time.time() > deadline:
+            raise error("%s did not log %r in time; log:\n%s" % (name, marker, text[-4000:]))
+        time.sleep(0.05)

@@ -43,7 +43,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import cases as case_table  # noqa: E402
-from free_port import free_port, start_on_free_ports  # noqa: E402
+from free_port import free_port, start_on_free_ports, wait_logged  # noqa: E402
 
 REFERENCE_DEFAULT = "/usr/sbin/nats-server"
 
@@ -119,16 +119,8 @@ class Server:
             raise
 
     def _wait_ready(self):
-        # "Server is ready" first: a probe alone can connect to another
-        # process that holds the port while ours exits for want of it.
         deadline = time.time() + 30
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise HarnessError("%s exited with %s at start; log:\n%s" % (
-                    self.binary, self.proc.returncode, self.read_log()))
-            if "Server is ready" in self.read_log():
-                break
-            time.sleep(0.05)
+        wait_logged(self.proc, self.log_path, deadline, HarnessError, self.binary)
         while time.time() < deadline:
             if self.proc.poll() is not None:
                 raise HarnessError("%s exited with %s at start; log:\n%s" % (

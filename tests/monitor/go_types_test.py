@@ -12,6 +12,8 @@ gives it a live client with subscriptions and a closed one, and runs the
 decoder on every endpoint. Exit status 1 on any refusal.
 """
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -20,22 +22,9 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from free_port import free_port, start_on_free_ports  # noqa: E402
+from free_port import wait_logged  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def wait_http(url, server, timeout=60):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=5).read()
-            return
-        except OSError:
-            if server.poll() is not None:
-                raise RuntimeError(f"the server exited with {server.returncode}")
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} never answered")
 
 
 def main():
@@ -50,24 +39,21 @@ def main():
         env["GOCACHE"] = os.path.join(build_dir, "gocache")
     subprocess.run(["go", "build", "-o", decoder, "."], cwd=os.path.join(HERE, "go_types"), env=env, check=True)
 
-    def start():
-        port, http = free_port(), free_port()
-        log = tempfile.TemporaryFile()
-        server = subprocess.Popen([courier, "-a", "127.0.0.1", "-p", str(port), "-m", str(http)],
-                                  stdout=log, stderr=log)
-        try:
-            wait_http(f"http://127.0.0.1:{http}/healthz", server)
-        except RuntimeError:
-            server.kill()
-            server.wait(30)
-            log.seek(0)
-            raise RuntimeError("the server did not start; log:\n" + log.read().decode(errors="replace"))
-        return port, http, server
-
-    # Another process can take a picked port before the server binds it:
-    # then the start is retried on new ports.
-    port, http, server = start_on_free_ports(start)
+    # The server binds ports of its own choosing (-1), so no other process
+    # can take them first; they are read from its log.
+    workdir = tempfile.mkdtemp(prefix="go-types-")
+    log_path = os.path.join(workdir, "courier.log")
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([courier, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"], stdout=log, stderr=log)
     try:
+        text = wait_logged(server, log_path, time.time() + 60, name=courier)
+    except RuntimeError:
+        server.kill()
+        server.wait(30)
+        raise
+    try:
+        port = int(re.search(r"Listening for client connections on \S*:(\d+)", text).group(1))
+        http = int(re.search(r"Starting http monitor on \S*:(\d+)", text).group(1))
         base = f"http://127.0.0.1:{http}"
         live = socket.create_connection(("127.0.0.1", port))
         live.sendall(b'CONNECT {"verbose":false,"name":"live","lang":"python","version":"1"}\r\n'
@@ -91,6 +77,7 @@ def main():
     finally:
         server.terminate()
         server.wait(30)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":

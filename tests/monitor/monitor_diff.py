@@ -52,7 +52,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(1, os.path.join(HERE, ".."))
 import gojson  # noqa: E402
-from free_port import free_port, start_on_free_ports  # noqa: E402
+from free_port import free_port, start_on_free_ports, wait_logged  # noqa: E402
 
 REFERENCE_DEFAULT = "/usr/sbin/nats-server"
 # Generous bounds for a loaded 2-core CI machine; nothing waits this long
@@ -111,16 +111,7 @@ class Server:
         take a cid and show in /connz), no HTTP request either (it would
         count in /varz http_req_stats)."""
         deadline = time.time() + START_TIMEOUT
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise HarnessError("%s exited with %s at start; log:\n%s" % (
-                    self.binary, self.proc.returncode, self.read_log()))
-            if "Server is ready" in self.read_log():
-                break
-            time.sleep(0.05)
-        else:
-            raise HarnessError("%s did not log 'Server is ready' within %gs; log:\n%s"
-                               % (self.binary, START_TIMEOUT, self.read_log()))
+        wait_logged(self.proc, self.log_path, deadline, HarnessError, self.binary)
         while time.time() < deadline:
             try:
                 socket.create_connection(("127.0.0.1", self.http_port), timeout=1).close()

@@ -24,7 +24,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from free_port import free_port, start_on_free_ports  # noqa: E402
+from free_port import free_port, start_on_free_ports, wait_logged  # noqa: E402
 
 DEADLINE = 20.0  # seconds for anything expected to arrive
 
@@ -154,16 +154,11 @@ class Session:
             f.write(CONFIG.format(port=self.port))
         self.log = open(os.path.join(workdir, "server.log"), "w")
         self.process = subprocess.Popen([binary, "-c", conf], stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + DEADLINE
-        while True:
-            with open(self.log.name, errors="replace") as f:
-                text = f.read()
-            if "Server is ready" in text:
-                return
-            if self.process.poll() is not None or time.time() > deadline:
-                self.close()
-                raise RuntimeError("%s did not start; log:\n%s" % (binary, text[-4000:]))
-            time.sleep(0.05)
+        try:
+            wait_logged(self.process, self.log.name, time.time() + DEADLINE, name=binary)
+        except RuntimeError:
+            self.close()
+            raise
 
     def close(self):
         self.process.terminate()
