@@ -12,6 +12,7 @@
 
 #include "../leaf/hub_cluster.hpp"
 #include "client/tcp_bus.hpp"
+#include "logged_bus.hpp"
 
 namespace courier::mss {
 namespace {
@@ -21,40 +22,7 @@ using namespace std::chrono_literals;
 /// Generous: CI is a busy 2-core machine running sanitizer builds.
 constexpr auto patience = 60s;
 
-/// A tcp_bus whose log lines the test can read.
-class logged_bus {
- public:
-  explicit logged_bus(tcp_bus_options options) {
-    options.reconnect_max_delay = 200ms;
-    options.log = [this](const std::string& line) {
-      std::lock_guard lock(mutex_);
-      lines_.push_back(line);
-    };
-    bus_ = std::make_unique<tcp_bus>(std::move(options));
-  }
-  tcp_bus& operator*() { return *bus_; }
-  tcp_bus* operator->() { return bus_.get(); }
-  bool logged(const std::string& line) {
-    std::lock_guard lock(mutex_);
-    return std::find(lines_.begin(), lines_.end(), line) != lines_.end();
-  }
-  std::size_t count_starting(const std::string& prefix) {
-    std::lock_guard lock(mutex_);
-    return static_cast<std::size_t>(std::count_if(
-        lines_.begin(), lines_.end(), [&](const std::string& line) { return line.rfind(prefix, 0) == 0; }));
-  }
-  std::string text() {
-    std::lock_guard lock(mutex_);
-    std::string out;
-    for (const auto& line : lines_) out += line + "\n";
-    return out;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> lines_;
-  std::unique_ptr<tcp_bus> bus_;
-};
+using test::logged_bus;
 
 TEST(TcpBusDiscovery, OneMembersUrlIsEnoughToFailOverToTheOthers) {
   leaf_test::hub_cluster cluster(3);
@@ -66,7 +34,7 @@ TEST(TcpBusDiscovery, OneMembersUrlIsEnoughToFailOverToTheOthers) {
   ASSERT_TRUE(subscriber->wait_connected(patience)) << subscriber.text();
   // Member 0 announces the other two (and itself, which is known).
   for (std::size_t i : {1u, 2u}) {
-    EXPECT_TRUE(leaf_test::eventually([&] { return subscriber.logged("discovered server " + cluster.client_url(i)); },
+    EXPECT_TRUE(leaf_test::eventually([&] { return subscriber.logged_exactly("discovered server " + cluster.client_url(i)); },
                                       patience))
         << subscriber.text();
   }
@@ -114,15 +82,15 @@ TEST(TcpBusDiscovery, MembersThatLeaveAreDroppedAndTheOptionTurnsItOff) {
   ASSERT_TRUE(learning->wait_connected(patience)) << learning.text();
   ASSERT_TRUE(ignoring->wait_connected(patience)) << ignoring.text();
   ASSERT_TRUE(leaf_test::eventually(
-      [&] { return learning.logged("discovered server " + cluster.client_url(2)); }, patience))
+      [&] { return learning.logged_exactly("discovered server " + cluster.client_url(2)); }, patience))
       << learning.text();
 
   // Member 2 leaves the cluster: member 0 sends its clients an INFO without it.
   cluster.kill(2);
   EXPECT_TRUE(leaf_test::eventually(
-      [&] { return learning.logged("server " + cluster.client_url(2) + " is no longer announced"); }, patience))
+      [&] { return learning.logged_exactly("server " + cluster.client_url(2) + " is no longer announced"); }, patience))
       << learning.text();
-  EXPECT_FALSE(learning.logged("server " + cluster.client_url(1) + " is no longer announced")) << learning.text();
+  EXPECT_FALSE(learning.logged_exactly("server " + cluster.client_url(1) + " is no longer announced")) << learning.text();
 
   // The bus told to ignore them read the same INFOs (its round trip after
   // them is done) and learned nothing.

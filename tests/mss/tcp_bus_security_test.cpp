@@ -19,6 +19,7 @@
 
 #include "auth/nkeys.hpp"
 #include "broker_process.hpp"
+#include "logged_bus.hpp"
 #include "auth/nats_credentials.hpp"
 #include "tests/test_jwt.hpp"
 #include "tests/test_pki.hpp"
@@ -36,45 +37,7 @@ using namespace std::chrono_literals;
 /// Generous: CI is a busy 2-core machine running sanitizer builds.
 constexpr auto patience = 30s;
 
-/// A tcp_bus whose log lines the test can wait for.
-class logged_bus {
- public:
-  explicit logged_bus(tcp_bus_options options) {
-    options.reconnect_max_delay = 200ms;
-    options.connect_timeout = 10s;
-    options.log = [this](const std::string& line) {
-      std::lock_guard lock(mutex_);
-      lines_.push_back(line);
-    };
-    bus_ = std::make_unique<tcp_bus>(std::move(options));
-  }
-
-  tcp_bus& operator*() { return *bus_; }
-  tcp_bus* operator->() { return bus_.get(); }
-
-  /// Waits until a log line contains `text`; false after `patience`.
-  bool wait_logged(const std::string& text) {
-    return test::wait_until([&] { return !logged(text).empty(); }, patience);
-  }
-  /// The first line containing `text`, or "".
-  std::string logged(const std::string& text) {
-    std::lock_guard lock(mutex_);
-    for (const auto& line : lines_)
-      if (line.find(text) != std::string::npos) return line;
-    return {};
-  }
-  std::string all() {
-    std::lock_guard lock(mutex_);
-    std::string out;
-    for (const auto& line : lines_) out += line + "\n";
-    return out;
-  }
-
- private:
-  std::mutex mutex_;
-  std::vector<std::string> lines_;
-  std::unique_ptr<tcp_bus> bus_;
-};
+using test::logged_bus;
 
 /// One message there and back over `bus`: the connection really works
 /// (CONNECT accepted, subscriptions and publishes flow).
@@ -120,7 +83,7 @@ TEST_F(SecureServer, TlsUrlWithTheRightCaConnectsAndChecksTheName) {
     options.urls = url("tls", host);
     options.tls.ca_file = pki_.ca();
     logged_bus bus(options);
-    ASSERT_TRUE(bus->wait_connected(patience)) << host << ": " << bus.all();
+    ASSERT_TRUE(bus->wait_connected(patience)) << host << ": " << bus.text();
     EXPECT_TRUE(round_trip(*bus)) << host;
     EXPECT_EQ(bus->describe(), url("tls", host));
   }
@@ -134,7 +97,7 @@ TEST_F(SecureServer, ServerRequiringTlsUpgradesANatsUrl) {
   options.urls = url("nats");
   options.tls.ca_file = pki_.ca();
   logged_bus bus(options);
-  ASSERT_TRUE(bus->wait_connected(patience)) << bus.all();
+  ASSERT_TRUE(bus->wait_connected(patience)) << bus.text();
   EXPECT_TRUE(round_trip(*bus));
 }
 
@@ -146,8 +109,8 @@ TEST_F(SecureServer, WrongCaIsRefusedWithAClearError) {
   options.urls = url("tls");
   options.tls.ca_file = other.ca();
   logged_bus bus(options);
-  ASSERT_TRUE(bus.wait_logged("TLS handshake with tls://127.0.0.1")) << bus.all();
-  const auto line = bus.logged("TLS handshake");
+  ASSERT_TRUE(bus.wait_logged("TLS handshake with tls://127.0.0.1", patience)) << bus.text();
+  const auto line = bus.line_with("TLS handshake");
   EXPECT_NE(line.find("certificate verify failed"), std::string::npos) << line;
   EXPECT_NE(line.find("unable to get local issuer certificate"), std::string::npos) << line;
   EXPECT_FALSE(bus->connected());
@@ -163,8 +126,8 @@ TEST_F(SecureServer, NameMismatchIsRefusedUnlessInsecure) {
     options.urls = url("tls", "localhost");
     options.tls.ca_file = pki_.ca();
     logged_bus bus(options);
-    ASSERT_TRUE(bus.wait_logged("TLS handshake with tls://localhost")) << bus.all();
-    EXPECT_NE(bus.logged("TLS handshake").find("hostname mismatch"), std::string::npos) << bus.all();
+    ASSERT_TRUE(bus.wait_logged("TLS handshake with tls://localhost", patience)) << bus.text();
+    EXPECT_NE(bus.line_with("TLS handshake").find("hostname mismatch"), std::string::npos) << bus.text();
     EXPECT_EQ(bus->connections(), 0u);
   }
   {
@@ -172,8 +135,8 @@ TEST_F(SecureServer, NameMismatchIsRefusedUnlessInsecure) {
     options.urls = url("tls");
     options.tls.ca_file = pki_.ca();
     logged_bus bus(options);
-    ASSERT_TRUE(bus.wait_logged("TLS handshake with tls://127.0.0.1")) << bus.all();
-    EXPECT_NE(bus.logged("TLS handshake").find("IP address mismatch"), std::string::npos) << bus.all();
+    ASSERT_TRUE(bus.wait_logged("TLS handshake with tls://127.0.0.1", patience)) << bus.text();
+    EXPECT_NE(bus.line_with("TLS handshake").find("IP address mismatch"), std::string::npos) << bus.text();
   }
   {
     // insecure: neither the chain nor the name is checked.
@@ -181,7 +144,7 @@ TEST_F(SecureServer, NameMismatchIsRefusedUnlessInsecure) {
     options.urls = url("tls", "localhost");
     options.tls.insecure = true;
     logged_bus bus(options);
-    ASSERT_TRUE(bus->wait_connected(patience)) << bus.all();
+    ASSERT_TRUE(bus->wait_connected(patience)) << bus.text();
     EXPECT_TRUE(round_trip(*bus));
   }
 }
@@ -196,7 +159,7 @@ TEST_F(SecureServer, ClientCertificateForVerifyTrue) {
     options.tls.cert_file = pki_.cert("mss");
     options.tls.key_file = pki_.key("mss");
     logged_bus bus(options);
-    ASSERT_TRUE(bus->wait_connected(patience)) << bus.all();
+    ASSERT_TRUE(bus->wait_connected(patience)) << bus.text();
     EXPECT_TRUE(round_trip(*bus));
   }
   {
@@ -208,10 +171,10 @@ TEST_F(SecureServer, ClientCertificateForVerifyTrue) {
     options.urls = url("tls");
     options.tls.ca_file = pki_.ca();
     logged_bus bus(options);
-    ASSERT_TRUE(test::wait_until([&] { return !bus.logged("alert bad certificate").empty() ||
-                                              !bus.logged("alert certificate required").empty(); },
+    ASSERT_TRUE(test::wait_until([&] { return !bus.line_with("alert bad certificate").empty() ||
+                                              !bus.line_with("alert certificate required").empty(); },
                                  patience))
-        << bus.all();
+        << bus.text();
     EXPECT_EQ(bus->connections(), 0u);
   }
 }
@@ -221,7 +184,7 @@ TEST_F(SecureServer, ClientThatWantsTlsRefusesAPlainServer) {
   tcp_bus_options options;
   options.urls = url("tls");
   logged_bus bus(options);
-  ASSERT_TRUE(bus.wait_logged("does not offer TLS")) << bus.all();
+  ASSERT_TRUE(bus.wait_logged("does not offer TLS", patience)) << bus.text();
   EXPECT_EQ(bus->connections(), 0u);
 }
 
@@ -339,7 +302,7 @@ TEST(TcpBusNkeys, RightSeedConnectsWrongSeedIsRefused) {
     options.urls = server.url();
     options.nkey_seed_file = dir.write("right.nk", seed + "\n");
     logged_bus bus(options);
-    ASSERT_TRUE(bus->wait_connected(patience)) << bus.all();
+    ASSERT_TRUE(bus->wait_connected(patience)) << bus.text();
     EXPECT_TRUE(round_trip(*bus));
   }
   {
@@ -347,7 +310,7 @@ TEST(TcpBusNkeys, RightSeedConnectsWrongSeedIsRefused) {
     options.urls = server.url();
     options.nkey_seed_file = dir.write("wrong.nk", random_user_seed() + "\n");
     logged_bus bus(options);
-    ASSERT_TRUE(bus.wait_logged("Authorization Violation")) << bus.all();
+    ASSERT_TRUE(bus.wait_logged("Authorization Violation", patience)) << bus.text();
     EXPECT_EQ(bus->connections(), 0u);
   }
   {
@@ -355,7 +318,7 @@ TEST(TcpBusNkeys, RightSeedConnectsWrongSeedIsRefused) {
     tcp_bus_options options;
     options.urls = server.url();
     logged_bus bus(options);
-    ASSERT_TRUE(bus.wait_logged("Authorization Violation")) << bus.all();
+    ASSERT_TRUE(bus.wait_logged("Authorization Violation", patience)) << bus.text();
   }
 }
 
@@ -376,7 +339,7 @@ TEST(TcpBusNkeys, NkeyOverTlsWithAClientCertificate) {
   options.tls.cert_file = pki.cert("mss");
   options.tls.key_file = pki.key("mss");
   logged_bus bus(options);
-  ASSERT_TRUE(bus->wait_connected(patience)) << bus.all();
+  ASSERT_TRUE(bus->wait_connected(patience)) << bus.text();
   EXPECT_TRUE(round_trip(*bus));
 }
 
@@ -413,7 +376,7 @@ TEST(TcpBusCreds, OperatorModeUserFromACredsFile) {
     options.urls = server.url();
     options.credentials_file = dir.write("mss.creds", creds(user_key));
     logged_bus bus(options);
-    ASSERT_TRUE(bus->wait_connected(patience)) << bus.all();
+    ASSERT_TRUE(bus->wait_connected(patience)) << bus.text();
     EXPECT_TRUE(round_trip(*bus));
   }
   {
@@ -422,7 +385,7 @@ TEST(TcpBusCreds, OperatorModeUserFromACredsFile) {
     options.urls = server.url();
     options.credentials_file = dir.write("stolen.creds", creds(courier::test::make_nkey(auth::nkeys::prefix::user)));
     logged_bus bus(options);
-    ASSERT_TRUE(bus.wait_logged("Authorization Violation")) << bus.all();
+    ASSERT_TRUE(bus.wait_logged("Authorization Violation", patience)) << bus.text();
     EXPECT_EQ(bus->connections(), 0u);
   }
 }
@@ -439,21 +402,21 @@ TEST(TcpBusFailover, NextUrlWhenTheServerDiesSubscriptionsFollow) {
   tcp_bus_options options;
   options.urls = dead + "," + first.url() + "," + second.url();
   logged_bus bus(options);
-  ASSERT_TRUE(bus->wait_connected(patience)) << bus.all();
+  ASSERT_TRUE(bus->wait_connected(patience)) << bus.text();
   EXPECT_EQ(bus->describe(), first.url());
   std::atomic<int> got{0};
   bus->subscribe("failover.test", {}, [&](bus_message) { ++got; });
   ASSERT_TRUE(bus->flush(patience));
 
   first.stop(SIGKILL);
-  ASSERT_TRUE(test::wait_until([&] { return bus->connections() == 2 && bus->connected(); }, patience)) << bus.all();
+  ASSERT_TRUE(test::wait_until([&] { return bus->connections() == 2 && bus->connected(); }, patience)) << bus.text();
   EXPECT_EQ(bus->describe(), second.url());
   ASSERT_TRUE(bus->flush(patience));
   // A publisher on the second server reaches the re-made subscription.
   tcp_bus_options publisher_options;
   publisher_options.urls = second.url();
   logged_bus publisher(publisher_options);
-  ASSERT_TRUE(publisher->wait_connected(patience)) << publisher.all();
+  ASSERT_TRUE(publisher->wait_connected(patience)) << publisher.text();
   publisher->publish("failover.test", "after");
   ASSERT_TRUE(publisher->flush(patience));
   EXPECT_TRUE(test::wait_until([&] { return got == 1; }, patience));
