@@ -16,9 +16,14 @@ event_loop::~event_loop() {
   if (thread_.joinable()) stop();
 }
 
-void event_loop::start(std::chrono::milliseconds period, std::function<void()> tick) {
+void event_loop::start(std::chrono::milliseconds period, std::function<void()> tick, bool own_thread) {
   tick_period_ = period;
   tick_ = std::move(tick);
+  if (!own_thread) {
+    driven_ = true;
+    schedule_tick();
+    return;
+  }
   thread_ = std::thread([this] {
     current_ = this;
     route_cache_lease::thread_caches() = &routes_;
@@ -27,6 +32,18 @@ void event_loop::start(std::chrono::milliseconds period, std::function<void()> t
     route_cache_lease::thread_caches() = nullptr;
     current_ = nullptr;
   });
+}
+
+std::size_t event_loop::poll(std::chrono::microseconds wait) {
+  event_loop* const outer = current_;
+  route_caches* const outer_caches = route_cache_lease::thread_caches();
+  current_ = this;
+  route_cache_lease::thread_caches() = &routes_;
+  std::size_t ran = wait.count() > 0 ? context_.run_one_for(wait) : 0;
+  ran += context_.poll();
+  route_cache_lease::thread_caches() = outer_caches;
+  current_ = outer;
+  return ran;
 }
 
 void event_loop::schedule_tick() {
@@ -49,6 +66,14 @@ void event_loop::flush_soon() {
 }
 
 void event_loop::stop() {
+  if (driven_) {
+    // Nothing runs this loop but its caller, who is here.
+    tick_timer_.cancel();
+    work_.reset();
+    context_.stop();
+    routes_.clear();
+    return;
+  }
   boost::asio::post(context_, [this] { tick_timer_.cancel(); });
   work_.reset();
   context_.stop();

@@ -55,10 +55,20 @@ class event_loop {
   std::size_t index() const { return index_; }
 
   /// Starts the thread. `tick` runs on the loop every `period` (ping timers,
-  /// auth timeouts, write deadlines are checked there).
-  void start(std::chrono::milliseconds period, std::function<void()> tick);
+  /// auth timeouts, write deadlines are checked there). With `own_thread`
+  /// false no thread starts: the loop runs only inside poll(), on the thread
+  /// that calls it.
+  void start(std::chrono::milliseconds period, std::function<void()> tick, bool own_thread = true);
   /// Stops the io_context and joins the thread. Not from the loop itself.
   void stop();
+
+  /// A loop started without a thread of its own.
+  bool driven() const { return driven_; }
+  /// Runs the handlers that are ready now (I/O, expired timers, posted
+  /// work), or with `wait` above zero first waits up to that long for one;
+  /// returns how many ran. Only for a driven() loop, from one thread at a
+  /// time, never from inside a handler.
+  std::size_t poll(std::chrono::microseconds wait = std::chrono::microseconds(0));
 
   /// True on this loop's own thread.
   bool in_this_thread() const { return current_ == this; }
@@ -93,6 +103,7 @@ class event_loop {
   // whose sockets need the io_context.
   route_caches routes_;
   std::thread thread_;
+  bool driven_ = false;
   static thread_local event_loop* current_;
 };
 

@@ -113,7 +113,26 @@ server::server(conf::server_options options)
 
 server::~server() { shutdown(); }
 
-void server::start(accepting when) {
+void server::start(accepting when) { start_loops(when, true); }
+
+void server::start_driven(accepting when) {
+  if (loops_.size() != 1) throw std::logic_error("a driven server runs one event loop: set threads to 1");
+  if (leaf_nodes_ || options_.websocket.enabled())
+    throw std::logic_error("a driven server serves clients over TCP only: no leafnodes, no websocket");
+  start_loops(when, false);
+}
+
+std::size_t server::poll(std::chrono::microseconds wait) { return loops_.front()->poll(wait); }
+
+void server::wait_for_loop(event_loop& loop, std::future<void> done) {
+  if (!loop.driven()) {
+    done.wait();
+    return;
+  }
+  while (done.wait_for(std::chrono::seconds(0)) != std::future_status::ready) loop.poll(std::chrono::milliseconds(1));
+}
+
+void server::start_loops(accepting when, bool own_threads) {
   {
     std::lock_guard lock(state_mutex_);
     if (started_) return;
@@ -155,7 +174,7 @@ void server::start(accepting when) {
   auto period = tick_period(options_);
   for (auto& loop : loops_) {
     event_loop* raw = loop.get();
-    loop->start(period, [this, raw] { tick(*raw); });
+    loop->start(period, [this, raw] { tick(*raw); }, own_threads);
   }
   if (leaf_nodes_) leaf_nodes_->start();
   if (when == accepting::now) accept_clients();
@@ -434,7 +453,7 @@ void server::shutdown() {
       if (lame_duck_timer_) lame_duck_timer_->cancel();
       closed.set_value();
     });
-    closed.get_future().wait();
+    wait_for_loop(*loops_.front(), closed.get_future());
   }
   if (leaf_nodes_) leaf_nodes_->stop();
   for (auto& client : registry_.live()) client->close(close_reason::server_shutdown);
@@ -445,7 +464,7 @@ void server::shutdown() {
   for (auto& loop : loops_) {
     std::promise<void> done;
     asio::post(loop->context(), [&done] { done.set_value(); });
-    done.get_future().wait();
+    wait_for_loop(*loop, done.get_future());
   }
   for (auto& loop : loops_) loop->stop();
   registry_.clear_live();

@@ -94,6 +94,16 @@ class server {
   /// in between, so no client can request an action before its handler has
   /// subscribed.
   void start(accepting when = accepting::now);
+  /// Starts like start(), with one event loop (options.threads must be 1)
+  /// and no thread for it: nothing in the server runs until the caller
+  /// calls poll(), from one thread. For a program that runs the broker
+  /// inside its own loop, and for tests that must decide the order of
+  /// every step (the connection fuzzer). shutdown() runs the loop itself.
+  void start_driven(accepting when = accepting::now);
+  /// After start_driven(): runs what is ready, or first waits up to `wait`
+  /// for something to be; returns how many handlers ran. Not from inside a
+  /// callback of the server.
+  std::size_t poll(std::chrono::microseconds wait = std::chrono::microseconds(0));
   /// Begins accepting after start(accepting::later); does nothing otherwise
   /// or when called again.
   void accept_clients();
@@ -229,6 +239,9 @@ class server {
   void on_websocket_upgraded(boost::asio::ip::tcp::socket socket, SSL* tls, event_loop& loop,
                              const websocket::upgrade_result& result);
   void tick(event_loop& loop);
+  void start_loops(accepting when, bool own_threads);
+  /// Waits for `done`, work posted to `loop`; runs a driven loop meanwhile.
+  static void wait_for_loop(event_loop& loop, std::future<void> done);
   event_loop& next_loop();
 
   conf::server_options options_;
