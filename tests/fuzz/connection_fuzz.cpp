@@ -1,9 +1,12 @@
 // libFuzzer target: a whole client connection. One server runs for the whole
 // campaign (in this process, on a loopback port) with two accounts, a user
-// confined by permissions, and watchers. Each input is one TCP connection:
-// an optional CONNECT chosen by the first bytes, then the input's bytes as
-// the client sends them, then end of input (the client shuts its sending
-// side). Checked for every input:
+// confined by permissions, and watchers. Its event loop runs on the fuzzing
+// thread (server::start_driven): the harness polls it between its own steps,
+// so no step waits for another thread to be woken, and every input costs
+// only the work it causes. Each input is one TCP connection: an optional
+// CONNECT chosen by the first bytes, then the input's bytes as the client
+// sends them, then end of input (the client shuts its sending side).
+// Checked for every input:
 //  - the server closes the connection after the client's end of input (no
 //    hang), and everything it sent parses as the server side of the protocol;
 //  - no message is delivered where permissions forbid it: the confined user
@@ -14,6 +17,7 @@
 //    client connects and gets PONG for PING.
 // Crashes, leaks and undefined behaviour anywhere in the server are found by
 // the sanitizers the target is built with.
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -22,6 +26,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -30,6 +35,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "broker/logger.hpp"
 #include "broker/server.hpp"
@@ -62,36 +68,49 @@ max_connections: 10000
   std::abort();
 }
 
-/// A blocking loopback socket with a receive timeout.
+/// The server, driven from this thread: poll() runs what is ready.
+courier::broker::server* the_server = nullptr;
+
+/// A loopback client socket, non-blocking once connected. What the server
+/// sends collects in pending() as the harness polls the server.
 class raw_socket {
  public:
-  explicit raw_socket(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+  explicit raw_socket(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     if (fd_ < 0) fail("socket() failed");
-    timeval timeout{10, 0};  // generous: a busy machine is slow, a hang is not
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    ::setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof timeout);
     int one = 1;
     ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_port = htons(port);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    // Completes from the listen backlog; the server accepts when polled.
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
       fail("connect() failed: " + std::string(std::strerror(errno)));
     }
+    ::fcntl(fd_, F_SETFL, O_NONBLOCK);
+    sockets().push_back(this);
   }
-  ~raw_socket() { ::close(fd_); }
+  ~raw_socket() {
+    auto& all = sockets();
+    all.erase(std::find(all.begin(), all.end(), this));
+    ::close(fd_);
+  }
   raw_socket(const raw_socket&) = delete;
   raw_socket& operator=(const raw_socket&) = delete;
 
-  /// Sends all of `bytes`; false when the server has closed (EPIPE/ECONNRESET).
+  /// Sends all of `bytes`, polling the server while the socket is full;
+  /// false when the server has closed (EPIPE/ECONNRESET).
   bool send(std::string_view bytes) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
     while (!bytes.empty()) {
       const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EPIPE || errno == ECONNRESET) return false;
-        fail("send() failed: " + std::string(std::strerror(errno)));
+        if (errno != EAGAIN) fail("send() failed: " + std::string(std::strerror(errno)));
+        if (std::chrono::steady_clock::now() > deadline) fail("the server stopped reading a client", pending_);
+        step();
+        continue;
       }
       bytes.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -99,55 +118,79 @@ class raw_socket {
   }
   void shutdown_sending() { ::shutdown(fd_, SHUT_WR); }
 
-  /// Reads until the server closes; a timeout is a hang.
+  /// Polls the server until it has closed this connection; everything it
+  /// sent. Taking longer than `patience` is a hang.
   std::string read_to_end() {
-    std::string out;
-    char buffer[65536];
-    for (;;) {
-      const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
-      if (n > 0) {
-        out.append(buffer, static_cast<std::size_t>(n));
-        continue;
-      }
-      if (n == 0 || errno == ECONNRESET) return out;
-      if (errno == EINTR) continue;
-      fail("the server did not close the connection after the client's end of input", out);
-    }
-  }
-
-  /// Reads until `marker` has arrived; returns everything up to and with it.
-  /// Only for exchanges where no message can arrive (logging in).
-  std::string read_until(std::string_view marker) {
-    for (;;) {
-      const auto at = pending_.find(marker);
-      if (at != std::string::npos) {
-        std::string out = pending_.substr(0, at + marker.size());
-        pending_.erase(0, at + marker.size());
-        return out;
-      }
-      receive_more(marker);
-    }
+    run_until([this] { return ended_; }, "the server to close the connection after the client's end of input");
+    return std::move(pending_);
   }
 
   /// Bytes received and not consumed yet.
   std::string& pending() { return pending_; }
-  /// Appends what arrives next to pending(); an end or a timeout fails.
-  void receive_more(std::string_view waiting_for) {
+  bool ended() const { return ended_; }
+
+  /// Polls the server until a round changes nothing.
+  static void settle() {
+    while (step()) {
+    }
+  }
+
+  /// Polls the server until `done`; a wait longer than `patience` fails
+  /// (the server does nothing between polls, so nothing is ever missed by
+  /// looking too rarely, and a busy machine only makes each step slower).
+  template <typename Done>
+  static void run_until(Done&& done, std::string_view waiting_for) {
+    const auto deadline = std::chrono::steady_clock::now() + patience;
+    for (;;) {
+      const bool progress = step();
+      if (done()) return;
+      if (!progress) {
+        if (std::chrono::steady_clock::now() > deadline) fail("timed out waiting for " + std::string(waiting_for));
+        // Nothing ready: wait (briefly) for the server's sockets, e.g. for
+        // bytes the kernel has not handed over yet.
+        the_server->poll(std::chrono::milliseconds(1));
+      }
+    }
+  }
+
+ private:
+  /// 10 s: generous on a busy machine; a hang is not.
+  static constexpr auto patience = std::chrono::seconds(10);
+
+  static std::vector<raw_socket*>& sockets() {
+    static std::vector<raw_socket*> all;
+    return all;
+  }
+  /// One round: the server runs what is ready, then every client reads what
+  /// arrived. True when anything happened.
+  static bool step() {
+    bool progress = the_server->poll() > 0;
+    for (raw_socket* s : sockets()) progress = s->read_available() || progress;
+    return progress;
+  }
+  bool read_available() {
+    if (ended_) return false;
+    bool got = false;
     char buffer[65536];
     for (;;) {
       const ssize_t n = ::recv(fd_, buffer, sizeof buffer, 0);
       if (n > 0) {
         pending_.append(buffer, static_cast<std::size_t>(n));
-        return;
+        got = true;
+        continue;
       }
-      if (n < 0 && errno == EINTR) continue;
-      fail("a watcher's connection ended or timed out waiting for " + std::string(waiting_for), pending_);
+      if (n == 0 || errno == ECONNRESET) {
+        ended_ = true;
+        return true;
+      }
+      if (errno == EINTR) continue;
+      return got;  // EAGAIN: nothing more now
     }
   }
 
- private:
   int fd_;
   std::string pending_;
+  bool ended_ = false;
 };
 
 /// Checks what the server sent: protocol only, and only the allowed subjects.
@@ -233,10 +276,11 @@ struct harness {
     courier::conf::load_config_string(config, options);
     options.host = "127.0.0.1";
     options.port = 0;
-    options.threads = 2;
+    options.threads = 1;
     courier::broker::log().open("/dev/null");  // one authorization error per input otherwise
     server = std::make_unique<courier::broker::server>(options);
-    server->start();
+    server->start_driven();
+    the_server = server.get();
     watch = login("watch", "Zq3vT9xW2mK8pL5nR7cY1bH4", "SUB > 1\r\n");
     cwatch = login("cwatch", "Jd8sF2kP9wQ4zX7mN3vB6tL1", "SUB > 1\r\n");
   }
@@ -248,11 +292,15 @@ struct harness {
 
   std::unique_ptr<raw_socket> login(const char* user, const char* password, const char* then) {
     auto socket = std::make_unique<raw_socket>(server->port());
-    socket->read_until("\r\n");  // INFO
+    auto& in = socket->pending();
+    raw_socket::run_until([&] { return in.find("\r\n") != std::string::npos; }, "INFO");
+    in.erase(0, in.find("\r\n") + 2);
     socket->send(std::string("CONNECT {\"verbose\":false,\"echo\":false,\"headers\":true,\"user\":\"") + user + "\",\"pass\":\"" +
                  password + "\"}\r\n" + then + "PING\r\n");
-    const std::string answer = socket->read_until("PONG\r\n");
-    if (answer != "PONG\r\n") fail(std::string("login of ") + user + " answered", answer);
+    // Only for exchanges where no message can arrive (logging in).
+    raw_socket::run_until([&] { return in.find("PONG\r\n") != std::string::npos || socket->ended(); }, "PONG");
+    if (in != "PONG\r\n") fail(std::string("login of ") + user + " answered", in);
+    in.clear();
     return socket;
   }
 
@@ -260,17 +308,18 @@ struct harness {
   void sync(raw_socket& socket, std::string_view allowed_prefix, const char* who) {
     if (!socket.send("PING\r\n")) fail(std::string(who) + "'s connection was closed");
     // Parsed, not searched: a message's payload may hold "PONG\r\n" too.
-    for (;;) {
-      const scan_result scan = scan_output(socket.pending(), allowed_prefix, who, true);
-      if (scan.pong) {
-        socket.pending().erase(0, scan.consumed);
-        // The server's own keepalive PINGs (every 2 minutes) are answered,
-        // or a long campaign would see the watchers closed as stale.
-        for (std::size_t i = 0; i < scan.pings; ++i) socket.send("PONG\r\n");
-        return;
-      }
-      socket.receive_more("PONG");
-    }
+    scan_result scan;
+    raw_socket::run_until(
+        [&] {
+          if (socket.ended()) fail(std::string(who) + "'s connection ended", socket.pending());
+          scan = scan_output(socket.pending(), allowed_prefix, who, true);
+          return scan.pong;
+        },
+        std::string(who) + "'s PONG");
+    socket.pending().erase(0, scan.consumed);
+    // The server's own keepalive PINGs (every 2 minutes) are answered, or a
+    // long campaign would see the watchers closed as stale.
+    for (std::size_t i = 0; i < scan.pings; ++i) socket.send("PONG\r\n");
   }
 };
 
@@ -309,6 +358,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   {
     raw_socket client(h.server->port());
     const bool open = client.send(connect_line(data[0], data[1])) && client.send(input);
+    // The server accepts the client and handles what it sent, as far as it
+    // goes without the client's end.
+    raw_socket::settle();
     // While the client is connected: the watcher publishes on both sides of
     // the confined user's subscribe permission.
     if (open && !h.watch->send("PUB sub.x 1\r\nS\r\nPUB deny.x 1\r\nD\r\nHPUB deny.h 12 13\r\nNATS/1.0\r\n\r\nH\r\n")) {
