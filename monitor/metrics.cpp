@@ -5,6 +5,7 @@
 #include <map>
 #include <vector>
 
+#include "broker/leaf/leaf_nodes.hpp"
 #include "broker/prometheus_text.hpp"
 #include "broker/server.hpp"
 
@@ -106,6 +107,18 @@ void write_connections(std::string& out, broker::server& server, const traffic& 
 
   family(out, "courier_lame_duck", metric_type::gauge, "1 while the server is in lame duck mode, else 0.");
   sample(out, "courier_lame_duck", {}, std::uint64_t{server.lame_duck() ? 1u : 0u});
+
+  // Leaf node connections (solicited and accepted) apart from the clients',
+  // as nats-server keeps them apart (/leafz, varz "leafnodes").
+  const broker::leaf_nodes* leafs = server.leafs();
+  family(out, "courier_leafnodes", metric_type::gauge, "Open leaf node connections, solicited and accepted.");
+  sample(out, "courier_leafnodes", {}, static_cast<std::uint64_t>(leafs ? leafs->count() : 0));
+  family(out, "courier_leafnode_connections_closed_total", metric_type::counter,
+         "Leaf node connections closed since start, by reason.");
+  if (leafs) {
+    for (const auto& [reason, count] : leafs->closed_by_reason())
+      sample(out, "courier_leafnode_connections_closed_total", {{"reason", broker::to_string(reason)}}, count);
+  }
 }
 
 /// The four traffic counters, server-wide (no account label) or per account.

@@ -24,6 +24,8 @@
 //   courier_slow_consumers_total
 //   courier_pending_bytes                         queued to open connections, not written yet
 //   courier_lame_duck                             1 in lame duck mode
+//   courier_leafnodes                             open leaf node connections
+//   courier_leafnode_connections_closed_total{reason}   leaf closes by reason
 //   courier_{in,out}_{msgs,bytes}_total           all connections, open and closed
 //   courier_subscriptions                         all accounts
 //   courier_account_connections{account}          open, per account

@@ -21,6 +21,8 @@
 #include "broker/server.hpp"
 #include "conf/config_loader.hpp"
 #include "hub_cluster.hpp"
+#include "monitor/metrics.hpp"
+#include "tests/monitor/exposition.hpp"
 #include "libnats_helpers.hpp"
 #include "npm_clients.hpp"
 #include "tests/test_pki.hpp"
@@ -223,6 +225,10 @@ TEST_F(courier_hub, nats_server_leaf_exchanges_messages_both_ways) {
   EXPECT_EQ(leafs[0].name, "edge");
   EXPECT_FALSE(leafs[0].is_spoke);
   EXPECT_EQ(leafs[0].account, "$G");
+  // /metrics counts the leaf apart from the clients.
+  const auto metrics = monitor::test::parse_exposition(monitor::render_metrics(*hub_));
+  EXPECT_EQ(metrics.value("courier_leafnodes"), 1);
+  EXPECT_EQ(metrics.types.at("courier_leafnode_connections_closed_total"), "counter");
 }
 
 TEST_F(courier_hub, a_leaf_that_stops_reading_is_stalled_past_max_pending_and_closed_by_the_write_deadline) {
@@ -256,6 +262,11 @@ TEST_F(courier_hub, a_leaf_that_stops_reading_is_stalled_past_max_pending_and_cl
       << "the stopped leaf was not closed by the write deadline";
   EXPECT_EQ(by_reason(broker::close_reason::slow_consumer_pending_bytes), 0u) << "a leaf was cut off at max_pending";
   EXPECT_EQ(hub_->leafs()->count(), 0u);
+  // /metrics says so, and keeps the leaf's close out of the clients' closes.
+  const auto metrics = monitor::test::parse_exposition(monitor::render_metrics(*hub_));
+  EXPECT_EQ(metrics.value("courier_leafnodes"), 0);
+  EXPECT_EQ(metrics.value("courier_leafnode_connections_closed_total{reason=\"Slow Consumer (Write Deadline)\"}"), 1);
+  EXPECT_EQ(metrics.find("courier_connections_closed_total{reason=\"Slow Consumer (Write Deadline)\"}"), std::nullopt);
   // The publisher was stalled, never cut off.
   EXPECT_EQ(natsConnection_FlushTimeout(on_hub.get(), 20000), NATS_OK);
 
