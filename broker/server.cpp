@@ -490,7 +490,7 @@ void server::do_wait_signal() {
     switch (signal_number) {
       case SIGINT:
       case SIGTERM:
-        log().notice("Trapped \"", signal_number == SIGINT ? "interrupt" : "terminated", "\" signal");
+        log().debug("Trapped \"", signal_number == SIGINT ? "interrupt" : "terminated", "\" signal");  // nats-server: debug too
         request_shutdown();
         return;
       case SIGUSR2:

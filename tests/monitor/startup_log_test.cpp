@@ -2,12 +2,20 @@
 // nats-server does: tools and scripts wait for that line and then use the
 // monitoring port and the client port at once. Runs the courier executable
 // with the shipped identity-service configuration (message services against
-// local SMTP and HTTP peers), ports picked by the server itself (-1).
+// local SMTP and HTTP peers), ports picked by the server itself (-1). And what
+// it logs when a signal stops it is what nats-server 2.9.10 logs.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
 #include <chrono>
 #include <optional>
 #include <regex>
+#include <sstream>
+#include <vector>
 #include <string>
 
 #include "identity_service.hpp"
@@ -67,6 +75,38 @@ TEST(startup_log, ready_comes_after_the_monitoring_port_and_the_services) {
   EXPECT_LT(log.find("Listening for client connections"), ready_at) << log;
   EXPECT_EQ(log.find("Server is ready", ready_at + 1), std::string::npos) << "said twice:\n" << log;
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << log;
+}
+
+/// The lines `binary` logs from "Server is ready" on when started bare and
+/// stopped with `signal`, without the "[pid] date time " prefix.
+std::vector<std::string> lines_after_ready(const std::string& binary, int signal, const std::string& log_file) {
+  courier::test::spawn_options options;
+  options.log = log_file;
+  const pid_t pid = courier::test::spawn({binary, "-a", "127.0.0.1", "-p", "-1"}, options);
+  EXPECT_GT(pid, 0);
+  const bool ready = mss::test::wait_until(
+      [&] { return mss::test::read_file(log_file).find("Server is ready") != std::string::npos; }, 60s);
+  ::kill(pid, signal);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string log = mss::test::read_file(log_file);
+  EXPECT_TRUE(ready) << log;
+  std::vector<std::string> out;
+  std::istringstream in(log.substr(std::min(log.size(), log.find("Server is ready"))));
+  std::string line;
+  const std::regex prefix(R"(^\[[0-9]+\] [0-9/]+ [0-9:.]+ )");
+  while (std::getline(in, line)) out.push_back(std::regex_replace(line, prefix, ""));
+  return out;
+}
+
+TEST(startup_log, a_signal_to_stop_is_logged_as_nats_server_logs_it) {
+  mss::test::temp_dir dir;
+  for (const int signal : {SIGTERM, SIGINT}) {
+    const auto ours = lines_after_ready(mss::test::courier_binary(), signal, dir.file("courier-" + std::to_string(signal)));
+    const auto theirs = lines_after_ready(COURIER_NATS_SERVER, signal, dir.file("nats-server-" + std::to_string(signal)));
+    EXPECT_EQ(ours, theirs) << "signal " << signal;
+    EXPECT_FALSE(theirs.empty());
+  }
 }
 
 }  // namespace
