@@ -164,7 +164,6 @@ void server::start_loops(accepting when, bool own_threads) {
                                std::to_string(options_.port) + ", \"" + ec.message() + "\"");
     }
     port_ = acceptor_->local_endpoint().port();
-    log().notice("Listening for client connections on ", options_.host, ":", port_);
   }
   start_websocket();
   {
@@ -186,6 +185,9 @@ void server::accept_clients() {
     if (!started_ || stopped_) return;
   }
   if (accepting_.exchange(true)) return;
+  // Logged here, not when the port was bound: nats-server says it as its
+  // accept loop starts, after "Starting http monitor".
+  if (acceptor_) log().notice("Listening for client connections on ", options_.host, ":", port_);
   if (acceptor_) asio::post(loops_.front()->context(), [this] { do_accept(); });
   if (websocket_listener_) websocket_listener_->start();
   // Said once clients are served, as nats-server says it: the executable
