@@ -53,11 +53,11 @@ for name in "${targets[@]}"; do
   [ "$name" = connection ] && [ -z "${COURIER_FUZZ_TIMEOUT:-}" ] && timeout=60
   runs=()
   [ -n "${COURIER_FUZZ_RUNS:-}" ] && runs=(-runs="$COURIER_FUZZ_RUNS")
-  # A whole connection leaves the server allocating and freeing on its own
-  # threads after the input, so libFuzzer's check for a leak after an input
-  # (run when it saw more mallocs than frees, i.e. after almost every input:
-  # the input again, then a stop-the-world heap scan) cut its inputs per
-  # second to between a half and a sixth. Leaks are still found:
+  # A whole connection leaves state in the server that outlives the input
+  # (its closed-connection ring, route caches), so libFuzzer's check for a
+  # leak after an input (run when it saw more mallocs than frees, i.e. after
+  # almost every input: the input again, then a stop-the-world heap scan)
+  # cut its inputs per second to a sixth (docs/fuzzing.md). Leaks are still found:
   # LeakSanitizer checks the whole process when the target exits, and
   # reports each leak with its allocation stack.
   leaks=()
