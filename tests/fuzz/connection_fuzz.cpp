@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -84,8 +85,17 @@ class raw_socket {
     address.sin_port = htons(port);
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     // Completes from the listen backlog; the server accepts when polled.
+    // libFuzzer's timer signal can interrupt it (EINTR): the connection
+    // then completes on its own, and is waited for.
     if (::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
-      fail("connect() failed: " + std::string(std::strerror(errno)));
+      if (errno != EINTR) fail("connect() failed: " + std::string(std::strerror(errno)));
+      pollfd writable{fd_, POLLOUT, 0};
+      int error = 0;
+      socklen_t length = sizeof error;
+      while (::poll(&writable, 1, 10000) < 0 && errno == EINTR) {
+      }
+      if (::getsockopt(fd_, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error != 0 || !(writable.revents & POLLOUT))
+        fail("connect() failed after an interruption: " + std::string(std::strerror(error)));
     }
     ::fcntl(fd_, F_SETFL, O_NONBLOCK);
     sockets().push_back(this);
