@@ -35,6 +35,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <string_view>
 
 namespace courier::test {
 
@@ -59,6 +60,12 @@ inline bool reserve_port(int port) {
   }
   return true;
 }
+
+/// True when a server's start failure (its log) says a port it was given was
+/// taken: nats-server prints "bind: address already in use", Courier
+/// "Address already in use", Prometheus "bind: address already in use".
+/// (tests/free_port.py port_taken says the same.)
+inline bool port_taken(std::string_view log) { return log.find("already in use") != std::string_view::npos; }
 
 inline int free_port() {
   static std::mutex mutex;

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "tests/free_port.hpp"
+#include "tests/mss/test_support.hpp"
 #include "tests/spawn.hpp"
 
 namespace courier::test {
@@ -31,7 +32,7 @@ class python_child {
     const std::string program = "import sys\nsys.path.insert(0, '" COURIER_SOURCE_DIR "/tests')\n"
                                 "from free_port import free_port, reserve_port\n" +
                                 code + "\nsys.stdout.flush()\nsys.stdin.read()\n";
-    pid_ = spawn({"/usr/bin/python3", "-c", program}, options);
+    pid_ = spawn({mss::test::python(), "-c", program}, options);
     ::close(in[0]);
     ::close(out[1]);
     stdin_ = in[1];

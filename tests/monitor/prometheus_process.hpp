@@ -94,8 +94,7 @@ class prometheus_process {
       port_ = mss_test::unused_port();
       const std::size_t log_start = mss_test::read_file(log_file()).size();  // the log is appended to
       if (launch(binary, config, timeout)) return true;
-      const std::string said = mss_test::read_file(log_file()).substr(log_start);
-      if (attempt == 4 || said.find("already in use") == std::string::npos) return false;
+      if (attempt == 4 || !courier::test::port_taken(mss_test::read_file(log_file()).substr(log_start))) return false;
       stop();
     }
   }

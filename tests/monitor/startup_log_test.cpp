@@ -15,8 +15,8 @@
 #include <optional>
 #include <regex>
 #include <sstream>
-#include <vector>
 #include <string>
+#include <vector>
 
 #include "identity_service.hpp"
 #include "prometheus_process.hpp"

@@ -85,7 +85,7 @@ class broker_process {
     for (int attempt = 1;; ++attempt) {
       const std::size_t log_start = log_since(0).size();
       if (launch()) return true;
-      if (port > 0 || attempt == 4 || log_since(log_start).find("already in use") == std::string::npos) return false;
+      if (port > 0 || attempt == 4 || !courier::test::port_taken(log_since(log_start))) return false;
       stop();
       port_ = unused_port();
     }
