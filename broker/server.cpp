@@ -175,7 +175,7 @@ void server::start_loops(accepting when, bool own_threads) {
     event_loop* raw = loop.get();
     loop->start(period, [this, raw] { tick(*raw); }, own_threads);
   }
-  if (leaf_nodes_) leaf_nodes_->start();
+  if (leaf_nodes_) leaf_nodes_->listen();
   if (when == accepting::now) accept_clients();
 }
 
@@ -185,11 +185,19 @@ void server::accept_clients() {
     if (!started_ || stopped_) return;
   }
   if (accepting_.exchange(true)) return;
-  // Logged here, not when the port was bound: nats-server says it as its
-  // accept loop starts, after "Starting http monitor".
+  // The listening lines are logged here, not when the ports were bound:
+  // nats-server says them as it starts accepting, after "Starting http
+  // monitor", in this order.
+  if (websocket_listener_) {
+    log().notice("Listening for websocket clients on ", websocket_tls_ ? "wss" : "ws", "://",
+                 options_.websocket.host.empty() ? "0.0.0.0" : options_.websocket.host, ":",
+                 websocket_listener_->port());
+    if (!websocket_tls_) log().warning("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
+    websocket_listener_->start();
+  }
+  if (leaf_nodes_) leaf_nodes_->start();
   if (acceptor_) log().notice("Listening for client connections on ", options_.host, ":", port_);
   if (acceptor_) asio::post(loops_.front()->context(), [this] { do_accept(); });
-  if (websocket_listener_) websocket_listener_->start();
   // Said once clients are served, as nats-server says it: the executable
   // starts its monitoring port and message services before this, so
   // "ready" in the log means all of them are up.
@@ -218,9 +226,6 @@ void server::start_websocket() {
     websocket_listener_.reset();
     throw;
   }
-  log().notice("Listening for websocket clients on ", websocket_tls_ ? "wss" : "ws", "://", host, ":",
-               websocket_listener_->port());
-  if (!websocket_tls_) log().warning("Websocket not configured with TLS. DO NOT USE IN PRODUCTION!");
 }
 
 void server::on_websocket_upgraded(asio::ip::tcp::socket socket, SSL* tls, event_loop& loop,

@@ -92,8 +92,10 @@ class server {
   /// complete and wait in the backlog, with no INFO yet) until
   /// accept_clients(): the executable starts its embedded message services
   /// in between, so no client can request an action before its handler has
-  /// subscribed. "Listening for client connections" and "Server is ready"
-  /// are logged when accepting begins, as nats-server logs them.
+  /// subscribed. The websocket and leafnode ports are bound too, and serve
+  /// nothing (nor do leafnode remotes connect) until then. The "Listening
+  /// for ..." lines and "Server is ready" are logged when accepting begins,
+  /// in nats-server's order (after the executable's "Starting http monitor").
   void start(accepting when = accepting::now);
   /// Starts like start(), with one event loop (options.threads must be 1)
   /// and no thread for it: nothing in the server runs until the caller

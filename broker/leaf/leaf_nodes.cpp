@@ -79,26 +79,30 @@ leaf_interest& leaf_nodes::interest(const account& bound) { return *interest_.at
 
 namespace asio = boost::asio;
 
+void leaf_nodes::listen() {
+  if (settings_.port == 0) return;
+  boost::system::error_code ec;
+  const std::string host = settings_.host == "localhost" ? "127.0.0.1" : settings_.host;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) throw std::runtime_error("Error parsing leafnode listen address " + settings_.host + ": " + ec.message());
+  const auto port = static_cast<std::uint16_t>(settings_.port < 0 ? 0 : settings_.port);
+  asio::ip::tcp::endpoint endpoint(address, port);
+  acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(server_.first_loop().context());
+  acceptor_->open(endpoint.protocol(), ec);
+  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && address.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
+  if (!ec) acceptor_->bind(endpoint, ec);
+  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    acceptor_.reset();
+    throw std::runtime_error("Error listening on leafnode port: " + settings_.host + ":" +
+                             std::to_string(settings_.port) + ", \"" + ec.message() + "\"");
+  }
+  port_ = acceptor_->local_endpoint().port();
+}
+
 void leaf_nodes::start() {
-  if (settings_.port != 0) {
-    boost::system::error_code ec;
-    const std::string host = settings_.host == "localhost" ? "127.0.0.1" : settings_.host;
-    auto address = asio::ip::make_address(host, ec);
-    if (ec) throw std::runtime_error("Error parsing leafnode listen address " + settings_.host + ": " + ec.message());
-    const auto port = static_cast<std::uint16_t>(settings_.port < 0 ? 0 : settings_.port);
-    asio::ip::tcp::endpoint endpoint(address, port);
-    acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(server_.first_loop().context());
-    acceptor_->open(endpoint.protocol(), ec);
-    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec && address.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
-    if (!ec) acceptor_->bind(endpoint, ec);
-    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) {
-      acceptor_.reset();
-      throw std::runtime_error("Error listening on leafnode port: " + settings_.host + ":" +
-                               std::to_string(settings_.port) + ", \"" + ec.message() + "\"");
-    }
-    port_ = acceptor_->local_endpoint().port();
+  if (acceptor_) {
     log().notice("Listening for leafnode connections on ", settings_.host, ":", port_);
     asio::post(server_.first_loop().context(), [this] { do_accept(); });
   }

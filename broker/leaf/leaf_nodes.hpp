@@ -5,7 +5,7 @@
 //
 // Thread rules: constructed with the server (every account exists by
 // then, and the interest hooks are in place before any subscription);
-// start() and stop() from the thread starting or stopping the server;
+// listen(), start() and stop() from the thread starting or stopping the server;
 // add/remove from connections' loops; snapshot() from any thread.
 #pragma once
 
@@ -39,9 +39,12 @@ class leaf_nodes {
   leaf_nodes(const leaf_nodes&) = delete;
   leaf_nodes& operator=(const leaf_nodes&) = delete;
 
-  /// Opens the leafnode listener (when `port` is set) and starts connecting
-  /// to the remotes (the loops run). Throws std::runtime_error when the
-  /// listener cannot be bound.
+  /// Binds the leafnode listener (when `port` is set). Throws
+  /// std::runtime_error when it cannot be bound.
+  void listen();
+  /// Accepts leaf connections on it and starts connecting to the remotes
+  /// (the loops run): when the server starts serving clients, where
+  /// nats-server logs its leafnode port (after the monitoring port).
   void start();
   /// Stops listening and reconnecting, closes the leaf connections (before
   /// the loops stop).

@@ -3,7 +3,8 @@
 // monitoring port and the client port at once. Runs the courier executable
 // with the shipped identity-service configuration (message services against
 // local SMTP and HTTP peers), ports picked by the server itself (-1). And what
-// it logs when a signal stops it is what nats-server 2.9.10 logs.
+// it logs from its monitoring port to "Server is ready", and when a signal
+// stops it, is what nats-server 2.9.10 logs.
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -12,6 +13,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <optional>
 #include <regex>
 #include <sstream>
@@ -98,6 +100,47 @@ std::vector<std::string> lines_after_ready(const std::string& binary, int signal
   const std::regex prefix(R"(^\[[0-9]+\] [0-9/]+ [0-9:.]+ )");
   while (std::getline(in, line)) out.push_back(std::regex_replace(line, prefix, ""));
   return out;
+}
+
+/// The lines `binary` logs from "Starting http monitor" to "Server is ready"
+/// with `config`, without the prefix and with every port as PORT.
+std::vector<std::string> listening_lines(const std::string& binary, const std::string& config,
+                                         const std::string& log_file) {
+  courier::test::spawn_options options;
+  options.log = log_file;
+  const pid_t pid = courier::test::spawn({binary, "-c", config, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"}, options);
+  EXPECT_GT(pid, 0);
+  const bool ready = mss::test::wait_until(
+      [&] { return mss::test::read_file(log_file).find("Server is ready") != std::string::npos; }, 60s);
+  ::kill(pid, SIGTERM);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  const std::string log = mss::test::read_file(log_file);
+  EXPECT_TRUE(ready) << log;
+  std::vector<std::string> out;
+  const std::size_t monitor = log.find("Starting http monitor");
+  const std::size_t from = monitor == std::string::npos ? log.size() : log.rfind('\n', monitor) + 1;  // npos + 1: 0
+  std::istringstream in(log.substr(from));
+  std::string line;
+  const std::regex prefix(R"(^\[[0-9]+\] [0-9/]+ [0-9:.]+ )");
+  const std::regex port(R"(:[0-9]+$)");
+  while (std::getline(in, line)) {
+    out.push_back(std::regex_replace(std::regex_replace(line, prefix, ""), port, ":PORT"));
+    if (line.find("Server is ready") != std::string::npos) break;
+  }
+  return out;
+}
+
+TEST(startup_log, websocket_and_leafnode_ports_are_logged_in_nats_servers_order) {
+  mss::test::temp_dir dir;
+  const std::string config = dir.file("listeners.conf");
+  std::ofstream(config) << "websocket { host: 127.0.0.1, port: -1, no_tls: true }\n"
+                           "leafnodes { host: 127.0.0.1, port: -1 }\n";
+  const auto ours = listening_lines(mss::test::courier_binary(), config, dir.file("courier.log"));
+  const auto theirs = listening_lines(COURIER_NATS_SERVER, config, dir.file("nats-server.log"));
+  // Monitor, websocket (and its TLS warning), leafnode, client port, ready.
+  ASSERT_EQ(theirs.size(), 6u);
+  EXPECT_EQ(ours, theirs);
 }
 
 TEST(startup_log, a_signal_to_stop_is_logged_as_nats_server_logs_it) {
