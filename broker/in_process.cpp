@@ -3,6 +3,8 @@
 #include <random>
 #include <stdexcept>
 
+#include <sched.h>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -244,6 +246,7 @@ void local_client::complete_request(const message_view& view) {
     requests_.erase(it);
   }
   waiting->reply = copy_of(view);
+  replier_cpu_.store(current_cpu(), std::memory_order_relaxed);
   waiting->state.store(pending_request::answered, std::memory_order_release);
   std::lock_guard lock(waiting->mutex);  // a requester past its poll sleeps, or is about to
   waiting->wake.notify_one();
@@ -324,6 +327,7 @@ bool local_client::enqueue(const local_subscription& local, const message_view& 
   std::lock_guard lock(queue_mutex_);
   if (queue_stopped_) return false;
   traffic_.count_out(view.headers.size() + view.payload.size());  // exact: under queue_mutex_
+  if (queue_.size() == 0) publisher_cpu_.store(current_cpu(), std::memory_order_relaxed);
   queue_.push(local.state, view);
   queued_.store(queue_.size(), std::memory_order_release);
   if (!dispatcher_asleep_ || wake_requested_) return false;
@@ -331,12 +335,25 @@ bool local_client::enqueue(const local_subscription& local, const message_view& 
   return true;
 }
 
+int local_client::current_cpu() noexcept {
+  // glibc reads it from the thread's rseq area: no system call.
+  return sched_getcpu();
+}
+
 template <typename Ready>
-bool local_client::spin_until(Ready&& ready) const {
+bool local_client::spin_until(Ready&& ready, int other_cpu) const {
   if (ready()) return true;
   const auto budget = options_.dispatch_spin;
   if (budget.count() <= 0) return false;
   const auto deadline = std::chrono::steady_clock::now() + budget;
+  if (other_cpu >= 0 && other_cpu == current_cpu()) {
+    // The other thread is waiting for this core: polling only delays it.
+    do {
+      std::this_thread::yield();
+      if (ready()) return true;
+    } while (std::chrono::steady_clock::now() < deadline);
+    return false;
+  }
   for (;;) {
     // A burst of polls (about 5 us), then give the core to whatever else
     // wants it (on one core the thread we wait for may be that one). Not
@@ -387,7 +404,8 @@ void local_client::dispatch_loop() {
       // Poll before sleeping: the next message of a stream, or the next
       // request, usually comes within microseconds, and a sleeping thread
       // costs the publisher a wake-up call and the message a slow wake.
-      if (!spin_until([&] { return queued_.load(std::memory_order_acquire) != 0 || stopping(); })) {
+      const auto ready = [&] { return queued_.load(std::memory_order_acquire) != 0 || stopping(); };
+      if (!spin_until(ready, publisher_cpu_.load(std::memory_order_relaxed))) {
         std::unique_lock lock(queue_mutex_);
         while (queue_.size() == 0 && !stopping()) {
           dispatcher_asleep_ = true;
@@ -414,6 +432,7 @@ void local_client::dispatch_loop() {
       // dispatching_ before queued_: a flush() that sees the count emptied
       // by this swap then sees the batch in progress.
       dispatching_.store(true, std::memory_order_relaxed);
+      dispatcher_cpu_.store(current_cpu(), std::memory_order_relaxed);
       std::swap(work, queue_);
       queued_.store(0, std::memory_order_release);
     }
@@ -475,7 +494,7 @@ request_result local_client::request(std::string_view subject, std::string_view 
     return request_result{request_status::no_responders, {}};
   }
   const auto settled = [&waiting] { return waiting->state.load(std::memory_order_acquire) != pending_request::waiting; };
-  if (!spin_until(settled)) {
+  if (!spin_until(settled, replier_cpu_.load(std::memory_order_relaxed))) {
     std::unique_lock lock(waiting->mutex);
     waiting->wake.wait_for(lock, timeout, settled);
   }
@@ -507,7 +526,7 @@ bool local_client::flush(std::chrono::milliseconds timeout) {
   const auto idle = [this] {
     return queued_.load(std::memory_order_acquire) == 0 && !dispatching_.load(std::memory_order_seq_cst);
   };
-  if (spin_until(idle)) return true;
+  if (spin_until(idle, dispatcher_cpu_.load(std::memory_order_relaxed))) return true;
   std::unique_lock lock(queue_mutex_);
   flush_waiters_.fetch_add(1, std::memory_order_seq_cst);
   const bool done = drained_.wait_for(lock, timeout, [&] { return idle() || stop_dispatch_.load(); });

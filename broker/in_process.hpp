@@ -301,8 +301,14 @@ class local_client final : public subscriber {
   static constexpr int gather_pauses = 32;
   static constexpr int gather_max_pauses = 128;
   /// Polls `ready` for options_.dispatch_spin; true as soon as it holds.
+  /// `other_cpu`: the CPU the thread that will make it hold last ran on,
+  /// or -1. When that is the caller's own CPU, that thread cannot run while
+  /// the caller polls (one core, or the two threads put on one), so the
+  /// caller yields the core at once instead of polling first.
   template <typename Ready>
-  bool spin_until(Ready&& ready) const;
+  bool spin_until(Ready&& ready, int other_cpu = -1) const;
+  /// The CPU the calling thread runs on, or -1 where that is not known.
+  static int current_cpu() noexcept;
 
   /// Applies options_.user's credentials; throws on failure.
   void authenticate();
@@ -366,8 +372,13 @@ class local_client final : public subscriber {
   bool queue_stopped_ = false;          // lock: queue_mutex_; stop_dispatch_ for the publishers
   alignas(64) std::atomic<std::size_t> queued_{0};  // queue_.size(), written under queue_mutex_, polled without
   std::atomic<bool> stop_dispatch_{false};  // written under queue_mutex_, polled by the dispatcher
+  /// The CPU of the publisher that last found the queue empty (set once per
+  /// batch, read by the dispatcher before it polls for the next one): on
+  /// the line the publisher writes for every message anyway.
+  std::atomic<int> publisher_cpu_{-1};
   alignas(64) std::atomic<bool> dispatching_{false};  // a batch taken and not yet done
   std::atomic<int> flush_waiters_{0};   // flush() calls asleep on drained_
+  std::atomic<int> dispatcher_cpu_{-1};  // where the dispatcher last took a batch, for flush()
   std::condition_variable_any work_ready_;  // the dispatcher sleeps on it
   std::condition_variable_any drained_;     // flush() sleeps on it
   std::thread dispatcher_;
@@ -380,6 +391,9 @@ class local_client final : public subscriber {
   std::mutex requests_mutex_;
   std::unordered_map<std::string, std::shared_ptr<pending_request>> requests_;  // lock: requests_mutex_
   std::atomic<std::uint64_t> next_request_{1};
+  /// The CPU the last reply was completed on: the next request's guess of
+  /// where its reply will come from.
+  std::atomic<int> replier_cpu_{-1};
 
   // Router L1 caches for publishes from threads that have none of their own
   // (not an event loop); one publishing thread at a time holds routes_busy_.
