@@ -5,6 +5,8 @@
 // (tests/browser/notify_page.mjs), and libnats publishes the notifications.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
 #include <regex>
 #include <thread>
 
@@ -130,8 +132,14 @@ TEST(NotificationPage, ChromiumAuthorizesListsReceivesAPushFromLibnatsAndMarksRe
   ASSERT_TRUE(all_read.is<picojson::object>());
   EXPECT_EQ(number(all_read.get<picojson::object>(), "unread"), 0);
 
-  page.send(command({{"cmd", picojson::value("screenshot")}, {"path", picojson::value("notifications.png")}}));
+  // Into a directory of the test's own (it wrote into the working directory).
+  mss::test::temp_dir shots;
+  const std::string shot = shots.file("notifications.png");
+  page.send(command({{"cmd", picojson::value("screenshot")}, {"path", picojson::value(shot)}}));
   page.wait_for("screenshot");
+  std::ifstream png(shot, std::ios::binary);
+  const std::string bytes{std::istreambuf_iterator<char>(png), std::istreambuf_iterator<char>()};
+  EXPECT_EQ(bytes.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8)) << shot << ": " << bytes.size() << " bytes";
   page.drain(std::chrono::milliseconds(200));
   for (const auto& error : page.take_all("page_error"))
     ADD_FAILURE() << "page error: " << picojson::value(error).serialize();
