@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "broker/logger.hpp"
+#include "protocol/json_parse.hpp"
 
 namespace courier::broker {
 
@@ -53,7 +54,7 @@ std::string read_text(const picojson::object& object, const char* key) {
 
 connect_error parse_client_connect(std::string_view json, client_connect& out, std::string& detail) {
   picojson::value value;
-  auto rest = picojson::parse(value, json.begin(), json.end(), &detail);
+  auto rest = protocol::parse_json_lenient(value, json.begin(), json.end(), detail);
   // Go's json.Unmarshal (nats-server) refuses anything but white space after
   // the value: CONNECT {...}{} or CONNECT {...} x closes the connection.
   for (; detail.empty() && rest != json.end(); ++rest) {
@@ -89,7 +90,7 @@ connect_error parse_client_connect(std::string_view json, client_connect& out, s
 bool client_info_parses(std::string_view json) {
   picojson::value value;
   std::string error;
-  auto rest = picojson::parse(value, json.begin(), json.end(), &error);
+  auto rest = protocol::parse_json(value, json.begin(), json.end(), error);
   if (!error.empty()) return false;
   for (; rest != json.end(); ++rest) {
     if (*rest != ' ' && *rest != '\t' && *rest != '\r' && *rest != '\n') return false;
@@ -100,7 +101,7 @@ bool client_info_parses(std::string_view json) {
 std::string redacted_connect(std::string_view json) {
   picojson::value value;
   std::string error;
-  picojson::parse(value, json.begin(), json.end(), &error);
+  protocol::parse_json(value, json.begin(), json.end(), error);
   if (!error.empty() || !value.is<picojson::object>()) {
     return concat("(", json.size(), " bytes, not JSON)");
   }

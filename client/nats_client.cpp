@@ -13,6 +13,7 @@
 
 #include "auth/tls_config.hpp"
 #include "protocol/encoder.hpp"
+#include "protocol/json_parse.hpp"
 
 namespace courier::mss {
 namespace {
@@ -40,7 +41,7 @@ std::string describe_tls_failure(const boost::system::error_code& ec, SSL* ssl) 
 bool parse_server_info(std::string_view json, nats_server_info& out) {
   picojson::value value;
   std::string error;
-  picojson::parse(value, json.begin(), json.end(), &error);
+  protocol::parse_json(value, json.begin(), json.end(), error);
   if (!error.empty() || !value.is<picojson::object>()) return false;
   const auto& o = value.get<picojson::object>();
   auto text = [&](const char* key, std::string& field) {

@@ -16,6 +16,7 @@
 #include "broker/router/fanout.hpp"
 #include "broker/server.hpp"
 #include "protocol/encoder.hpp"
+#include "protocol/json_parse.hpp"
 #include "protocol/json_string.hpp"
 #include "protocol/subject.hpp"
 
@@ -179,7 +180,7 @@ bool leaf_protocol::on_info(std::string_view json) {
   if (log().trace_enabled()) log().trace(log_prefix(), "<<- [INFO ", json, "]");
   picojson::value value;
   std::string error;
-  picojson::parse(value, json.begin(), json.end(), &error);
+  protocol::parse_json(value, json.begin(), json.end(), error);
   if (!error.empty() || !value.is<picojson::object>()) {
     log().error(log_prefix(), "Error reading leafnode INFO: ", error.empty() ? "not an object" : error);
     connection_.close_now(close_reason::parse_error);
@@ -282,7 +283,7 @@ bool leaf_protocol::on_connect(std::string_view json) {
   }
   picojson::value value;
   std::string error;
-  picojson::parse(value, json.begin(), json.end(), &error);
+  protocol::parse_json(value, json.begin(), json.end(), error);
   if (!error.empty() || !value.is<picojson::object>()) {
     log().error(log_prefix(), "Error reading leafnode CONNECT: ", error.empty() ? "not an object" : error);
     connection_.close_now(close_reason::parse_error);

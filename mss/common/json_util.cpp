@@ -1,11 +1,13 @@
 #include "mss/common/json_util.hpp"
 
+#include "protocol/json_parse.hpp"
+
 namespace courier::mss {
 
 bool parse_json_document(std::string_view text, picojson::value& out, std::string& error) {
   error.clear();
   const char* end = text.data() + text.size();
-  const char* stop = picojson::parse(out, text.data(), end, &error);
+  const char* stop = protocol::parse_json(out, text.data(), end, error);
   if (!error.empty()) return false;
   for (const char* p = stop; p != end; ++p) {
     if (*p != ' ' && *p != '\t' && *p != '\r' && *p != '\n') {

@@ -113,6 +113,16 @@ case("connect_protocol_neg", session("PING\r\n", connect=b'CONNECT {"protocol":-
 case("connect_twice", session('CONNECT {"verbose":true}\r\n', "PING\r\n"),
      "second CONNECT switches verbose on")
 case("connect_wrong_types", session("PING\r\n", connect=b'CONNECT {"verbose":"yes"}\r\n'))
+# Numbers beyond a double's range: one such CONNECT used to end the whole
+# server (picojson throws for them; found by the connection fuzzer).
+case("connect_number_out_of_range", session("PING\r\n", connect=b'CONNECT 1e999\r\n'))
+case("connect_number_out_of_range_known_field",
+     session("PING\r\n", connect=b'CONNECT {"verbose":1e999}\r\n'))
+case("connect_number_out_of_range_protocol",
+     session("PING\r\n", connect=b'CONNECT {"protocol":-1e999}\r\n'))
+case("connect_number_out_of_range_unknown_field",
+     session("PING\r\n", connect=b'CONNECT {"verbose":false,"foo":[1,{"x":88888888888e8882}]}\r\n'),
+     "nats-server skips an unknown field's value unconverted")
 case("connect_full", session("PING\r\n", connect=(
     b'CONNECT {"verbose":false,"pedantic":false,"tls_required":false,"name":"x",'
     b'"lang":"python","version":"1.0","protocol":1,"echo":true,"headers":true,'
