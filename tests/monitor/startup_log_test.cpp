@@ -80,12 +80,14 @@ TEST(startup_log, ready_comes_after_the_monitoring_port_and_the_services) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << log;
 }
 
-/// The lines `binary` logs from "Server is ready" on when started bare and
-/// stopped with `signal`, without the "[pid] date time " prefix.
-std::vector<std::string> lines_after_ready(const std::string& binary, int signal, const std::string& log_file) {
+/// Runs `command` until it logs "Server is ready" (60 s at most), stops it
+/// with `signal`, and returns its log's lines from the first one containing
+/// `from` on, without the "[pid] date time " prefix.
+std::vector<std::string> logged_lines(const std::vector<std::string>& command, int signal,
+                                      const std::string& log_file, const std::string& from) {
   courier::test::spawn_options options;
   options.log = log_file;
-  const pid_t pid = courier::test::spawn({binary, "-a", "127.0.0.1", "-p", "-1"}, options);
+  const pid_t pid = courier::test::spawn(command, options);
   EXPECT_GT(pid, 0);
   const bool ready = mss::test::wait_until(
       [&] { return mss::test::read_file(log_file).find("Server is ready") != std::string::npos; }, 60s);
@@ -95,40 +97,32 @@ std::vector<std::string> lines_after_ready(const std::string& binary, int signal
   const std::string log = mss::test::read_file(log_file);
   EXPECT_TRUE(ready) << log;
   std::vector<std::string> out;
-  std::istringstream in(log.substr(std::min(log.size(), log.find("Server is ready"))));
+  const std::size_t at = log.find(from);
+  std::istringstream in(at == std::string::npos ? std::string() : log.substr(log.rfind('\n', at) + 1));  // npos + 1: 0
   std::string line;
   const std::regex prefix(R"(^\[[0-9]+\] [0-9/]+ [0-9:.]+ )");
   while (std::getline(in, line)) out.push_back(std::regex_replace(line, prefix, ""));
   return out;
 }
 
+/// The lines `binary` logs from "Server is ready" on when started bare and
+/// stopped with `signal`.
+std::vector<std::string> lines_after_ready(const std::string& binary, int signal, const std::string& log_file) {
+  return logged_lines({binary, "-a", "127.0.0.1", "-p", "-1"}, signal, log_file, "Server is ready");
+}
+
 /// The lines `binary` logs from "Starting http monitor" to "Server is ready"
-/// with `config`, without the prefix and with every port as PORT.
+/// with `config`, every port as PORT.
 std::vector<std::string> listening_lines(const std::string& binary, const std::string& config,
                                          const std::string& log_file) {
-  courier::test::spawn_options options;
-  options.log = log_file;
-  const pid_t pid = courier::test::spawn({binary, "-c", config, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"}, options);
-  EXPECT_GT(pid, 0);
-  const bool ready = mss::test::wait_until(
-      [&] { return mss::test::read_file(log_file).find("Server is ready") != std::string::npos; }, 60s);
-  ::kill(pid, SIGTERM);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  const std::string log = mss::test::read_file(log_file);
-  EXPECT_TRUE(ready) << log;
-  std::vector<std::string> out;
-  const std::size_t monitor = log.find("Starting http monitor");
-  const std::size_t from = monitor == std::string::npos ? log.size() : log.rfind('\n', monitor) + 1;  // npos + 1: 0
-  std::istringstream in(log.substr(from));
-  std::string line;
-  const std::regex prefix(R"(^\[[0-9]+\] [0-9/]+ [0-9:.]+ )");
+  auto lines = logged_lines({binary, "-c", config, "-a", "127.0.0.1", "-p", "-1", "-m", "-1"}, SIGTERM, log_file,
+                            "Starting http monitor");
+  const auto ready = std::find_if(lines.begin(), lines.end(),
+                                  [](const std::string& line) { return line.find("Server is ready") != std::string::npos; });
+  if (ready != lines.end()) lines.erase(ready + 1, lines.end());
   const std::regex port(R"(:[0-9]+$)");
-  while (std::getline(in, line)) {
-    out.push_back(std::regex_replace(std::regex_replace(line, prefix, ""), port, ":PORT"));
-    if (line.find("Server is ready") != std::string::npos) break;
-  }
-  return out;
+  for (auto& line : lines) line = std::regex_replace(line, port, ":PORT");
+  return lines;
 }
 
 TEST(startup_log, websocket_and_leafnode_ports_are_logged_in_nats_servers_order) {
