@@ -370,6 +370,10 @@ bool local_client::spin_until(Ready&& ready, int other_cpu) const {
 }
 
 void local_client::gather() const {
+  // The publisher that started this batch last ran on this CPU: it cannot
+  // add to the queue while this thread waits here, so waiting only delays
+  // the batch (on one core, by a look's pause for every request).
+  if (publisher_cpu_.load(std::memory_order_relaxed) == current_cpu()) return;
   const auto deadline = std::chrono::steady_clock::now() + gather_limit;
   std::size_t seen = queued_.load(std::memory_order_relaxed);
   int pauses = gather_pauses;

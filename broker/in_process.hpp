@@ -294,7 +294,8 @@ class local_client final : public subscriber {
   /// the count grew, up to gather_max_pauses: every look takes the count's
   /// cache line from the publisher, whose next atomic instruction then waits
   /// for it to come back, so a stream is looked at seldom, while a lone
-  /// message (a request) is taken at the first look.
+  /// message (a request) is taken at the first look. Not at all when the
+  /// publisher shares the dispatcher's CPU.
   void gather() const;
   static constexpr std::size_t gather_goal = 256;
   static constexpr std::chrono::microseconds gather_limit{20};
