@@ -7,12 +7,12 @@
 #include <random>
 #include <stdexcept>
 
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include "broker/router/epoch_reclaim.hpp"
 #include "broker/event_loop.hpp"
+#include "broker/transport/tcp_listen.hpp"
 #include "broker/in_process.hpp"
 #include "broker/logger.hpp"
 #include "auth/password.hpp"
@@ -152,11 +152,7 @@ void server::start_loops(accepting when, bool own_threads) {
     if (ec) throw std::runtime_error("Error parsing listen address " + options_.host + ": " + ec.message());
     asio::ip::tcp::endpoint endpoint(address, static_cast<std::uint16_t>(options_.port));
     acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(loop.context());
-    acceptor_->open(endpoint.protocol(), ec);
-    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec && address.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
-    if (!ec) acceptor_->bind(endpoint, ec);
-    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+    listen_tcp(*acceptor_, endpoint, ec);
     if (ec) {
       // Nothing runs yet: shutdown() after this failure has nothing to stop.
       acceptor_.reset();

@@ -12,6 +12,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "broker/transport/tcp_listen.hpp"
+
 namespace courier::monitor {
 
 namespace asio = boost::asio;
@@ -95,10 +97,9 @@ asio::awaitable<void> serve_tls(tcp::socket socket, std::shared_ptr<asio::ssl::c
 
 struct http_server::listener {
   listener(asio::io_context& context, tcp::endpoint endpoint) : acceptor(context) {
-    acceptor.open(endpoint.protocol());
-    acceptor.set_option(asio::socket_base::reuse_address(true));
-    acceptor.bind(endpoint);
-    acceptor.listen(asio::socket_base::max_listen_connections);
+    boost::system::error_code ec;
+    broker::listen_tcp(acceptor, endpoint, ec);
+    if (ec) throw boost::system::system_error(ec);
   }
   tcp::acceptor acceptor;
   std::shared_ptr<asio::ssl::context> tls;

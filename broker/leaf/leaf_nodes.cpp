@@ -4,12 +4,12 @@
 #include <random>
 #include <stdexcept>
 
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <picojson.h>
 
 #include "broker/connection.hpp"
 #include "broker/event_loop.hpp"
+#include "broker/transport/tcp_listen.hpp"
 #include "auth/nats_credentials.hpp"
 #include "auth/tls_config.hpp"
 #include "broker/transport/tcp_transport.hpp"
@@ -88,11 +88,7 @@ void leaf_nodes::listen() {
   const auto port = static_cast<std::uint16_t>(settings_.port < 0 ? 0 : settings_.port);
   asio::ip::tcp::endpoint endpoint(address, port);
   acceptor_ = std::make_unique<asio::ip::tcp::acceptor>(server_.first_loop().context());
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec && address.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  listen_tcp(*acceptor_, endpoint, ec);
   if (ec) {
     acceptor_.reset();
     throw std::runtime_error("Error listening on leafnode port: " + settings_.host + ":" +

@@ -6,7 +6,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -16,6 +15,7 @@
 
 #include "broker/event_loop.hpp"
 #include "broker/logger.hpp"
+#include "broker/transport/tcp_listen.hpp"
 #include "broker/websocket/tls_stream.hpp"
 
 namespace courier::broker::websocket {
@@ -147,11 +147,7 @@ void listener::listen(const std::string& host, int port) {
   if (ec) throw std::runtime_error("Unable to listen for websocket connections: bad address " + host);
   tcp::endpoint endpoint(address, static_cast<std::uint16_t>(port < 0 ? 0 : port));
   acceptor_ = std::make_unique<tcp::acceptor>(accept_loop_.context());
-  acceptor_->open(endpoint.protocol(), ec);
-  if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
-  if (!ec && address.is_v6()) acceptor_->set_option(asio::ip::v6_only(false), ec);
-  if (!ec) acceptor_->bind(endpoint, ec);
-  if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
+  listen_tcp(*acceptor_, endpoint, ec);
   if (ec) {
     acceptor_.reset();
     throw std::runtime_error("Unable to listen for websocket connections: listen tcp " + host + ":" +

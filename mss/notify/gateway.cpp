@@ -14,6 +14,7 @@
 #include <boost/asio/strand.hpp>
 
 #include "auth/tls_config.hpp"
+#include "broker/transport/tcp_listen.hpp"
 #include "mss/common/json_util.hpp"
 #include "mss/notify/gateway_protocol.hpp"
 #include "mss/notify/gateway_session.hpp"
@@ -408,10 +409,7 @@ void gateway::start() {
   if (error || endpoints.empty())
     throw std::runtime_error("mss.notifications: cannot resolve " + where + ": " + error.message());
   const tcp::endpoint endpoint = endpoints.begin()->endpoint();
-  s.acceptor.open(endpoint.protocol(), error);
-  if (!error) s.acceptor.set_option(asio::socket_base::reuse_address(true), error);
-  if (!error) s.acceptor.bind(endpoint, error);
-  if (!error) s.acceptor.listen(asio::socket_base::max_listen_connections, error);
+  broker::listen_tcp(s.acceptor, endpoint, error);
   if (error) throw std::runtime_error("mss.notifications: cannot listen on " + where + ": " + error.message());
   s.port = s.acceptor.local_endpoint().port();
   const std::string subject = s.config.subject_prefix + ".*";
