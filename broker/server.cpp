@@ -139,6 +139,9 @@ void server::start_loops(accepting when, bool own_threads) {
   }
   log().notice("Starting nats-server");
   log().notice("  Version:  ", compatible_nats_version, " (Courier ", courier_version, ")");
+  // nats-server prints the commit it was built from here, "[not set]" when
+  // built without one (as Debian's is); Courier's build records none.
+  log().notice("  Git:      [not set]");
   log().notice("  Name:     ", server_name_);
   log().notice("  ID:       ", server_id_);
   if (!options_.config_file.empty()) log().notice("Using configuration file: ", options_.config_file);

@@ -137,6 +137,27 @@ TEST(startup_log, websocket_and_leafnode_ports_are_logged_in_nats_servers_order)
   EXPECT_EQ(ours, theirs);
 }
 
+/// The banner's labels ("  Version:", ...) from "Starting nats-server" to the
+/// first listening line; the values differ (ids, Courier's own version).
+std::vector<std::string> banner_labels(const std::string& binary, const std::string& log_file) {
+  auto lines = logged_lines({binary, "-a", "127.0.0.1", "-p", "-1"}, SIGTERM, log_file, "Starting nats-server");
+  std::vector<std::string> labels;
+  for (const auto& line : lines) {
+    if (line.find("Listening for") != std::string::npos) break;
+    labels.push_back(line.substr(0, line.find(':') == std::string::npos ? line.size() : line.find(':') + 1));
+  }
+  return labels;
+}
+
+TEST(startup_log, the_banner_has_nats_servers_lines) {
+  mss::test::temp_dir dir;
+  const auto ours = banner_labels(mss::test::courier_binary(), dir.file("courier.log"));
+  const auto theirs = banner_labels(COURIER_NATS_SERVER, dir.file("nats-server.log"));
+  // Starting, Version, Git, Name, ID.
+  ASSERT_EQ(theirs.size(), 5u);
+  EXPECT_EQ(ours, theirs);
+}
+
 TEST(startup_log, a_signal_to_stop_is_logged_as_nats_server_logs_it) {
   mss::test::temp_dir dir;
   for (const int signal : {SIGTERM, SIGINT}) {
