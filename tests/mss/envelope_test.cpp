@@ -71,6 +71,24 @@ TEST(Envelope, NonJsonAndNonObjectPayloads) {
   EXPECT_FALSE(e.is_json);
 }
 
+TEST(Envelope, NumbersBeyondRangeAreErrorsNotCrashes) {
+  // Beyond a double: the JSON reader refuses the document (picojson itself
+  // throws std::overflow_error for it, which once ended a whole server).
+  auto e = inspect_message(R"({"timestamp":1e999,"correlationId":"c"})");
+  EXPECT_FALSE(e.is_json);
+  EXPECT_NE(e.parse_error.find("number out of range"), std::string::npos) << e.parse_error;
+  EXPECT_FALSE(e.correlation_id);
+  EXPECT_FALSE(e.expired());
+  // A double, but no int64 of milliseconds: a field error.
+  e = inspect_message(R"({"timestamp":1e300,"timeout":-1e300,"correlationId":1e300})");
+  ASSERT_TRUE(e.is_json);
+  EXPECT_FALSE(e.timestamp_ms);
+  EXPECT_FALSE(e.timeout_ms);
+  EXPECT_EQ(e.field_errors.size(), 2u);
+  EXPECT_TRUE(e.correlation_id);  // a number is taken as its text
+  EXPECT_FALSE(e.expired());
+}
+
 TEST(Envelope, IdempotencyKeyPrefersHeader) {
   const auto e = inspect_message(R"({"correlationId":"c-9"})");
   EXPECT_EQ(e.idempotency_key(), "c-9");
