@@ -143,13 +143,14 @@ void connection::on_readable(const error_code& ec) {
 }
 
 connection::read_end connection::feed_unparsed(std::size_t& bytes_read) {
-  if (unparsed_.empty()) return read_end::turn_over;
-  const std::size_t used = role_->on_bytes(unparsed_.data(), unparsed_.size());
+  if (unparsed_at_ == unparsed_.size()) return read_end::turn_over;
+  const std::size_t used = role_->on_bytes(unparsed_.data() + unparsed_at_, unparsed_.size() - unparsed_at_);
   bytes_read += used;
   if (closed_) return read_end::stopped;
-  unparsed_.erase(0, used);
-  if (!unparsed_.empty()) return read_end::paused;
-  std::string().swap(unparsed_);
+  unparsed_at_ += used;
+  if (unparsed_at_ < unparsed_.size()) return read_end::paused;
+  unparsed_.clear();  // keeps the storage for the next stall; tick() frees it
+  unparsed_at_ = 0;
   return read_end::turn_over;
 }
 
@@ -170,6 +171,8 @@ connection::read_end connection::read_turn(std::size_t& bytes_read) {
     if (closed_) return read_end::stopped;
     if (used < n) {
       unparsed_.assign(buffer + used, n - used);
+      unparsed_at_ = 0;
+      unparsed_used_since_tick_ = true;
       return read_end::paused;
     }
     // A short plain read emptied the kernel buffer; new data makes a new edge.
@@ -446,6 +449,8 @@ void connection::tick(clock::time_point now) {
       return;
     }
   }
+  if (unparsed_.empty() && !unparsed_used_since_tick_) std::string().swap(unparsed_);  // idle: no storage
+  unparsed_used_since_tick_ = false;
   role_->on_tick(now);
   if (closed_ || check_write_deadline(now)) return;
   check_ping(now);
