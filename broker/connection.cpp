@@ -261,7 +261,7 @@ void connection::cut_off_slow_consumer() {
 void connection::notify_when_drained(std::function<void()> resume) {
   {
     std::lock_guard lock(out_mutex_);
-    if (!closing_ && static_cast<std::int64_t>(pending_.size() + unsent_) > limits_.max_pending / 2) {
+    if (!closing_ && static_cast<std::int64_t>(pending_.size() + unsent_) > stall_threshold()) {
       drain_waiters_.push_back(std::move(resume));
       return;
     }
@@ -390,7 +390,7 @@ void connection::release_drained_producers() {
     std::lock_guard lock(out_mutex_);
     unsent_ = writing_.size() - written_;
     if (!drain_waiters_.empty() &&
-        static_cast<std::int64_t>(pending_.size() + unsent_) <= limits_.max_pending / 4) {
+        static_cast<std::int64_t>(pending_.size() + unsent_) <= stall_threshold() / 2) {
       drained.swap(drain_waiters_);
     }
   }

@@ -23,6 +23,7 @@
 // Bytes go out in exactly one place: write_locked()/write_some_locked().
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cassert>
 #include <chrono>
@@ -104,7 +105,7 @@ class connection final : public std::enable_shared_from_this<connection> {
   void send(std::string_view bytes);
   /// Queues one delivery from a publisher's thread: `encode(outbound_buffer&)`
   /// appends it. Applies max_pending (a slow consumer is closed) and asks the
-  /// publisher to stall above half of it. `self` is the receiver registered
+  /// publisher to stall above stall_threshold(). `self` is the receiver registered
   /// in `batch`. False when the connection is closing.
   template <class Encode>
   bool deliver(Encode&& encode, std::size_t message_bytes, flush_batch& batch, subscriber& self);
@@ -128,6 +129,20 @@ class connection final : public std::enable_shared_from_this<connection> {
   void notify_when_drained(std::function<void()> resume);
   /// How long a producer stalled on this connection waits (nats-server stallDuration). Any thread.
   std::chrono::milliseconds stall_timeout() const;
+  /// Pending bytes above which publishers are asked to stall: half of
+  /// max_pending, as nats-server does, but at most max_stall_threshold.
+  std::int64_t stall_threshold() const noexcept {
+    return std::min<std::int64_t>(limits_.max_pending / 2, max_stall_threshold);
+  }
+  /// A consumer that falls behind a fast producer holds at most about this
+  /// much (plus a read turn) before the producer is paced. nats-server's
+  /// half of max_pending is 32 MiB by default: buffers that size go out of
+  /// cache and are faulted in afresh, page by page, whenever they grow
+  /// (after an idle tick frees them, or on a new connection). Capped at
+  /// 4 MiB, the fan-out scenarios' system time per delivery fell to
+  /// 0.4-0.5x (bench/RESULTS.md, "Stalling producers at 4 MiB"); the
+  /// slow-consumer cut-off (max_pending) is unchanged.
+  static constexpr std::int64_t max_stall_threshold = std::int64_t{4} << 20;
   /// Replaces what monitoring shows of the peer's identity. Loop thread.
   void set_identity(connection_identity identity);
   /// Keeps the subscriptions it had, for its closed snapshot. Loop thread, once.
@@ -290,7 +305,7 @@ bool connection::deliver(Encode&& encode, std::size_t message_bytes, flush_batch
     if (pending > limits_.max_pending && cut_off_over_max_pending_) {
       slow = true;
       closing_ = true;
-    } else if (pending > limits_.max_pending / 2 && !batch.stall_requested()) {
+    } else if (pending > stall_threshold() && !batch.stall_requested()) {
       over_half = true;
     }
     if (!slow && !flush_requested_) {
