@@ -139,9 +139,10 @@ class connection final : public std::enable_shared_from_this<connection> {
   /// half of max_pending is 32 MiB by default: buffers that size go out of
   /// cache and are faulted in afresh, page by page, whenever they grow
   /// (after an idle tick frees them, or on a new connection). Capped at
-  /// 4 MiB, the fan-out scenarios' system time per delivery fell to
-  /// 0.4-0.5x (bench/RESULTS.md, "Stalling producers at 4 MiB"); the
-  /// slow-consumer cut-off (max_pending) is unchanged.
+  /// 4 MiB, fanout16x4's system time per delivery fell to 0.4-0.5x
+  /// (fanout16x32's by a fifth when quiet, not when busy; bench/RESULTS.md,
+  /// "Stalling producers at 4 MiB"); the slow-consumer cut-off (max_pending)
+  /// is unchanged.
   static constexpr std::int64_t max_stall_threshold = std::int64_t{4} << 20;
   /// Replaces what monitoring shows of the peer's identity. Loop thread.
   void set_identity(connection_identity identity);
