@@ -1,6 +1,7 @@
 #include "broker/client_protocol.hpp"
 
 #include <cassert>
+#include <cstring>
 
 #include "auth/nkeys.hpp"
 #include "auth/users.hpp"
@@ -46,6 +47,35 @@ void encode_delivery(outbound_buffer& out, const subscription& sub, const messag
   } else {
     protocol::append_hmsg(out, message.subject, sub.sid, message.reply, message.headers, message.payload);
   }
+}
+
+/// The same bytes as encode_delivery, with the payload queued as a
+/// reference (outbound_buffer::append_reference) instead of copied.
+void encode_delivery_referencing_payload(outbound_buffer& out, const subscription& sub, const message_view& message,
+                                         bool headers_supported, read_slab& slab) {
+  using protocol::encoder_detail::decimal_text;
+  const bool hmsg = !message.headers.empty() && headers_supported;
+  const std::string_view headers = hmsg ? message.headers : std::string_view();
+  const decimal_text header_size(headers.size());
+  const decimal_text total_size(headers.size() + message.payload.size());
+  // The publisher's size texts are echoed where encode_delivery echoes them.
+  std::string_view header_text = hmsg ? header_size.view() : std::string_view();
+  std::string_view total_text = total_size.view();
+  if (message.headers.empty() && !message.total_size_text.empty()) {
+    total_text = message.total_size_text;
+  } else if (hmsg && !message.header_size_text.empty() && !message.total_size_text.empty()) {
+    header_text = message.header_size_text;
+    total_text = message.total_size_text;
+  }
+  const std::size_t line = protocol::msg_prefix_size_text(message.subject, sub.sid, message.reply, header_text,
+                                                          total_text);
+  const std::size_t at = out.size();
+  out.resize(at + line + headers.size());
+  char* p = protocol::format_msg_prefix_text(out.data() + at, message.subject, sub.sid, message.reply, header_text,
+                                             total_text);
+  if (!headers.empty()) std::memcpy(p, headers.data(), headers.size());
+  out.append_reference(message.payload, slab);
+  out.append("\r\n");
 }
 }  // namespace
 
@@ -441,8 +471,15 @@ void client_protocol::deliver(const subscription& sub, const message_view& messa
   if (!identity_.admits_delivery(sub, message)) return;
   const bool headers = headers_.load(std::memory_order_relaxed);
   const std::size_t bytes = (headers ? message.headers.size() : 0) + message.payload.size();
-  connection_.deliver([&](outbound_buffer& out) { encode_delivery(out, sub, message, headers); }, bytes, batch,
-                      *this);
+  connection_.deliver(
+      [&](outbound_buffer& out, read_slab* payload_slab) {
+        if (payload_slab != nullptr) {
+          encode_delivery_referencing_payload(out, sub, message, headers, *payload_slab);
+        } else {
+          encode_delivery(out, sub, message, headers);
+        }
+      },
+      bytes, batch, *this, message.payload);
 }
 
 void client_protocol::subscription_done(const std::shared_ptr<subscription>& sub) {

@@ -155,8 +155,11 @@ connection::read_end connection::feed_unparsed(std::size_t& bytes_read) {
 }
 
 connection::read_end connection::read_turn(std::size_t& bytes_read) {
-  char* buffer = loop_.read_buffer();
   while (!loop_.batch().stall_requested() && bytes_read < max_read_turn) {
+    // A slab nobody references any more: receivers may still hold the one
+    // the last read went into.
+    read_slab& slab = loop_.slab_to_read_into();
+    char* const buffer = slab.data();
     error_code read_ec;
     const std::size_t n = transport_->read_some(buffer, event_loop::read_buffer_size, read_ec);
     if (read_ec == asio::error::would_block || read_ec == asio::error::try_again) return read_end::drained;
@@ -167,7 +170,10 @@ connection::read_end connection::read_turn(std::size_t& bytes_read) {
     }
     counters_.last_activity_ns.store(steady_ns(clock::now()), std::memory_order_relaxed);
     bytes_read += n;
+    // Receivers may queue big payloads as references to the slab.
+    if (loop_.references_allowed()) loop_.batch().allow_references(&slab);
     const std::size_t used = role_->on_bytes(buffer, n);
+    loop_.batch().end_references();
     if (closed_) return read_end::stopped;
     if (used < n) {
       unparsed_.assign(buffer + used, n - used);
@@ -261,7 +267,7 @@ void connection::cut_off_slow_consumer() {
 void connection::notify_when_drained(std::function<void()> resume) {
   {
     std::lock_guard lock(out_mutex_);
-    if (!closing_ && static_cast<std::int64_t>(pending_.size() + unsent_) > stall_threshold()) {
+    if (!closing_ && static_cast<std::int64_t>(pending_.total() + unsent_) > stall_threshold()) {
       drain_waiters_.push_back(std::move(resume));
       return;
     }
@@ -275,7 +281,7 @@ std::chrono::milliseconds connection::stall_timeout() const {
   std::int64_t pending;
   {
     std::lock_guard lock(out_mutex_);
-    pending = static_cast<std::int64_t>(pending_.size() + unsent_);
+    pending = static_cast<std::int64_t>(pending_.total() + unsent_);
   }
   const std::int64_t max_pending = limits_.max_pending;
   const std::int64_t half = max_pending / 2;
@@ -354,7 +360,7 @@ connection::write_result connection::write_locked() {
     flush_requested_ = false;
     if (pending_.empty()) return write_result::done;
     writing_.swap(pending_);
-    unsent_ = writing_.size();
+    unsent_ = writing_.total();
   }
   written_ = 0;
   wrote_since_tick_ = true;
@@ -362,13 +368,30 @@ connection::write_result connection::write_locked() {
 }
 
 connection::write_result connection::write_some_locked() {
-  assert(written_ <= writing_.size());
+  assert(written_ <= writing_.total());
   error_code ec;
-  const std::size_t n = transport_->write_some(writing_.data() + written_, writing_.size() - written_, ec);
+  std::size_t n = 0;
+  if (!writing_.has_references()) {
+    n = transport_->write_some(writing_.data() + written_, writing_.size() - written_, ec);
+    if (!ec) written_ += n;
+  } else {
+    // Own bytes and referenced payloads, in order, a gathering write at a
+    // time until the socket is full or all is written.
+    iovec pieces[256];
+    while (written_ < writing_.total()) {
+      const std::size_t count = writing_.gather(written_, pieces, std::size(pieces));
+      std::size_t offered = 0;
+      for (std::size_t i = 0; i < count; ++i) offered += pieces[i].iov_len;
+      const std::size_t wrote = transport_->write_some_gathered(pieces, count, ec);
+      if (ec) break;
+      written_ += wrote;
+      n += wrote;
+      if (wrote < offered) break;
+    }
+  }
   if (ec && ec != asio::error::would_block && ec != asio::error::try_again) return write_result::failed;
-  if (!ec) written_ += n;
-  if (n > 0 && !ec) release_drained_producers();
-  if (written_ == writing_.size()) {
+  if (n > 0) release_drained_producers();
+  if (written_ == writing_.total()) {
     writing_.clear();  // keeps its storage for the next burst; tick() frees it when idle
     written_ = 0;
     write_in_flight_ = false;
@@ -388,9 +411,9 @@ void connection::release_drained_producers() {
   std::vector<std::function<void()>> drained;
   {
     std::lock_guard lock(out_mutex_);
-    unsent_ = writing_.size() - written_;
+    unsent_ = writing_.total() - written_;
     if (!drain_waiters_.empty() &&
-        static_cast<std::int64_t>(pending_.size() + unsent_) <= stall_threshold() / 2) {
+        static_cast<std::int64_t>(pending_.total() + unsent_) <= stall_threshold() / 2) {
       drained.swap(drain_waiters_);
     }
   }
@@ -468,14 +491,20 @@ bool connection::check_write_deadline(clock::time_point now) {
       // nats-server counts its queued buffers; ours are the one being
       // written and the one filling behind it.
       std::lock_guard out_lock(out_mutex_);
-      stuck_chunks = (writing_.size() > written_ ? 1 : 0) + (pending_.empty() ? 0 : 1);
-      stuck_bytes = writing_.size() - written_ + pending_.size();
+      stuck_chunks = (writing_.total() > written_ ? 1 : 0) + (pending_.empty() ? 0 : 1);
+      stuck_bytes = writing_.total() - written_ + pending_.total();
     }
     if (!write_in_flight_ && !wrote_since_tick_) {
       // Nothing written for a whole tick: an idle connection holds no buffers.
       writing_.release();
       std::lock_guard out_lock(out_mutex_);
       if (pending_.empty()) pending_.release();
+    } else if (write_in_flight_) {
+      // Waiting for a slow reader: copy what it references, so that it does
+      // not keep its publishers' read slabs (each up to 1 MiB) from them.
+      writing_.materialize();
+      std::lock_guard out_lock(out_mutex_);
+      pending_.materialize();
     }
     wrote_since_tick_ = false;
   }
@@ -546,8 +575,8 @@ void connection::close_now(close_reason reason) {
       // One buffer, written from an offset and never moved: a transport
       // may keep pointers into what it was given (WebSocket frames staged,
       // an SSL_write to retry) until it reports those bytes written.
-      if (write_in_flight_) linger_.assign(writing_.data() + written_, writing_.size() - written_);
-      linger_.append(last.data(), last.size());
+      if (write_in_flight_) writing_.copy_to(linger_, written_);
+      last.copy_to(linger_, 0);
       error_code ec;
       while (linger_done_ < linger_.size() && !ec)
         linger_done_ += transport_->write_some(linger_.data() + linger_done_, linger_.size() - linger_done_, ec);
@@ -661,7 +690,7 @@ connection_info connection::info() const {
   info.subscriptions = counters_.subscriptions.load(std::memory_order_relaxed);
   {
     std::lock_guard lock(out_mutex_);
-    info.pending_bytes = pending_.size() + unsent_;
+    info.pending_bytes = pending_.total() + unsent_;
   }
   return info;
 }

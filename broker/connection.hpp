@@ -33,6 +33,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <boost/asio/steady_timer.hpp>
@@ -107,8 +108,20 @@ class connection final : public std::enable_shared_from_this<connection> {
   /// appends it. Applies max_pending (a slow consumer is closed) and asks the
   /// publisher to stall above stall_threshold(). `self` is the receiver registered
   /// in `batch`. False when the connection is closing.
+  ///
+  /// `referable` is the part of the message `encode` may queue as a
+  /// reference (the payload): when it is at least min_referenced_bytes, lies
+  /// in a read slab `batch` lets receivers reference, and this connection
+  /// writes with gathering writes (plain TCP), `encode(outbound_buffer&,
+  /// read_slab*)` gets that slab and may reference it
+  /// (outbound_buffer::append_reference); otherwise it gets null.
   template <class Encode>
-  bool deliver(Encode&& encode, std::size_t message_bytes, flush_batch& batch, subscriber& self);
+  bool deliver(Encode&& encode, std::size_t message_bytes, flush_batch& batch, subscriber& self,
+               std::string_view referable = {});
+  /// Payloads from this size on are referenced rather than copied, where
+  /// deliver() allows it. Below it a copy costs less than the gathering
+  /// write's extra piece.
+  static constexpr std::size_t min_referenced_bytes = 2048;
   /// Queues protocol bytes from any thread, in order with deliveries: a
   /// leaf connection's interest updates (LS+/LS-), which subscriptions made
   /// on other connections cause. They go out with the calling loop's batch,
@@ -292,17 +305,26 @@ class connection final : public std::enable_shared_from_this<connection> {
 };
 
 template <class Encode>
-bool connection::deliver(Encode&& encode, std::size_t message_bytes, flush_batch& batch, subscriber& self) {
+bool connection::deliver(Encode&& encode, std::size_t message_bytes, flush_batch& batch, subscriber& self,
+                         std::string_view referable) {
   bool register_flush = false;
   bool slow = false;
   bool over_half = false;
   {
     std::lock_guard lock(out_mutex_);
     if (closing_) return false;
-    encode(pending_);
+    if constexpr (std::is_invocable_v<Encode&, outbound_buffer&, read_slab*>) {
+      read_slab* slab = nullptr;
+      if (referable.size() >= min_referenced_bytes && direct_writes_.load(std::memory_order_relaxed)) {
+        slab = batch.slab_holding(referable);
+      }
+      encode(pending_, slab);
+    } else {
+      encode(pending_);
+    }
     connection_counters::add(counters_.msgs_out, std::uint64_t{1});
     connection_counters::add(counters_.bytes_out, static_cast<std::uint64_t>(message_bytes));
-    const auto pending = static_cast<std::int64_t>(pending_.size() + unsent_);
+    const auto pending = static_cast<std::int64_t>(pending_.total() + unsent_);
     if (pending > limits_.max_pending && cut_off_over_max_pending_) {
       slow = true;
       closing_ = true;

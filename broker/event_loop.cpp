@@ -1,5 +1,7 @@
 #include "broker/event_loop.hpp"
 
+#include <utility>
+
 #include <boost/asio/post.hpp>
 
 namespace courier::broker {
@@ -10,10 +12,49 @@ event_loop::event_loop(std::size_t index)
     : index_(index),
       work_(boost::asio::make_work_guard(context_)),
       tick_timer_(context_),
-      read_buffer_(new char[read_buffer_size]) {}
+      current_slab_(read_slab::make()) {}
 
 event_loop::~event_loop() {
   if (thread_.joinable()) stop();
+  current_slab_->release();
+  for (auto* slab : spare_slabs_) slab->release();
+}
+
+read_slab& event_loop::slab_to_read_into() {
+  if (current_slab_->sole_holder()) return *current_slab_;
+  slab_changed_since_tick_ = true;
+  read_slab* next = nullptr;
+  for (auto& spare : spare_slabs_) {
+    if (spare->sole_holder()) {
+      next = spare;
+      spare = current_slab_;
+      break;
+    }
+  }
+  if (next == nullptr) {
+    spare_slabs_.push_back(current_slab_);
+    next = read_slab::make();
+  }
+  current_slab_ = next;
+  return *current_slab_;
+}
+
+bool event_loop::references_allowed() const {
+  std::size_t referenced = 0;
+  for (const auto* spare : spare_slabs_) referenced += spare->sole_holder() ? 0 : 1;
+  // The current slab may become referenced too, and the next read needs a free one.
+  return referenced + 1 < max_referenced_slabs;
+}
+
+void event_loop::free_spare_slabs() {
+  // A whole tick without switching slabs: nobody is holding deliveries in
+  // them for long, so the spares only take memory.
+  if (std::exchange(slab_changed_since_tick_, false)) return;
+  std::erase_if(spare_slabs_, [](read_slab* spare) {
+    if (!spare->sole_holder()) return false;
+    spare->release();
+    return true;
+  });
 }
 
 void event_loop::start(std::chrono::milliseconds period, std::function<void()> tick, bool own_thread) {
@@ -50,6 +91,7 @@ void event_loop::schedule_tick() {
   tick_timer_.expires_after(tick_period_);
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
+    free_spare_slabs();
     if (tick_) tick_();
     schedule_tick();
   });

@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "broker/read_slab.hpp"
 #include "broker/router/route_cache.hpp"
 #include "broker/subscriber.hpp"
 
@@ -44,7 +45,7 @@ class event_loop {
   /// with few recv() calls; a producer's stall is checked every 64 KiB it
   /// publishes (client_protocol::publish), not once per read, so the read size does
   /// not decide how far a receiver can fall behind.
-  static constexpr std::size_t read_buffer_size = 1024 * 1024;
+  static constexpr std::size_t read_buffer_size = read_slab::size;
 
   explicit event_loop(std::size_t index);
   ~event_loop();
@@ -75,8 +76,16 @@ class event_loop {
   /// The loop running on the calling thread, or null (a foreign thread).
   static event_loop* current() { return current_; }
 
-  /// Valid on the loop thread only.
-  char* read_buffer() { return read_buffer_.get(); }
+  /// The slab to read into now: the current one, or another if receivers
+  /// still reference it (broker/read_slab.hpp). Loop thread only.
+  read_slab& slab_to_read_into();
+  /// Whether receivers may reference the bytes read next: false once
+  /// max_referenced_slabs slabs are referenced (they then copy, as a
+  /// receiver that falls behind would otherwise pin ever more slabs).
+  /// Loop thread only.
+  bool references_allowed() const;
+  /// Referenced slabs a loop allows at most, besides the one it reads into.
+  static constexpr std::size_t max_referenced_slabs = 8;
   /// Receivers to flush at the end of the current read batch; loop thread only.
   flush_batch& batch() { return batch_; }
   /// Flushes the batch once the handlers already ready on this loop have run,
@@ -96,7 +105,11 @@ class event_loop {
   boost::asio::steady_timer tick_timer_;
   std::chrono::milliseconds tick_period_{1000};
   std::function<void()> tick_;
-  std::unique_ptr<char[]> read_buffer_;
+  void free_spare_slabs();
+
+  read_slab* current_slab_;               // loop thread; held
+  std::vector<read_slab*> spare_slabs_;   // loop thread; held, some still referenced
+  bool slab_changed_since_tick_ = false;  // loop thread
   flush_batch batch_;
   bool flush_posted_ = false;  // loop thread: flush_soon() has a flush queued
   // Declared after context_: destroying cached results may destroy connections,

@@ -5,6 +5,14 @@
 // every write. release() gives the storage back (an idle connection holds
 // none). Storage comes from malloc/realloc, so a big buffer (mmapped by
 // glibc) grows with mremap instead of a copy and fresh page faults.
+//
+// A buffer may also hold references: bytes that stay where they are (a big
+// payload in the publishing loop's read slab, which the reference holds)
+// and go out in their place among the buffer's own bytes, through a
+// gathering write, without being copied here first. materialize() copies
+// them in and lets the slabs go. size()/data() are the buffer's own bytes,
+// which encoders append to; total() is everything to be written,
+// references included.
 // Models protocol::byte_buffer. Not thread-safe.
 #pragma once
 
@@ -14,8 +22,14 @@
 #include <cstdlib>
 #include <memory>
 #include <new>
+#include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
+
+#include <sys/uio.h>
+
+#include "broker/read_slab.hpp"
 
 namespace courier::broker {
 
@@ -25,13 +39,18 @@ class outbound_buffer {
   static constexpr std::size_t min_capacity = 512;
 
   outbound_buffer() = default;
+  ~outbound_buffer() { drop_references(); }
   outbound_buffer(const outbound_buffer&) = delete;
   outbound_buffer& operator=(const outbound_buffer&) = delete;
 
   char* data() noexcept { return data_.get(); }
   const char* data() const noexcept { return data_.get(); }
   std::size_t size() const noexcept { return size_; }
-  bool empty() const noexcept { return size_ == 0; }
+  /// No bytes of its own and no references.
+  bool empty() const noexcept { return size_ == 0 && references_.empty(); }
+  /// Bytes to write: its own and the referenced ones.
+  std::size_t total() const noexcept { return size_ + referenced_; }
+  bool has_references() const noexcept { return !references_.empty(); }
   std::size_t capacity() const noexcept { return capacity_; }
   std::string_view view() const noexcept { return {data_.get(), size_}; }
 
@@ -49,23 +68,101 @@ class outbound_buffer {
     std::memcpy(data_.get() + old, bytes.data(), bytes.size());
   }
 
+  /// Places `bytes`, which lie in `slab`, after what the buffer holds,
+  /// without copying them; holds the slab until they are written (clear())
+  /// or copied in (materialize()). On the slab's loop thread.
+  void append_reference(std::string_view bytes, read_slab& slab) {
+    if (bytes.empty()) return;
+    references_.reserve(references_.size() + 1);
+    slab.retain();
+    references_.push_back({size_, bytes.data(), bytes.size(), &slab});
+    referenced_ += bytes.size();
+  }
+
+  /// Copies the referenced bytes into the buffer, in their places; the
+  /// buffer then holds only bytes of its own (the same total()).
+  void materialize() {
+    if (references_.empty()) return;
+    const std::size_t own = size_;
+    resize(size_ + referenced_);
+    char* p = data_.get();
+    std::size_t end = own;           // end of the own bytes that follow the reference
+    std::size_t shift = referenced_;  // how far they move: the references up to and including this one
+    for (auto it = references_.rbegin(); it != references_.rend(); ++it) {
+      std::memmove(p + it->at + shift, p + it->at, end - it->at);
+      shift -= it->size;
+      std::memcpy(p + it->at + shift, it->data, it->size);
+      end = it->at;
+    }
+    drop_references();
+  }
+
+  /// Fills up to `max` iovecs with the bytes from offset `from` of total(),
+  /// in order; returns how many it filled.
+  std::size_t gather(std::size_t from, iovec* iov, std::size_t max) const noexcept {
+    std::size_t count = 0;
+    std::size_t at = 0;  // offset in total() of the next piece
+    auto piece = [&](const char* bytes, std::size_t n) {
+      if (n == 0) return;
+      if (at + n > from) {
+        const std::size_t skip = from > at ? from - at : 0;
+        iov[count++] = iovec{const_cast<char*>(bytes + skip), n - skip};
+      }
+      at += n;
+    };
+    std::size_t own_at = 0;
+    for (const auto& reference : references_) {
+      if (count < max) piece(data_.get() + own_at, reference.at - own_at);
+      if (count < max) piece(reference.data, reference.size);
+      if (count == max) return count;
+      own_at = reference.at;
+    }
+    if (count < max) piece(data_.get() + own_at, size_ - own_at);
+    return count;
+  }
+
+  /// Appends the bytes from offset `from` of total() to `out`.
+  void copy_to(std::string& out, std::size_t from) const {
+    iovec iov[64];
+    while (from < total()) {
+      const std::size_t count = gather(from, iov, std::size(iov));
+      for (std::size_t i = 0; i < count; ++i) {
+        out.append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
+        from += iov[i].iov_len;
+      }
+    }
+  }
+
   /// Empties the buffer and keeps its storage.
-  void clear() noexcept { size_ = 0; }
+  void clear() noexcept {
+    size_ = 0;
+    drop_references();
+  }
 
   /// Empties the buffer and frees its storage.
   void release() noexcept {
     data_.reset();
     size_ = 0;
     capacity_ = 0;
+    drop_references();
+    std::vector<reference>().swap(references_);
   }
 
   void swap(outbound_buffer& other) noexcept {
     std::swap(data_, other.data_);
     std::swap(size_, other.size_);
     std::swap(capacity_, other.capacity_);
+    references_.swap(other.references_);
+    std::swap(referenced_, other.referenced_);
   }
 
  private:
+  void drop_references() noexcept {
+    for (const auto& reference : references_) reference.slab->release();
+    references_.clear();
+    referenced_ = 0;
+  }
+
   void grow(std::size_t needed) {
     const std::size_t capacity = std::max({needed, capacity_ * 2, min_capacity});
     char* bigger;
@@ -87,9 +184,18 @@ class outbound_buffer {
   struct free_storage {
     void operator()(char* p) const noexcept { std::free(p); }
   };
+  /// Bytes kept in a slab, to go out before own byte `at`.
+  struct reference {
+    std::size_t at;
+    const char* data;
+    std::size_t size;
+    read_slab* slab;  ///< held by this reference
+  };
   std::unique_ptr<char, free_storage> data_;
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
+  std::vector<reference> references_;
+  std::size_t referenced_ = 0;  // sum of the references' sizes
 };
 
 }  // namespace courier::broker

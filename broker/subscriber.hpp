@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker/read_slab.hpp"
 #include "broker/subscription.hpp"
 
 namespace courier::broker {
@@ -35,9 +36,20 @@ class flush_batch {
   /// The receiver to wait for, if any; clears the request.
   std::shared_ptr<subscriber> take_stall() { return std::move(stall_on_); }
 
+  /// While the loop feeds bytes read into `slab` to a protocol role,
+  /// receivers may queue payloads that lie in it as references to the slab
+  /// (outbound_buffer::append_reference) instead of copies. Loop thread.
+  void allow_references(read_slab* slab) { referable_ = slab; }
+  void end_references() { referable_ = nullptr; }
+  /// The slab `bytes` lie in, if receivers may reference them; else null.
+  read_slab* slab_holding(std::string_view bytes) const {
+    return referable_ != nullptr && referable_->contains(bytes.data(), bytes.size()) ? referable_ : nullptr;
+  }
+
  private:
   std::vector<std::shared_ptr<subscriber>> receivers_;
   std::shared_ptr<subscriber> stall_on_;
+  read_slab* referable_ = nullptr;
 };
 
 /// One message as the router hands it to a receiver. Views into the

@@ -19,6 +19,9 @@ class tcp_transport final : public transport {
   std::size_t write_some(const char* data, std::size_t size, error_code& ec) override {
     return write_plain(data, size, ec);
   }
+  std::size_t write_some_gathered(const iovec* pieces, std::size_t count, error_code& ec) override {
+    return write_plain_gathered(pieces, count, ec);
+  }
   bool thread_free_writes() const override { return true; }
   bool short_read_drains() const override { return true; }
   bool can_write_at_close() const override { return true; }

@@ -65,6 +65,10 @@ class tls_transport final : public transport {
   /// Only a client that stayed in plain text: one SSL object is never
   /// shared between threads.
   bool thread_free_writes() const override { return ssl_ == nullptr; }
+  std::size_t write_some_gathered(const iovec* pieces, std::size_t count, error_code& ec) override {
+    if (ssl_ != nullptr) return transport::write_some_gathered(pieces, count, ec);
+    return write_plain_gathered(pieces, count, ec);
+  }
   bool short_read_drains() const override { return ssl_ == nullptr; }
   tls_description describe_tls() const override;
   bool can_write_at_close() const override { return state_ != state::handshaking; }

@@ -48,4 +48,17 @@ std::size_t transport::write_plain(const char* data, std::size_t size, error_cod
   }
 }
 
+std::size_t transport::write_plain_gathered(const iovec* pieces, std::size_t count, error_code& ec) {
+  msghdr message{};
+  message.msg_iov = const_cast<iovec*>(pieces);
+  message.msg_iovlen = count;
+  for (;;) {
+    const ssize_t n = ::sendmsg(fd_, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n >= 0) return static_cast<std::size_t>(n);
+    if (errno == EINTR) continue;
+    ec = error_code(errno, boost::system::system_category());
+    return 0;
+  }
+}
+
 }  // namespace courier::broker

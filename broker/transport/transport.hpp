@@ -26,6 +26,9 @@
 #include <optional>
 #include <string>
 
+#include <sys/uio.h>
+
+#include <boost/asio/error.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "auth/peer_certificate.hpp"
@@ -74,8 +77,18 @@ class transport {
   /// Writes what the socket takes without blocking; would_block when it
   /// takes nothing. Loop thread, or see thread_free_writes().
   virtual std::size_t write_some(const char* data, std::size_t size, error_code& ec) = 0;
+  /// write_some over several pieces, in order (one gathering write). Only
+  /// transports with thread_free_writes() have it; the others say
+  /// operation_not_supported.
+  virtual std::size_t write_some_gathered(const iovec* pieces, std::size_t count, error_code& ec) {
+    (void)pieces;
+    (void)count;
+    ec = boost::asio::error::operation_not_supported;
+    return 0;
+  }
   /// True when write_some may be called from any thread (under the
   /// connection's write lock): plain bytes straight to the descriptor.
+  /// Such transports also have write_some_gathered().
   virtual bool thread_free_writes() const = 0;
   /// True when a read shorter than asked means the kernel buffer is empty
   /// (plain TCP; not TLS, whose records do not line up with reads).
@@ -124,6 +137,7 @@ class transport {
   /// read_some/write_some on the bare socket, for clear-text phases.
   std::size_t read_plain(char* buffer, std::size_t size, error_code& ec);
   std::size_t write_plain(const char* data, std::size_t size, error_code& ec);
+  std::size_t write_plain_gathered(const iovec* pieces, std::size_t count, error_code& ec);
 
   boost::asio::ip::tcp::socket socket_;
   /// The socket's descriptor: direct writes use send() on it rather than
