@@ -293,21 +293,28 @@ void local_client::message_queue::push(const std::shared_ptr<handler_state>& sta
   char* out = bytes_.data() + used_;
   std::memcpy(out, &head, sizeof head);
   out += sizeof head;
-  for (std::string_view part : {view.subject, view.reply, view.headers, view.payload}) {
-    if (part.empty()) continue;
-    std::memcpy(out, part.data(), part.size());
-    out += part.size();
+  std::memcpy(out, view.subject.data(), view.subject.size());
+  out += view.subject.size();
+  if (!view.reply.empty()) {
+    std::memcpy(out, view.reply.data(), view.reply.size());
+    out += view.reply.size();
   }
-  used_ = need;
-  ++count_;
+  if (!view.headers.empty()) {
+    std::memcpy(out, view.headers.data(), view.headers.size());
+    out += view.headers.size();
+  }
+  if (!view.payload.empty()) std::memcpy(out, view.payload.data(), view.payload.size());
   // Ask for the next lines of the buffer for writing now: the dispatch
   // thread read them (on another core) when it last had this buffer, and a
   // store to such a line waits for it to come back. Fetched ahead, that wait
   // overlaps the next messages' work instead of stalling each publish at
-  // its next atomic instruction.
-  for (std::size_t ahead = used_ + 256; ahead < used_ + 512 && ahead < bytes_.size(); ahead += 64) {
-    prefetch_for_write(bytes_.data() + ahead);
-  }
+  // its next atomic instruction. Each line once: those that this message
+  // brought into the 256-512 bytes ahead (a small message, one line or none).
+  const std::size_t window_end = std::min(need + 512, bytes_.size());
+  std::size_t ahead = std::max(used_ + 512, need + 256) & ~std::size_t{63};
+  for (int lines = 0; ahead < window_end && lines < 4; ahead += 64, ++lines) prefetch_for_write(bytes_.data() + ahead);
+  used_ = need;
+  ++count_;
   if (states_.empty() || states_.back() != state) states_.push_back(state);
 }
 

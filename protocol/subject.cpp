@@ -28,10 +28,17 @@ bool is_valid_subject(std::string_view subject) noexcept {
 }
 
 bool is_valid_literal_subject(std::string_view subject) noexcept {
-  for (std::string_view token : subject_tokens(subject)) {
-    if (token.empty() || is_wildcard_token(token)) return false;
+  // One pass over the bytes, not a memchr per token: every in-process
+  // publish checks its subject, and subjects are short.
+  const char* token = subject.data();
+  const char* const end = subject.data() + subject.size();
+  for (const char* p = subject.data();; ++p) {
+    if (p == end || *p == '.') {
+      if (p == token || is_wildcard_token({token, static_cast<std::size_t>(p - token)})) return false;
+      if (p == end) return true;
+      token = p + 1;
+    }
   }
-  return true;
 }
 
 bool subject_is_literal(std::string_view subject) noexcept {
