@@ -259,6 +259,11 @@ class string_table {
     return const_cast<string_table*>(this)->find(key, hash);
   }
 
+  /// The entry under key, or null. Valid until the table next changes.
+  slot* find_slot(std::string_view key) noexcept {
+    return table_.find(hash_of(key), [key](const slot& s) { return s.key == key; });
+  }
+
   /// Inserts key -> value unless key is present; returns the stored value and
   /// whether it was inserted.
   std::pair<Value*, bool> try_emplace(std::string_view key, Value value) {

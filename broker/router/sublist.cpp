@@ -914,9 +914,13 @@ const std::shared_ptr<const match_result>& sublist_l1_cache::match(const sublist
     entries_.clear();
     list_id_ = list.instance_id_;
     generation_ = generation;
-  } else if (const auto* hit = entries_.find(subject)) {
-    return *hit;
+  } else if (last_hit_ != nullptr && last_hit_->key == subject) {
+    return last_hit_->value;
+  } else if (const auto* hit = entries_.find_slot(subject)) {
+    last_hit_ = hit;
+    return hit->value;
   }
+  last_hit_ = nullptr;
   if (entries_.size() >= max_entries_) entries_.clear();
   // The router's answer reflects its state at or after `generation`; if it
   // moved meanwhile, the next call sees the new generation and starts over.
@@ -925,6 +929,7 @@ const std::shared_ptr<const match_result>& sublist_l1_cache::match(const sublist
 
 void sublist_l1_cache::clear() noexcept {
   entries_.clear();
+  last_hit_ = nullptr;
   list_id_ = 0;
 }
 

@@ -292,7 +292,12 @@ class sublist_l1_cache {
   std::uint64_t list_id_ = 0;
   std::uint64_t generation_ = 0;
   std::size_t max_entries_;
-  string_table<std::shared_ptr<const match_result>> entries_;
+  using table = string_table<std::shared_ptr<const match_result>>;
+  table entries_;
+  /// The entry the last hit found: a stream to one subject is answered by
+  /// comparing the subject, without hashing it. Null whenever entries_
+  /// changes (its slots may move).
+  const table::slot* last_hit_ = nullptr;
 };
 
 }  // namespace courier::broker

@@ -635,6 +635,33 @@ TEST(SublistRandom, AgainstBruteForceThroughReadScope) {
 // ---------------------------------------------------------------------------
 // L1 cache
 
+// A stream to one subject is answered from the last hit; other subjects in
+// between, the table growing (its slots move) and changes to the router
+// must not leave that shortcut pointing at a stale or moved entry.
+TEST(SublistL1Cache, RepeatedSubjectAcrossGrowthAndChanges) {
+  sublist list;
+  sublist_l1_cache l1(512);
+  auto a = make_sub("foo");
+  list.insert(a);
+  EXPECT_EQ(l1.match(list, "foo")->plain.size(), 1u);
+  EXPECT_EQ(l1.match(list, "foo")->plain.size(), 1u);
+  for (int i = 0; i < 300; ++i) EXPECT_TRUE(l1.match(list, "s" + std::to_string(i))->empty());
+  EXPECT_EQ(l1.match(list, "foo")->plain.size(), 1u);
+  EXPECT_EQ(l1.match(list, "foo")->plain.size(), 1u);
+  EXPECT_TRUE(l1.match(list, "s1")->empty());
+  EXPECT_TRUE(l1.match(list, "s1")->empty());
+  auto b = make_sub("s1");
+  list.insert(b);
+  EXPECT_EQ(l1.match(list, "s1")->plain.size(), 1u);
+  EXPECT_EQ(l1.match(list, "foo")->plain.size(), 1u);
+  list.remove(a);
+  EXPECT_TRUE(l1.match(list, "foo")->empty());
+  EXPECT_TRUE(l1.match(list, "foo")->empty());
+  l1.clear();
+  EXPECT_TRUE(l1.match(list, "foo")->empty());
+  EXPECT_EQ(l1.match(list, "s1")->plain.size(), 1u);
+}
+
 TEST(SublistL1Cache, FollowsGeneration) {
   sublist list;
   sublist_l1_cache l1(4);
