@@ -46,6 +46,8 @@ SCENARIOS = {
     "queue16x4": ["-mode", "queue", "-n", "2000000", "-size", "16", "-subs", "4"],
     "pub4k": ["-mode", "pub", "-n", "200000", "-size", "4096"],
     "pubsub4k": ["-mode", "pubsub", "-n", "200000", "-size", "4096"],
+    # Not in sidebyside.py: big payloads fanned out (each delivery a copy, or a reference).
+    "fanout4kx4": ["-mode", "pubsub", "-n", "100000", "-size", "4096", "-subs", "4"],
     "req128": ["-mode", "req", "-n", "30000", "-size", "128"],
     "req128x8": ["-mode", "req", "-n", "80000", "-size", "128", "-pubs", "8"],
 }

@@ -44,7 +44,9 @@ connection::connection(server& owner, event_loop& loop, std::unique_ptr<transpor
   next_ping_ = started_steady_ + limits_.ping_interval;
 }
 
-connection::~connection() = default;
+connection::~connection() {
+  if (unparsed_ != nullptr) unparsed_->release();
+}
 
 void connection::set_role(std::unique_ptr<connection_role> role) {
   assert(role_ == nullptr && role != nullptr);
@@ -143,15 +145,16 @@ void connection::on_readable(const error_code& ec) {
 }
 
 connection::read_end connection::feed_unparsed(std::size_t& bytes_read) {
-  if (unparsed_at_ == unparsed_.size()) return read_end::turn_over;
-  const std::size_t used = role_->on_bytes(unparsed_.data() + unparsed_at_, unparsed_.size() - unparsed_at_);
+  if (unparsed_ == nullptr) return read_end::turn_over;
+  if (loop_.references_allowed()) loop_.batch().allow_references(unparsed_);
+  const std::size_t used = role_->on_bytes(unparsed_->data() + unparsed_at_, unparsed_end_ - unparsed_at_);
+  loop_.batch().end_references();
   bytes_read += used;
-  if (closed_) return read_end::stopped;
   unparsed_at_ += used;
-  if (unparsed_at_ < unparsed_.size()) return read_end::paused;
-  unparsed_.clear();  // keeps the storage for the next stall; tick() frees it
-  unparsed_at_ = 0;
-  return read_end::turn_over;
+  if (!closed_ && unparsed_at_ < unparsed_end_) return read_end::paused;
+  unparsed_->release();
+  unparsed_ = nullptr;
+  return closed_ ? read_end::stopped : read_end::turn_over;
 }
 
 connection::read_end connection::read_turn(std::size_t& bytes_read) {
@@ -176,9 +179,10 @@ connection::read_end connection::read_turn(std::size_t& bytes_read) {
     loop_.batch().end_references();
     if (closed_) return read_end::stopped;
     if (used < n) {
-      unparsed_.assign(buffer + used, n - used);
-      unparsed_at_ = 0;
-      unparsed_used_since_tick_ = true;
+      slab.retain();
+      unparsed_ = &slab;
+      unparsed_at_ = used;
+      unparsed_end_ = n;
       return read_end::paused;
     }
     // A short plain read emptied the kernel buffer; new data makes a new edge.
@@ -377,7 +381,7 @@ connection::write_result connection::write_some_locked() {
   } else {
     // Own bytes and referenced payloads, in order, a gathering write at a
     // time until the socket is full or all is written.
-    iovec pieces[256];
+    iovec pieces[1024];  // IOV_MAX: two or three pieces a message
     while (written_ < writing_.total()) {
       const std::size_t count = writing_.gather(written_, pieces, std::size(pieces));
       std::size_t offered = 0;
@@ -472,8 +476,6 @@ void connection::tick(clock::time_point now) {
       return;
     }
   }
-  if (unparsed_.empty() && !unparsed_used_since_tick_) std::string().swap(unparsed_);  // idle: no storage
-  unparsed_used_since_tick_ = false;
   role_->on_tick(now);
   if (closed_ || check_write_deadline(now)) return;
   check_ping(now);

@@ -283,14 +283,14 @@ class connection final : public std::enable_shared_from_this<connection> {
   std::uint64_t stall_id_ = 0;       // which stall a resume belongs to
   bool stalled_ = false;
   /// Bytes read but not consumed: the role paused in the middle of a read
-  /// (a receiver asked this producer to stall). Fed first when reading
-  /// resumes, from unparsed_at_ on. Its storage (up to one read, 1 MiB) is
-  /// kept from stall to stall, so a producer that stalls often does not
-  /// fault in fresh pages for every pause; tick() frees it once it has been
-  /// empty for a whole tick.
-  std::string unparsed_;
+  /// (a receiver asked this producer to stall). They stay in the read slab
+  /// they came in, which this connection holds meanwhile (the loop reads
+  /// into another), and are fed first when reading resumes, from
+  /// unparsed_at_ to unparsed_end_. Not copied: up to a whole read (1 MiB)
+  /// per pause.
+  read_slab* unparsed_ = nullptr;  // held
   std::size_t unparsed_at_ = 0;
-  bool unparsed_used_since_tick_ = false;
+  std::size_t unparsed_end_ = 0;
   std::unique_ptr<boost::asio::steady_timer> stall_timer_;  // made on first stall
   /// After close_now: output queued before the close that the socket had
   /// not taken yet, written as it drains (lock: write_mutex_), until the
