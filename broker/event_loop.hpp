@@ -36,12 +36,12 @@ constexpr std::size_t default_loop_count(unsigned cores) noexcept {
 }
 
 /// An event loop: its thread, its io_context, and what is shared by all the
-/// connections it owns (one read buffer, one flush batch).
+/// connections it owns (the read slab they read into, one flush batch).
 class event_loop {
  public:
-  /// Size of the loop's shared read buffer. Connections read into it and the
-  /// parser copies only operations split across reads, so an idle connection
-  /// holds no read buffer at all. 1 MiB: a fast producer's backlog comes in
+  /// Size of the loop's shared read buffer (a read slab). Connections read
+  /// into it and the parser copies only operations split across reads, so an
+  /// idle connection holds no read buffer at all. 1 MiB: a fast producer's backlog comes in
   /// with few recv() calls; a producer's stall is checked every 64 KiB it
   /// publishes (client_protocol::publish), not once per read, so the read size does
   /// not decide how far a receiver can fall behind.
