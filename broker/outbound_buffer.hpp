@@ -73,9 +73,8 @@ class outbound_buffer {
   /// or copied in (materialize()). On the slab's loop thread.
   void append_reference(std::string_view bytes, read_slab& slab) {
     if (bytes.empty()) return;
-    references_.reserve(references_.size() + 1);
+    references_.push_back({size_, bytes.data(), bytes.size(), &slab});  // first: it may throw
     slab.retain();
-    references_.push_back({size_, bytes.data(), bytes.size(), &slab});
     referenced_ += bytes.size();
   }
 
