@@ -11,15 +11,11 @@
 #include <thread>
 #include <vector>
 
-#include <sys/socket.h>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
 
 #include "broker/server.hpp"
+#include "tests/broker/raw_socket_client.hpp"
 
 namespace courier::broker {
 namespace {
@@ -28,37 +24,19 @@ using namespace std::chrono_literals;
 namespace asio = boost::asio;
 
 /// A blocking raw client that counts the MSGs it receives on its own thread.
-class counting_client {
+class counting_client : public test_support::raw_socket_client {
  public:
-  explicit counting_client(std::uint16_t port) : socket_(context_) {
-    socket_.connect({asio::ip::make_address("127.0.0.1"), port});
-    asio::read_until(socket_, buffer_, "\r\n");  // INFO
-    buffer_.consume(buffer_.size());
-  }
+  using raw_socket_client::raw_socket_client;
   ~counting_client() {
-    boost::system::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    shut_down();
     if (reader_.joinable()) reader_.join();
   }
 
   /// False (and the test fails) if the server closed this connection.
   bool send(const std::string& bytes) {
-    boost::system::error_code ec;
-    asio::write(socket_, asio::buffer(bytes), ec);
-    EXPECT_FALSE(ec) << ec.message();
-    return !ec;
-  }
-
-  /// Sends PING and reads until PONG, before the reader thread starts.
-  void sync() {
-    send("PING\r\n");
-    for (;;) {
-      asio::read_until(socket_, buffer_, "\r\n");
-      std::istream in(&buffer_);
-      std::string line;
-      std::getline(in, line);
-      if (line == "PONG\r") return;
-    }
+    const bool sent = raw_socket_client::send(bytes);
+    EXPECT_TRUE(sent) << "the server closed the connection";
+    return sent;
   }
 
   /// Counts "MSG " line starts in everything read until the connection ends.
@@ -83,16 +61,9 @@ class counting_client {
     });
   }
 
-  void set_receive_buffer(int bytes) {
-    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
-  }
-
   std::uint64_t received() const { return received_.load(std::memory_order_relaxed); }
 
  private:
-  asio::io_context context_;
-  asio::ip::tcp::socket socket_;
-  asio::streambuf buffer_;
   std::thread reader_;
   std::atomic<std::uint64_t> received_{0};
 };

@@ -6,7 +6,6 @@
 // Run under AddressSanitizer and ThreadSanitizer by tools/test.sh.
 #include <gtest/gtest.h>
 
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <atomic>
@@ -21,14 +20,11 @@
 #include <vector>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/read_until.hpp>
-#include <boost/asio/streambuf.hpp>
-#include <boost/asio/write.hpp>
 
 #include "broker/outbound_buffer.hpp"
 #include "broker/read_slab.hpp"
 #include "broker/server.hpp"
-#include "protocol/encoder.hpp"
+#include "tests/broker/raw_socket_client.hpp"
 
 namespace courier::broker {
 namespace {
@@ -103,36 +99,12 @@ TEST(outbound_buffer_references, clear_swap_and_destruction_let_the_slab_go) {
 }
 
 /// A raw client whose reader thread parses every MSG and checks its payload.
-class checking_client {
+class checking_client : public test_support::raw_socket_client {
  public:
-  explicit checking_client(std::uint16_t port) : socket_(context_) {
-    socket_.connect({asio::ip::make_address("127.0.0.1"), port});
-    asio::read_until(socket_, buffer_, "\r\n");  // INFO
-    buffer_.consume(buffer_.size());
-  }
+  using raw_socket_client::raw_socket_client;
   ~checking_client() {
-    boost::system::error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    shut_down();
     if (reader_.joinable()) reader_.join();
-  }
-
-  bool send(const std::string& bytes) {
-    boost::system::error_code ec;
-    asio::write(socket_, asio::buffer(bytes), ec);
-    return !ec;
-  }
-  void sync() {
-    send("PING\r\n");
-    for (;;) {
-      asio::read_until(socket_, buffer_, "\r\n");
-      std::istream in(&buffer_);
-      std::string line;
-      std::getline(in, line);
-      if (line == "PONG\r") return;
-    }
-  }
-  void set_receive_buffer(int bytes) {
-    ::setsockopt(socket_.native_handle(), SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
   }
 
   /// Reads until the connection ends, after `delay`. `check(subject,
@@ -192,9 +164,6 @@ class checking_client {
     if (error_.empty()) error_ = error;
   }
 
-  asio::io_context context_;
-  asio::ip::tcp::socket socket_;
-  asio::streambuf buffer_;
   std::thread reader_;
   std::atomic<std::uint64_t> received_{0};
   mutable std::mutex mutex_;
