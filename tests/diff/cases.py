@@ -223,6 +223,15 @@ case("hpub_size_leading_zeros", [
     c("sub"), s(N + b"SUB foo 2\r\nPING\r\n", "sub"),
     s("HPUB foo 012 0014\r\nNATS/1.0\r\n\r\nhi\r\nHPUB foo 00 002\r\nhi\r\nPING\r\n", "pub")],
      "header and total size digits echoed to a headers client; recomputed when stripped")
+BIG = b"0123456789" * 250  # 2,500 bytes: delivered by reference to the read buffer, not copied
+case("big_payload_sizes_echoed", [
+    c("pub"), s(H, "pub"), c("hsub"), s(H + b"SUB foo 1\r\nPING\r\n", "hsub"),
+    c("sub"), s(N + b"SUB foo 2\r\nPING\r\n", "sub"),
+    s(b"PUB foo 0002500\r\n" + BIG + b"\r\nPUB foo r.to 2500\r\n" + BIG +
+      b"\r\nHPUB foo 012 02512\r\nNATS/1.0\r\n\r\n" + BIG + b"\r\nHPUB foo 18 2518\r\nNATS/1.0\r\nA: B\r\n\r\n" +
+      BIG + b"\r\nPING\r\n", "pub")],
+     "payloads over 2 KiB: size digits echoed verbatim, reply, HMSG to a headers client, headers stripped "
+     "for the other")
 case("hpub_without_headers", session("SUB foo 1\r\n", "HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n"),
      "HPUB when CONNECT did not enable headers")
 case("hpub_without_connect", session("HPUB foo 12 14\r\nNATS/1.0\r\n\r\nhi\r\n", connect=None))
