@@ -323,7 +323,8 @@ class local_client final : public subscriber {
 
   /// Applies options_.user's credentials; throws on failure.
   void authenticate();
-  /// The permission check for a publish; throws permission_violation.
+  /// The permission check for a publish when the identity has rules; throws
+  /// permission_violation.
   void check_publish(std::string_view subject);
 
   server& server_;

@@ -27,9 +27,7 @@ bool is_valid_subject(std::string_view subject) noexcept {
   return true;
 }
 
-bool is_valid_literal_subject(std::string_view subject) noexcept {
-  // One pass over the bytes, not a memchr per token: every in-process
-  // publish checks its subject, and subjects are short.
+bool detail::is_valid_literal_subject_by_bytes(std::string_view subject) noexcept {
   const char* token = subject.data();
   const char* const end = subject.data() + subject.size();
   for (const char* p = subject.data();; ++p) {

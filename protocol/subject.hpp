@@ -19,7 +19,9 @@
 // rejects tokens holding ' ', '\t', '\n', '\r' or '\f'.
 #pragma once
 
+#include <bit>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <iterator>
 #include <string_view>
@@ -30,9 +32,70 @@ namespace courier::protocol {
 /// (space, \t, \n, \r, \f) in any token, and ">" only as the last token.
 bool is_valid_subject(std::string_view subject) noexcept;
 
+namespace detail {
+/// The byte-by-byte is_valid_literal_subject, for subjects holding a '*' or
+/// '>' byte (which may still be valid: "a*" is a literal token).
+bool is_valid_literal_subject_by_bytes(std::string_view subject) noexcept;
+
+/// 0x80 in each byte of `word` equal to `c`, 0 elsewhere: exact, no borrow
+/// from one byte into the next.
+constexpr std::uint64_t bytes_equal(std::uint64_t word, char c) noexcept {
+  constexpr std::uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+  const std::uint64_t x = word ^ (0x0101010101010101ull * static_cast<unsigned char>(c));
+  return ~(((x & low7) + low7) | x | low7);
+}
+
+/// The `n` bytes at `p` (1..8) as a little-endian word, zeros above them;
+/// reads no byte outside [p, p + n) unless `may_read_before` (then the 8
+/// bytes ending at p + n are readable).
+inline std::uint64_t load_up_to_8(const char* p, std::size_t n, bool may_read_before) noexcept {
+  std::uint64_t word = 0;
+  if (n >= 8) {
+    std::memcpy(&word, p, 8);
+  } else if (may_read_before) {
+    std::memcpy(&word, p + n - 8, 8);
+    word >>= 8 * (8 - n);
+  } else if (n >= 4) {
+    std::uint32_t low, high;
+    std::memcpy(&low, p, 4);
+    std::memcpy(&high, p + n - 4, 4);
+    word = low | (static_cast<std::uint64_t>(high) << (8 * (n - 4)));
+  } else if (n >= 2) {
+    std::uint16_t low, high;
+    std::memcpy(&low, p, 2);
+    std::memcpy(&high, p + n - 2, 2);
+    word = low | (static_cast<std::uint64_t>(high) << (8 * (n - 2)));
+  } else {
+    word = static_cast<unsigned char>(p[0]);
+  }
+  return word;
+}
+}  // namespace detail
+
 /// nats-server IsValidLiteralSubject (the pedantic PUB check): no empty token and
-/// no "*" or ">" token. Whitespace is not checked.
-bool is_valid_literal_subject(std::string_view subject) noexcept;
+/// no "*" or ">" token. Whitespace is not checked. Inline and eight bytes at a
+/// time: every in-process publish checks its subject.
+inline bool is_valid_literal_subject(std::string_view subject) noexcept {
+  const std::size_t size = subject.size();
+  if (size == 0) return false;
+  const char* const data = subject.data();
+  if (data[0] == '.' || data[size - 1] == '.') return false;
+  if constexpr (std::endian::native != std::endian::little) {
+    return detail::is_valid_literal_subject_by_bytes(subject);
+  } else {
+    std::uint64_t dot_before = 0;  // 0x80 when the previous word ended with '.'
+    for (std::size_t at = 0; at < size; at += 8) {
+      const std::uint64_t word = detail::load_up_to_8(data + at, size - at, at > 0);
+      if ((detail::bytes_equal(word, '*') | detail::bytes_equal(word, '>')) != 0) {
+        return detail::is_valid_literal_subject_by_bytes(subject);
+      }
+      const std::uint64_t dots = detail::bytes_equal(word, '.');
+      if ((dots & ((dots << 8) | dot_before)) != 0) return false;  // ".." : an empty token
+      dot_before = dots >> 56;
+    }
+    return true;
+  }
+}
 
 /// nats-server IsValidPublishSubject: is_valid_subject and subject_is_literal.
 bool is_valid_publish_subject(std::string_view subject) noexcept;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,49 @@ TEST(subject_validation, table) {
     EXPECT_EQ(is_valid_publish_subject(c.subject), c.publish) << "publish: '" << c.subject << "'";
     EXPECT_EQ(is_valid_subscribe_subject(c.subject), c.subscribe) << "subscribe: '" << c.subject << "'";
   }
+}
+
+// The word-at-a-time check against the token-by-token definition, on every
+// subject of up to 5 bytes over an alphabet of the bytes it looks for, and on
+// random longer ones (word boundaries, the overlapping last load), each also
+// placed at every offset inside a larger buffer.
+TEST(subject_validation, literal_check_matches_token_definition) {
+  const auto by_tokens = [](std::string_view subject) {
+    for (std::string_view token : subject_tokens(subject)) {
+      if (token.empty() || token == "*" || token == ">") return false;
+    }
+    return true;
+  };
+  const std::string alphabet = std::string("a.*>") + '\0';
+  std::vector<std::string> subjects{""};
+  for (std::size_t length = 1; length <= 5; ++length) {
+    std::vector<std::string> longer;
+    for (const auto& s : subjects) {
+      if (s.size() + 1 != length) continue;
+      for (char c : alphabet) longer.push_back(s + c);
+    }
+    subjects.insert(subjects.end(), longer.begin(), longer.end());
+  }
+  std::mt19937 random(7);
+  for (int i = 0; i < 20000; ++i) {
+    std::string s(6 + random() % 30, 'x');
+    for (auto& c : s) c = "ab..*>x"[random() % 7];
+    subjects.push_back(s);
+    for (auto& c : s) c = random() % 5 == 0 ? '.' : 'k';  // no wildcard byte: the word path to the end
+    subjects.push_back(s);
+  }
+  int checked = 0;
+  for (const auto& s : subjects) {
+    for (std::size_t offset = 0; offset < 8; ++offset) {
+      std::string buffer(offset, '.');
+      buffer += s;
+      buffer += "..";
+      const std::string_view view(buffer.data() + offset, s.size());
+      ASSERT_EQ(is_valid_literal_subject(view), by_tokens(view)) << "'" << s << "' at offset " << offset;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 300000);
 }
 
 TEST(subject_validation, is_literal) {
