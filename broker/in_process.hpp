@@ -41,6 +41,7 @@
 #include "broker/connection_info.hpp"
 #include "broker/spin_mutex.hpp"
 #include "broker/subscriber.hpp"
+#include "protocol/short_bytes.hpp"
 
 namespace courier::broker {
 
@@ -201,7 +202,7 @@ class local_client final : public subscriber {
   /// which costs a fraction of std::string::assign for short strings.
   static void overwrite(std::string& to, std::string_view from) {
     if (to.size() == from.size()) {
-      if (!from.empty()) std::memcpy(to.data(), from.data(), from.size());
+      protocol::copy_bytes(to.data(), from.data(), from.size());
     } else {
       to.assign(from);
     }

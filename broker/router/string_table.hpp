@@ -25,6 +25,8 @@
 #include <string_view>
 #include <utility>
 
+#include "protocol/short_bytes.hpp"
+
 namespace courier::broker {
 
 /// Linear probing with back-shift erase: once slot `hole` is emptied, the
@@ -252,7 +254,7 @@ class string_table {
   const Value* find(std::string_view key) const noexcept { return find(key, hash_of(key)); }
   /// As find(key), with hash == hash_of(key) already computed.
   Value* find(std::string_view key, std::uint64_t hash) noexcept {
-    slot* found = table_.find(hash, [key](const slot& s) { return s.key == key; });
+    slot* found = table_.find(hash, [key](const slot& s) { return protocol::equal_bytes(s.key, key); });
     return found ? &found->value : nullptr;
   }
   const Value* find(std::string_view key, std::uint64_t hash) const noexcept {
@@ -261,21 +263,21 @@ class string_table {
 
   /// The entry under key, or null. Valid until the table next changes.
   slot* find_slot(std::string_view key) noexcept {
-    return table_.find(hash_of(key), [key](const slot& s) { return s.key == key; });
+    return table_.find(hash_of(key), [key](const slot& s) { return protocol::equal_bytes(s.key, key); });
   }
 
   /// Inserts key -> value unless key is present; returns the stored value and
   /// whether it was inserted.
   std::pair<Value*, bool> try_emplace(std::string_view key, Value value) {
     auto [entry, added] = table_.find_or_add(
-        hash_of(key), [key](const slot& s) { return s.key == key; },
+        hash_of(key), [key](const slot& s) { return protocol::equal_bytes(s.key, key); },
         [&] { return slot{0, std::string(key), std::move(value)}; });
     return {&entry->value, added};
   }
 
   /// Removes key; false if absent.
   bool erase(std::string_view key) noexcept {
-    return table_.erase(hash_of(key), [key](const slot& s) { return s.key == key; });
+    return table_.erase(hash_of(key), [key](const slot& s) { return protocol::equal_bytes(s.key, key); });
   }
 
   /// Calls visit(key, value) for every entry.

@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "broker/spin_mutex.hpp"
+#include "protocol/short_bytes.hpp"
 #include "protocol/subject.hpp"
 
 namespace courier::broker {
@@ -914,7 +915,7 @@ const std::shared_ptr<const match_result>& sublist_l1_cache::match(const sublist
     entries_.clear();
     list_id_ = list.instance_id_;
     generation_ = generation;
-  } else if (last_hit_ != nullptr && last_hit_->key == subject) {
+  } else if (last_hit_ != nullptr && protocol::equal_bytes(last_hit_->key, subject)) {
     return last_hit_->value;
   } else if (const auto* hit = entries_.find_slot(subject)) {
     last_hit_ = hit;
