@@ -75,6 +75,8 @@ struct connection_limits {
   std::chrono::milliseconds write_deadline{10000};  ///< longest a write may wait for the socket; 0 = none
   std::chrono::milliseconds ping_interval{120000};  ///< keep-alive period; 0 = none
   int ping_max = 2;                                 ///< unanswered PINGs before the connection is stale
+  int stream_low_water = 0;                         ///< bytes a streaming socket waits for; 0 = every byte
+  std::chrono::microseconds stream_low_water_hold{0};  ///< longest the mark stays raised
 };
 
 /// One connection over a transport. Create with std::make_shared, then
@@ -220,6 +222,10 @@ class connection final : public std::enable_shared_from_this<connection> {
   /// Pauses reading until `receiver` drains or its stall timeout passes.
   void stall_reading(const std::shared_ptr<subscriber>& receiver);
   void resume_reading(std::uint64_t stall_id);
+  /// After two read turns of stream_turn_bytes or more: the socket wakes
+  /// the loop only once limits_.stream_low_water bytes wait, for
+  /// limits_.stream_low_water_hold.
+  void raise_read_low_water();
 
   // Writing.
   enum class write_result { done, wait_writable, failed };
@@ -292,6 +298,15 @@ class connection final : public std::enable_shared_from_this<connection> {
   std::size_t unparsed_at_ = 0;
   std::size_t unparsed_end_ = 0;
   std::unique_ptr<boost::asio::steady_timer> stall_timer_;  // made on first stall
+  /// A streaming producer is read in big pieces: after two big read turns
+  /// the kernel reports the socket readable only once a quarter MiB waits
+  /// (SO_RCVLOWAT), and a timer puts the mark back to every byte shortly
+  /// after, so the end of a stream (less than the mark, which would never
+  /// wake us) waits for that timer at most. A loop woken once per 64 KiB
+  /// skb spent a quarter of its time going to sleep and waking up.
+  bool read_low_water_ = false;  // the mark is raised now
+  std::uint8_t big_read_turns_ = 0;  // read turns in a row of stream_turn_bytes or more
+  std::unique_ptr<boost::asio::steady_timer> low_water_timer_;  // made on the first big read
   /// After close_now: output queued before the close that the socket had
   /// not taken yet, written as it drains (lock: write_mutex_), until the
   /// write deadline (linger_timer_).

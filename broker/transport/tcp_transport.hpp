@@ -25,6 +25,7 @@ class tcp_transport final : public transport {
   bool thread_free_writes() const override { return true; }
   bool short_read_drains() const override { return true; }
   bool can_write_at_close() const override { return true; }
+  bool set_read_low_water(int bytes) override { return set_read_low_water_plain(bytes); }
 
  private:
   bool greeted_ = false;  // loop thread

@@ -34,6 +34,10 @@ void transport::close() {
   socket_.close(ignored);
 }
 
+bool transport::set_read_low_water_plain(int bytes) {
+  return ::setsockopt(fd_, SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes) == 0;
+}
+
 std::size_t transport::read_plain(char* buffer, std::size_t size, error_code& ec) {
   return socket_.read_some(asio::buffer(buffer, size), ec);
 }

@@ -95,6 +95,14 @@ class transport {
   virtual bool short_read_drains() const = 0;
   /// False while a handshake is under way: bytes queued at close are then dropped.
   virtual bool can_write_at_close() const = 0;
+  /// Asks the kernel to report the socket readable only once `bytes` wait
+  /// in it (SO_RCVLOWAT; 1, the default, reports every byte). False where
+  /// the transport does not (its reads are not the socket's bytes one to
+  /// one). Loop thread.
+  virtual bool set_read_low_water(int bytes) {
+    (void)bytes;
+    return false;
+  }
   /// The verified TLS peer certificate, if any.
   virtual const auth::peer_certificate* peer_certificate() const { return nullptr; }
   /// Once open over TLS: the protocol version as nats-server shows it
@@ -138,6 +146,7 @@ class transport {
   std::size_t read_plain(char* buffer, std::size_t size, error_code& ec);
   std::size_t write_plain(const char* data, std::size_t size, error_code& ec);
   std::size_t write_plain_gathered(const iovec* pieces, std::size_t count, error_code& ec);
+  bool set_read_low_water_plain(int bytes);
 
   boost::asio::ip::tcp::socket socket_;
   /// The socket's descriptor: direct writes use send() on it rather than
