@@ -30,9 +30,9 @@ TEST(short_bytes, copy_bytes_every_size_and_offset) {
 // Equal strings of each size compare equal; a change to any one byte, or a
 // different size, does not.
 TEST(short_bytes, equal_bytes_sees_every_byte) {
-  std::string base(40, '\0');
+  std::string base(140, '\0');
   for (std::size_t i = 0; i < base.size(); ++i) base[i] = static_cast<char>('a' + i % 26);
-  for (std::size_t size = 0; size <= 40; ++size) {
+  for (std::size_t size = 0; size <= 140; ++size) {
     const std::string a = base.substr(0, size);
     std::string b = a;
     EXPECT_TRUE(equal_bytes(a, b)) << size;
