@@ -294,7 +294,11 @@ TEST_F(referenced_payload, fast_and_late_readers_get_every_byte_in_order) {
 // max_pending) while its queue holds references; the other reader and the
 // publishers carry on.
 TEST_F(referenced_payload, a_reader_cut_off_with_references_queued_harms_no_one) {
-  start(8 * 1024 * 1024, 2s);
+  // The stuck reader is cut off by the write deadline (the stalls keep its
+  // queue near the stall threshold, under max_pending). A long one: with
+  // 2 s, a CI run under ThreadSanitizer beside other tests cut off the
+  // reader too, which drained, only more slowly than the publishers sent.
+  start(8 * 1024 * 1024, 10s);
   constexpr int publishers = 2;
   constexpr int messages = 2000;  // about 12 MB each, far over max_pending
   auto stuck = subscribe("big");
