@@ -36,8 +36,10 @@ inline void copy_bytes(char* to, const char* from, std::size_t size) noexcept {
   }
 }
 
-/// a == b, byte for byte.
-inline bool equal_bytes(std::string_view a, std::string_view b) noexcept {
+/// a == b, byte for byte. Always inline: with its loop the compiler kept it
+/// a call in the router L1 cache's hit path (3% of the in-process queued
+/// publish's samples).
+[[gnu::always_inline]] inline bool equal_bytes(std::string_view a, std::string_view b) noexcept {
   const std::size_t size = a.size();
   if (size != b.size()) return false;
   const char* x = a.data();
