@@ -208,7 +208,9 @@ void connection::raise_read_low_water() {
   low_water_timer_->async_wait([self = shared_from_this()](const error_code& ec) {
     if (ec || self->closed_) return;
     // Back to every byte: the kernel reports at once what waits below the
-    // mark, and the next big read raises it again.
+    // mark (tcp_set_rcvlowat signals the socket; tests/broker/
+    // read_low_water_test.cpp fails on a kernel that does not), and the
+    // next two big read turns raise it again.
     self->read_low_water_ = false;
     self->transport_->set_read_low_water(1);
   });
