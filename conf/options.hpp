@@ -92,8 +92,8 @@ struct server_options {
   /// Worker event loops; 0 = one per two cores, at least one
   /// (broker::default_loop_count). Not a nats-server option.
   int threads = 0;
-  /// Streaming producers (plain TCP): after a read of 32 KiB or more the
-  /// socket wakes its loop only once this many bytes wait, for at most
+  /// Streaming producers (plain TCP): after two read turns in a row of 32
+  /// KiB or more the socket wakes its loop only once this many bytes wait, for at most
   /// stream_low_water_hold, which is then the longest the end of a stream
   /// waits to be read. 0 = wake for every byte, as nats-server. Not
   /// nats-server options.

@@ -12,22 +12,33 @@
 
 namespace courier::protocol {
 
+/// The `sizeof(Word)` bytes at `p` as a word (any alignment).
+template <typename Word>
+Word load_word(const char* p) noexcept {
+  Word word;
+  std::memcpy(&word, p, sizeof word);
+  return word;
+}
+
+namespace detail {
+/// Copies 1-2x sizeof(Word) bytes as two words, the second overlapping.
+template <typename Word>
+void copy_two_words(char* to, const char* from, std::size_t size) noexcept {
+  const Word head = load_word<Word>(from);
+  const Word tail = load_word<Word>(from + size - sizeof(Word));
+  std::memcpy(to, &head, sizeof head);
+  std::memcpy(to + size - sizeof(Word), &tail, sizeof tail);
+}
+}  // namespace detail
+
 /// Copies `size` bytes from `from` to `to` (the two do not overlap).
 inline void copy_bytes(char* to, const char* from, std::size_t size) noexcept {
   if (size > 16) {
     std::memcpy(to, from, size);
   } else if (size >= 8) {
-    std::uint64_t head, tail;
-    std::memcpy(&head, from, 8);
-    std::memcpy(&tail, from + size - 8, 8);
-    std::memcpy(to, &head, 8);
-    std::memcpy(to + size - 8, &tail, 8);
+    detail::copy_two_words<std::uint64_t>(to, from, size);
   } else if (size >= 4) {
-    std::uint32_t head, tail;
-    std::memcpy(&head, from, 4);
-    std::memcpy(&tail, from + size - 4, 4);
-    std::memcpy(to, &head, 4);
-    std::memcpy(to + size - 4, &tail, 4);
+    detail::copy_two_words<std::uint32_t>(to, from, size);
   } else if (size > 0) {
     const char first = from[0], middle = from[size / 2], last = from[size - 1];
     to[0] = first;
@@ -45,34 +56,23 @@ inline void copy_bytes(char* to, const char* from, std::size_t size) noexcept {
   const char* x = a.data();
   const char* y = b.data();
   if (size > 128) return std::memcmp(x, y, size) == 0;
-  if (size > 16) {  // subjects are often this long: a word at a time, the last one overlapping
+  if (size >= 8 && size <= 16) {
+    // Two words, no loop: the loop below covers these sizes too, but cost
+    // an in-process publish with no subscriber 6% (47.9 -> 45.2 M/s).
+    return ((load_word<std::uint64_t>(x) ^ load_word<std::uint64_t>(y)) |
+            (load_word<std::uint64_t>(x + size - 8) ^ load_word<std::uint64_t>(y + size - 8))) == 0;
+  }
+  if (size > 16) {  // a word at a time, the last one overlapping
     std::uint64_t differ = 0;
     for (std::size_t at = 0; at + 8 < size; at += 8) {
-      std::uint64_t from_x, from_y;
-      std::memcpy(&from_x, x + at, 8);
-      std::memcpy(&from_y, y + at, 8);
-      differ |= from_x ^ from_y;
+      differ |= load_word<std::uint64_t>(x + at) ^ load_word<std::uint64_t>(y + at);
     }
-    std::uint64_t last_x, last_y;
-    std::memcpy(&last_x, x + size - 8, 8);
-    std::memcpy(&last_y, y + size - 8, 8);
-    return (differ | (last_x ^ last_y)) == 0;
-  }
-  if (size >= 8) {
-    std::uint64_t x0, x1, y0, y1;
-    std::memcpy(&x0, x, 8);
-    std::memcpy(&x1, x + size - 8, 8);
-    std::memcpy(&y0, y, 8);
-    std::memcpy(&y1, y + size - 8, 8);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    differ |= load_word<std::uint64_t>(x + size - 8) ^ load_word<std::uint64_t>(y + size - 8);
+    return differ == 0;
   }
   if (size >= 4) {
-    std::uint32_t x0, x1, y0, y1;
-    std::memcpy(&x0, x, 4);
-    std::memcpy(&x1, x + size - 4, 4);
-    std::memcpy(&y0, y, 4);
-    std::memcpy(&y1, y + size - 4, 4);
-    return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    return ((load_word<std::uint32_t>(x) ^ load_word<std::uint32_t>(y)) |
+            (load_word<std::uint32_t>(x + size - 4) ^ load_word<std::uint32_t>(y + size - 4))) == 0;
   }
   return size == 0 || (x[0] == y[0] && x[size / 2] == y[size / 2] && x[size - 1] == y[size - 1]);
 }

@@ -26,6 +26,8 @@
 #include <iterator>
 #include <string_view>
 
+#include "protocol/short_bytes.hpp"
+
 namespace courier::protocol {
 
 /// nats-server IsValidSubject: non-empty, no empty token, no whitespace
@@ -49,26 +51,15 @@ constexpr std::uint64_t bytes_equal(std::uint64_t word, char c) noexcept {
 /// reads no byte outside [p, p + n) unless `may_read_before` (then the 8
 /// bytes ending at p + n are readable).
 inline std::uint64_t load_up_to_8(const char* p, std::size_t n, bool may_read_before) noexcept {
-  std::uint64_t word = 0;
-  if (n >= 8) {
-    std::memcpy(&word, p, 8);
-  } else if (may_read_before) {
-    std::memcpy(&word, p + n - 8, 8);
-    word >>= 8 * (8 - n);
-  } else if (n >= 4) {
-    std::uint32_t low, high;
-    std::memcpy(&low, p, 4);
-    std::memcpy(&high, p + n - 4, 4);
-    word = low | (static_cast<std::uint64_t>(high) << (8 * (n - 4)));
-  } else if (n >= 2) {
-    std::uint16_t low, high;
-    std::memcpy(&low, p, 2);
-    std::memcpy(&high, p + n - 2, 2);
-    word = low | (static_cast<std::uint64_t>(high) << (8 * (n - 2)));
-  } else {
-    word = static_cast<unsigned char>(p[0]);
+  if (n >= 8) return load_word<std::uint64_t>(p);
+  if (may_read_before) return load_word<std::uint64_t>(p + n - 8) >> (8 * (8 - n));
+  if (n >= 4) {
+    return load_word<std::uint32_t>(p) | (std::uint64_t{load_word<std::uint32_t>(p + n - 4)} << (8 * (n - 4)));
   }
-  return word;
+  if (n >= 2) {
+    return load_word<std::uint16_t>(p) | (std::uint64_t{load_word<std::uint16_t>(p + n - 2)} << (8 * (n - 2)));
+  }
+  return static_cast<unsigned char>(p[0]);
 }
 }  // namespace detail
 

@@ -158,6 +158,13 @@ case("pub_gt_pedantic", session("PUB foo.> 2\r\nhi\r\n", "PING\r\n", connect=P))
 case("pub_bad_subject_pedantic", session("PUB foo..bar 2\r\nhi\r\n", "PING\r\n", connect=P))
 case("pub_bad_subject_plain", session("SUB > 1\r\n", "PUB foo..bar 2\r\nhi\r\n", "PING\r\n"))
 case("pub_bad_reply_pedantic", session("PUB foo bar.* 2\r\nhi\r\n", "PING\r\n", connect=P))
+case("pub_subjects_across_words_pedantic",
+     session("SUB > 1\r\n", "PUB abcdefg..hij 1\r\na\r\n", "PUB abcdefghijklmnop. 1\r\nb\r\n",
+             "PUB .abcdefghij 1\r\nc\r\n", "PUB abcdefgh.a*b.c>d 1\r\nd\r\n",
+             "PUB a.b.c.d.e.f.g.h.i.j.k.l 1\r\ne\r\n", "PUB abcdefghijklmno.* 1\r\nf\r\n",
+             "PUB abcdefgh.abcdefgh.abcdefgh.ok 1\r\ng\r\n", "PING\r\n", connect=P),
+     "pedantic subject checks on subjects longer than a word: an empty token across a word boundary, "
+     "trailing and leading dots, '*' and '>' inside tokens, a wildcard token in the third word")
 case("sub_bad_subjects", session("SUB foo..bar 1\r\n", "SUB .foo 2\r\n", "SUB foo. 3\r\n",
                                  "SUB foo.>.bar 4\r\n", "SUB foo*.bar 5\r\n", "PING\r\n"),
      "invalid subjects on SUB")
