@@ -4,6 +4,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include "broker/mapped_storage.hpp"
+
 namespace courier::broker {
 
 thread_local event_loop* event_loop::current_ = nullptr;
@@ -92,6 +94,7 @@ void event_loop::schedule_tick() {
   tick_timer_.async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     free_spare_slabs();
+    mapped_storage::trim(std::chrono::steady_clock::now());
     if (tick_) tick_();
     schedule_tick();
   });

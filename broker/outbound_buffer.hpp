@@ -3,8 +3,12 @@
 // clear() keeps the storage, so a connection streaming large messages neither
 // zero-fills each message before copying it nor regrows its buffer after
 // every write. release() gives the storage back (an idle connection holds
-// none). Storage comes from malloc/realloc, so a big buffer (mmapped by
-// glibc) grows with mremap instead of a copy and fresh page faults.
+// none). Small storage comes from malloc/realloc; from mapped_capacity up
+// the buffer holds whole pages (broker/mapped_storage.hpp: pages given back
+// by closed or idle connections are reused, already faulted in) and grows
+// them with mremap, which moves the pages it has instead of copying them
+// into fresh ones, as glibc's realloc does once its adaptive mmap threshold
+// has risen past the size.
 //
 // A buffer may also hold references: bytes that stay where they are (a big
 // payload in the publishing loop's read slab, which the reference holds)
@@ -27,8 +31,10 @@
 #include <utility>
 #include <vector>
 
+#include <sys/mman.h>
 #include <sys/uio.h>
 
+#include "broker/mapped_storage.hpp"
 #include "broker/read_slab.hpp"
 
 namespace courier::broker {
@@ -37,14 +43,19 @@ class outbound_buffer {
  public:
   /// Smallest storage allocated: one MSG of a small message and then some.
   static constexpr std::size_t min_capacity = 512;
+  /// Capacity from which the storage is mapped pages of its own.
+  static constexpr std::size_t mapped_capacity = 256 * 1024;
 
   outbound_buffer() = default;
-  ~outbound_buffer() { drop_references(); }
+  ~outbound_buffer() {
+    drop_references();
+    free_storage();
+  }
   outbound_buffer(const outbound_buffer&) = delete;
   outbound_buffer& operator=(const outbound_buffer&) = delete;
 
-  char* data() noexcept { return data_.get(); }
-  const char* data() const noexcept { return data_.get(); }
+  char* data() noexcept { return data_; }
+  const char* data() const noexcept { return data_; }
   std::size_t size() const noexcept { return size_; }
   /// No bytes of its own and no references.
   bool empty() const noexcept { return size_ == 0 && references_.empty(); }
@@ -52,7 +63,7 @@ class outbound_buffer {
   std::size_t total() const noexcept { return size_ + referenced_; }
   bool has_references() const noexcept { return !references_.empty(); }
   std::size_t capacity() const noexcept { return capacity_; }
-  std::string_view view() const noexcept { return {data_.get(), size_}; }
+  std::string_view view() const noexcept { return {data_, size_}; }
 
   /// Sets the size to `n`. Bytes past the old size are left uninitialised:
   /// the caller writes them.
@@ -65,7 +76,7 @@ class outbound_buffer {
     if (bytes.empty()) return;
     const std::size_t old = size_;
     resize(old + bytes.size());
-    std::memcpy(data_.get() + old, bytes.data(), bytes.size());
+    std::memcpy(data_ + old, bytes.data(), bytes.size());
   }
 
   /// Places `bytes`, which lie in `slab`, after what the buffer holds,
@@ -84,7 +95,7 @@ class outbound_buffer {
     if (references_.empty()) return;
     const std::size_t own = size_;
     resize(size_ + referenced_);
-    char* p = data_.get();
+    char* p = data_;
     std::size_t end = own;           // end of the own bytes that follow the reference
     std::size_t shift = referenced_;  // how far they move: the references up to and including this one
     for (auto it = references_.rbegin(); it != references_.rend(); ++it) {
@@ -111,12 +122,12 @@ class outbound_buffer {
     };
     std::size_t own_at = 0;
     for (const auto& reference : references_) {
-      if (count < max) piece(data_.get() + own_at, reference.at - own_at);
+      if (count < max) piece(data_ + own_at, reference.at - own_at);
       if (count < max) piece(reference.data, reference.size);
       if (count == max) return count;
       own_at = reference.at;
     }
-    if (count < max) piece(data_.get() + own_at, size_ - own_at);
+    if (count < max) piece(data_ + own_at, size_ - own_at);
     return count;
   }
 
@@ -140,7 +151,8 @@ class outbound_buffer {
 
   /// Empties the buffer and frees its storage.
   void release() noexcept {
-    data_.reset();
+    free_storage();
+    data_ = nullptr;
     size_ = 0;
     capacity_ = 0;
     drop_references();
@@ -162,27 +174,52 @@ class outbound_buffer {
     referenced_ = 0;
   }
 
-  void grow(std::size_t needed) {
-    const std::size_t capacity = std::max({needed, capacity_ * 2, min_capacity});
-    char* bigger;
-    if (size_ >= capacity_ / 2) {
-      // Mostly full: realloc moves (or remaps) the storage and what is in it.
-      bigger = static_cast<char*>(std::realloc(data_.get(), capacity));
-      if (bigger == nullptr) throw std::bad_alloc();
-      (void)data_.release();
+  static bool mapped(std::size_t capacity) noexcept { return capacity >= mapped_capacity; }
+
+  void free_storage() noexcept {
+    if (data_ == nullptr) return;
+    if (mapped(capacity_)) {
+      mapped_storage::give({data_, capacity_});
     } else {
-      // Mostly empty: copy only the bytes in use.
-      bigger = static_cast<char*>(std::malloc(capacity));
-      if (bigger == nullptr) throw std::bad_alloc();
-      if (size_ > 0) std::memcpy(bigger, data_.get(), size_);
+      std::free(data_);
     }
-    data_.reset(bigger);
-    capacity_ = capacity;
   }
 
-  struct free_storage {
-    void operator()(char* p) const noexcept { std::free(p); }
-  };
+  void grow(std::size_t needed) {
+    const std::size_t capacity = std::max({needed, capacity_ * 2, min_capacity});
+    if (!mapped(capacity)) {
+      char* bigger;
+      if (size_ >= capacity_ / 2) {
+        // Mostly full: realloc extends or moves the storage and what is in it.
+        bigger = static_cast<char*>(std::realloc(data_, capacity));
+        if (bigger == nullptr) throw std::bad_alloc();
+      } else {
+        // Mostly empty: copy only the bytes in use.
+        bigger = static_cast<char*>(std::malloc(capacity));
+        if (bigger == nullptr) throw std::bad_alloc();
+        if (size_ > 0) std::memcpy(bigger, data_, size_);
+        std::free(data_);
+      }
+      data_ = bigger;
+      capacity_ = capacity;
+      return;
+    }
+    if (mapped(capacity_)) {
+      // The pages move, filled or not: nothing is copied, nothing refaults.
+      const std::size_t pages = (capacity + mapped_storage::page_size - 1) / mapped_storage::page_size;
+      void* bigger = ::mremap(data_, capacity_, pages * mapped_storage::page_size, MREMAP_MAYMOVE);
+      if (bigger == MAP_FAILED) throw std::bad_alloc();
+      data_ = static_cast<char*>(bigger);
+      capacity_ = pages * mapped_storage::page_size;
+      return;
+    }
+    const mapped_storage::block storage = mapped_storage::take(capacity);
+    if (size_ > 0) std::memcpy(storage.data, data_, size_);
+    std::free(data_);
+    data_ = storage.data;
+    capacity_ = storage.size;
+  }
+
   /// Bytes kept in a slab, to go out before own byte `at`.
   struct reference {
     std::size_t at;
@@ -190,7 +227,7 @@ class outbound_buffer {
     std::size_t size;
     read_slab* slab;  ///< held by this reference
   };
-  std::unique_ptr<char, free_storage> data_;
+  char* data_ = nullptr;  ///< malloc'd below mapped_capacity, mapped from it
   std::size_t size_ = 0;
   std::size_t capacity_ = 0;
   std::vector<reference> references_;
