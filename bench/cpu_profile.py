@@ -13,7 +13,11 @@ with `perf` available, `perf stat -p` counts of its read/write/epoll/futex
 system calls and context switches (per 1,000 messages). The servers
 alternate, reference first, and the median of --reps runs is printed as a
 markdown table. --busy runs one CPU-bound process per core beside it all
-(the slowed sitting of bench/run_all.sh --busy).
+(the slowed sitting of bench/run_all.sh --busy). --clients adds what the
+load generator itself cost (natsbench's user+system time per message, from
+its rusage) and the share of the machine's CPU time left idle during the
+run: when the clients take most of the CPU and little is idle, the clients,
+not the server, set the rate.
 
 Needs natsbench (../shared/tools/setup.sh builds it; NATSBENCH overrides the
 path) and nats-server (NATS_SERVER).
@@ -21,6 +25,7 @@ path) and nats-server (NATS_SERVER).
 import argparse
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -97,6 +102,13 @@ def start_server(binary):
     raise RuntimeError(f"{binary} did not listen on {port}")
 
 
+def cpu_idle_and_total():
+    """Idle (idle + iowait) and total jiffies of all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    return fields[3] + fields[4], sum(fields)
+
+
 def run_once(binary, args, use_perf):
     """CPU from a run with nothing attached; counts from a second run under
     perf stat (its syscall tracepoints slow the server down)."""
@@ -120,8 +132,12 @@ def measure(binary, args, use_perf):
             time.sleep(0.3)  # attached before the load starts
         u0, s0 = clock_ticks(proc.pid)
         k0 = ksoftirqd_ticks()
+        i0, t0 = cpu_idle_and_total()
+        c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         out = subprocess.run([BENCH, "-s", f"nats://127.0.0.1:{port}", *args], capture_output=True, text=True,
                              timeout=180)
+        c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        i1, t1 = cpu_idle_and_total()
         u1, s1 = clock_ticks(proc.pid)
         k1 = ksoftirqd_ticks()
         if perf:
@@ -137,6 +153,11 @@ def measure(binary, args, use_perf):
             "sys_us": (s1 - s0) / tick * 1e6 / delivered,
             "ksoftirqd_us": (k1 - k0) / tick * 1e6 / delivered,
         }
+        if not use_perf:
+            # The client's CPU (natsbench is the only child reaped in between)
+            # and the machine's idle share over the same run.
+            row["client_us"] = ((c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime)) * 1e6 / delivered
+            row["idle_pct"] = 100.0 * (i1 - i0) / max(1, t1 - t0)
         if perf_out:
             with open(perf_out) as f:
                 for line in f:
@@ -161,6 +182,7 @@ def main():
     ap.add_argument("--only", default="")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--busy", action="store_true")
+    ap.add_argument("--clients", action="store_true", help="add the client's CPU per message and the idle share")
     ap.add_argument("--json")
     a = ap.parse_args()
     use_perf = shutil.which("perf") is not None
@@ -184,12 +206,15 @@ def main():
             hog.kill()
     cols = ["msgs_per_s", "user_us", "sys_us", "ksoftirqd_us", "context-switches"] + SYSCALLS
     cols = [c for c in cols if any(c in r for r in rows)]
-    print("| scenario | server | msgs/s | user us/msg | sys us/msg | ksoftirqd us/msg | per 1,000 msgs: " +
-          " | ".join(c for c in cols[4:]) + " |")
-    print("|---|---|---:|---:|---:|---:|" + "---:|" * len(cols[4:]))
+    extra = ["client us/msg", "idle %"] if a.clients else []
+    print("| scenario | server | msgs/s | user us/msg | sys us/msg | ksoftirqd us/msg | " +
+          "".join(f"{e} | " for e in extra) + "per 1,000 msgs: " + " | ".join(c for c in cols[4:]) + " |")
+    print("|---|---|---:|---:|---:|---:|" + "---:|" * (len(extra) + len(cols[4:])))
     for r in rows:
         cells = [f"{r.get('msgs_per_s', 0) / 1e6:.3f} M", f"{r.get('user_us', 0):.3f}", f"{r.get('sys_us', 0):.3f}",
                  f"{r.get('ksoftirqd_us', 0):.3f}"]
+        if a.clients:
+            cells += [f"{r.get('client_us', 0):.3f}", f"{r.get('idle_pct', 0):.0f}"]
         cells += [f"{r.get(c, 0):.2f}" for c in cols[4:]]
         print(f"| {r['scenario']} | {r['server']} | " + " | ".join(cells) + " |")
     if a.json:
