@@ -12,10 +12,18 @@
 // resident for about that long after it.
 //
 // Any thread: a receiver's pending buffer grows on its publishers' threads.
+// Header-only, as outbound_buffer, which protocol tests use without the
+// broker library; the pool is one per process (an inline function's static).
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <mutex>
+#include <new>
+#include <vector>
+
+#include <sys/mman.h>
 
 namespace courier::broker::mapped_storage {
 
@@ -35,12 +43,118 @@ struct block {
 /// At least `size` bytes (rounded up to whole pages): the smallest kept block
 /// that is big enough, else the biggest kept block remapped to the size (its
 /// pages come along), else new pages. Throws std::bad_alloc.
-block take(std::size_t size);
+inline block take(std::size_t size);
 /// Storage from take(), no longer used: kept, or unmapped past retained_limit.
-void give(block storage) noexcept;
+inline void give(block storage) noexcept;
 /// Unmaps what has been kept unused for longer than `idle` at `now`.
-void trim(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::duration idle = max_idle) noexcept;
+inline void trim(std::chrono::steady_clock::time_point now,
+                 std::chrono::steady_clock::duration idle = max_idle) noexcept;
 /// Bytes kept unused right now.
-std::size_t retained_bytes() noexcept;
+inline std::size_t retained_bytes() noexcept;
+
+namespace detail {
+
+struct kept {
+  block storage;
+  std::chrono::steady_clock::time_point since;
+};
+
+struct pool {
+  std::mutex mutex;
+  std::vector<kept> blocks;  // unordered; tens at most (one per big buffer)
+  std::size_t bytes = 0;
+};
+
+inline pool& the_pool() {
+  // Never destroyed: buffers of servers that outlive main() still give back.
+  static pool* const p = new pool;
+  return *p;
+}
+
+inline std::size_t whole_pages(std::size_t size) { return (size + page_size - 1) / page_size * page_size; }
+
+}  // namespace detail
+
+inline block take(std::size_t size) {
+  size = detail::whole_pages(size);
+  detail::pool& p = detail::the_pool();
+  block found;
+  {
+    std::lock_guard lock(p.mutex);
+    auto best = p.blocks.end();
+    auto biggest = p.blocks.end();
+    for (auto it = p.blocks.begin(); it != p.blocks.end(); ++it) {
+      const std::size_t have = it->storage.size;
+      if (have >= size && (best == p.blocks.end() || have < best->storage.size)) best = it;
+      if (biggest == p.blocks.end() || have > biggest->storage.size) biggest = it;
+    }
+    const auto chosen = best != p.blocks.end() ? best : biggest;
+    if (chosen != p.blocks.end()) {
+      found = chosen->storage;
+      p.bytes -= found.size;
+      *chosen = p.blocks.back();
+      p.blocks.pop_back();
+    }
+  }
+  if (found.data != nullptr && found.size >= size) return found;
+  void* pages;
+  if (found.data != nullptr) {
+    pages = ::mremap(found.data, found.size, size, MREMAP_MAYMOVE);
+    if (pages == MAP_FAILED) {
+      give(found);
+      throw std::bad_alloc();
+    }
+  } else {
+    pages = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (pages == MAP_FAILED) throw std::bad_alloc();
+  }
+  return block{static_cast<char*>(pages), size};
+}
+
+inline void give(block storage) noexcept {
+  if (storage.data == nullptr) return;
+  detail::pool& p = detail::the_pool();
+  {
+    std::lock_guard lock(p.mutex);
+    if (p.bytes + storage.size <= retained_limit) {
+      try {
+        p.blocks.push_back({storage, std::chrono::steady_clock::now()});
+        p.bytes += storage.size;
+        return;
+      } catch (const std::bad_alloc&) {
+        // Unmapped below, like storage past the limit.
+      }
+    }
+  }
+  ::munmap(storage.data, storage.size);
+}
+
+inline void trim(std::chrono::steady_clock::time_point now, std::chrono::steady_clock::duration idle) noexcept {
+  detail::pool& p = detail::the_pool();
+  std::vector<block> unused;
+  {
+    std::lock_guard lock(p.mutex);
+    if (p.blocks.empty()) return;
+    const auto stale = [&](const detail::kept& k) { return now - k.since > idle; };
+    for (const auto& k : p.blocks) {
+      if (stale(k)) {
+        try {
+          unused.push_back(k.storage);
+        } catch (const std::bad_alloc&) {
+          return;  // the next tick
+        }
+      }
+    }
+    std::erase_if(p.blocks, stale);
+    for (const auto& b : unused) p.bytes -= b.size;
+  }
+  for (const auto& b : unused) ::munmap(b.data, b.size);
+}
+
+inline std::size_t retained_bytes() noexcept {
+  detail::pool& p = detail::the_pool();
+  std::lock_guard lock(p.mutex);
+  return p.bytes;
+}
 
 }  // namespace courier::broker::mapped_storage
