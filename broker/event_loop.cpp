@@ -4,8 +4,6 @@
 
 #include <boost/asio/post.hpp>
 
-#include "broker/mapped_storage.hpp"
-
 namespace courier::broker {
 
 thread_local event_loop* event_loop::current_ = nullptr;

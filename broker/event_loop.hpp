@@ -16,6 +16,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "broker/mapped_storage.hpp"
 #include "broker/read_slab.hpp"
 #include "broker/router/route_cache.hpp"
 #include "broker/subscriber.hpp"
@@ -99,6 +100,10 @@ class event_loop {
  private:
   void schedule_tick();
 
+  // First, so destroyed last: outbound buffers destroyed with the loop's
+  // connections give their pages back while it still keeps them, and the
+  // last loop of the process to go unmaps what is kept.
+  mapped_storage::keeper keeper_;
   std::size_t index_;
   boost::asio::io_context context_{1};
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -9,7 +9,11 @@
 // buffers, or an idle one's) waits, up to retained_limit bytes in all, for
 // the next buffer that needs it, and goes back to the kernel once unused for
 // max_idle (trim(), from every event loop's tick): a burst's memory stays
-// resident for about that long after it.
+// resident for about that long after it. Storage is kept only while a
+// keeper exists (every event loop is one): with none, nothing would trim it,
+// so given-back storage is unmapped at once, and the last keeper to go
+// unmaps what is kept (an application that stops its embedded server gets
+// the memory back).
 //
 // Any thread: a receiver's pending buffer grows on its publishers' threads.
 // Header-only, as outbound_buffer, which protocol tests use without the
@@ -52,6 +56,16 @@ inline void trim(std::chrono::steady_clock::time_point now,
 /// Bytes kept unused right now.
 inline std::size_t retained_bytes() noexcept;
 
+/// While one exists, given-back storage may be kept; the last one to be
+/// destroyed unmaps everything kept.
+class keeper {
+ public:
+  keeper() noexcept;
+  ~keeper();
+  keeper(const keeper&) = delete;
+  keeper& operator=(const keeper&) = delete;
+};
+
 namespace detail {
 
 struct kept {
@@ -63,6 +77,7 @@ struct pool {
   std::mutex mutex;
   std::vector<kept> blocks;  // unordered; tens at most (one per big buffer)
   std::size_t bytes = 0;
+  std::size_t keepers = 0;
 };
 
 inline pool& the_pool() {
@@ -116,7 +131,7 @@ inline void give(block storage) noexcept {
   detail::pool& p = detail::the_pool();
   {
     std::lock_guard lock(p.mutex);
-    if (p.bytes + storage.size <= retained_limit) {
+    if (p.keepers > 0 && p.bytes + storage.size <= retained_limit) {
       try {
         p.blocks.push_back({storage, std::chrono::steady_clock::now()});
         p.bytes += storage.size;
@@ -155,6 +170,24 @@ inline std::size_t retained_bytes() noexcept {
   detail::pool& p = detail::the_pool();
   std::lock_guard lock(p.mutex);
   return p.bytes;
+}
+
+inline keeper::keeper() noexcept {
+  detail::pool& p = detail::the_pool();
+  std::lock_guard lock(p.mutex);
+  ++p.keepers;
+}
+
+inline keeper::~keeper() {
+  detail::pool& p = detail::the_pool();
+  std::vector<detail::kept> unused;
+  {
+    std::lock_guard lock(p.mutex);
+    if (--p.keepers > 0) return;
+    unused.swap(p.blocks);
+    p.bytes = 0;
+  }
+  for (const auto& k : unused) ::munmap(k.storage.data, k.storage.size);
 }
 
 }  // namespace courier::broker::mapped_storage

@@ -2,12 +2,16 @@
 
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "broker/mapped_storage.hpp"
+#include "broker/server.hpp"
 #include "protocol/encoder.hpp"
+#include "tests/broker/raw_socket_client.hpp"
 
 namespace courier::broker {
 namespace {
@@ -107,6 +111,7 @@ TEST(outbound_buffer, growth_into_mapped_storage_keeps_every_byte) {
 }
 
 TEST(mapped_storage, given_back_pages_are_taken_again_with_their_bytes) {
+  const mapped_storage::keeper keep;  // as an event loop
   empty_pool();
   const mapped_storage::block first = mapped_storage::take(300 * 1024 + 1);
   ASSERT_EQ(first.size, 304 * 1024u);  // whole pages
@@ -124,6 +129,7 @@ TEST(mapped_storage, given_back_pages_are_taken_again_with_their_bytes) {
 }
 
 TEST(mapped_storage, takes_the_smallest_block_that_fits_else_grows_the_biggest) {
+  const mapped_storage::keeper keep;  // as an event loop
   empty_pool();
   const mapped_storage::block small = mapped_storage::take(512 * 1024);
   const mapped_storage::block big = mapped_storage::take(1024 * 1024);
@@ -146,6 +152,7 @@ TEST(mapped_storage, takes_the_smallest_block_that_fits_else_grows_the_biggest) 
 }
 
 TEST(mapped_storage, keeps_at_most_the_limit_and_trims_what_stays_unused) {
+  const mapped_storage::keeper keep;  // as an event loop
   empty_pool();
   const mapped_storage::block whole = mapped_storage::take(mapped_storage::retained_limit);
   const mapped_storage::block more = mapped_storage::take(1024 * 1024);
@@ -160,6 +167,7 @@ TEST(mapped_storage, keeps_at_most_the_limit_and_trims_what_stays_unused) {
 }
 
 TEST(outbound_buffer, big_storage_goes_back_to_the_pool_for_the_next_buffer) {
+  const mapped_storage::keeper keep;  // as an event loop
   empty_pool();
   const char* storage;
   std::size_t capacity;
@@ -179,6 +187,56 @@ TEST(outbound_buffer, big_storage_goes_back_to_the_pool_for_the_next_buffer) {
   next.release();  // an idle connection's buffer
   EXPECT_EQ(mapped_storage::retained_bytes(), capacity);
   empty_pool();
+}
+
+TEST(mapped_storage, keeps_only_while_a_keeper_exists) {
+  empty_pool();
+  const mapped_storage::block early = mapped_storage::take(256 * 1024);
+  mapped_storage::give(early);  // no keeper (no event loop): unmapped
+  EXPECT_EQ(mapped_storage::retained_bytes(), 0u);
+  {
+    const mapped_storage::keeper first;
+    {
+      const mapped_storage::keeper second;
+      mapped_storage::give(mapped_storage::take(256 * 1024));
+      EXPECT_EQ(mapped_storage::retained_bytes(), 256 * 1024u);
+    }
+    EXPECT_EQ(mapped_storage::retained_bytes(), 256 * 1024u);  // one keeper left
+  }
+  EXPECT_EQ(mapped_storage::retained_bytes(), 0u);  // the last one unmapped it
+}
+
+TEST(mapped_storage, a_closed_receivers_pages_are_kept_until_the_server_is_gone) {
+  empty_pool();
+  conf::server_options options;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  options.threads = 1;
+  auto broker = std::make_unique<server>(options);
+  broker->start();
+  {
+    // A receiver that reads nothing, and 2 MiB for it (under the stall
+    // threshold) in payloads small enough to be copied into its queue (not
+    // referenced): its outbound buffer grows past mapped_capacity.
+    test_support::raw_socket_client receiver(broker->port());
+    receiver.set_receive_buffer(4096);
+    receiver.send("CONNECT {\"verbose\":false,\"pedantic\":false}\r\nSUB big 1\r\n");
+    receiver.sync();
+    test_support::raw_socket_client publisher(broker->port());
+    const std::string payload(1024, 'b');
+    std::string batch = "CONNECT {\"verbose\":false,\"pedantic\":false}\r\n";
+    for (int i = 0; i < 2048; ++i) batch += "PUB big 1024\r\n" + payload + "\r\n";
+    ASSERT_TRUE(publisher.send(batch));
+    publisher.sync();  // every message queued for the receiver
+  }  // both close: the server drops the receiver and its buffers
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (mapped_storage::retained_bytes() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_GE(mapped_storage::retained_bytes(), outbound_buffer::mapped_capacity);  // kept for the next buffer
+  broker->shutdown();
+  broker.reset();  // its event loop was the last keeper
+  EXPECT_EQ(mapped_storage::retained_bytes(), 0u);
 }
 
 }  // namespace
