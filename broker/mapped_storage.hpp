@@ -20,7 +20,6 @@
 // broker library; the pool is one per process (an inline function's static).
 #pragma once
 
-#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <mutex>
@@ -60,7 +59,7 @@ inline std::size_t retained_bytes() noexcept;
 /// destroyed unmaps everything kept.
 class keeper {
  public:
-  keeper() noexcept;
+  keeper();
   ~keeper();
   keeper(const keeper&) = delete;
   keeper& operator=(const keeper&) = delete;
@@ -75,7 +74,7 @@ struct kept {
 
 struct pool {
   std::mutex mutex;
-  std::vector<kept> blocks;  // unordered; tens at most (one per big buffer)
+  std::vector<kept> blocks;  // unordered; one per big buffer given back
   std::size_t bytes = 0;
   std::size_t keepers = 0;
 };
@@ -172,7 +171,7 @@ inline std::size_t retained_bytes() noexcept {
   return p.bytes;
 }
 
-inline keeper::keeper() noexcept {
+inline keeper::keeper() {
   detail::pool& p = detail::the_pool();
   std::lock_guard lock(p.mutex);
   ++p.keepers;
