@@ -3,8 +3,9 @@
 #   router micro-benchmarks, Courier vs nats-server's own `go test -bench Sublist`;
 #   the protocol parser benchmark; the in-process benchmark;
 #   sidebyside.py (stock Go client against Courier and nats-server, same run),
-#   plotted to bench/sidebyside.png; bench/cpu_profile.py (each server's user
-#   and system time, system calls and context switches per message);
+#   plotted to bench/sidebyside.png; bench/cpu_profile.py --clients (each
+#   server's user and system time, system calls and context switches per
+#   message, and the Go clients' own CPU per message and the idle share);
 #   connscale.py (idle connections, fan-out).
 #
 #   bench/run_all.sh [--reps N] [--busy] [--skip router,parser,inprocess,sidebyside,profile,connscale]
@@ -113,10 +114,11 @@ fi
 
 if wanted profile; then
   # Where each server's CPU goes per message (user, system, system calls),
-  # the same scenarios; --busy puts the CPU-bound loops beside it too.
+  # the same scenarios, with the clients' own CPU (what sets the pub/sub
+  # rates); --busy puts the CPU-bound loops beside it too.
   log "per-message CPU profile, --reps $reps$([ "$busy" = 1 ] && echo ', busy')"
   busy_flag=(); [ "$busy" = 1 ] && busy_flag=(--busy)
-  python3 "$root/bench/cpu_profile.py" "$build/courier" --reps "$reps" "${busy_flag[@]}" \
+  python3 "$root/bench/cpu_profile.py" "$build/courier" --reps "$reps" --clients "${busy_flag[@]}" \
     --json "$out/cpu_profile.json" | tee "$out/cpu_profile.md" || true
 fi
 
