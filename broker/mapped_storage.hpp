@@ -44,9 +44,13 @@ struct block {
 };
 
 /// At least `size` bytes (rounded up to whole pages): the smallest kept block
-/// that is big enough, else the biggest kept block remapped to the size (its
-/// pages come along), else new pages. Throws std::bad_alloc.
+/// that is big enough, else the biggest kept block grown to the size, else
+/// new pages. Throws std::bad_alloc.
 inline block take(std::size_t size);
+/// `storage` grown to at least `size` bytes (whole pages) with mremap: its
+/// pages move, filled or not, so nothing is copied and nothing refaults.
+/// Throws std::bad_alloc, leaving `storage` as it was.
+inline block grow(block storage, std::size_t size);
 /// Storage from take(), no longer used: kept, or unmapped past retained_limit.
 inline void give(block storage) noexcept;
 /// Unmaps what has been kept unused for longer than `idle` at `now`.
@@ -110,18 +114,24 @@ inline block take(std::size_t size) {
       p.blocks.pop_back();
     }
   }
-  if (found.data != nullptr && found.size >= size) return found;
-  void* pages;
   if (found.data != nullptr) {
-    pages = ::mremap(found.data, found.size, size, MREMAP_MAYMOVE);
-    if (pages == MAP_FAILED) {
+    if (found.size >= size) return found;
+    try {
+      return grow(found, size);
+    } catch (const std::bad_alloc&) {
       give(found);
-      throw std::bad_alloc();
+      throw;
     }
-  } else {
-    pages = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (pages == MAP_FAILED) throw std::bad_alloc();
   }
+  void* pages = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (pages == MAP_FAILED) throw std::bad_alloc();
+  return block{static_cast<char*>(pages), size};
+}
+
+inline block grow(block storage, std::size_t size) {
+  size = detail::whole_pages(size);
+  void* pages = ::mremap(storage.data, storage.size, size, MREMAP_MAYMOVE);
+  if (pages == MAP_FAILED) throw std::bad_alloc();
   return block{static_cast<char*>(pages), size};
 }
 

@@ -24,14 +24,12 @@
 #include <cstddef>
 #include <cstring>
 #include <cstdlib>
-#include <memory>
 #include <new>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include <sys/mman.h>
 #include <sys/uio.h>
 
 #include "broker/mapped_storage.hpp"
@@ -204,18 +202,14 @@ class outbound_buffer {
       capacity_ = capacity;
       return;
     }
+    mapped_storage::block storage;
     if (mapped(capacity_)) {
-      // The pages move, filled or not: nothing is copied, nothing refaults.
-      const std::size_t pages = (capacity + mapped_storage::page_size - 1) / mapped_storage::page_size;
-      void* bigger = ::mremap(data_, capacity_, pages * mapped_storage::page_size, MREMAP_MAYMOVE);
-      if (bigger == MAP_FAILED) throw std::bad_alloc();
-      data_ = static_cast<char*>(bigger);
-      capacity_ = pages * mapped_storage::page_size;
-      return;
+      storage = mapped_storage::grow({data_, capacity_}, capacity);
+    } else {
+      storage = mapped_storage::take(capacity);
+      if (size_ > 0) std::memcpy(storage.data, data_, size_);
+      std::free(data_);
     }
-    const mapped_storage::block storage = mapped_storage::take(capacity);
-    if (size_ > 0) std::memcpy(storage.data, data_, size_);
-    std::free(data_);
     data_ = storage.data;
     capacity_ = storage.size;
   }
